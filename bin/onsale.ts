@@ -1,0 +1,132 @@
+#!/usr/bin/env -S npx tsx
+import { loadConfig, type Config } from "../engine/config.js";
+import { uuidv7 } from "../engine/ids.js";
+import { createLogger, type Logger } from "../engine/logger.js";
+import { Engine } from "../engine/engine.js";
+import { createPool } from "../sql/db.js";
+import { insertEvent } from "../sql/events.js";
+import { migrate } from "../sql/migrate.js";
+import { Redis } from "ioredis";
+import { startEngine, type Roles } from "./app.js";
+import { ensurePostgres, ensureRedis, type Service } from "./services.js";
+
+// One executable for every role:
+//   start [--demo]   serve + work + mock gateway in one process (what `npm start` runs)
+//   serve | work | gateway   one role, for scale-out
+//   migrate          apply sql/migrations
+//   seed             create a demo event and print how to book
+
+const USAGE = "usage: onsale <start [--demo] | serve | work | gateway | migrate | seed>";
+
+const ROLES: Record<string, Roles> = {
+  start: { serve: true, work: true, gateway: true },
+  serve: { serve: true, work: false, gateway: false },
+  work: { serve: false, work: true, gateway: false },
+  gateway: { serve: false, work: false, gateway: true },
+};
+
+async function services(config: Config, log: Logger): Promise<{ config: Config; services: Service[] }> {
+  const redis = await ensureRedis(config.redisUrl, Boolean(process.env.REDIS_URL), log);
+  const postgres = await ensurePostgres(config.databaseUrl, Boolean(process.env.DATABASE_URL), log);
+  const readUrl = process.env.DATABASE_READ_URL ? config.databaseReadUrl : postgres.url;
+  return { config: { ...config, redisUrl: redis.url, databaseUrl: postgres.url, databaseReadUrl: readUrl }, services: [redis, postgres] };
+}
+
+async function seedDemo(config: Config, engine: Engine, log: Logger): Promise<string> {
+  const pool = createPool(config.databaseUrl, 2);
+  try {
+    const nowMs = Date.now();
+    const event = await insertEvent(pool, {
+      id: uuidv7(nowMs),
+      name: "Demo Stadium Tour",
+      venue: "Demo Arena",
+      startsAt: new Date(nowMs + 30 * 86_400_000),
+      timeZone: "Europe/Paris",
+      capacity: 100,
+      price: 4500,
+      currency: "eur",
+      maxPerUser: 4,
+      saleStartsAt: null,
+      saleEndsAt: null,
+      status: "on_sale",
+    });
+    await engine.loadEvent(event, 0);
+    log.info({ eventId: event.id }, "demo event created");
+    return event.id;
+  } finally {
+    await pool.end();
+  }
+}
+
+function howToBook(config: Config, eventId: string): string {
+  const base = config.publicUrl;
+  return [
+    "",
+    `Engine on ${base} (mock payment gateway on http://127.0.0.1:${config.mockGatewayPort}). Demo event: ${eventId}`,
+    "Book two tickets:",
+    `  curl -s -X POST ${base}/bookings -H 'Content-Type: application/json' -d '{"userId":"alice","eventId":"${eventId}","quantity":2,"email":"alice@example.com"}'`,
+    "Read it back with the token from that answer:",
+    `  curl -s ${base}/bookings/<id> -H 'Authorization: Bearer <token>'`,
+    "Pay: open the paymentUrl from the answer in a browser and press Pay. Cancel instead:",
+    `  curl -s -X DELETE ${base}/bookings/<id> -H 'Authorization: Bearer <token>'`,
+    `The event: curl -s ${base}/events/${eventId}`,
+    "",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = "", ...flags] = argv;
+  let config = loadConfig();
+  const log = createLogger(config.logLevel, "onsale");
+  if (!(command in ROLES) && command !== "migrate" && command !== "seed") throw new Error(USAGE);
+
+  const ready = await services(config, log);
+  config = ready.config;
+  const stopServices = async () => {
+    for (const service of ready.services) await service.stop();
+  };
+
+  if (command === "migrate") {
+    const pool = createPool(config.databaseUrl, 1);
+    const applied = await migrate(pool);
+    await pool.end();
+    log.info({ applied }, applied.length ? "migrations applied" : "database already up to date");
+    await stopServices();
+    return;
+  }
+  if (command === "seed") {
+    const pool = createPool(config.databaseUrl, 1);
+    await migrate(pool);
+    await pool.end();
+    const redis = new Redis(config.redisUrl);
+    const eventId = await seedDemo(config, new Engine(redis, config), log);
+    redis.disconnect();
+    process.stdout.write(howToBook(config, eventId));
+    await stopServices();
+    return;
+  }
+
+  const running = await startEngine(config, ROLES[command]!, log);
+  if (flags.includes("--demo")) {
+    const eventId = await seedDemo(running.config, running.engine, log);
+    process.stdout.write(howToBook(running.config, eventId));
+  }
+  log.info({ roles: ROLES[command], port: running.http?.port }, "engine started");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    await running.stop();
+    await stopServices();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,298 @@
+import type { Redis } from "ioredis";
+import type { Config } from "./config.js";
+import { EngineError, isEngineErrorCode } from "./errors.js";
+import { eventIdOfToken, newBookingToken, uuidv7 } from "./ids.js";
+import { bookingKey, eventKey, eventKeys, lineKey, liveEventsKey, type EventKeys } from "./keys.js";
+import { metrics } from "./metrics.js";
+import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
+
+export type BookingStatus = "waiting" | "held" | "paid" | "expired" | "cancelled" | "refunded";
+
+/** A booking as its holder sees it. */
+export interface Booking {
+  id: string;
+  eventId: string;
+  userId: string;
+  quantity: number;
+  status: BookingStatus;
+  /** When the hold ends; 0 when not held. */
+  expiresAtMs: number;
+  /** 1-based place in the waiting line; 0 when not waiting. */
+  position: number;
+  token: string;
+  amount: number;
+  currency: string;
+  reason: string;
+}
+
+export type HoldKind = "held" | "waiting" | "replay";
+export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "mismatch";
+
+export interface HoldRequest {
+  eventId: string;
+  userId: string;
+  quantity: number;
+  email: string;
+  idempotencyKey: string;
+}
+
+/** An event's settings and display fields, as PostgreSQL holds them. */
+export interface EventRecord {
+  id: string;
+  name: string;
+  venue: string;
+  startsAt: Date;
+  timeZone: string;
+  capacity: number;
+  price: number;
+  currency: string;
+  maxPerUser: number;
+  saleStartsAt: Date | null;
+  saleEndsAt: Date | null;
+  status: "on_sale" | "closed";
+  version: number;
+}
+
+/** Fields of event:{E} that are display data, cached from PostgreSQL; `cache flush` drops only these. */
+export const DISPLAY_FIELDS = ["name", "venue", "starts_at", "time_zone"] as const;
+
+export interface LiveEvent {
+  instock: number;
+  held: number;
+  paid: number;
+  capacity: number;
+  fields: Record<string, string>;
+}
+
+export interface SweepResult {
+  reclaimed: number;
+  served: number;
+  dropped: number;
+  lineLength: number;
+  holdCount: number;
+}
+
+const KEYS_CACHE_MAX = 10_000;
+
+/** The domain core: every change to live inventory is one Lua script call. */
+export class Engine {
+  readonly redis: Redis & ScriptCommands;
+  private readonly keysCache = new Map<string, EventKeys>();
+
+  constructor(
+    redis: Redis,
+    readonly config: Config,
+  ) {
+    this.redis = defineScripts(redis);
+  }
+
+  private keys(eventId: string): EventKeys {
+    let keys = this.keysCache.get(eventId);
+    if (keys === undefined) {
+      if (this.keysCache.size >= KEYS_CACHE_MAX) this.keysCache.clear();
+      keys = eventKeys(eventId);
+      this.keysCache.set(eventId, keys);
+    }
+    return keys;
+  }
+
+  async hold(request: HoldRequest, nowMs = Date.now()): Promise<Booking & { kind: HoldKind }> {
+    const { config } = this;
+    const reply = await this.timed("hold", () =>
+      this.redis.hold(
+        ...this.keys(request.eventId),
+        nowMs,
+        config.holdMs,
+        uuidv7(nowMs),
+        newBookingToken(request.eventId),
+        request.userId,
+        request.quantity,
+        request.email,
+        request.idempotencyKey,
+        config.idempotencyTtlMs,
+        config.reclaimMax,
+        config.serveMax,
+        config.limits.lineMax,
+        config.retentionMs,
+      ),
+    );
+    const booking = parseBooking(request.eventId, reply);
+    metrics.bookingOutcomes.inc({ outcome: booking.kind });
+    return booking as Booking & { kind: HoldKind };
+  }
+
+  /** Reads a booking for the holder of its token; a wrong token reads as not found. */
+  async status(bookingId: string, token: string): Promise<Booking> {
+    const eventId = eventIdOfToken(token);
+    if (eventId === null) throw new EngineError("BOOKING_NOT_FOUND", "");
+    const reply = await this.timed("status", () =>
+      this.redis.status(bookingKey(eventId, bookingId), lineKey(eventId), token, bookingId),
+    );
+    return parseBooking(eventId, reply);
+  }
+
+  /** The person cancels a waiting or held booking with its token. */
+  async cancel(bookingId: string, token: string, nowMs = Date.now()): Promise<Booking> {
+    const eventId = eventIdOfToken(token);
+    if (eventId === null) throw new EngineError("BOOKING_NOT_FOUND", "");
+    return this.end(eventId, bookingId, token, "user", nowMs);
+  }
+
+  /** The payment failed or its checkout expired: the hold ends at once. */
+  async release(
+    eventId: string,
+    bookingId: string,
+    reason: "payment_failed" | "checkout_expired",
+    nowMs = Date.now(),
+  ): Promise<Booking & { kind: "cancelled" | "unchanged" }> {
+    return (await this.end(eventId, bookingId, "", reason, nowMs)) as Booking & {
+      kind: "cancelled" | "unchanged";
+    };
+  }
+
+  private async end(eventId: string, bookingId: string, token: string, reason: string, nowMs: number) {
+    const { config } = this;
+    const reply = await this.timed("cancel", () =>
+      this.redis.cancel(
+        ...this.keys(eventId),
+        nowMs,
+        config.holdMs,
+        bookingId,
+        token,
+        reason,
+        config.reclaimMax,
+        config.serveMax,
+        config.retentionMs,
+      ),
+    );
+    return parseBooking(eventId, reply);
+  }
+
+  async confirm(
+    eventId: string,
+    bookingId: string,
+    paymentRef: string,
+    amount: number,
+    currency: string,
+    nowMs = Date.now(),
+  ): Promise<Booking & { kind: ConfirmOutcome }> {
+    const { config } = this;
+    const reply = await this.timed("confirm", () =>
+      this.redis.confirm(
+        ...this.keys(eventId),
+        nowMs,
+        config.holdMs,
+        bookingId,
+        paymentRef,
+        amount,
+        currency.toLowerCase(),
+        config.reclaimMax,
+        config.serveMax,
+        config.retentionMs,
+      ),
+    );
+    return parseBooking(eventId, reply) as Booking & { kind: ConfirmOutcome };
+  }
+
+  /** Reclaims expired holds and serves the line of one event; null if the event is not live. */
+  async sweep(eventId: string, nowMs = Date.now()): Promise<SweepResult | null> {
+    const { config } = this;
+    const reply = (await this.timed("sweep", () =>
+      this.redis.sweep(
+        ...this.keys(eventId),
+        nowMs,
+        config.holdMs,
+        config.reclaimMax,
+        config.serveMax,
+        config.retentionMs,
+      ),
+    )) as number[];
+    if (reply[0] === -1) return null;
+    const [reclaimed, served, dropped, lineLength, holdCount] = reply as [number, number, number, number, number];
+    return { reclaimed, served, dropped, lineLength, holdCount };
+  }
+
+  /** Makes an event live, or refreshes its settings without touching live inventory. */
+  async loadEvent(event: EventRecord, paidInDb: number, options = { display: true }): Promise<LiveEvent> {
+    const fields: (string | number)[] = [
+      "status", event.status,
+      "version", event.version,
+      "price", event.price,
+      "currency", event.currency.toLowerCase(),
+      "max_per_user", event.maxPerUser,
+      "sale_starts_at", event.saleStartsAt?.getTime() ?? 0,
+      "sale_ends_at", event.saleEndsAt?.getTime() ?? 0,
+      ...(options.display ? displayFields(event) : []),
+    ];
+    const reply = await this.redis.load(...this.keys(event.id), event.capacity, paidInDb, ...fields);
+    throwIfError(reply);
+    await this.redis.sadd(liveEventsKey, event.id);
+    return this.liveEvent(event.id) as Promise<LiveEvent>;
+  }
+
+  /** Caches display fields read from PostgreSQL (cache-aside) on a live event. */
+  async cacheDisplay(event: EventRecord): Promise<void> {
+    const key = eventKey(event.id);
+    // Only on a live event: a display cache must never create an event without inventory.
+    if ((await this.redis.hexists(key, "status")) === 1) await this.redis.hset(key, ...displayFields(event));
+  }
+
+  /** Drops cached display fields; inventory and settings stay. */
+  async flushDisplay(eventId: string): Promise<void> {
+    await this.redis.hdel(eventKey(eventId), ...DISPLAY_FIELDS);
+  }
+
+  async liveEvent(eventId: string): Promise<LiveEvent | null> {
+    const fields = await this.redis.hgetall(eventKey(eventId));
+    if (fields.status === undefined) return null;
+    return {
+      instock: Number(fields.instock),
+      held: Number(fields.held),
+      paid: Number(fields.paid),
+      capacity: Number(fields.capacity),
+      fields,
+    };
+  }
+
+  liveEventIds(): Promise<string[]> {
+    return this.redis.smembers(liveEventsKey);
+  }
+
+  private async timed(script: string, call: () => Promise<ScriptReply>): Promise<ScriptReply> {
+    const end = metrics.scriptSeconds.startTimer({ script });
+    try {
+      return await call();
+    } finally {
+      end();
+    }
+  }
+}
+
+function displayFields(event: EventRecord): string[] {
+  return ["name", event.name, "venue", event.venue, "starts_at", event.startsAt.toISOString(), "time_zone", event.timeZone];
+}
+
+function throwIfError(reply: ScriptReply): void {
+  const code = String(reply[0]);
+  if (code === "ok") return;
+  if (isEngineErrorCode(code)) throw new EngineError(code, String(reply[1] ?? ""));
+  throw new Error(`script answered an unknown code: ${code}`);
+}
+
+function parseBooking(eventId: string, reply: ScriptReply): Booking & { kind: string } {
+  throwIfError(reply);
+  return {
+    kind: String(reply[1]),
+    id: String(reply[2]),
+    eventId,
+    status: String(reply[3]) as BookingStatus,
+    quantity: Number(reply[4]),
+    expiresAtMs: Number(reply[5]),
+    position: Number(reply[6]),
+    token: String(reply[7]),
+    userId: String(reply[8]),
+    amount: Number(reply[9]),
+    currency: String(reply[10]),
+    reason: String(reply[11] ?? ""),
+  };
+}

@@ -1,0 +1,38 @@
+// Every Redis key the engine uses is built here. All keys of one event carry the hash tag
+// {eventId}, so an event lives in one Redis Cluster slot and its scripts run unchanged there.
+
+/** The eight keys every event script receives, in the order lua/includes/context.lua reads them. */
+export type EventKeys = readonly [
+  event: string,
+  line: string,
+  holds: string,
+  open: string,
+  tally: string,
+  log: string,
+  bookingPrefix: string,
+  idemPrefix: string,
+];
+
+export function eventKeys(eventId: string): EventKeys {
+  const tag = `{${eventId}}`;
+  return [
+    `event:${tag}`,
+    `line:${tag}`,
+    `holds:${tag}`,
+    `open:${tag}`,
+    `tally:${tag}`,
+    `log:${tag}`,
+    `booking:${tag}:`,
+    `idem:${tag}:`,
+  ] as const;
+}
+
+export const eventKey = (eventId: string): string => `event:{${eventId}}`;
+export const logKey = (eventId: string): string => `log:{${eventId}}`;
+export const lineKey = (eventId: string): string => `line:{${eventId}}`;
+export const holdsKey = (eventId: string): string => `holds:{${eventId}}`;
+export const bookingKey = (eventId: string, bookingId: string): string =>
+  `booking:{${eventId}}:${bookingId}`;
+
+/** Events whose inventory is live in Redis; the sweep walks this set. */
+export const liveEventsKey = "events:live";

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
+
+// Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
+// is replaced by lua/x.lua when the script is loaded; each include is inserted once.
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "lua");
+const INCLUDE = /^--- @include "([\w/]+)"$/gm;
+
+export function loadLua(name: string): string {
+  const seen = new Set<string>();
+  const expand = (file: string): string =>
+    readFileSync(join(LUA_DIR, `${file}.lua`), "utf8").replace(INCLUDE, (_line, include: string) => {
+      if (seen.has(include)) return "";
+      seen.add(include);
+      return expand(include);
+    });
+  return expand(name);
+}
+
+type Arg = string | number;
+export type ScriptReply = (string | number | null)[];
+
+/** The commands the engine defines on its Redis client, one per file in lua/. */
+export interface ScriptCommands {
+  hold(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  cancel(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  confirm(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  sweep(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  status(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  load(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+}
+
+const SCRIPTS: Record<keyof ScriptCommands, number> = {
+  hold: 8,
+  cancel: 8,
+  confirm: 8,
+  sweep: 8,
+  load: 8,
+  status: 2,
+};
+
+/** Registers every script once; ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT. */
+export function defineScripts(redis: Redis): Redis & ScriptCommands {
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: loadLua(name) });
+  }
+  return redis as Redis & ScriptCommands;
+}

@@ -1,0 +1,78 @@
+import { EngineError, type EngineErrorCode } from "../engine/errors.js";
+
+// Every 4xx/5xx answer is an RFC 9457 problem with a stable type, /problems/<slug>.
+
+export interface FieldError {
+  field: string;
+  reason: string;
+}
+
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = "Problem";
+  }
+
+  body(instance: string): Record<string, unknown> {
+    return { type: `/problems/${this.slug}`, title: this.title, status: this.status, detail: this.message, instance, ...this.extra };
+  }
+}
+
+export const problems = {
+  invalidJson: (detail: string) => new Problem(400, "invalid-json", "Body is not valid JSON", detail),
+  badRequest: (detail: string) => new Problem(400, "bad-request", "Bad request", detail),
+  invalidParameters: (errors: FieldError[]) =>
+    new Problem(422, "invalid-parameters", "Invalid parameters", errors.map((e) => `${e.field}: ${e.reason}`).join("; "), {
+      errors,
+    }),
+  bodyTooLarge: (limitBytes: number) =>
+    new Problem(413, "body-too-large", "Body too large", `Bodies are limited to ${limitBytes} bytes (MAX_BODY_BYTES).`, {
+      limitBytes,
+    }),
+  unsupportedMediaType: (expected: string) =>
+    new Problem(415, "unsupported-media-type", "Unsupported media type", `Send the body as ${expected}.`),
+  unauthorized: () =>
+    new Problem(401, "unauthorized", "Unauthorized", "This route needs Authorization: Bearer <ADMIN_TOKEN>.", {}, {
+      "WWW-Authenticate": 'Bearer realm="admin"',
+    }),
+  notFound: (what: string) => new Problem(404, "not-found", "Not found", what),
+  invalidSignature: (detail: string) =>
+    new Problem(400, "invalid-signature", "Webhook signature rejected", detail),
+  unavailable: (detail: string) =>
+    new Problem(503, "unavailable", "Service unavailable", detail, {}, { "Retry-After": "5" }),
+  internal: () => new Problem(500, "internal", "Internal error", "The request failed inside the engine; it has been logged."),
+};
+
+const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, title: string]> = {
+  EVENT_NOT_FOUND: [404, "event-not-found", "Event not found"],
+  BOOKING_NOT_FOUND: [404, "booking-not-found", "Booking not found"],
+  SALE_CLOSED: [409, "sale-closed", "Sale closed"],
+  SOLD_OUT: [409, "sold-out", "Sold out"],
+  PER_PERSON_LIMIT: [409, "per-person-limit", "Per-person ticket limit reached"],
+  OPEN_BOOKING_EXISTS: [409, "open-booking-exists", "An open booking exists"],
+  IDEMPOTENCY_MISMATCH: [422, "idempotency-mismatch", "Idempotency-Key reused with other parameters"],
+  LINE_FULL: [409, "line-full", "Waiting line full"],
+  NOT_CANCELLABLE: [409, "not-cancellable", "Booking cannot be cancelled"],
+  CAPACITY_BELOW_SOLD: [422, "capacity-below-sold", "Capacity below tickets sold"],
+};
+
+const ENGINE_EXTRA: Partial<Record<EngineErrorCode, (detail: string) => Record<string, unknown>>> = {
+  PER_PERSON_LIMIT: (d) => ({ remaining: Math.max(0, Number(d)) }),
+  OPEN_BOOKING_EXISTS: (d) => ({ bookingId: d }),
+};
+
+export function toProblem(error: unknown): Problem | null {
+  if (error instanceof Problem) return error;
+  if (error instanceof EngineError) {
+    const [status, slug, title] = ENGINE_PROBLEMS[error.code];
+    return new Problem(status, slug, title, error.message, ENGINE_EXTRA[error.code]?.(error.detail) ?? {});
+  }
+  return null;
+}

@@ -1,0 +1,98 @@
+import type { Booking } from "../../engine/engine.js";
+import { EngineError } from "../../engine/errors.js";
+import { isUuid } from "../../engine/ids.js";
+import type { Reply, RouteSpec } from "../exchange.js";
+import { problems } from "../problems.js";
+import type { HttpDeps } from "../server.js";
+import { Fields, parseJsonObject } from "../validate.js";
+
+// POST /bookings, GET /bookings/:id, DELETE /bookings/:id.
+
+const USER_ID = /^[A-Za-z0-9._@+|-]+$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
+
+export function bookingView(booking: Booking, publicUrl: string, nowMs: number): Record<string, unknown> {
+  // A hold past its end reads as expired even before a script has reclaimed it.
+  const status = booking.status === "held" && booking.expiresAtMs <= nowMs ? "expired" : booking.status;
+  const view: Record<string, unknown> = {
+    id: booking.id,
+    eventId: booking.eventId,
+    userId: booking.userId,
+    quantity: booking.quantity,
+    status,
+    amount: booking.amount,
+    currency: booking.currency,
+  };
+  if (status === "waiting") view.position = booking.position;
+  if (status === "held") {
+    view.expiresAt = new Date(booking.expiresAtMs).toISOString();
+    view.paymentUrl = paymentUrl(publicUrl, booking);
+  }
+  if (booking.reason !== "") view.reason = booking.reason;
+  return view;
+}
+
+export function paymentUrl(publicUrl: string, booking: Booking): string {
+  return `${publicUrl}/pay/${booking.id}?token=${encodeURIComponent(booking.token)}`;
+}
+
+function bearer(header: string): string {
+  return header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+}
+
+/** The booking id from the path, or 404: a malformed id names no booking. */
+function bookingIdParam(raw: string | undefined): string {
+  if (raw === undefined || !isUuid(raw)) throw new EngineError("BOOKING_NOT_FOUND", "");
+  return raw;
+}
+
+export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
+  const { config, engine } = deps;
+  const { limits } = config;
+  return [
+    {
+      method: "post",
+      pattern: "/bookings",
+      name: "bookings.create",
+      headers: ["idempotency-key", "content-type"],
+      bodyLimit: limits.bodyBytes,
+      async handler({ body, headers }): Promise<Reply> {
+        if (!headers["content-type"]!.startsWith("application/json")) throw problems.unsupportedMediaType("application/json");
+        const fields = new Fields(parseJsonObject(body));
+        const userId = fields.string("userId", { required: true, maxChars: limits.userIdChars, pattern: USER_ID, patternHint: "may hold letters, digits and . _ @ + | -" });
+        const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id (a lower-case UUID)" });
+        const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
+        const email = fields.email("email", { required: false, maxChars: limits.emailChars });
+        const idempotencyKey = headers["idempotency-key"]!;
+        fields.check(idempotencyKey.length <= limits.idempotencyKeyChars && (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)), "Idempotency-Key", `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`);
+        fields.done();
+        const nowMs = Date.now();
+        const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey }, nowMs);
+        const view = { ...bookingView(booking, config.publicUrl, nowMs), token: booking.token };
+        const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
+        if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
+        return { status: booking.status === "waiting" ? 202 : 201, json: view, headers: headersOut };
+      },
+    },
+    {
+      method: "get",
+      pattern: "/bookings/:id",
+      name: "bookings.get",
+      headers: ["authorization"],
+      async handler({ params, headers }): Promise<Reply> {
+        const booking = await engine.status(bookingIdParam(params[0]), bearer(headers.authorization!));
+        return { status: 200, json: bookingView(booking, config.publicUrl, Date.now()) };
+      },
+    },
+    {
+      method: "del",
+      pattern: "/bookings/:id",
+      name: "bookings.cancel",
+      headers: ["authorization"],
+      async handler({ params, headers }): Promise<Reply> {
+        const booking = await engine.cancel(bookingIdParam(params[0]), bearer(headers.authorization!));
+        return { status: 200, json: { id: booking.id, status: booking.status } };
+      },
+    },
+  ];
+}

@@ -1,0 +1,68 @@
+import type { Booking } from "../../engine/engine.js";
+import { isUuid } from "../../engine/ids.js";
+import type { Reply, RouteSpec } from "../exchange.js";
+import { page, escapeHtml } from "../pages.js";
+import type { HttpDeps } from "../server.js";
+
+// GET /pay/:id opens checkout for a held booking (the session is created only when someone
+// actually goes to pay, never on the hold path). GET /pay/:id/return is where the gateway
+// sends the browser back: it shows "confirming" until the webhook has landed, because the
+// redirect proves nothing.
+
+export function payRoutes(deps: HttpDeps): RouteSpec[] {
+  const { engine, provider, config } = deps;
+
+  const find = async (params: string[], query: URLSearchParams): Promise<Booking | null> => {
+    const id = params[0] ?? "";
+    if (!isUuid(id)) return null;
+    return engine.status(id, query.get("token") ?? "").catch(() => null);
+  };
+  const notFound: Reply = { status: 404, html: page("Booking not found", "<p>This payment link does not name a booking.</p>") };
+
+  return [
+    {
+      method: "get",
+      pattern: "/pay/:id",
+      name: "pay.start",
+      async handler({ params, query }): Promise<Reply> {
+        const booking = await find(params, query);
+        if (booking === null) return notFound;
+        if (booking.status !== "held" || booking.expiresAtMs <= Date.now()) {
+          return { status: 409, html: page("Nothing to pay", `<p>This booking is ${escapeHtml(booking.status === "held" ? "expired" : booking.status)}.</p>`) };
+        }
+        const live = await engine.liveEvent(booking.eventId);
+        const back = `${config.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
+        const checkout = await provider.createCheckout({
+          bookingId: booking.id,
+          eventId: booking.eventId,
+          eventName: live?.fields.name ?? "Tickets",
+          quantity: booking.quantity,
+          amount: booking.amount,
+          currency: booking.currency,
+          holdExpiresAtMs: booking.expiresAtMs,
+          successUrl: back,
+          cancelUrl: `${back}&cancelled=1`,
+        });
+        return { status: 303, headers: { Location: checkout.url, "Referrer-Policy": "no-referrer" } };
+      },
+    },
+    {
+      method: "get",
+      pattern: "/pay/:id/return",
+      name: "pay.return",
+      async handler({ params, query }): Promise<Reply> {
+        const booking = await find(params, query);
+        if (booking === null) return notFound;
+        const settled = booking.status !== "held";
+        const body = settled
+          ? `<p id="status" data-status="${booking.status}">Your booking is <strong>${escapeHtml(booking.status)}</strong>.</p>`
+          : `<p id="status" data-status="confirming">Confirming your payment… this page refreshes by itself.</p>`;
+        return {
+          status: 200,
+          html: page("Payment", body, settled ? undefined : 2),
+          headers: { "Referrer-Policy": "no-referrer", "Cache-Control": "no-store" },
+        };
+      },
+    },
+  ];
+}

@@ -1,0 +1,48 @@
+--[[
+  Cancel: ends a waiting or held booking and gives held tickets back to the line.
+  The person cancels with their token; the payment webhook releases a hold whose payment
+  failed or whose checkout expired (reason other than 'user', no token needed).
+
+  Input:
+    KEYS[1..8]  the event's keys (see includes/context.lua)
+    ARGV[1] nowMs
+    ARGV[2] holdMs
+    ARGV[3] bookingId
+    ARGV[4] token        checked only when reason is 'user'
+    ARGV[5] reason       user | payment_failed | checkout_expired
+    ARGV[6] reclaimMax
+    ARGV[7] serveMax
+    ARGV[8] retentionMs
+
+  Output: { 'ok', 'cancelled' | 'unchanged', id, state, ... } (see bookingReply)
+      or  { 'BOOKING_NOT_FOUND', '' } | { 'NOT_CANCELLABLE', state }
+]]
+--- @include "includes/context"
+--- @include "includes/booking"
+--- @include "includes/housekeeping"
+
+local ctx = eventContext(KEYS)
+local nowMs, holdMs, bookingId, token, reason = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local reclaimMax, serveMax, retentionMs = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+
+local ev = loadEvent(ctx)
+if not ev then return { 'BOOKING_NOT_FOUND', '' } end
+reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
+
+local b = loadBooking(ctx, bookingId)
+if not b or (reason == 'user' and b.token ~= token) then return { 'BOOKING_NOT_FOUND', '' } end
+
+local kind = 'cancelled'
+if b.state == 'held' then
+  releaseHold(ctx, ev, b, 'cancelled', reason, nowMs, retentionMs)
+elseif b.state == 'waiting' then
+  leaveLine(ctx, b, 'cancelled', reason, nowMs, retentionMs)
+elseif reason == 'user' then
+  serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
+  return { 'NOT_CANCELLABLE', b.state }
+else
+  -- A payment failure for a booking that is no longer held changes nothing.
+  kind = 'unchanged'
+end
+serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
+return bookingReply(ctx, kind, b)

@@ -1,0 +1,72 @@
+--[[
+  Confirm: the payment gateway's webhook says a booking was paid. Idempotent: the same
+  payment twice changes nothing. A payment for a hold that already ended takes stock
+  again if any is in stock (money has moved; a refund is the worse outcome for everyone),
+  otherwise the booking becomes refunded and the caller issues the refund.
+
+  Input:
+    KEYS[1..8]  the event's keys (see includes/context.lua)
+    ARGV[1] nowMs
+    ARGV[2] holdMs
+    ARGV[3] bookingId
+    ARGV[4] paymentRef    the provider's payment id (checkout session)
+    ARGV[5] amount        minor units actually paid
+    ARGV[6] currency      lower-case ISO code actually paid
+    ARGV[7] reclaimMax
+    ARGV[8] serveMax
+    ARGV[9] retentionMs
+
+  Output: { 'ok', outcome, id, state, ... } (see bookingReply), outcome one of
+      paid        the hold became paid
+      late_paid   the hold had ended; stock was taken again
+      duplicate   this payment was applied before
+      refund      the hold had ended and no stock is left, or the booking was already
+                  settled by another payment: the caller refunds this payment
+      mismatch    amount or currency differ from the booking's: not confirmed, flagged
+    or { 'BOOKING_NOT_FOUND', '' }
+]]
+--- @include "includes/context"
+--- @include "includes/booking"
+--- @include "includes/housekeeping"
+
+local ctx = eventContext(KEYS)
+local nowMs, holdMs, bookingId, paymentRef = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local amount, currency = tonumber(ARGV[5]), ARGV[6]
+local reclaimMax, serveMax, retentionMs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+
+local ev = loadEvent(ctx)
+if not ev then return { 'BOOKING_NOT_FOUND', '' } end
+reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
+
+local b = loadBooking(ctx, bookingId)
+if not b then return { 'BOOKING_NOT_FOUND', '' } end
+
+local outcome
+if b.pay == paymentRef and (b.state == 'paid' or b.state == 'refunded') then
+  outcome = 'duplicate'
+elseif amount ~= b.amount or currency ~= b.currency then
+  redis.call('HSET', b.key, 'flag', 'amount_mismatch:' .. paymentRef)
+  outcome = 'mismatch'
+elseif b.state == 'held' then
+  b.pay = paymentRef
+  redis.call('ZREM', ctx.holds, b.id)
+  moveStock(ctx, ev, 0, -b.qty, b.qty)
+  closeOpen(ctx, b)
+  setState(ctx, b, 'paid', 'payment', nowMs, retentionMs)
+  outcome = 'paid'
+elseif (b.state == 'expired' or b.state == 'cancelled') and ev.instock >= b.qty then
+  b.pay = paymentRef
+  moveStock(ctx, ev, -b.qty, 0, b.qty)
+  addTally(ctx, b.user, b.qty)
+  setState(ctx, b, 'paid', 'late_payment', nowMs, retentionMs)
+  outcome = 'late_paid'
+elseif b.state == 'waiting' or b.state == 'paid' or b.state == 'refunded' then
+  -- Paid twice, or paid without ever holding: this payment goes back, the booking stays.
+  outcome = 'refund'
+else
+  b.pay = paymentRef
+  setState(ctx, b, 'refunded', 'late_payment_no_stock', nowMs, retentionMs)
+  outcome = 'refund'
+end
+serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
+return bookingReply(ctx, outcome, b)

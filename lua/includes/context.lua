@@ -1,0 +1,51 @@
+--[[
+  Shared by every script that changes an event. All scripts receive the same eight KEYS,
+  all carrying the event's hash tag {E}, so one slot holds the whole event:
+    KEYS[1] event:{E}        hash: instock, held, paid, capacity, limits, sale window, display
+    KEYS[2] line:{E}         zset: waiting bookings, score = arrival sequence
+    KEYS[3] holds:{E}        zset: held bookings, score = expiresAtMs
+    KEYS[4] open:{E}         hash: userId -> id of that person's waiting or held booking
+    KEYS[5] tally:{E}        hash: userId -> tickets held + paid (per-person limit)
+    KEYS[6] log:{E}          stream: every change, replayed into PostgreSQL by the relay
+    KEYS[7] booking:{E}:     prefix of one hash per booking
+    KEYS[8] idem:{E}:        prefix of idempotency keys
+]]
+local function eventContext(keys)
+  return {
+    event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
+    tally = keys[5], log = keys[6], bookingPrefix = keys[7], idemPrefix = keys[8],
+  }
+end
+
+local function loadEvent(ctx)
+  local v = redis.call('HMGET', ctx.event, 'status', 'instock', 'held', 'paid', 'capacity',
+    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency')
+  if not v[1] then return nil end
+  return {
+    status = v[1], instock = tonumber(v[2]), held = tonumber(v[3]), paid = tonumber(v[4]),
+    capacity = tonumber(v[5]), maxPerUser = tonumber(v[6]),
+    saleStartsAtMs = tonumber(v[7]) or 0, saleEndsAtMs = tonumber(v[8]) or 0,
+    price = tonumber(v[9]), currency = v[10],
+  }
+end
+
+local function saleOpen(ev, nowMs)
+  return ev.status == 'on_sale' and nowMs >= ev.saleStartsAtMs
+    and (ev.saleEndsAtMs == 0 or nowMs < ev.saleEndsAtMs)
+end
+
+local function saleOver(ev, nowMs)
+  return ev.status == 'closed' or (ev.saleEndsAtMs > 0 and nowMs >= ev.saleEndsAtMs)
+end
+
+-- Moves tickets between instock, held and paid. The invariant is checked before anything
+-- is written, because Redis does not roll back a script that fails halfway.
+local function moveStock(ctx, ev, dInstock, dHeld, dPaid)
+  local instock, held, paid = ev.instock + dInstock, ev.held + dHeld, ev.paid + dPaid
+  if instock < 0 or held < 0 or paid < 0 or instock + held + paid ~= ev.capacity then
+    error('invariant: instock ' .. instock .. ' + held ' .. held .. ' + paid ' .. paid
+      .. ' ~= capacity ' .. ev.capacity)
+  end
+  ev.instock, ev.held, ev.paid = instock, held, paid
+  redis.call('HSET', ctx.event, 'instock', instock, 'held', held, 'paid', paid)
+end

@@ -1,0 +1,35 @@
+--[[
+  Load: puts an event's settings and display fields into Redis, or refreshes them.
+  Live inventory is never clobbered: when the event is already live, only the settings
+  change, and a capacity change moves instock by the same amount (refused if that would
+  take back tickets that are held or paid). When it is not live (new event, or Redis lost
+  it), inventory starts from PostgreSQL's count of paid tickets.
+
+  Input:
+    KEYS[1..8]  the event's keys (see includes/context.lua)
+    ARGV[1] capacity
+    ARGV[2] paidInDb        tickets paid according to PostgreSQL
+    ARGV[3..] field, value pairs: settings and display fields (no inventory fields)
+
+  Output: { 'ok', instock, held, paid, capacity } or { 'CAPACITY_BELOW_SOLD', held + paid }
+]]
+--- @include "includes/context"
+
+local ctx = eventContext(KEYS)
+local capacity, paidInDb = tonumber(ARGV[1]), tonumber(ARGV[2])
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+
+local ev = loadEvent(ctx)
+if ev and ev.instock then
+  local taken = ev.held + ev.paid
+  if capacity < taken then return { 'CAPACITY_BELOW_SOLD', taken } end
+  ev.instock = capacity - taken
+  ev.capacity = capacity
+else
+  if capacity < paidInDb then return { 'CAPACITY_BELOW_SOLD', paidInDb } end
+  ev = { instock = capacity - paidInDb, held = 0, paid = paidInDb, capacity = capacity }
+end
+redis.call('HSET', ctx.event, 'instock', ev.instock, 'held', ev.held, 'paid', ev.paid,
+  'capacity', ev.capacity, unpack(fields))
+return { 'ok', ev.instock, ev.held, ev.paid, ev.capacity }

@@ -1,0 +1,27 @@
+--[[
+  Sweep: run periodically per event so stock comes back and the line moves even when
+  nobody is booking. Same first two steps as every other script, nothing else.
+
+  Input:
+    KEYS[1..8]  the event's keys (see includes/context.lua)
+    ARGV[1] nowMs
+    ARGV[2] holdMs
+    ARGV[3] reclaimMax
+    ARGV[4] serveMax
+    ARGV[5] retentionMs
+
+  Output: { reclaimed, served, dropped, lineLength, holdCount } or { -1 } if no such event
+]]
+--- @include "includes/context"
+--- @include "includes/booking"
+--- @include "includes/housekeeping"
+
+local ctx = eventContext(KEYS)
+local nowMs, holdMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local reclaimMax, serveMax, retentionMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+
+local ev = loadEvent(ctx)
+if not ev then return { -1 } end
+local reclaimed = reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
+local served, dropped = serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
+return { reclaimed, served, dropped, redis.call('ZCARD', ctx.line), redis.call('ZCARD', ctx.holds) }
