@@ -125,8 +125,8 @@ export class Engine {
   async status(bookingId: string, token: string): Promise<Booking> {
     const eventId = eventIdOfToken(token);
     if (eventId === null) throw new EngineError("BOOKING_NOT_FOUND", "");
-    const reply = await this.timed("status", () =>
-      this.redis.status(bookingKey(eventId, bookingId), lineKey(eventId), token, bookingId),
+    const reply = await this.timed("lookup", () =>
+      this.redis.lookup(bookingKey(eventId, bookingId), lineKey(eventId), token, bookingId),
     );
     return parseBooking(eventId, reply);
   }

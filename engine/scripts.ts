@@ -29,7 +29,7 @@ export interface ScriptCommands {
   cancel(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   confirm(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   sweep(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  status(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  lookup(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   load(...keysAndArgs: Arg[]): Promise<ScriptReply>;
 }
 
@@ -39,13 +39,19 @@ const SCRIPTS: Record<keyof ScriptCommands, number> = {
   confirm: 8,
   sweep: 8,
   load: 8,
-  status: 2,
+  lookup: 2,
 };
 
-/** Registers every script once; ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT. */
+const defined = new WeakSet<Redis>();
+
+/** Registers every script once per client; ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT. */
 export function defineScripts(redis: Redis): Redis & ScriptCommands {
-  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: loadLua(name) });
+  if (!defined.has(redis)) {
+    for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+      if (name in redis) throw new Error(`script name ${name} would shadow an ioredis property`);
+      redis.defineCommand(name, { numberOfKeys, lua: loadLua(name) });
+    }
+    defined.add(redis);
   }
   return redis as Redis & ScriptCommands;
 }

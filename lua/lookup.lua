@@ -1,5 +1,5 @@
 --[[
-  Status: reads one booking for its holder. A wrong token reads as no booking at all.
+  Lookup: reads one booking for its holder. A wrong token reads as no booking at all.
 
   Input:
     KEYS[1] booking:{E}:<id>
