@@ -36,8 +36,10 @@ export const sql = {
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received')
     ON CONFLICT (provider_event_id) DO NOTHING`,
 
+  // Only a fact not yet processed gets its outcome: a redelivered event keeps its first one.
   setPaymentStatus: `
-    UPDATE payments SET status = $2, updated_at = now() WHERE provider_event_id = $1`,
+    UPDATE payments SET status = $2, updated_at = now()
+    WHERE provider_event_id = $1 AND status = 'received'`,
 
   relayEvents: `SELECT event_id FROM relay_offsets WHERE active ORDER BY updated_at`,
 

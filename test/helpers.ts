@@ -142,8 +142,11 @@ export async function checkInvariant(engine: Engine, eventId: string): Promise<T
   const tally: Tally = { instock: Number(event.instock), capacity: Number(event.capacity), held: 0, paid: 0, waiting: 0 };
   const heldIds = new Set<string>();
   const waitingIds = new Set<string>();
-  for (const key of keys) {
-    const [state, qty] = await redis.hmget(key, "state", "qty");
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.hmget(key, "state", "qty");
+  const fields = (await pipeline.exec()) ?? [];
+  for (const [index, key] of keys.entries()) {
+    const [state, qty] = fields[index]![1] as [string | null, string | null];
     const id = key.slice(prefix.length);
     if (state === "held") {
       tally.held += Number(qty);

@@ -1,0 +1,116 @@
+import fc from "fast-check";
+import { Agent } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningEngine } from "../bin/app.js";
+import { bookingKey } from "../engine/keys.js";
+import { Api, api, checkInvariant, completedEvent, startTestEngine } from "./helpers.js";
+
+let running: RunningEngine;
+let client: Api;
+
+beforeAll(async () => {
+  running = await startTestEngine();
+  client = api(running);
+});
+afterAll(() => running.stop());
+
+describe("2,000 people at once for 100 tickets", () => {
+  it("holds exactly 100, queues 1,900 in arrival order, and keeps the invariant at every step", async () => {
+    const eventId = await client.eventId({ capacity: 100 });
+    const dispatcher = new Agent({ connections: 256, pipelining: 0 });
+    const answers = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        fetch(`${client.base}/bookings`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ eventId, userId: `crowd-${i}`, quantity: 1 }),
+          // @ts-expect-error undici's dispatcher option is not in the DOM fetch types
+          dispatcher,
+        }).then(async (response) => ({ status: response.status, body: (await response.json()) as any })),
+      ),
+    );
+    await dispatcher.close();
+    const held = answers.filter((a) => a.status === 201);
+    const waiting = answers.filter((a) => a.status === 202);
+    expect(held).toHaveLength(100);
+    expect(waiting).toHaveLength(1900);
+
+    // Arrival order is the sequence Redis gave each booking; positions must follow it exactly.
+    const seqOf = async (id: string) => Number(await running.engine.redis.hget(bookingKey(eventId, id), "seq"));
+    const waitingBySeq = await Promise.all(waiting.map(async (a) => ({ seq: await seqOf(a.body.id), position: a.body.position })));
+    waitingBySeq.sort((x, y) => x.seq - y.seq);
+    expect(waitingBySeq.map((w) => w.position)).toEqual(Array.from({ length: 1900 }, (_, i) => i + 1));
+    const heldSeqs = await Promise.all(held.map((a) => seqOf(a.body.id)));
+    expect(Math.max(...heldSeqs)).toBeLessThan(waitingBySeq[0]!.seq);
+    expect(await checkInvariant(running.engine, eventId)).toMatchObject({ instock: 0, held: 100, paid: 0, waiting: 1900 });
+
+    // Pay 50, cancel 50: the 50 cancelled come back to the first 50 in line, in order.
+    for (const [i, a] of held.entries()) {
+      if (i % 2 === 0) await client.webhook(completedEvent({ id: a.body.id, eventId }, 5000));
+      else await client.cancel(a.body.id, a.body.token);
+      await checkInvariant(running.engine, eventId);
+    }
+    const firstFifty = waiting.filter((a) => a.body.position <= 50);
+    const statuses = await Promise.all(firstFifty.map(async (a) => (await client.get(a.body.id, a.body.token)).body.status));
+    expect(statuses.every((s) => s === "held")).toBe(true);
+    const next = waiting.find((a) => a.body.position === 51)!;
+    expect(await client.get(next.body.id, next.body.token)).toMatchObject({ body: { status: "waiting", position: 1 } });
+    expect(await checkInvariant(running.engine, eventId)).toMatchObject({ instock: 0, held: 50, paid: 50, waiting: 1850 });
+  });
+});
+
+describe("randomized on-sales (fast-check)", () => {
+  type Op =
+    | { kind: "book"; user: number; quantity: number }
+    | { kind: "cancel"; user: number }
+    | { kind: "pay"; user: number }
+    | { kind: "advance"; ms: number };
+
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant("book" as const), user: fc.nat(11), quantity: fc.integer({ min: 1, max: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), user: fc.nat(11) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("pay" as const), user: fc.nat(11) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 400_000 }) }) },
+  );
+
+  it("never oversells, and grants holds in arrival order, whatever people do", async () => {
+    const engine = running.engine;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(op, { minLength: 5, maxLength: 40 }), async (capacity, ops) => {
+        const eventId = await client.eventId({ capacity, maxPerUser: 4 });
+        // The engine takes the clock as an argument, so holds can expire without waiting.
+        let nowMs = Date.now();
+        const latest = new Map<number, { id: string; token: string }>();
+        for (const step of ops) {
+          if (step.kind === "advance") {
+            nowMs += step.ms;
+            await engine.sweep(eventId, nowMs);
+          } else if (step.kind === "book") {
+            const booking = await engine
+              .hold({ eventId, userId: `p${step.user}`, quantity: step.quantity, email: "", idempotencyKey: "" }, nowMs)
+              .catch(() => null);
+            if (booking) latest.set(step.user, booking);
+          } else {
+            const booking = latest.get(step.user);
+            if (!booking) continue;
+            if (step.kind === "cancel") await engine.cancel(booking.id, booking.token, nowMs).catch(() => null);
+            else {
+              const current = await engine.status(booking.id, booking.token);
+              await engine.confirm(eventId, booking.id, `cs_${booking.id}`, current.amount, "eur", nowMs);
+            }
+          }
+          await checkInvariant(engine, eventId);
+        }
+        // FCFS: the order holds were granted in follows the order people arrived in.
+        const granted: { seq: number; hseq: number }[] = [];
+        for (const { id } of latest.values()) {
+          const [seq, hseq] = await engine.redis.hmget(bookingKey(eventId, id), "seq", "hseq");
+          if (Number(hseq) > 0) granted.push({ seq: Number(seq), hseq: Number(hseq) });
+        }
+        granted.sort((a, b) => a.hseq - b.hseq);
+        for (let i = 1; i < granted.length; i++) expect(granted[i]!.seq).toBeGreaterThan(granted[i - 1]!.seq);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
