@@ -42,6 +42,8 @@ const SESSIONS_MAX = 100_000;
 const DELIVERY_ATTEMPTS = 5;
 const DELIVERY_FIRST_BACKOFF_MS = 200;
 
+const CHECKOUT_CLOSED: Reply = { status: 409, html: page("Checkout closed", "<p>This checkout cannot be paid.</p>") };
+
 const randomId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 
 function stripeError(status: number, message: string, param?: string): Reply {
@@ -183,7 +185,7 @@ export function mockGatewayRoutes(options: MockGatewayOptions): RouteSpec[] {
       bodyLimit: 1024,
       handler({ params }): Reply {
         const session = sessions.get(params[0]!);
-        if (!session || session.status !== "open") return { status: 409, html: page("Checkout closed", "<p>This checkout cannot be paid.</p>") };
+        if (!session || session.status !== "open") return CHECKOUT_CLOSED;
         session.status = "complete";
         session.payment_status = "paid";
         // Like Stripe: the browser goes back at once, the webhook follows on its own.
@@ -198,7 +200,7 @@ export function mockGatewayRoutes(options: MockGatewayOptions): RouteSpec[] {
       bodyLimit: 1024,
       handler({ params }): Reply {
         const session = sessions.get(params[0]!);
-        if (!session || session.status !== "open") return { status: 409, html: page("Checkout closed", "<p>This checkout cannot be paid.</p>") };
+        if (!session || session.status !== "open") return CHECKOUT_CLOSED;
         void deliver("payment_intent.payment_failed", {
           id: session.payment_intent,
           object: "payment_intent",

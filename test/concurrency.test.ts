@@ -1,26 +1,18 @@
 import fc from "fast-check";
 import { Agent } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningEngine } from "../bin/app.js";
+import { describe, expect, it } from "vitest";
 import { bookingKey } from "../engine/keys.js";
-import { Api, api, checkInvariant, completedEvent, startTestEngine } from "./helpers.js";
+import { checkInvariant, completedEvent, useTestEngine } from "./helpers.js";
 
-let running: RunningEngine;
-let client: Api;
-
-beforeAll(async () => {
-  running = await startTestEngine();
-  client = api(running);
-});
-afterAll(() => running.stop());
+const ctx = useTestEngine();
 
 describe("2,000 people at once for 100 tickets", () => {
   it("holds exactly 100, queues 1,900 in arrival order, and keeps the invariant at every step", async () => {
-    const eventId = await client.eventId({ capacity: 100 });
+    const eventId = await ctx.client.eventId({ capacity: 100 });
     const dispatcher = new Agent({ connections: 256, pipelining: 0 });
     const answers = await Promise.all(
       Array.from({ length: 2000 }, (_, i) =>
-        fetch(`${client.base}/bookings`, {
+        fetch(`${ctx.client.base}/bookings`, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ eventId, userId: `crowd-${i}`, quantity: 1 }),
@@ -36,26 +28,26 @@ describe("2,000 people at once for 100 tickets", () => {
     expect(waiting).toHaveLength(1900);
 
     // Arrival order is the sequence Redis gave each booking; positions must follow it exactly.
-    const seqOf = async (id: string) => Number(await running.engine.redis.hget(bookingKey(eventId, id), "seq"));
+    const seqOf = async (id: string) => Number(await ctx.running.engine.redis.hget(bookingKey(eventId, id), "seq"));
     const waitingBySeq = await Promise.all(waiting.map(async (a) => ({ seq: await seqOf(a.body.id), position: a.body.position })));
     waitingBySeq.sort((x, y) => x.seq - y.seq);
     expect(waitingBySeq.map((w) => w.position)).toEqual(Array.from({ length: 1900 }, (_, i) => i + 1));
     const heldSeqs = await Promise.all(held.map((a) => seqOf(a.body.id)));
     expect(Math.max(...heldSeqs)).toBeLessThan(waitingBySeq[0]!.seq);
-    expect(await checkInvariant(running.engine, eventId)).toMatchObject({ instock: 0, held: 100, paid: 0, waiting: 1900 });
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 100, paid: 0, waiting: 1900 });
 
     // Pay 50, cancel 50: the 50 cancelled come back to the first 50 in line, in order.
     for (const [i, a] of held.entries()) {
-      if (i % 2 === 0) await client.webhook(completedEvent({ id: a.body.id, eventId }, 5000));
-      else await client.cancel(a.body.id, a.body.token);
-      await checkInvariant(running.engine, eventId);
+      if (i % 2 === 0) await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, 5000));
+      else await ctx.client.cancel(a.body.id, a.body.token);
+      await checkInvariant(ctx.running.engine, eventId);
     }
     const firstFifty = waiting.filter((a) => a.body.position <= 50);
-    const statuses = await Promise.all(firstFifty.map(async (a) => (await client.get(a.body.id, a.body.token)).body.status));
+    const statuses = await Promise.all(firstFifty.map(async (a) => (await ctx.client.get(a.body.id, a.body.token)).body.status));
     expect(statuses.every((s) => s === "held")).toBe(true);
     const next = waiting.find((a) => a.body.position === 51)!;
-    expect(await client.get(next.body.id, next.body.token)).toMatchObject({ body: { status: "waiting", position: 1 } });
-    expect(await checkInvariant(running.engine, eventId)).toMatchObject({ instock: 0, held: 50, paid: 50, waiting: 1850 });
+    expect(await ctx.client.get(next.body.id, next.body.token)).toMatchObject({ body: { status: "waiting", position: 1 } });
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 50, paid: 50, waiting: 1850 });
   });
 });
 
@@ -74,10 +66,10 @@ describe("randomized on-sales (fast-check)", () => {
   );
 
   it("never oversells, and grants holds in arrival order, whatever people do", async () => {
-    const engine = running.engine;
+    const engine = ctx.running.engine;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(op, { minLength: 5, maxLength: 40 }), async (capacity, ops) => {
-        const eventId = await client.eventId({ capacity, maxPerUser: 4 });
+        const eventId = await ctx.client.eventId({ capacity, maxPerUser: 4 });
         // The engine takes the clock as an argument, so holds can expire without waiting.
         let nowMs = Date.now();
         const latest = new Map<number, { id: string; token: string }>();

@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningEngine } from "../bin/app.js";
-import { Api, api, checkInvariant, completedEvent, sleep, startTestEngine } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
 
 // The four flows of the hold path, each through HTTP: hold, cancel, pay, expire.
 
-let running: RunningEngine;
-let client: Api;
-
-beforeAll(async () => {
-  running = await startTestEngine({ HOLD_SECONDS: "1" });
-  client = api(running);
-});
-afterAll(() => running.stop());
+const ctx = useTestEngine({ HOLD_SECONDS: "1" });
 
 async function paidRows(eventId: string) {
-  const { rows } = await running.pool.query(
+  const { rows } = await ctx.running.pool.query(
     `SELECT b.id, b.status, b.quantity, b.payment_ref, p.status AS payment_status, p.amount
      FROM bookings b LEFT JOIN payments p ON p.booking_id = b.id
      WHERE b.event_id = $1 AND b.status = 'paid'`,
@@ -25,99 +17,99 @@ async function paidRows(eventId: string) {
 
 describe("hold", () => {
   it("holds tickets, answers 201 with token and payment link, and reads back with the token only", async () => {
-    const eventId = await client.eventId({ capacity: 5 });
-    const held = await client.book(eventId, "hold-alice", 2);
+    const eventId = await ctx.client.eventId({ capacity: 5 });
+    const held = await ctx.client.book(eventId, "hold-alice", 2);
     expect(held.status).toBe(201);
     expect(held.body).toMatchObject({ status: "held", quantity: 2, amount: 10000, currency: "eur" });
     expect(Date.parse(held.body.expiresAt)).toBeGreaterThan(Date.now());
     expect(held.body.paymentUrl).toContain(`/pay/${held.body.id}`);
 
-    const read = await client.get(held.body.id, held.body.token);
+    const read = await ctx.client.get(held.body.id, held.body.token);
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ id: held.body.id, eventId, userId: "hold-alice", status: "held", quantity: 2 });
 
-    const forged = await client.get(held.body.id, `${eventId}.${"A".repeat(43)}`);
+    const forged = await ctx.client.get(held.body.id, `${eventId}.${"A".repeat(43)}`);
     expect(forged.status).toBe(404);
     expect(forged.contentType).toBe("application/problem+json");
-    expect((await client.get(held.body.id, "")).status).toBe(404);
+    expect((await ctx.client.get(held.body.id, "")).status).toBe(404);
 
-    const event = await client.request("GET", `/events/${eventId}`);
+    const event = await ctx.client.request("GET", `/events/${eventId}`);
     expect(event.body.instock).toBe(3);
-    await checkInvariant(running.engine, eventId);
+    await checkInvariant(ctx.running.engine, eventId);
   });
 
   it("answers 409 sold-out when nothing is left or held, and 409 when the person already has an open booking", async () => {
-    const eventId = await client.eventId({ capacity: 1 });
-    expect((await client.book(eventId, "only-one")).status).toBe(201);
-    const again = await client.book(eventId, "only-one");
+    const eventId = await ctx.client.eventId({ capacity: 1 });
+    expect((await ctx.client.book(eventId, "only-one")).status).toBe(201);
+    const again = await ctx.client.book(eventId, "only-one");
     expect(again.status).toBe(409);
     expect(again.body.type).toMatch(/open-booking-exists$/);
-    const big = await client.book(eventId, "wants-two", 2);
+    const big = await ctx.client.book(eventId, "wants-two", 2);
     expect(big.status).toBe(409);
     expect(big.body.type).toMatch(/sold-out$/);
-    await checkInvariant(running.engine, eventId);
+    await checkInvariant(ctx.running.engine, eventId);
   });
 
   it("replays an Idempotency-Key with the same booking and refuses it with another quantity", async () => {
-    const eventId = await client.eventId();
-    const first = await client.book(eventId, "idem-user", 2, { "Idempotency-Key": "key-1" });
-    const second = await client.book(eventId, "idem-user", 2, { "Idempotency-Key": "key-1" });
+    const eventId = await ctx.client.eventId();
+    const first = await ctx.client.book(eventId, "idem-user", 2, { "Idempotency-Key": "key-1" });
+    const second = await ctx.client.book(eventId, "idem-user", 2, { "Idempotency-Key": "key-1" });
     expect(second.status).toBe(201);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
     expect(second.body.id).toBe(first.body.id);
     expect(second.body.token).toBe(first.body.token);
-    const other = await client.book(eventId, "idem-user", 3, { "Idempotency-Key": "key-1" });
+    const other = await ctx.client.book(eventId, "idem-user", 3, { "Idempotency-Key": "key-1" });
     expect(other.status).toBe(422);
-    expect((await client.request("GET", `/events/${eventId}`)).body.instock).toBe(8);
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body.instock).toBe(8);
   });
 
   it("enforces the per-person limit across bookings", async () => {
-    const eventId = await client.eventId({ maxPerUser: 3 });
-    const first = await client.book(eventId, "limit-user", 2);
-    await client.webhook(completedEvent({ id: first.body.id, eventId }, 10000));
-    const second = await client.book(eventId, "limit-user", 2);
+    const eventId = await ctx.client.eventId({ maxPerUser: 3 });
+    const first = await ctx.client.book(eventId, "limit-user", 2);
+    await ctx.client.webhook(completedEvent({ id: first.body.id, eventId }, 10000));
+    const second = await ctx.client.book(eventId, "limit-user", 2);
     expect(second.status).toBe(409);
     expect(second.body).toMatchObject({ remaining: 1 });
-    expect((await client.book(eventId, "limit-user", 1)).status).toBe(201);
+    expect((await ctx.client.book(eventId, "limit-user", 1)).status).toBe(201);
   });
 });
 
 describe("cancel", () => {
   it("gives held tickets back at once and serves the head of the line", async () => {
-    const eventId = await client.eventId({ capacity: 2 });
-    const a = await client.book(eventId, "cancel-a", 2);
-    const b = await client.book(eventId, "cancel-b", 1);
+    const eventId = await ctx.client.eventId({ capacity: 2 });
+    const a = await ctx.client.book(eventId, "cancel-a", 2);
+    const b = await ctx.client.book(eventId, "cancel-b", 1);
     expect(b.status).toBe(202);
     expect(b.body.position).toBe(1);
-    const cancelled = await client.cancel(a.body.id, a.body.token);
+    const cancelled = await ctx.client.cancel(a.body.id, a.body.token);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("cancelled");
-    expect((await client.get(b.body.id, b.body.token)).body.status).toBe("held");
-    expect((await client.get(a.body.id, a.body.token)).body.status).toBe("cancelled");
-    const twice = await client.cancel(a.body.id, a.body.token);
+    expect((await ctx.client.get(b.body.id, b.body.token)).body.status).toBe("held");
+    expect((await ctx.client.get(a.body.id, a.body.token)).body.status).toBe("cancelled");
+    const twice = await ctx.client.cancel(a.body.id, a.body.token);
     expect(twice.status).toBe(409);
     expect(twice.body.type).toMatch(/not-cancellable$/);
-    const tally = await checkInvariant(running.engine, eventId);
+    const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ instock: 1, held: 1, waiting: 0 });
   });
 
   it("needs the booking's own token", async () => {
-    const eventId = await client.eventId();
-    const a = await client.book(eventId, "cancel-owner");
-    const other = await client.book(eventId, "cancel-other");
-    expect((await client.cancel(a.body.id, other.body.token)).status).toBe(404);
-    expect((await client.get(a.body.id, a.body.token)).body.status).toBe("held");
+    const eventId = await ctx.client.eventId();
+    const a = await ctx.client.book(eventId, "cancel-owner");
+    const other = await ctx.client.book(eventId, "cancel-other");
+    expect((await ctx.client.cancel(a.body.id, other.body.token)).status).toBe(404);
+    expect((await ctx.client.get(a.body.id, a.body.token)).body.status).toBe("held");
   });
 });
 
 describe("pay", () => {
   it("pays through the mock gateway with the stripe SDK, and the relay writes the paid booking once", async () => {
-    const eventId = await client.eventId({ capacity: 3, name: "Pay Tour" });
-    const held = await client.book(eventId, "payer", 2);
+    const eventId = await ctx.client.eventId({ capacity: 3, name: "Pay Tour" });
+    const held = await ctx.client.book(eventId, "payer", 2);
     const toGateway = await fetch(held.body.paymentUrl, { redirect: "manual" });
     expect(toGateway.status).toBe(303);
     const checkoutUrl = toGateway.headers.get("location")!;
-    expect(checkoutUrl).toContain(`127.0.0.1:${running.config.mockGatewayPort}/checkout/cs_test_`);
+    expect(checkoutUrl).toContain(`127.0.0.1:${ctx.running.config.mockGatewayPort}/checkout/cs_test_`);
     const checkoutPage = await (await fetch(checkoutUrl)).text();
     expect(checkoutPage).toContain("Pay Tour");
     expect(checkoutPage).toContain("100.00 EUR");
@@ -127,70 +119,70 @@ describe("pay", () => {
     const returnPage = paid.headers.get("location")!;
     let status = "";
     for (let i = 0; i < 50 && status !== "paid"; i++) {
-      status = (await client.get(held.body.id, held.body.token)).body.status;
+      status = (await ctx.client.get(held.body.id, held.body.token)).body.status;
       if (status !== "paid") await sleep(50);
     }
     expect(status).toBe("paid");
     expect(await (await fetch(returnPage)).text()).toContain('data-status="paid"');
 
-    await running.relay.runOnce();
-    await running.relay.runOnce();
+    await ctx.running.relay.runOnce();
+    await ctx.running.relay.runOnce();
     const rows = await paidRows(eventId);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: held.body.id, quantity: 2, payment_status: "applied", amount: 10000 });
     expect(rows[0].payment_ref).toMatch(/^cs_test_/);
-    const tally = await checkInvariant(running.engine, eventId);
+    const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ instock: 1, held: 0, paid: 2 });
   });
 
   it("releases the hold at once when the card is declined", async () => {
-    const eventId = await client.eventId({ capacity: 1 });
-    const held = await client.book(eventId, "decliner");
-    const waiting = await client.book(eventId, "next-in-line");
+    const eventId = await ctx.client.eventId({ capacity: 1 });
+    const held = await ctx.client.book(eventId, "decliner");
+    const waiting = await ctx.client.book(eventId, "next-in-line");
     const checkoutUrl = (await fetch(held.body.paymentUrl, { redirect: "manual" })).headers.get("location")!;
     await fetch(`${checkoutUrl}/decline`, { method: "POST", redirect: "manual" });
     let status = "";
     for (let i = 0; i < 50 && status !== "cancelled"; i++) {
-      status = (await client.get(held.body.id, held.body.token)).body.status;
+      status = (await ctx.client.get(held.body.id, held.body.token)).body.status;
       if (status !== "cancelled") await sleep(50);
     }
     expect(status).toBe("cancelled");
-    expect((await client.get(waiting.body.id, waiting.body.token)).body.status).toBe("held");
-    await checkInvariant(running.engine, eventId);
+    expect((await ctx.client.get(waiting.body.id, waiting.body.token)).body.status).toBe("held");
+    await checkInvariant(ctx.running.engine, eventId);
   });
 });
 
 describe("expire", () => {
   it("expires an unpaid hold after HOLD_SECONDS and the sweep gives its tickets back", async () => {
-    const eventId = await client.eventId({ capacity: 2 });
-    const held = await client.book(eventId, "slow-payer", 2);
+    const eventId = await ctx.client.eventId({ capacity: 2 });
+    const held = await ctx.client.book(eventId, "slow-payer", 2);
     await sleep(1100);
     // Past its end the hold reads as expired even before anything reclaimed it.
-    expect((await client.get(held.body.id, held.body.token)).body.status).toBe("expired");
-    const swept = await running.engine.sweep(eventId);
+    expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("expired");
+    const swept = await ctx.running.engine.sweep(eventId);
     expect(swept).toMatchObject({ reclaimed: 1 });
-    const tally = await checkInvariant(running.engine, eventId);
+    const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ instock: 2, held: 0 });
-    expect((await client.request("GET", `/pay/${held.body.id}?token=${encodeURIComponent(held.body.token)}`)).status).toBe(409);
-    await running.relay.runOnce();
-    const { rows } = await running.pool.query("SELECT status, reason FROM bookings WHERE id = $1", [held.body.id]);
+    expect((await ctx.client.request("GET", `/pay/${held.body.id}?token=${encodeURIComponent(held.body.token)}`)).status).toBe(409);
+    await ctx.running.relay.runOnce();
+    const { rows } = await ctx.running.pool.query("SELECT status, reason FROM bookings WHERE id = $1", [held.body.id]);
     expect(rows).toEqual([{ status: "expired", reason: "hold_expired" }]);
   });
 
   it("serves the head of the line, not a newcomer, when holds expire", async () => {
-    const eventId = await client.eventId({ capacity: 2 });
-    await client.book(eventId, "first-a");
-    await client.book(eventId, "first-b");
-    const c = await client.book(eventId, "line-c");
-    const d = await client.book(eventId, "line-d");
+    const eventId = await ctx.client.eventId({ capacity: 2 });
+    await ctx.client.book(eventId, "first-a");
+    await ctx.client.book(eventId, "first-b");
+    const c = await ctx.client.book(eventId, "line-c");
+    const d = await ctx.client.book(eventId, "line-d");
     expect([c.body.position, d.body.position]).toEqual([1, 2]);
     await sleep(1100);
     // No sweep: the newcomer's own call reclaims the expired holds and serves the line first.
-    const newcomer = await client.book(eventId, "newcomer");
+    const newcomer = await ctx.client.book(eventId, "newcomer");
     expect(newcomer.status).toBe(202);
     expect(newcomer.body.position).toBe(1);
-    expect((await client.get(c.body.id, c.body.token)).body.status).toBe("held");
-    expect((await client.get(d.body.id, d.body.token)).body.status).toBe("held");
-    await checkInvariant(running.engine, eventId);
+    expect((await ctx.client.get(c.body.id, c.body.token)).body.status).toBe("held");
+    expect((await ctx.client.get(d.body.id, d.body.token)).body.status).toBe("held");
+    await checkInvariant(ctx.running.engine, eventId);
   });
 });

@@ -1,5 +1,5 @@
 import Stripe from "stripe";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { startEngine, type Roles, type RunningEngine } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
 import { bookingKey, eventKey, holdsKey, lineKey } from "../engine/keys.js";
@@ -32,9 +32,9 @@ export interface Answer {
 export class Api {
   constructor(readonly base: string) {}
 
-  async request(method: string, path: string, init: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+  async request(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...init.headers };
-    let body: string | Buffer | undefined = init.raw;
+    let body: string | undefined = init.raw;
     if (init.body !== undefined) {
       body = JSON.stringify(init.body);
       headers["Content-Type"] ??= "application/json";
@@ -114,6 +114,17 @@ export function completedEvent(booking: { id: string; eventId: string }, amount:
 }
 
 export const api = (running: RunningEngine) => new Api(`http://127.0.0.1:${running.http!.port}`);
+
+/** Starts an engine before the file's tests and stops it after; read its fields inside tests. */
+export function useTestEngine(env: Record<string, string> = {}): { running: RunningEngine; client: Api } {
+  const context = {} as { running: RunningEngine; client: Api };
+  beforeAll(async () => {
+    context.running = await startTestEngine(env);
+    context.client = api(context.running);
+  });
+  afterAll(() => context.running.stop());
+  return context;
+}
 
 export interface Tally {
   instock: number;

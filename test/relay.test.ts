@@ -1,38 +1,30 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningEngine } from "../bin/app.js";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "../engine/logger.js";
 import { Relay } from "../jobs/relay.js";
-import { Api, api, completedEvent, sleep, startTestEngine } from "./helpers.js";
+import { api, completedEvent, sleep, startTestEngine, useTestEngine } from "./helpers.js";
 
 // Exactly-once persistence: however many relays run, each booking lands once and the
 // PostgreSQL rows agree with Redis.
 
-let running: RunningEngine;
-let client: Api;
-
-beforeAll(async () => {
-  running = await startTestEngine({ RELAY_BATCH: "7" });
-  client = api(running);
-});
-afterAll(() => running.stop());
+const ctx = useTestEngine({ RELAY_BATCH: "7" });
 
 describe("relay", () => {
   it("writes every booking exactly once while three relays compete, in small batches", async () => {
-    const eventId = await client.eventId({ capacity: 30 });
-    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => client.book(eventId, `relay-${i}`, 1 + (i % 2))));
+    const eventId = await ctx.client.eventId({ capacity: 30 });
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => ctx.client.book(eventId, `relay-${i}`, 1 + (i % 2))));
     const held = answers.filter((a) => a.status === 201);
-    for (const a of held.slice(0, 10)) await client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
-    for (const a of held.slice(10, 15)) await client.cancel(a.body.id, a.body.token);
+    for (const a of held.slice(0, 10)) await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
+    for (const a of held.slice(10, 15)) await ctx.client.cancel(a.body.id, a.body.token);
 
     const log = createLogger("silent", "relay-test");
-    const relays = [running.relay, new Relay(running.pool, running.engine.redis, running.config, log), new Relay(running.pool, running.engine.redis, running.config, log)];
+    const relays = [ctx.running.relay, new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config, log), new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config, log)];
     // Each pass writes at most 7 entries per event; run until the log is drained.
     for (let round = 0; round < 100; round++) {
       const written = await Promise.all(relays.map((relay) => relay.relayEvent(eventId)));
       if (written.every((n) => n === 0)) break;
     }
 
-    const { rows } = await running.pool.query(
+    const { rows } = await ctx.running.pool.query(
       "SELECT id, status, quantity, arrival_seq, hold_seq FROM bookings WHERE event_id = $1",
       [eventId],
     );
@@ -40,14 +32,14 @@ describe("relay", () => {
     expect(rows).toHaveLength(created.length);
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
     for (const answer of created) {
-      const redisView = (await client.get(answer.body.id, answer.body.token)).body;
+      const redisView = (await ctx.client.get(answer.body.id, answer.body.token)).body;
       const row = rows.find((r) => r.id === answer.body.id)!;
       expect(row.status).toBe(redisView.status);
       expect(row.quantity).toBe(redisView.quantity);
     }
     const paid = rows.filter((r) => r.status === "paid");
     expect(paid).toHaveLength(10);
-    const { rows: sums } = await running.pool.query(
+    const { rows: sums } = await ctx.running.pool.query(
       "SELECT count(*)::int AS n FROM bookings b JOIN payments p ON p.booking_id = b.id AND p.status = 'applied' WHERE b.event_id = $1 AND b.status = 'paid'",
       [eventId],
     );
@@ -56,7 +48,7 @@ describe("relay", () => {
     const granted = rows.filter((r) => r.hold_seq !== null).sort((a, b) => a.hold_seq - b.hold_seq);
     for (let i = 1; i < granted.length; i++) expect(granted[i].arrival_seq).toBeGreaterThan(granted[i - 1].arrival_seq);
     // The log keeps only what is not yet in PostgreSQL (the last applied entry stays as the marker).
-    expect(await running.engine.redis.xlen(`log:{${eventId}}`)).toBeLessThanOrEqual(1);
+    expect(await ctx.running.engine.redis.xlen(`log:{${eventId}}`)).toBeLessThanOrEqual(1);
   });
 
   it("runs by itself in the work role that npm start runs", async () => {
