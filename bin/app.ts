@@ -76,6 +76,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
         publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
         log,
       }),
+      config.host,
       config.mockGatewayPort,
       log,
     );
@@ -83,7 +84,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   }
   let http: Listening | null = null;
   if (roles.serve) {
-    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, log }), config.port, log);
+    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, log }), config.host, config.port, log);
     stops.push(() => http!.close());
   }
   if (roles.work) {

@@ -23,6 +23,8 @@ export interface Limits {
 }
 
 export interface Config {
+  /** Address the HTTP roles bind; 0.0.0.0 behind a load balancer. */
+  host: string;
   port: number;
   publicUrl: string;
   redisUrl: string;
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const databaseUrl = str(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onsale");
   return {
+    host: str(env, "HOST", "127.0.0.1"),
     port,
     publicUrl,
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),

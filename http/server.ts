@@ -29,7 +29,7 @@ export interface Listening {
 }
 
 /** Starts a uWS app with the given routes and a problem+json 404 for everything else. */
-export function listen(routes: RouteSpec[], port: number, log: Logger): Promise<Listening> {
+export function listen(routes: RouteSpec[], host: string, port: number, log: Logger): Promise<Listening> {
   const app = uWS.App();
   for (const spec of routes) route(app, spec, log);
   app.any("/*", (res, req) => {
@@ -39,9 +39,9 @@ export function listen(routes: RouteSpec[], port: number, log: Logger): Promise<
     });
   });
   return new Promise((resolve, reject) => {
-    app.listen("127.0.0.1", port, (socket) => {
+    app.listen(host, port, (socket) => {
       if (!socket) {
-        reject(new Error(`cannot listen on 127.0.0.1:${port}; is the port taken?`));
+        reject(new Error(`cannot listen on ${host}:${port}; is the port taken?`));
         return;
       }
       resolve({ port: uWS.us_socket_local_port(socket), close: () => uWS.us_listen_socket_close(socket) });
