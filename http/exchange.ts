@@ -13,7 +13,6 @@ export interface RouteInput {
   query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
-  ip: string;
 }
 
 export interface Reply {
@@ -64,7 +63,6 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
       query: new URLSearchParams(req.getQuery() ?? ""),
       headers,
       body: EMPTY,
-      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
     };
 
     const finish = (reply: Reply, closeConnection = false): void => {

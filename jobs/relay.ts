@@ -68,14 +68,6 @@ export class Relay {
     return more;
   }
 
-  /** One pass over every active event; returns the number of log entries written. */
-  async runOnce(): Promise<number> {
-    const { rows } = await this.pool.query<{ event_id: string }>(sql.relayEvents);
-    let written = 0;
-    for (const { event_id } of rows) written += await this.relayEvent(event_id);
-    return written;
-  }
-
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
     const client = await this.pool.connect();

@@ -125,8 +125,8 @@ describe("pay", () => {
     expect(status).toBe("paid");
     expect(await (await fetch(returnPage)).text()).toContain('data-status="paid"');
 
-    await ctx.running.relay.runOnce();
-    await ctx.running.relay.runOnce();
+    await ctx.running.relay.pass();
+    await ctx.running.relay.pass();
     const rows = await paidRows(eventId);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: held.body.id, quantity: 2, payment_status: "applied", amount: 10000 });
@@ -164,7 +164,7 @@ describe("expire", () => {
     const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ instock: 2, held: 0 });
     expect((await ctx.client.request("GET", `/pay/${held.body.id}?token=${encodeURIComponent(held.body.token)}`)).status).toBe(409);
-    await ctx.running.relay.runOnce();
+    await ctx.running.relay.pass();
     const { rows } = await ctx.running.pool.query("SELECT status, reason FROM bookings WHERE id = $1", [held.body.id]);
     expect(rows).toEqual([{ status: "expired", reason: "hold_expired" }]);
   });

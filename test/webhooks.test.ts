@@ -28,7 +28,7 @@ describe("webhooks", () => {
       { provider_event_id: `${event.id}_again`, status: "duplicate" },
     ]);
 
-    await ctx.running.relay.runOnce();
+    await ctx.running.relay.pass();
     const { rows } = await ctx.running.pool.query("SELECT count(*)::int AS n FROM bookings WHERE id = $1 AND status = 'paid'", [held.body.id]);
     expect(rows[0].n).toBe(1);
   });
