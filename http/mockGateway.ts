@@ -96,6 +96,11 @@ export function mockGatewayRoutes(options: MockGatewayOptions): RouteSpec[] {
     options.log.error({ type, eventId: event.id }, "webhook not delivered; giving up");
   };
 
+  const openSession = (id: string): Session | null => {
+    const session = sessions.get(id);
+    return session !== undefined && session.status === "open" ? session : null;
+  };
+
   const authorized = (header: string) => /^Bearer sk_(test|live)_\S+$/.test(header);
 
   return [
@@ -184,8 +189,8 @@ export function mockGatewayRoutes(options: MockGatewayOptions): RouteSpec[] {
       name: "mock.checkout.pay",
       bodyLimit: 1024,
       handler({ params }): Reply {
-        const session = sessions.get(params[0]!);
-        if (!session || session.status !== "open") return CHECKOUT_CLOSED;
+        const session = openSession(params[0]!);
+        if (session === null) return CHECKOUT_CLOSED;
         session.status = "complete";
         session.payment_status = "paid";
         // Like Stripe: the browser goes back at once, the webhook follows on its own.
@@ -199,8 +204,8 @@ export function mockGatewayRoutes(options: MockGatewayOptions): RouteSpec[] {
       name: "mock.checkout.decline",
       bodyLimit: 1024,
       handler({ params }): Reply {
-        const session = sessions.get(params[0]!);
-        if (!session || session.status !== "open") return CHECKOUT_CLOSED;
+        const session = openSession(params[0]!);
+        if (session === null) return CHECKOUT_CLOSED;
         void deliver("payment_intent.payment_failed", {
           id: session.payment_intent,
           object: "payment_intent",
