@@ -1,16 +1,22 @@
 import { createServer } from "node:net";
-import { Redis } from "ioredis";
-import PgBoss from "pg-boss";
 import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { createLogger, type Logger } from "../engine/logger.js";
 import { createPaymentProvider } from "../engine/payments.js";
-import { mockGatewayRoutes } from "../http/mockGateway.js";
+import { createMockGateway } from "../http/mockGateway.js";
+import { LiveStatus } from "../http/live.js";
 import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
 import { Periodic } from "../jobs/periodic.js";
+import { startBoss } from "../jobs/queues.js";
+import { closeEndedCheckouts } from "../jobs/checkouts.js";
+import { Refunds } from "../jobs/refunds.js";
 import { Relay } from "../jobs/relay.js";
+import { SearchSync } from "../jobs/searchSync.js";
+import { queueNotifications } from "../jobs/notify.js";
+import { startNotifications } from "../jobs/notifications.js";
 import { sweepPass } from "../jobs/sweep.js";
+import { connectRedis } from "../engine/redis.js";
 import { createPool, type Pool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
 
@@ -28,6 +34,7 @@ export interface RunningEngine {
   engine: Engine;
   pool: Pool;
   relay: Relay;
+  ingest: PaymentIngest;
   log: Logger;
   http: Listening | null;
   gateway: Listening | null;
@@ -57,45 +64,50 @@ export async function withPorts(config: Config): Promise<Config> {
 
 export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale")): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   const pool = createPool(config.databaseUrl);
   const readPool = config.databaseReadUrl === config.databaseUrl ? pool : createPool(config.databaseReadUrl);
   await migrate(pool);
   const engine = new Engine(redis, config);
   const provider = createPaymentProvider(config);
-  const ingest = new PaymentIngest(pool, engine, provider.name, log);
-  const relay = new Relay(pool, redis, config, log);
   const stops: (() => Promise<void> | void)[] = [];
+  // Serving processes queue jobs (refunds) as they record why; only workers run them.
+  const boss = await startBoss(config, log, { maintain: roles.work });
+  stops.push(() => boss.stop({ graceful: true, wait: true }));
+  const relay = new Relay(pool, redis, config, (client, eventId, changes) => queueNotifications(boss, client, config, eventId, changes));
+  const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
 
   let gateway: Listening | null = null;
   if (roles.gateway) {
-    gateway = await listen(
-      mockGatewayRoutes({
-        webhookUrl: config.mockWebhookUrl,
-        webhookSecret: config.stripeWebhookSecret,
-        publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
-        log,
-      }),
-      config.host,
-      config.mockGatewayPort,
+    const mock = createMockGateway({
+      webhookUrl: config.mockWebhookUrl,
+      webhookSecret: config.stripeWebhookSecret,
+      publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
       log,
-    );
+    });
+    gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
+    stops.push(() => mock.stop());
     stops.push(() => gateway!.close());
   }
   let http: Listening | null = null;
   if (roles.serve) {
-    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, log }), config.host, config.port, log);
-    stops.push(() => http!.close());
+    const live = new LiveStatus(engine, config, log);
+    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log }), config.host, config.port, log, (app) => live.mount(app));
+    stops.push(() => live.stop(), () => http!.close(config.shutdownDrainMs));
   }
   if (roles.work) {
-    const boss = new PgBoss({ connectionString: config.databaseUrl, schema: "pgboss" });
-    boss.on("error", (error) => log.error({ err: error }, "pg-boss error"));
-    await boss.start();
+    await new Refunds(pool, provider, log).work(boss);
+    if (config.search.typesenseUrl) await new SearchSync(pool, config.search, log).work(boss);
+    stops.push(await startNotifications({ boss, pool, engine, config, log }));
+    const repairLoop = new Periodic("payments-repair", config.paymentRepairIntervalMs, async () => (await ingest.repairStale(config.paymentRepairAfterMs, config.relayBatch)) === config.relayBatch, log);
+    const checkoutLoop = new Periodic("checkout-close", config.sweepIntervalMs, () => closeEndedCheckouts(pool, provider, config.checkoutCloseGraceMs, log), log);
     const relayLoop = new Periodic("relay", config.relayIntervalMs, () => relay.pass(), log);
     const sweepLoop = new Periodic("sweep", config.sweepIntervalMs, () => sweepPass(engine), log);
     relayLoop.start();
     sweepLoop.start();
-    stops.push(() => relayLoop.stop(), () => sweepLoop.stop(), () => boss.stop({ graceful: true, wait: true }));
+    repairLoop.start();
+    checkoutLoop.start();
+    stops.push(() => relayLoop.stop(), () => sweepLoop.stop(), () => repairLoop.stop(), () => checkoutLoop.stop());
   }
 
   return {
@@ -103,11 +115,12 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     engine,
     pool,
     relay,
+    ingest,
     log,
     http,
     gateway,
     async stop() {
-      for (const stop of stops) await stop();
+      for (const stop of stops.reverse()) await stop();
       redis.disconnect();
       await pool.end();
       if (readPool !== pool) await readPool.end();

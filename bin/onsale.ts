@@ -6,17 +6,22 @@ import { Engine } from "../engine/engine.js";
 import { createPool } from "../sql/db.js";
 import { insertEvent } from "../sql/events.js";
 import { migrate } from "../sql/migrate.js";
-import { Redis } from "ioredis";
+import { resolve } from "node:path";
 import { startEngine, type Roles } from "./app.js";
+import { runSearchCommand, SEARCH_USAGE } from "../search/cli.js";
+import { connectRedis } from "../engine/redis.js";
 import { ensurePostgres, ensureRedis, type Service } from "./services.js";
+import { isWorker, reportReady, superviseWorkers } from "./workers.js";
+import { OPS_COMMANDS, OPS_USAGE, runOps } from "./ops.js";
 
 // One executable for every role:
 //   start [--demo]   serve + work + mock gateway in one process (what `npm start` runs)
-//   serve | work | gateway   one role, for scale-out
+//   serve [--workers N] | work | gateway   one role, for scale-out (N HTTP processes on one port)
 //   migrate          apply sql/migrations
 //   seed             create a demo event and print how to book
+//   generate | search reindex   catalog data and the Typesense index (search/cli.ts)
 
-const USAGE = "usage: onsale <start [--demo] | serve | work | gateway | migrate | seed>";
+const USAGE = `usage: onsale <start [--demo] | serve [--workers N] | work | gateway | migrate | seed | ${SEARCH_USAGE} | ${OPS_USAGE}>`;
 
 const ROLES: Record<string, Roles> = {
   start: { serve: true, work: true, gateway: true },
@@ -26,7 +31,10 @@ const ROLES: Record<string, Roles> = {
 };
 
 async function services(config: Config, log: Logger): Promise<{ config: Config; services: Service[] }> {
-  const redis = await ensureRedis(config.redisUrl, Boolean(process.env.REDIS_URL), log);
+  // On a Redis Cluster (REDIS_CLUSTER_NODES) there is no single local Redis to check or start.
+  const redis: Service = config.redisClusterNodes.length > 0
+    ? { url: config.redisUrl, stop: async () => undefined }
+    : await ensureRedis(config.redisUrl, Boolean(process.env.REDIS_URL), log);
   const postgres = await ensurePostgres(config.databaseUrl, Boolean(process.env.DATABASE_URL), log);
   const readUrl = process.env.DATABASE_READ_URL ? config.databaseReadUrl : postgres.url;
   return { config: { ...config, redisUrl: redis.url, databaseUrl: postgres.url, databaseReadUrl: readUrl }, services: [redis, postgres] };
@@ -63,6 +71,7 @@ function howToBook(config: Config, eventId: string): string {
   return [
     "",
     `Engine on ${base} (mock payment gateway on http://127.0.0.1:${config.mockGatewayPort}). Demo event: ${eventId}`,
+    `Book in a browser (waiting room, countdown, checkout): ${base}/e/${eventId}`,
     "Book two tickets:",
     `  curl -s -X POST ${base}/bookings -H 'Content-Type: application/json' -d '{"userId":"alice","eventId":"${eventId}","quantity":2,"email":"alice@example.com"}'`,
     "Read it back with the token from that answer:",
@@ -70,15 +79,21 @@ function howToBook(config: Config, eventId: string): string {
     "Pay: open the paymentUrl from the answer in a browser and press Pay. Cancel instead:",
     `  curl -s -X DELETE ${base}/bookings/<id> -H 'Authorization: Bearer <token>'`,
     `The event: curl -s ${base}/events/${eventId}`,
+    ...(config.smtpUrl === "" ? [`Emails (confirmation with .ics, your turn, reminders, refunds) are stored in ${resolve(config.mailDir)}; list them with: npx tsx bin/onsale.ts mail`] : []),
     "",
   ].join("\n");
+}
+
+function flagValue(flags: string[], name: string): string | undefined {
+  const index = flags.indexOf(name);
+  return index === -1 ? undefined : flags[index + 1];
 }
 
 async function main(argv: string[]): Promise<void> {
   const [command = "", ...flags] = argv;
   let config = loadConfig();
   const log = createLogger(config.logLevel, "onsale");
-  if (!(command in ROLES) && command !== "migrate" && command !== "seed") throw new Error(USAGE);
+  if (!(command in ROLES) && !["migrate", "seed", "generate", "search"].includes(command) && !OPS_COMMANDS.includes(command)) throw new Error(USAGE);
 
   const ready = await services(config, log);
   config = ready.config;
@@ -94,15 +109,30 @@ async function main(argv: string[]): Promise<void> {
     await stopServices();
     return;
   }
+  if (OPS_COMMANDS.includes(command)) {
+    await runOps(command, flags, config, log).finally(stopServices);
+    return;
+  }
+  if (await runSearchCommand(command, flags, config, log)) {
+    await stopServices();
+    return;
+  }
+  if (command === "search") throw new Error(USAGE);
   if (command === "seed") {
     const pool = createPool(config.databaseUrl, 1);
     await migrate(pool);
     await pool.end();
-    const redis = new Redis(config.redisUrl);
+    const redis = connectRedis(config);
     const eventId = await seedDemo(config, new Engine(redis, config), log);
     redis.disconnect();
     process.stdout.write(howToBook(config, eventId));
     await stopServices();
+    return;
+  }
+
+  const workers = Number(flagValue(flags, "--workers") ?? process.env.WEB_WORKERS ?? 1);
+  if (command === "serve" && workers > 1 && !isWorker()) {
+    await superviseWorkers(workers, log);
     return;
   }
 
@@ -112,12 +142,14 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(howToBook(running.config, eventId));
   }
   log.info({ roles: ROLES[command], port: running.http?.port }, "engine started");
+  if (isWorker()) reportReady();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
+    // Requests already in flight are answered before the process exits (SHUTDOWN_DRAIN_SECONDS).
     await running.stop();
     await stopServices();
     process.exit(0);

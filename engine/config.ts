@@ -20,6 +20,17 @@ export interface Limits {
   priceMax: number;
   /** Longest event name or venue, in characters. */
   textChars: number;
+  // Waiting room and anti-bot (issue 6).
+  /** WebSocket clients one HTTP process follows at most. */
+  liveSocketsMax: number;
+  /** Booking requests per second per client IP (token bucket refill) and the bucket's size. */
+  rateIpPerS: number;
+  rateIpBurst: number;
+  /** Booking requests per second per userId and the bucket's size. */
+  rateUserPerS: number;
+  rateUserBurst: number;
+  /** Hardest proof-of-work an event may ask for, in leading zero bits. */
+  powBitsMax: number;
 }
 
 export interface Config {
@@ -30,6 +41,9 @@ export interface Config {
   redisUrl: string;
   databaseUrl: string;
   databaseReadUrl: string;
+  // Redis Cluster and pgbouncer (issue 8).
+  /** Seed nodes ("host:port") of a Redis Cluster; empty means one Redis at redisUrl. */
+  redisClusterNodes: { host: string; port: number }[];
   holdMs: number;
   paymentProvider: "mock" | "stripe";
   stripeSecretKey: string;
@@ -52,6 +66,61 @@ export interface Config {
   relayIntervalMs: number;
   /** Log entries the relay writes in one transaction at most. */
   relayBatch: number;
+  /** pg-boss's schema: processes sharing one names one set of queues. */
+  bossSchema: string;
+  // Payments: a webhook fact recorded but not applied this long ago is applied by the repair pass.
+  paymentRepairAfterMs: number;
+  paymentRepairIntervalMs: number;
+  /** Room for a payment started in a hold's last second before its checkout is closed. */
+  checkoutCloseGraceMs: number;
+  /** On SIGTERM, how long an HTTP process waits for its requests in flight before it exits. */
+  shutdownDrainMs: number;
+  search: SearchConfig;
+  // Group commit (issue 5, benchmark): concurrent holds for one event share one script call.
+  holdBatch: HoldBatch;
+  // Waiting room and anti-bot (issue 6).
+  /** Client IP from the first X-Forwarded-For entry instead of the socket (behind a proxy only). */
+  trustProxy: boolean;
+  /** Key that signs proof-of-work challenges; every HTTP process of one deployment shares it. */
+  powSecret: string;
+  /** How long a proof-of-work challenge may be used. */
+  powTtlMs: number;
+  // Notifications (issue 4): SMTP, the local mail sink, reminders.
+  /** nodemailer SMTP URL; empty runs a local SMTP sink that stores each message under mailDir. */
+  smtpUrl: string;
+  mailFrom: string;
+  mailDir: string;
+  /** Reminders go this long before the event starts, largest first. */
+  reminderOffsetsMs: number[];
+}
+
+// Search (issue 7): GET /events limits, cache, trigram threshold, optional Typesense.
+export interface SearchConfig {
+  /** Results per page when the client names no limit. */
+  limitDefault: number;
+  /** Most results per page a client may ask for (SEARCH_LIMIT_MAX). */
+  limitMax: number;
+  /** Longest search text, in characters. */
+  textChars: number;
+  /** How long an answer stays cached in Redis; 0 turns the cache off. */
+  cacheMs: number;
+  /** Least word similarity (pg_trgm, in hundredths) for a typo'd query to match a name or venue. */
+  wordSimilarityPct: number;
+  /** Typesense base URL; empty means PostgreSQL answers searches. */
+  typesenseUrl: string;
+  typesenseApiKey: string;
+  typesenseCollection: string;
+  /** Events sent to Typesense in one import call by `search reindex`. */
+  reindexBatch: number;
+}
+
+export interface HoldBatch {
+  /** HOLD_BATCH=on: holds go through lua/hold_batch.lua, one call per batch. */
+  enabled: boolean;
+  /** Holds in one script call at most. */
+  max: number;
+  /** How long the first hold of a batch waits for others, in µs; 0: until the event loop's next turn. */
+  waitUs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,6 +140,48 @@ function str(env: Env, name: string, fallback: string): string {
   return raw === undefined || raw === "" ? fallback : raw;
 }
 
+/** A comma-separated list of host:port (Redis Cluster seed nodes, issue 8). */
+function hostPorts(env: Env, name: string): { host: string; port: number }[] {
+  return str(env, name, "")
+    .split(",")
+    .filter((entry) => entry.trim() !== "")
+    .map((entry) => {
+      const match = /^\s*([\w.-]+|\[[\d:a-fA-F]+\]):(\d{1,5})\s*$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) throw new Error(`${name} must be host:port entries separated by commas, got "${entry}"`);
+      return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+    });
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = str(env, name, fallback ? "on" : "off");
+  if (value !== "on" && value !== "off") throw new Error(`${name} must be on or off, got "${value}"`);
+  return value === "on";
+}
+
+function identifier(env: Env, name: string, fallback: string): string {
+  const value = str(env, name, fallback);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`${name} must be a lower-case SQL identifier, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Most reminders per booking. */
+const REMINDERS_MAX = 5;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A comma-separated list of durations such as "24h,1h,90s", largest first; "" for none. */
+function offsets(env: Env, name: string, fallback: string): number[] {
+  const raw = env[name] ?? fallback;
+  const parts = raw.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (parts.length > REMINDERS_MAX) throw new Error(`${name} takes at most ${REMINDERS_MAX} offsets, got ${parts.length}`);
+  const values = parts.map((part) => {
+    const match = /^(\d{1,7})([smhd])$/.exec(part);
+    if (match === null) throw new Error(`${name} must list durations like 24h,1h,30m,90s; got "${part}"`);
+    return Number(match[1]) * UNIT_MS[match[2]!]!;
+  });
+  return [...new Set(values)].sort((a, b) => b - a);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "PORT", 3000, 0, 65535);
   const mockGatewayPort = int(env, "MOCK_GATEWAY_PORT", port === 0 ? 0 : port + 1, 0, 65535);
@@ -87,6 +198,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
     databaseUrl,
     databaseReadUrl: str(env, "DATABASE_READ_URL", databaseUrl),
+    // Redis Cluster and pgbouncer (issue 8).
+    redisClusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
     holdMs: int(env, "HOLD_SECONDS", 300, 1, 86_400) * 1000,
     paymentProvider: provider,
     stripeSecretKey: str(env, "STRIPE_SECRET_KEY", "sk_test_mock"),
@@ -105,6 +218,13 @@ export function loadConfig(env: Env = process.env): Config {
       capacityMax: 10_000_000,
       priceMax: 100_000_000,
       textChars: 200,
+      // Waiting room and anti-bot (issue 6).
+      liveSocketsMax: int(env, "LIVE_SOCKETS_MAX", 100_000, 1, 10_000_000),
+      rateIpPerS: int(env, "RATE_IP_PER_S", 50, 1, 1_000_000),
+      rateIpBurst: int(env, "RATE_IP_BURST", 100, 1, 10_000_000),
+      rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),
+      rateUserBurst: int(env, "RATE_USER_BURST", 5, 1, 10_000_000),
+      powBitsMax: 28,
     },
     reclaimMax: int(env, "RECLAIM_MAX", 100, 1, 10_000),
     serveMax: int(env, "SERVE_MAX", 100, 1, 10_000),
@@ -113,5 +233,35 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     relayIntervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
     relayBatch: int(env, "RELAY_BATCH", 500, 1, 10_000),
+    bossSchema: identifier(env, "PGBOSS_SCHEMA", "pgboss"),
+    paymentRepairAfterMs: int(env, "PAYMENT_REPAIR_AFTER_SECONDS", 60, 1, 86_400) * 1000,
+    paymentRepairIntervalMs: int(env, "PAYMENT_REPAIR_INTERVAL_MS", 10_000, 100, 600_000),
+    checkoutCloseGraceMs: int(env, "CHECKOUT_CLOSE_GRACE_SECONDS", 10, 0, 3600) * 1000,
+    shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_SECONDS", 10, 0, 600) * 1000,
+    search: {
+      limitDefault: int(env, "SEARCH_LIMIT_DEFAULT", 20, 1, 1000),
+      limitMax: int(env, "SEARCH_LIMIT_MAX", 100, 1, 1000),
+      textChars: 200,
+      cacheMs: int(env, "SEARCH_CACHE_MS", 2000, 0, 60_000),
+      wordSimilarityPct: int(env, "SEARCH_WORD_SIMILARITY_PCT", 40, 1, 100),
+      typesenseUrl: str(env, "TYPESENSE_URL", ""),
+      typesenseApiKey: str(env, "TYPESENSE_API_KEY", "xyz"),
+      typesenseCollection: identifier(env, "TYPESENSE_COLLECTION", "events"),
+      reindexBatch: int(env, "SEARCH_REINDEX_BATCH", 1000, 1, 40_000),
+    },
+    holdBatch: {
+      enabled: onOff(env, "HOLD_BATCH", false),
+      max: int(env, "HOLD_BATCH_MAX", 64, 1, 1000),
+      waitUs: int(env, "HOLD_BATCH_WAIT_US", 0, 0, 100_000),
+    },
+    // Waiting room and anti-bot (issue 6).
+    trustProxy: int(env, "TRUST_PROXY", 0, 0, 1) === 1,
+    powSecret: str(env, "POW_SECRET", "dev-pow-secret"),
+    powTtlMs: int(env, "POW_TTL_SECONDS", 120, 10, 3600) * 1000,
+    // Notifications (issue 4)
+    smtpUrl: str(env, "SMTP_URL", ""),
+    mailFrom: str(env, "MAIL_FROM", "On-sale tickets <tickets@onsale.localhost>"),
+    mailDir: str(env, "MAIL_DIR", ".data/mail"),
+    reminderOffsetsMs: offsets(env, "REMINDER_OFFSETS", "24h,1h"),
   };
 }

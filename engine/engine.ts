@@ -1,7 +1,8 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis.js";
 import type { Config } from "./config.js";
 import { EngineError, isEngineErrorCode } from "./errors.js";
-import { eventIdOfToken, newBookingToken, uuidv7 } from "./ids.js";
+import { HoldBatcher, type HoldArgs } from "./holdBatch.js";
+import { bookingToken, newBookingSecret, parseBookingToken, uuidv7 } from "./ids.js";
 import { bookingKey, eventKey, eventKeys, lineKey, liveEventsKey, type EventKeys } from "./keys.js";
 import { metrics } from "./metrics.js";
 import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
@@ -51,6 +52,8 @@ export interface EventRecord {
   saleEndsAt: Date | null;
   status: "on_sale" | "closed";
   version: number;
+  /** Proof-of-work asked of each booking, in leading zero bits; 0 = none. */
+  powBits: number;
 }
 
 /** Fields of event:{E} that are display data, cached from PostgreSQL; `cache flush` drops only these. */
@@ -62,6 +65,25 @@ export interface LiveEvent {
   paid: number;
   capacity: number;
   fields: Record<string, string>;
+}
+
+/** What PostgreSQL knows of an event's bookings, for restoring Redis after a loss. */
+export interface KnownInDb {
+  paid: number;
+  maxArrivalSeq: number;
+  maxHoldSeq: number;
+  /** The relay's offset in the same snapshot: PostgreSQL has every log entry up to it. */
+  relayedUpTo: string;
+  /** External user id and that person's paid tickets. */
+  paidByUser: [string, number][];
+}
+
+export interface RecoverResult {
+  /** The log has entries PostgreSQL lacks yet: nothing was written. */
+  relayBehind: boolean;
+  paidAdded: number;
+  countersRaised: number;
+  talliesRaised: number;
 }
 
 export interface SweepResult {
@@ -76,14 +98,16 @@ const KEYS_CACHE_MAX = 10_000;
 
 /** The domain core: every change to live inventory is one Lua script call. */
 export class Engine {
-  readonly redis: Redis & ScriptCommands;
+  readonly redis: RedisClient & ScriptCommands;
   private readonly keysCache = new Map<string, EventKeys>();
+  private readonly batcher: HoldBatcher | null;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly config: Config,
   ) {
     this.redis = defineScripts(redis);
+    this.batcher = config.holdBatch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holdBatch) : null;
   }
 
   private keys(eventId: string): EventKeys {
@@ -98,44 +122,72 @@ export class Engine {
 
   async hold(request: HoldRequest, nowMs = Date.now()): Promise<Booking & { kind: HoldKind }> {
     const { config } = this;
-    const reply = await this.timed("hold", () =>
-      this.redis.hold(
-        ...this.keys(request.eventId),
-        nowMs,
-        config.holdMs,
-        uuidv7(nowMs),
-        newBookingToken(request.eventId),
-        request.userId,
-        request.quantity,
-        request.email,
-        request.idempotencyKey,
-        config.idempotencyTtlMs,
-        config.reclaimMax,
-        config.serveMax,
-        config.limits.lineMax,
-        config.retentionMs,
-      ),
-    );
+    const args: HoldArgs = [uuidv7(nowMs), newBookingSecret(), request.userId, request.quantity, request.email, request.idempotencyKey];
+    const reply =
+      this.batcher !== null
+        ? await this.batcher.hold(request.eventId, args)
+        : await this.timed("hold", () =>
+            this.redis.hold(
+              ...this.keys(request.eventId),
+              nowMs,
+              config.holdMs,
+              ...args,
+              config.idempotencyTtlMs,
+              config.reclaimMax,
+              config.serveMax,
+              config.limits.lineMax,
+              config.retentionMs,
+            ),
+          );
     const booking = parseBooking(request.eventId, reply);
     metrics.bookingOutcomes.inc({ outcome: booking.kind });
     return booking as Booking & { kind: HoldKind };
   }
 
+  /** One lua/hold_batch.lua call for holds of one event, in the order given. */
+  private async holdBatch(eventId: string, requests: HoldArgs[]): Promise<ScriptReply[]> {
+    const { config } = this;
+    const end = metrics.scriptSeconds.startTimer({ script: "hold_batch" });
+    try {
+      return await this.redis.hold_batch(
+        ...this.keys(eventId),
+        Date.now(),
+        config.holdMs,
+        config.idempotencyTtlMs,
+        config.reclaimMax,
+        config.serveMax,
+        config.limits.lineMax,
+        config.retentionMs,
+        requests.length,
+        ...requests.flat(),
+      );
+    } finally {
+      end();
+    }
+  }
+
   /** Reads a booking for the holder of its token; a wrong token reads as not found. */
   async status(bookingId: string, token: string): Promise<Booking> {
-    const eventId = eventIdOfToken(token);
-    if (eventId === null) throw new EngineError("BOOKING_NOT_FOUND", "");
+    const parsed = parseBookingToken(token);
+    if (parsed === null) throw new EngineError("BOOKING_NOT_FOUND", "");
+    const { eventId, secret } = parsed;
     const reply = await this.timed("lookup", () =>
-      this.redis.lookup(bookingKey(eventId, bookingId), lineKey(eventId), token, bookingId),
+      this.redis.lookup(bookingKey(eventId, bookingId), lineKey(eventId), secret, bookingId),
     );
     return parseBooking(eventId, reply);
   }
 
   /** The person cancels a waiting or held booking with its token. */
   async cancel(bookingId: string, token: string, nowMs = Date.now()): Promise<Booking> {
-    const eventId = eventIdOfToken(token);
-    if (eventId === null) throw new EngineError("BOOKING_NOT_FOUND", "");
-    return this.end(eventId, bookingId, token, "user", nowMs);
+    const parsed = parseBookingToken(token);
+    if (parsed === null) throw new EngineError("BOOKING_NOT_FOUND", "");
+    return this.end(parsed.eventId, bookingId, parsed.secret, "user", nowMs);
+  }
+
+  /** The token of a booking still in Redis, for messages that must carry it (the payment link); null once gone. */
+  async tokenOf(eventId: string, bookingId: string): Promise<string | null> {
+    const secret = await this.redis.hget(bookingKey(eventId, bookingId), "token");
+    return secret === null ? null : bookingToken(eventId, secret);
   }
 
   /** The payment failed or its checkout expired: the hold ends at once. */
@@ -150,7 +202,7 @@ export class Engine {
     };
   }
 
-  private async end(eventId: string, bookingId: string, token: string, reason: string, nowMs: number) {
+  private async end(eventId: string, bookingId: string, secret: string, reason: string, nowMs: number) {
     const { config } = this;
     const reply = await this.timed("cancel", () =>
       this.redis.cancel(
@@ -158,7 +210,7 @@ export class Engine {
         nowMs,
         config.holdMs,
         bookingId,
-        token,
+        secret,
         reason,
         config.reclaimMax,
         config.serveMax,
@@ -222,12 +274,24 @@ export class Engine {
       "max_per_user", event.maxPerUser,
       "sale_starts_at", event.saleStartsAt?.getTime() ?? 0,
       "sale_ends_at", event.saleEndsAt?.getTime() ?? 0,
+      "pow_bits", event.powBits,
       ...(options.display ? displayFields(event) : []),
     ];
     const reply = await this.redis.load(...this.keys(event.id), event.capacity, paidInDb, ...fields);
     throwIfError(reply);
     await this.redis.sadd(liveEventsKey, event.id);
     return this.liveEvent(event.id) as Promise<LiveEvent>;
+  }
+
+  /** Raises paid tickets, counters and per-person tallies to what PostgreSQL knows (after a Redis loss). */
+  async recover(eventId: string, known: KnownInDb): Promise<RecoverResult> {
+    const pairs = known.paidByUser.flatMap(([user, paid]) => [user, paid]);
+    const reply = await this.timed("recover", () =>
+      this.redis.recover(...this.keys(eventId), known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo, ...pairs),
+    );
+    if (reply[0] === "behind") return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0 };
+    throwIfError(reply);
+    return { relayBehind: false, paidAdded: Number(reply[1]), countersRaised: Number(reply[2]), talliesRaised: Number(reply[3]) };
   }
 
   /** Caches display fields read from PostgreSQL (cache-aside) on a live event. */
@@ -256,6 +320,11 @@ export class Engine {
 
   liveEventIds(): Promise<string[]> {
     return this.redis.smembers(liveEventsKey);
+  }
+
+  /** Drops events whose hash is gone (deleted, or lost with Redis) from the set the sweep walks. */
+  async forgetLiveEvents(eventIds: string[]): Promise<void> {
+    if (eventIds.length > 0) await this.redis.srem(liveEventsKey, ...eventIds);
   }
 
   private async timed(script: string, call: () => Promise<ScriptReply>): Promise<ScriptReply> {
@@ -289,7 +358,7 @@ function parseBooking(eventId: string, reply: ScriptReply): Booking & { kind: st
     quantity: Number(reply[4]),
     expiresAtMs: Number(reply[5]),
     position: Number(reply[6]),
-    token: String(reply[7]),
+    token: bookingToken(eventId, String(reply[7])),
     userId: String(reply[8]),
     amount: Number(reply[9]),
     currency: String(reply[10]),

@@ -11,7 +11,11 @@ export type EngineErrorCode =
   | "IDEMPOTENCY_MISMATCH"
   | "LINE_FULL"
   | "NOT_CANCELLABLE"
-  | "CAPACITY_BELOW_SOLD";
+  | "CAPACITY_BELOW_SOLD"
+  | "RATE_LIMITED"
+  | "POW_REQUIRED"
+  | "POW_INVALID"
+  | "POW_REUSED";
 
 const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
   EVENT_NOT_FOUND: () => "No such event is on sale.",
@@ -24,6 +28,13 @@ const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
   LINE_FULL: (d) => `The waiting line is full (${d} people).`,
   NOT_CANCELLABLE: (d) => `Only waiting or held bookings can be cancelled; this one is ${d}.`,
   CAPACITY_BELOW_SOLD: (d) => `Capacity cannot go below the ${d} tickets already held or paid.`,
+  RATE_LIMITED: (d) =>
+    d.startsWith("ip:")
+      ? "Too many booking requests from this address (RATE_IP_PER_S, RATE_IP_BURST); retry later."
+      : "Too many booking requests for this userId (RATE_USER_PER_S, RATE_USER_BURST); retry later.",
+  POW_REQUIRED: (d) => `This event asks for a proof-of-work of ${d} bits: GET /events/:id/challenge, solve it, send powChallenge and powSolution.`,
+  POW_INVALID: () => "The proof-of-work is forged, expired, for another event, or does not solve its challenge.",
+  POW_REUSED: () => "This proof-of-work challenge was already used; get a new one.",
 };
 
 export class EngineError extends Error {

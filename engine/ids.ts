@@ -31,16 +31,27 @@ export const isUuid = (value: string): boolean => UUID_PATTERN.test(value);
 
 /**
  * A booking token: the event id (so the booking's Redis slot can be found from the token
- * alone) and 256 random bits, which make it unguessable.
+ * alone), a dot, and a secret of 256 random bits, which makes it unguessable. Redis keeps
+ * only the secret: 43 characters instead of 80 keep the booking hash under the size Redis
+ * stores compactly (listpack, 64-byte values), which more than halves its memory.
  */
-export function newBookingToken(eventId: string): string {
-  return `${eventId}.${take(32).toString("base64url")}`;
+export function newBookingSecret(): string {
+  return take(32).toString("base64url");
+}
+
+export function bookingToken(eventId: string, secret: string): string {
+  return `${eventId}.${secret}`;
+}
+
+/** The event id and secret of a well-formed booking token, or null. */
+export function parseBookingToken(token: string): { eventId: string; secret: string } | null {
+  const dot = token.indexOf(".");
+  if (dot !== 36 || token.length !== 36 + 1 + 43) return null;
+  const eventId = token.slice(0, 36);
+  return isUuid(eventId) ? { eventId, secret: token.slice(37) } : null;
 }
 
 /** The event id inside a well-formed booking token, or null. */
 export function eventIdOfToken(token: string): string | null {
-  const dot = token.indexOf(".");
-  if (dot !== 36 || token.length !== 36 + 1 + 43) return null;
-  const eventId = token.slice(0, 36);
-  return isUuid(eventId) ? eventId : null;
+  return parseBookingToken(token)?.eventId ?? null;
 }

@@ -34,5 +34,14 @@ export const holdsKey = (eventId: string): string => `holds:{${eventId}}`;
 export const bookingKey = (eventId: string, bookingId: string): string =>
   `booking:{${eventId}}:${bookingId}`;
 
+// Anti-bot (issue 6): token buckets per event and client IP or userId, and used proof-of-work
+// nonces; tagged with the event so lua/admit.lua runs in the event's slot.
+export const rateIpKey = (eventId: string, ip: string): string => `rate:{${eventId}}:ip:${ip}`;
+export const rateUserKey = (eventId: string, userId: string): string => `rate:{${eventId}}:user:${userId}`;
+export const powNonceKey = (eventId: string, nonce: string): string => `pow:{${eventId}}:${nonce}`;
+
 /** Events whose inventory is live in Redis; the sweep walks this set. */
 export const liveEventsKey = "events:live";
+
+/** A cached GET /events answer, named by a hash of its normalized parameters. */
+export const searchCacheKey = (queryHash: string): string => `search:${queryHash}`;

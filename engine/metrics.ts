@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 // One registry for the process; GET /metrics serves it.
 export const registry = new Registry();
@@ -26,8 +26,14 @@ export const metrics = {
   }),
   payments: new Counter({
     name: "onsale_payments_total",
-    help: "Payment webhooks by outcome: paid, late_paid, duplicate, refund, mismatch, released, signature_rejected.",
+    help: "Payment webhooks by outcome: paid, late_paid, duplicate, refund, mismatch, released, unchanged, awaiting_payment, replayed, refund_confirmed, refund_external, ignored, signature_rejected.",
     labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
+  refunds: new Counter({
+    name: "onsale_refunds_total",
+    help: "Refunds issued through the provider (refunded), or given up after every retry (failed).",
+    labelNames: ["result"] as const,
     registers: [registry],
   }),
   relayEntries: new Counter({
@@ -35,9 +41,64 @@ export const metrics = {
     help: "Log entries the relay wrote to PostgreSQL.",
     registers: [registry],
   }),
+  searchSeconds: new Histogram({
+    name: "onsale_search_seconds",
+    help: "GET /events answer time inside the engine, by backend and cache: hit, miss, shared (waited for the same search in flight), off.",
+    labelNames: ["backend", "cache"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  }),
   sweepReclaimed: new Counter({
     name: "onsale_sweep_reclaimed_total",
     help: "Expired holds reclaimed by the periodic sweep (lazy reclaims in other scripts are not counted).",
+    registers: [registry],
+  }),
+  // Waiting room and anti-bot (issue 6).
+  liveSockets: new Gauge({
+    name: "onsale_live_sockets",
+    help: "WebSocket clients following a booking on this process.",
+    registers: [registry],
+  }),
+  liveMessages: new Counter({
+    name: "onsale_live_messages_total",
+    help: "Booking status messages pushed over WebSocket.",
+    registers: [registry],
+  }),
+  admissionRefusals: new Counter({
+    name: "onsale_admission_refusals_total",
+    help: "Booking requests refused before the hold script: rate_ip, rate_user, pow_required, pow_invalid, pow_reused.",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
+  // Notifications and queues (issue 4)
+  emails: new Counter({
+    name: "onsale_emails_total",
+    help: "Booking emails by kind (confirmation, your_turn, reminder, refund) and result (sent, failed, skipped, given_up).",
+    labelNames: ["kind", "result"] as const,
+    registers: [registry],
+  }),
+  queueDepth: new Gauge({
+    name: "onsale_queue_depth",
+    help: "pg-boss jobs due and not yet started, per queue.",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+  }),
+  queueScheduled: new Gauge({
+    name: "onsale_queue_scheduled",
+    help: "pg-boss jobs waiting for their startAfter (reminders), per queue.",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+  }),
+  queueLagSeconds: new Gauge({
+    name: "onsale_queue_lag_seconds",
+    help: "Age of the oldest due job not yet started, per queue (0 when none).",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+  }),
+  queueFailed: new Gauge({
+    name: "onsale_queue_failed",
+    help: "pg-boss jobs failed for good (retries spent) and still retained, per queue.",
+    labelNames: ["queue"] as const,
     registers: [registry],
   }),
 };

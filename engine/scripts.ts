@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis.js";
 
 // Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
 // is replaced by lua/x.lua when the script is loaded; each include is inserted once.
@@ -26,26 +26,32 @@ export type ScriptReply = (string | number | null)[];
 /** The commands the engine defines on its Redis client, one per file in lua/. */
 export interface ScriptCommands {
   hold(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  hold_batch(...keysAndArgs: Arg[]): Promise<ScriptReply[]>;
   cancel(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   confirm(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   sweep(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   lookup(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   load(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  admit(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  recover(...keysAndArgs: Arg[]): Promise<ScriptReply>;
 }
 
 const SCRIPTS: Record<keyof ScriptCommands, number> = {
   hold: 8,
+  hold_batch: 8,
   cancel: 8,
   confirm: 8,
   sweep: 8,
   load: 8,
+  recover: 8,
   lookup: 2,
+  admit: 4,
 };
 
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<RedisClient>();
 
 /** Registers every script once per client; ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT. */
-export function defineScripts(redis: Redis): Redis & ScriptCommands {
+export function defineScripts(redis: RedisClient): RedisClient & ScriptCommands {
   if (!defined.has(redis)) {
     for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
       if (name in redis) throw new Error(`script name ${name} would shadow an ioredis property`);
@@ -53,5 +59,5 @@ export function defineScripts(redis: Redis): Redis & ScriptCommands {
     }
     defined.add(redis);
   }
-  return redis as Redis & ScriptCommands;
+  return redis as RedisClient & ScriptCommands;
 }

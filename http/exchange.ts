@@ -13,6 +13,8 @@ export interface RouteInput {
   query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
+  /** The client's address; empty unless the route asks for it (RouteSpec.clientIp). */
+  clientIp: string;
 }
 
 export interface Reply {
@@ -31,6 +33,11 @@ export interface RouteSpec {
   name: string;
   /** Lower-case header names the handler reads. */
   headers?: readonly string[];
+  /**
+   * Read the client's address: the socket's, or with trustProxy (TRUST_PROXY=1, only
+   * behind a proxy that sets it) the first X-Forwarded-For entry.
+   */
+  clientIp?: { trustProxy: boolean };
   /** Body limit in bytes; absent for routes without a body. */
   bodyLimit?: number;
   handler: (input: RouteInput) => Promise<Reply> | Reply;
@@ -45,16 +52,61 @@ function statusLine(status: number): string {
   return STATUS_LINES.get(status) ?? String(status);
 }
 
-export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
+/**
+ * The requests one server has in flight, so that on shutdown it can stop accepting, let them
+ * finish, and only then exit. While draining, every answer closes its connection, so a
+ * keep-alive client opens its next request on a process that is staying.
+ */
+export class InFlight {
+  count = 0;
+  draining = false;
+  private waiting: (() => void)[] = [];
+
+  enter(): void {
+    this.count += 1;
+  }
+
+  leave(): void {
+    this.count -= 1;
+    if (this.count === 0) for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Resolves true once nothing is in flight, or false after timeoutMs. */
+  drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    if (this.count === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiting.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight: InFlight): void {
   const paramCount = (spec.pattern.match(/:/g) ?? []).length;
   app[spec.method](spec.pattern, (res: HttpResponse, req: HttpRequest) => {
     const state = { aborted: false, done: false };
+    inFlight.enter();
     res.onAborted(() => {
       state.aborted = true;
+      if (!state.done) inFlight.leave();
     });
     const instance = req.getUrl();
     const params: string[] = [];
-    for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(req.getParameter(i) ?? ""));
+    let malformed = false;
+    for (let i = 0; i < paramCount; i++) {
+      const raw = req.getParameter(i) ?? "";
+      try {
+        params.push(decodeURIComponent(raw));
+      } catch {
+        // "%" or "%zz" in the path: a client error, and it must not escape as an exception.
+        malformed = true;
+        params.push(raw);
+      }
+    }
     const headers: Record<string, string> = {};
     for (const name of spec.headers ?? []) headers[name] = req.getHeader(name);
     const contentLength = req.getHeader("content-length");
@@ -63,11 +115,13 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
       query: new URLSearchParams(req.getQuery() ?? ""),
       headers,
       body: EMPTY,
+      clientIp: spec.clientIp ? clientAddress(res, req, spec.clientIp.trustProxy) : "",
     };
 
-    const finish = (reply: Reply, closeConnection = false): void => {
+    const finish = (reply: Reply, closeConnection = inFlight.draining): void => {
       if (state.aborted || state.done) return;
       state.done = true;
+      inFlight.leave();
       metrics.httpRequests.inc({ route: spec.name, status: reply.status });
       res.cork(() => {
         res.writeStatus(statusLine(reply.status));
@@ -87,7 +141,7 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
       });
     };
 
-    const fail = (error: unknown, closeConnection = false): void => {
+    const fail = (error: unknown, closeConnection = inFlight.draining): void => {
       let problem = toProblem(error);
       if (problem === null) {
         log.error({ err: error, route: spec.name }, "request failed");
@@ -104,6 +158,11 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
       }
     };
 
+    if (malformed) {
+      // A body we will not read: close the connection rather than leave it unread.
+      fail(problems.badRequest("The path holds malformed percent-encoding."), spec.bodyLimit !== undefined);
+      return;
+    }
     if (spec.bodyLimit === undefined) {
       run();
       return;
@@ -130,6 +189,18 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger): void {
       }
     });
   });
+}
+
+/** Longest client address kept; an X-Forwarded-For entry past it falls back to the socket's. */
+const CLIENT_IP_CHARS = 64;
+const ADDRESS = /^[0-9A-Fa-f.:]+$/;
+
+function clientAddress(res: HttpResponse, req: HttpRequest, trustProxy: boolean): string {
+  if (trustProxy) {
+    const first = req.getHeader("x-forwarded-for").split(",")[0]!.trim();
+    if (first.length > 0 && first.length <= CLIENT_IP_CHARS && ADDRESS.test(first)) return first;
+  }
+  return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
 }
 
 export function problemReply(problem: Problem, instance: string): Reply {

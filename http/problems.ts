@@ -32,6 +32,10 @@ export const problems = {
     new Problem(422, "invalid-parameters", "Invalid parameters", errors.map((e) => `${e.field}: ${e.reason}`).join("; "), {
       errors,
     }),
+  invalidQuery: (errors: FieldError[]) =>
+    new Problem(400, "invalid-query", "Invalid query parameters", errors.map((e) => `${e.field}: ${e.reason}`).join("; "), {
+      errors,
+    }),
   bodyTooLarge: (limitBytes: number) =>
     new Problem(413, "body-too-large", "Body too large", `Bodies are limited to ${limitBytes} bytes (MAX_BODY_BYTES).`, {
       limitBytes,
@@ -61,18 +65,28 @@ const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, ti
   LINE_FULL: [409, "line-full", "Waiting line full"],
   NOT_CANCELLABLE: [409, "not-cancellable", "Booking cannot be cancelled"],
   CAPACITY_BELOW_SOLD: [422, "capacity-below-sold", "Capacity below tickets sold"],
+  RATE_LIMITED: [429, "rate-limited", "Too many requests"],
+  POW_REQUIRED: [403, "proof-of-work-required", "Proof-of-work required"],
+  POW_INVALID: [403, "proof-of-work-invalid", "Proof-of-work invalid"],
+  POW_REUSED: [403, "proof-of-work-reused", "Proof-of-work already used"],
 };
 
 const ENGINE_EXTRA: Partial<Record<EngineErrorCode, (detail: string) => Record<string, unknown>>> = {
   PER_PERSON_LIMIT: (d) => ({ remaining: Math.max(0, Number(d)) }),
   OPEN_BOOKING_EXISTS: (d) => ({ bookingId: d }),
+  RATE_LIMITED: (d) => ({ limit: d.split(":")[0] === "ip" ? "RATE_IP_PER_S" : "RATE_USER_PER_S" }),
+  POW_REQUIRED: (d) => ({ difficultyBits: Number(d) }),
+};
+
+const ENGINE_HEADERS: Partial<Record<EngineErrorCode, (detail: string) => Record<string, string>>> = {
+  RATE_LIMITED: (d) => ({ "Retry-After": String(Math.max(1, Math.ceil(Number(d.split(":")[1]) / 1000))) }),
 };
 
 export function toProblem(error: unknown): Problem | null {
   if (error instanceof Problem) return error;
   if (error instanceof EngineError) {
     const [status, slug, title] = ENGINE_PROBLEMS[error.code];
-    return new Problem(status, slug, title, error.message, ENGINE_EXTRA[error.code]?.(error.detail) ?? {});
+    return new Problem(status, slug, title, error.message, ENGINE_EXTRA[error.code]?.(error.detail) ?? {}, ENGINE_HEADERS[error.code]?.(error.detail) ?? {});
   }
   return null;
 }

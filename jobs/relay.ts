@@ -1,9 +1,8 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../engine/redis.js";
 import type { Config } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
-import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
-import type { Pool, PoolClient } from "../sql/db.js";
+import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import { sql } from "../sql/queries.js";
 
 // The relay copies each event's Redis log (log:{E}) into PostgreSQL. One transaction writes
@@ -52,47 +51,59 @@ function parseEntry(streamId: string, flat: string[]): LogEntry {
   };
 }
 
+/** Whether stream id a ("ms-seq") comes after b. */
+export function streamIdAfter(a: string, b: string): boolean {
+  const [aMs, aSeq] = a.split("-").map(BigInt) as [bigint, bigint];
+  const [bMs, bSeq = 0n] = b.split("-").map(BigInt) as [bigint, bigint?];
+  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
+}
+
+/** A booking's state moving from what PostgreSQL had (null: new) to a log entry's. */
+export interface StateChange {
+  bookingId: string;
+  from: string | null;
+  to: string;
+}
+
+/** Runs in the relay's transaction with each batch: queues the side effects its changes call for. */
+export type OnChanges = (client: PoolClient, eventId: string, changes: StateChange[]) => Promise<unknown>;
+
 export class Relay {
   constructor(
     private readonly pool: Pool,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: Config,
-    private readonly log: Logger,
+    private readonly onChanges: OnChanges | null = null,
   ) {}
 
-  /** One pass over every active event; true when a batch was full, so more is waiting. */
+  /** One pass over every active event with new entries; true when a batch was full, so more is waiting. */
   async pass(): Promise<boolean> {
-    const { rows } = await this.pool.query<{ event_id: string }>(sql.relayEvents);
+    const { rows } = await this.pool.query<{ event_id: string; stream_id: string }>(sql.relayEvents);
+    // Most events are idle: one auto-pipelined look at each log's newest id, and a transaction
+    // only for the events that have something past their offset.
+    const newest = await Promise.all(rows.map(({ event_id }) => this.redis.xrevrange(logKey(event_id), "+", "-", "COUNT", 1)));
     let more = false;
-    for (const { event_id } of rows) more = (await this.relayEvent(event_id)) === this.config.relayBatch || more;
+    for (const [index, { event_id, stream_id }] of rows.entries()) {
+      const last = newest[index]![0]?.[0];
+      if (last === undefined || !streamIdAfter(last, stream_id)) continue;
+      more = (await this.relayEvent(event_id)) === this.config.relayBatch || more;
+    }
     return more;
   }
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
-    const client = await this.pool.connect();
-    let lastId: string | null = null;
-    let count = 0;
-    try {
-      await client.query("BEGIN");
+    const { lastId, count } = await inTransaction(this.pool, async (client) => {
       const locked = await client.query<{ stream_id: string }>(sql.lockRelayOffset, [eventId]);
-      if (locked.rowCount === 1) {
-        const from = locked.rows[0]!.stream_id;
-        const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.relayBatch);
-        if (raw.length > 0) {
-          await this.write(client, eventId, raw.map(([id, flat]) => parseEntry(id, flat)));
-          lastId = raw[raw.length - 1]![0];
-          count = raw.length;
-          await client.query(sql.saveRelayOffset, [eventId, lastId]);
-        }
-      }
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      if (locked.rowCount !== 1) return { lastId: null, count: 0 };
+      const from = locked.rows[0]!.stream_id;
+      const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.relayBatch);
+      if (raw.length === 0) return { lastId: null, count: 0 };
+      await this.write(client, eventId, raw.map(([id, flat]) => parseEntry(id, flat)));
+      const last = raw[raw.length - 1]![0];
+      await client.query(sql.saveRelayOffset, [eventId, last]);
+      return { lastId: last, count: raw.length };
+    });
     if (lastId !== null) {
       metrics.relayEntries.inc(count);
       // Entries up to the committed id are in PostgreSQL; the log keeps only what follows.
@@ -101,10 +112,24 @@ export class Relay {
     return count;
   }
 
+  /** Every state transition in the batch, in log order, starting from the rows as committed. */
+  private async changes(client: PoolClient, entries: LogEntry[], bookingIds: string[]): Promise<StateChange[]> {
+    const { rows } = await client.query<{ id: string; status: string }>(sql.bookingStatuses, [bookingIds]);
+    const state = new Map<string, string | null>(rows.map((row) => [row.id, row.status]));
+    const changes: StateChange[] = [];
+    for (const entry of entries) {
+      const from = state.get(entry.bookingId) ?? null;
+      if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status });
+      state.set(entry.bookingId, entry.status);
+    }
+    return changes;
+  }
+
   private async write(client: PoolClient, eventId: string, entries: LogEntry[]): Promise<void> {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
+    if (this.onChanges !== null) await this.onChanges(client, eventId, await this.changes(client, entries, [...latest.keys()]));
     const emails = new Map<string, string>();
     for (const entry of latest.values()) {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);

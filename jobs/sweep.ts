@@ -1,18 +1,32 @@
 import type { Engine } from "../engine/engine.js";
 import { metrics } from "../engine/metrics.js";
 
+/** Sweep calls in flight at once: auto-pipelined by ioredis, so a chunk costs about one round trip. */
+export const SWEEP_CHUNK = 256;
+
 /**
  * One sweep pass over every live event: expired holds come back and the line moves even
  * when nobody books. Running it from several processes at once is harmless (each call is
  * one atomic script). Returns true when a bound was hit, so more is waiting.
  */
 export async function sweepPass(engine: Engine): Promise<boolean> {
+  const { reclaimMax, serveMax } = engine.config;
+  const eventIds = await engine.liveEventIds();
   let more = false;
-  for (const eventId of await engine.liveEventIds()) {
-    const result = await engine.sweep(eventId);
-    if (result === null) continue;
-    metrics.sweepReclaimed.inc(result.reclaimed);
-    more ||= result.reclaimed === engine.config.reclaimMax || result.served + result.dropped === engine.config.serveMax;
+  const gone: string[] = [];
+  for (let start = 0; start < eventIds.length; start += SWEEP_CHUNK) {
+    const chunk = eventIds.slice(start, start + SWEEP_CHUNK);
+    const results = await Promise.all(chunk.map((eventId) => engine.sweep(eventId)));
+    for (const [index, result] of results.entries()) {
+      if (result === null) {
+        gone.push(chunk[index]!);
+        continue;
+      }
+      metrics.sweepReclaimed.inc(result.reclaimed);
+      more ||= result.reclaimed === reclaimMax || result.served + result.dropped === serveMax;
+    }
   }
+  // An event is made live after its hash is written, so a missing hash means it is gone for good.
+  await engine.forgetLiveEvents(gone);
   return more;
 }

@@ -8,7 +8,7 @@
     ARGV[1] nowMs
     ARGV[2] holdMs
     ARGV[3] bookingId
-    ARGV[4] token        checked only when reason is 'user'
+    ARGV[4] token        the token's secret half; checked only when reason is 'user'
     ARGV[5] reason       user | payment_failed | checkout_expired
     ARGV[6] reclaimMax
     ARGV[7] serveMax

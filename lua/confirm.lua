@@ -1,8 +1,10 @@
 --[[
   Confirm: the payment gateway's webhook says a booking was paid. Idempotent: the same
-  payment twice changes nothing. A payment for a hold that already ended takes stock
-  again if any is in stock (money has moved; a refund is the worse outcome for everyone),
-  otherwise the booking becomes refunded and the caller issues the refund.
+  payment twice changes nothing. A payment for a hold that timed out or whose checkout
+  failed takes stock again if any is in stock (money has moved; a refund is the worse
+  outcome for everyone), otherwise the booking becomes refunded and the caller issues the
+  refund. A person who cancelled while their payment was in flight said they do not want
+  the tickets: their booking stays cancelled and the payment is refunded.
 
   Input:
     KEYS[1..8]  the event's keys (see includes/context.lua)
@@ -20,8 +22,9 @@
       paid        the hold became paid
       late_paid   the hold had ended; stock was taken again
       duplicate   this payment was applied before
-      refund      the hold had ended and no stock is left, or the booking was already
-                  settled by another payment: the caller refunds this payment
+      refund      the hold had ended and no stock is left, the person had cancelled, or
+                  the booking was already settled by another payment: the caller refunds
+                  this payment (again, for a redelivery: refunds are idempotent per payment)
       mismatch    amount or currency differ from the booking's: not confirmed, flagged
     or { 'BOOKING_NOT_FOUND', '' }
 ]]
@@ -42,8 +45,11 @@ local b = loadBooking(ctx, bookingId)
 if not b then return { 'BOOKING_NOT_FOUND', '' } end
 
 local outcome
-if b.pay == paymentRef and (b.state == 'paid' or b.state == 'refunded') then
+if b.pay == paymentRef and b.state == 'paid' then
   outcome = 'duplicate'
+elseif b.pay == paymentRef and b.state == 'refunded' then
+  -- Answered again so a caller that crashed before queueing the refund queues it now.
+  outcome = 'refund'
 elseif amount ~= b.amount or currency ~= b.currency then
   redis.call('HSET', b.key, 'flag', 'amount_mismatch:' .. paymentRef)
   outcome = 'mismatch'
@@ -54,6 +60,8 @@ elseif b.state == 'held' then
   closeOpen(ctx, b)
   setState(ctx, b, 'paid', 'payment', nowMs, retentionMs)
   outcome = 'paid'
+elseif b.state == 'cancelled' and b.reason == 'user' then
+  outcome = 'refund'
 elseif (b.state == 'expired' or b.state == 'cancelled') and ev.instock >= b.qty then
   b.pay = paymentRef
   moveStock(ctx, ev, -b.qty, 0, b.qty)

@@ -28,6 +28,7 @@
 --- @include "includes/context"
 --- @include "includes/booking"
 --- @include "includes/housekeeping"
+--- @include "includes/admission"
 
 local ctx = eventContext(KEYS)
 local nowMs, holdMs = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -42,52 +43,5 @@ if not ev then return { 'EVENT_NOT_FOUND', '' } end
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 
-local idemFull = ''
-if idemKey ~= '' then
-  idemFull = ctx.idemPrefix .. userId .. ':' .. idemKey
-  local priorId = redis.call('GET', idemFull)
-  if priorId then
-    local prior = loadBooking(ctx, priorId)
-    if prior then
-      if prior.qty ~= quantity then return { 'IDEMPOTENCY_MISMATCH', priorId } end
-      return bookingReply(ctx, 'replay', prior)
-    end
-  end
-end
-
-if saleOver(ev, nowMs) then return { 'SALE_CLOSED', '' } end
-local tally = tonumber(redis.call('HGET', ctx.tally, userId) or '0')
-if tally + quantity > ev.maxPerUser then return { 'PER_PERSON_LIMIT', ev.maxPerUser - tally } end
-local openId = redis.call('HGET', ctx.open, userId)
-if openId then return { 'OPEN_BOOKING_EXISTS', openId } end
-
-local lineLength = redis.call('ZCARD', ctx.line)
-local canHoldNow = saleOpen(ev, nowMs) and lineLength == 0 and ev.instock >= quantity
-if not canHoldNow then
-  -- Tickets can still come back only from holds; paid ones rarely do.
-  if ev.instock + ev.held < quantity then return { 'SOLD_OUT', '' } end
-  if lineLength >= lineMax then return { 'LINE_FULL', lineMax } end
-end
-
-local b = {
-  id = bookingId, key = ctx.bookingPrefix .. bookingId, user = userId, qty = quantity,
-  seq = redis.call('HINCRBY', ctx.event, 'next_seq', 1), exp = 0, hseq = 0,
-  amount = ev.price * quantity, currency = ev.currency, email = email, pay = '',
-  reason = '', created = nowMs, token = token,
-}
-local kind
-if canHoldNow then
-  takeHold(ctx, ev, b, nowMs, holdMs)
-  b.state, kind = 'held', 'held'
-else
-  redis.call('ZADD', ctx.line, b.seq, b.id)
-  b.state, kind = 'waiting', 'waiting'
-end
-redis.call('HSET', b.key, 'user', b.user, 'qty', b.qty, 'state', b.state, 'seq', b.seq,
-  'exp', b.exp, 'amount', b.amount, 'currency', b.currency, 'email', b.email, 'pay', '',
-  'reason', '', 'created', b.created, 'token', b.token, 'hseq', b.hseq)
-redis.call('HSET', ctx.open, userId, b.id)
-if idemFull ~= '' then redis.call('SET', idemFull, b.id, 'PX', idemTtlMs) end
-appendLog(ctx, b.state, b, nowMs)
-
-return bookingReply(ctx, kind, b)
+return admit(ctx, ev, nowMs, holdMs, { id = bookingId, token = token, user = userId, qty = quantity,
+  email = email, idemKey = idemKey }, idemTtlMs, lineMax)

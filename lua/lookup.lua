@@ -4,7 +4,7 @@
   Input:
     KEYS[1] booking:{E}:<id>
     KEYS[2] line:{E}
-    ARGV[1] token
+    ARGV[1] token         the secret half of the booking token (what the hash keeps)
     ARGV[2] bookingId
 
   Output: { 'ok', 'status', id, state, quantity, expiresAtMs, position, token, userId,

@@ -9,21 +9,30 @@ export type PoolClient = pg.PoolClient;
 export type Queryable = pg.Pool | pg.PoolClient;
 
 export function createPool(connectionString: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString, max, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000 });
+  // A connection dropped by the server (a restart, a failover) emits 'error' on its client:
+  // the pool's when idle, the client's own when checked out between two queries. Either,
+  // unhandled, would end the process (found by the PostgreSQL outage scenario). Queries in
+  // flight get their own errors, and a client released with an error is discarded.
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
+  return pool;
 }
 
 /** Runs fn in a transaction on one client, committing on success and rolling back on error. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query("BEGIN");
-    const result = await fn(client);
+    result = await fn(client);
     await client.query("COMMIT");
-    return result;
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
+    // Released with its error, the client is closed rather than handed out again broken.
+    client.release(error as Error);
     throw error;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }

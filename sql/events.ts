@@ -1,5 +1,5 @@
 import type { EventRecord } from "../engine/engine.js";
-import { inTransaction, type Pool, type Queryable } from "./db.js";
+import { inTransaction, type Pool, type PoolClient, type Queryable } from "./db.js";
 import { sql } from "./queries.js";
 
 interface EventRow {
@@ -16,9 +16,10 @@ interface EventRow {
   sale_ends_at: Date | null;
   status: "on_sale" | "closed";
   version: number;
+  pow_bits: number;
 }
 
-export type NewEvent = Omit<EventRecord, "version">;
+export type NewEvent = Omit<EventRecord, "version" | "powBits"> & { powBits?: number };
 export type EventChanges = Partial<Omit<EventRecord, "id" | "version" | "price" | "currency">>;
 
 function toRecord(row: EventRow): EventRecord {
@@ -36,17 +37,20 @@ function toRecord(row: EventRow): EventRecord {
     saleEndsAt: row.sale_ends_at,
     status: row.status,
     version: row.version,
+    powBits: row.pow_bits,
   };
 }
 
-/** Inserts the event and registers it with the relay, in one transaction. */
-export function insertEvent(pool: Pool, event: NewEvent): Promise<EventRecord> {
+/** Inserts the event and registers it with the relay, in one transaction; `also` runs in it too. */
+export function insertEvent(pool: Pool, event: NewEvent, also?: (client: PoolClient) => Promise<void>): Promise<EventRecord> {
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<EventRow>(sql.insertEvent, [
       event.id, event.name, event.venue, event.startsAt, event.timeZone, event.capacity,
       event.price, event.currency, event.maxPerUser, event.saleStartsAt, event.saleEndsAt, event.status,
+      event.powBits ?? 0,
     ]);
     await client.query(sql.startRelay, [event.id]);
+    await also?.(client);
     return toRecord(rows[0]!);
   });
 }
@@ -60,7 +64,7 @@ export async function updateEvent(pool: Queryable, id: string, changes: EventCha
   const { rows } = await pool.query<EventRow>(sql.updateEvent, [
     id, changes.name ?? null, changes.venue ?? null, changes.startsAt ?? null, changes.timeZone ?? null,
     changes.capacity ?? null, changes.maxPerUser ?? null, changes.saleStartsAt ?? null,
-    changes.saleEndsAt ?? null, changes.status ?? null,
+    changes.saleEndsAt ?? null, changes.status ?? null, changes.powBits ?? null,
   ]);
   return rows[0] ? toRecord(rows[0]) : null;
 }

@@ -1,13 +1,13 @@
 // Every SQL statement the engine runs, in one place, named for what it does.
 
 export const EVENT_COLUMNS = `id, name, venue, starts_at, time_zone, capacity, price, currency,
-  max_per_user, sale_starts_at, sale_ends_at, status, version`;
+  max_per_user, sale_starts_at, sale_ends_at, status, version, pow_bits`;
 
 export const sql = {
   insertEvent: `
     INSERT INTO events (id, name, venue, starts_at, time_zone, capacity, price, currency,
-                        max_per_user, sale_starts_at, sale_ends_at, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        max_per_user, sale_starts_at, sale_ends_at, status, pow_bits)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     RETURNING ${EVENT_COLUMNS}`,
 
   selectEvent: `SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`,
@@ -19,6 +19,7 @@ export const sql = {
       time_zone = COALESCE($5, time_zone), capacity = COALESCE($6, capacity),
       max_per_user = COALESCE($7, max_per_user), sale_starts_at = COALESCE($8, sale_starts_at),
       sale_ends_at = COALESCE($9, sale_ends_at), status = COALESCE($10, status),
+      pow_bits = COALESCE($11, pow_bits),
       version = version + 1, updated_at = now()
     WHERE id = $1
     RETURNING ${EVENT_COLUMNS}`,
@@ -29,19 +30,74 @@ export const sql = {
 
   startRelay: `INSERT INTO relay_offsets (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING`,
 
-  // Written before the webhook is answered 2xx; a redelivered webhook inserts nothing.
-  insertPayment: `
+  // Written before the webhook is answered 2xx; a redelivered event inserts nothing.
+  recordPayment: `
     INSERT INTO payments (booking_id, event_id, provider, provider_event_id, provider_ref, kind,
-                          amount, currency, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received')
+                          action, payment_intent, amount, currency, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received')
     ON CONFLICT (provider_event_id) DO NOTHING`,
 
-  // Only a fact not yet processed gets its outcome: a redelivered event keeps its first one.
-  setPaymentStatus: `
-    UPDATE payments SET status = $2, updated_at = now()
-    WHERE provider_event_id = $1 AND status = 'received'`,
+  // Copies of one event delivered at once queue here: one applies it, the others then find
+  // it applied. A holder that dies releases the lock with its connection.
+  lockPayment: `
+    SELECT id, booking_id, event_id, provider_event_id, provider_ref, kind, action,
+           payment_intent, amount, currency, status
+    FROM payments WHERE provider_event_id = $1
+    FOR UPDATE`,
 
-  relayEvents: `SELECT event_id FROM relay_offsets WHERE active ORDER BY updated_at`,
+  // Only a fact not yet applied gets its outcome: a redelivered event keeps its first one.
+  settlePayment: `
+    UPDATE payments SET status = $2, updated_at = now()
+    WHERE id = $1 AND status = 'received'
+    RETURNING id`,
+
+  // Facts recorded but never applied (the process died in between, the gateway gave up).
+  staleReceivedPayments: `
+    SELECT provider_event_id FROM payments
+    WHERE status = 'received' AND updated_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY updated_at
+    LIMIT $2`,
+
+  paymentToRefund: `
+    SELECT id, booking_id, provider_ref, payment_intent, amount, status
+    FROM payments WHERE id = $1`,
+
+  setPaymentIntent: `UPDATE payments SET payment_intent = $2 WHERE id = $1`,
+
+  markRefunded: `
+    UPDATE payments SET status = 'refunded', refund_ref = $2, refund_error = '', updated_at = now()
+    WHERE id = $1 AND status = 'refund_due'`,
+
+  markRefundFailed: `
+    UPDATE payments SET status = 'refund_failed', refund_error = $2, updated_at = now()
+    WHERE id = $1 AND status = 'refund_due'`,
+
+  // A refund the provider reports: ours (we owe or issued it; its notice may land before the
+  // job records the refund) or made elsewhere (the dashboard).
+  refundIssuedFor: `
+    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded') LIMIT 1`,
+
+  // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
+  bookingPaidBy: `
+    SELECT 1 FROM bookings WHERE id = $1 AND status = 'paid' AND payment_ref = $2`,
+
+  recordCheckout: `
+    INSERT INTO checkouts (session_id, booking_id, event_id, hold_expires_at)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT (session_id) DO NOTHING`,
+
+  // Sessions whose hold ended more than $1 ms ago; locked so one worker closes each.
+  checkoutsToClose: `
+    SELECT session_id FROM checkouts
+    WHERE status = 'open' AND hold_expires_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY hold_expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED`,
+
+  closeCheckout: `UPDATE checkouts SET status = 'closed', closed_at = now() WHERE session_id = $1`,
+
+  // Offsets read without a lock: only to find which events have log entries past them.
+  relayEvents: `SELECT event_id, stream_id FROM relay_offsets WHERE active ORDER BY updated_at`,
 
   // One relay at a time per event: a second relay skips an event whose row is locked,
   // and takes it over as soon as the holder's transaction ends (or its connection dies).
@@ -57,6 +113,9 @@ export const sql = {
     ON CONFLICT (external_id) DO UPDATE
       SET email = COALESCE(NULLIF(EXCLUDED.email, ''), users.email)
     RETURNING id, external_id`,
+
+  // What the relay's batch changes from (issue 4's notifications queue on transitions only).
+  bookingStatuses: `SELECT id, status FROM bookings WHERE id = ANY($1::uuid[])`,
 
   // Whole rows from the log: applying an entry twice leaves the same row.
   upsertBookings: `

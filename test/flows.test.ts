@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { eventKey } from "../engine/keys.js";
+import { sweepPass } from "../jobs/sweep.js";
 import { checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
 
 // The four flows of the hold path, each through HTTP: hold, cancel, pay, expire.
@@ -184,5 +186,18 @@ describe("expire", () => {
     expect((await ctx.client.get(c.body.id, c.body.token)).body.status).toBe("held");
     expect((await ctx.client.get(d.body.id, d.body.token)).body.status).toBe("held");
     await checkInvariant(ctx.running.engine, eventId);
+  });
+});
+
+describe("sweep", () => {
+  it("forgets an event whose hash is gone, and keeps the live ones", async () => {
+    const engine = ctx.running.engine;
+    const kept = await ctx.client.eventId();
+    const lost = await ctx.client.eventId();
+    await engine.redis.del(eventKey(lost));
+    await sweepPass(engine);
+    const live = await engine.liveEventIds();
+    expect(live).toContain(kept);
+    expect(live).not.toContain(lost);
   });
 });

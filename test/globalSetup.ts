@@ -1,5 +1,7 @@
 import type { TestProject } from "vitest/node";
+import { loadConfig } from "../engine/config.js";
 import { createLogger } from "../engine/logger.js";
+import { connectRedis } from "../engine/redis.js";
 import { ensurePostgres, ensureRedis, type Service } from "../bin/services.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
@@ -22,6 +24,7 @@ export async function setup(project: TestProject): Promise<void> {
   const databaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/onsale_test";
   const postgres = await ensurePostgres(databaseUrl, Boolean(process.env.TEST_DATABASE_URL), log);
   services = [redis, postgres];
+  if (process.env.REDIS_CLUSTER_NODES) await expectClusterReady();
   const pool = createPool(postgres.url, 1);
   await migrate(pool);
   await pool.end();
@@ -31,4 +34,22 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   for (const service of services) await service.stop();
+}
+
+const CLUSTER_READY_WAIT_MS = 5000;
+
+/** With REDIS_CLUSTER_NODES set (.ci/redis-cluster), fail at once with a clear sentence rather than time out in every test. */
+async function expectClusterReady(): Promise<void> {
+  const cluster = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES }), { maxRetriesPerRequest: 0 });
+  cluster.on("error", () => undefined); // reported below, once
+  try {
+    // ioredis keeps retrying an unreachable cluster; give up after a few seconds.
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${CLUSTER_READY_WAIT_MS} ms`)), CLUSTER_READY_WAIT_MS).unref());
+    const info = String(await Promise.race([cluster.cluster("INFO"), timeout]));
+    if (!info.includes("cluster_state:ok")) throw new Error(info);
+  } catch (error) {
+    throw new Error(`REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES} is not a ready Redis Cluster (start one with .ci/redis-cluster start): ${String(error)}`);
+  } finally {
+    cluster.disconnect();
+  }
 }

@@ -1,9 +1,9 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, inject } from "vitest";
 import { startEngine, type Roles, type RunningEngine } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
-import { bookingKey, eventKey, holdsKey, lineKey } from "../engine/keys.js";
-import type { Engine } from "../engine/engine.js";
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const WEBHOOK_SECRET = "whsec_test_secret";
@@ -16,7 +16,19 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     ADMIN_TOKEN,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     REDIS_URL: inject("redisUrl"),
+    // Set, the engine runs on that Redis Cluster (.ci/redis-cluster) instead of REDIS_URL.
+    REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "",
     DATABASE_URL: inject("databaseUrl"),
+    // Test files run in parallel: each worker its own queues, so a job is run by an engine of
+    // the file that queued it (each file has its own mock gateway).
+    PGBOSS_SCHEMA: `pgboss_test_${process.env.VITEST_POOL_ID ?? "0"}`,
+    // Bursts from one loopback client are these tests' point; test/antibot.test.ts sets real limits.
+    RATE_IP_PER_S: "1000000",
+    RATE_IP_BURST: "10000000",
+    RATE_USER_PER_S: "1000000",
+    RATE_USER_BURST: "10000000",
+    // Without SMTP_URL the work role's local mail sink keeps messages here, not in the worktree.
+    MAIL_DIR: join(tmpdir(), `onsale-test-mail-${process.env.VITEST_POOL_ID ?? "0"}`),
     ...env,
   });
   return startEngine(config, { serve: true, work: false, gateway: true, ...roles });
@@ -116,72 +128,30 @@ export function completedEvent(booking: { id: string; eventId: string }, amount:
 export const api = (running: RunningEngine) => new Api(`http://127.0.0.1:${running.http!.port}`);
 
 /** Starts an engine before the file's tests and stops it after; read its fields inside tests. */
-export function useTestEngine(env: Record<string, string> = {}): { running: RunningEngine; client: Api } {
+export function useTestEngine(
+  env: Record<string, string> | (() => Record<string, string>) = {},
+  roles: Partial<Roles> = {},
+): { running: RunningEngine; client: Api } {
   const context = {} as { running: RunningEngine; client: Api };
   beforeAll(async () => {
-    context.running = await startTestEngine(env);
+    context.running = await startTestEngine(typeof env === "function" ? env() : env, roles);
     context.client = api(context.running);
   });
   afterAll(() => context.running.stop());
   return context;
 }
 
-export interface Tally {
-  instock: number;
-  capacity: number;
-  held: number;
-  paid: number;
-  waiting: number;
-}
-
-/**
- * Recounts an event from its booking hashes, not from its counters, and checks
- * instock + Σ held + Σ paid == capacity, every term ≥ 0, the counters agreeing with the
- * recount, and the hold index and line naming exactly the held and waiting bookings.
- */
-export async function checkInvariant(engine: Engine, eventId: string): Promise<Tally> {
-  const redis = engine.redis;
-  const event = await redis.hgetall(eventKey(eventId));
-  const prefix = bookingKey(eventId, "");
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[{}]/g, "\\$&")}*`, "COUNT", 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== "0");
-  const tally: Tally = { instock: Number(event.instock), capacity: Number(event.capacity), held: 0, paid: 0, waiting: 0 };
-  const heldIds = new Set<string>();
-  const waitingIds = new Set<string>();
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hmget(key, "state", "qty");
-  const fields = (await pipeline.exec()) ?? [];
-  for (const [index, key] of keys.entries()) {
-    const [state, qty] = fields[index]![1] as [string | null, string | null];
-    const id = key.slice(prefix.length);
-    if (state === "held") {
-      tally.held += Number(qty);
-      heldIds.add(id);
-    } else if (state === "paid") tally.paid += Number(qty);
-    else if (state === "waiting") {
-      tally.waiting += 1;
-      waitingIds.add(id);
-    }
-  }
-  const problems: string[] = [];
-  if (tally.instock < 0) problems.push(`instock ${tally.instock} < 0`);
-  if (tally.instock + tally.held + tally.paid !== tally.capacity) {
-    problems.push(`instock ${tally.instock} + held ${tally.held} + paid ${tally.paid} != capacity ${tally.capacity}`);
-  }
-  if (Number(event.held) !== tally.held || Number(event.paid) !== tally.paid) {
-    problems.push(`counters held ${event.held} paid ${event.paid} disagree with bookings ${tally.held}/${tally.paid}`);
-  }
-  const holds = new Set(await redis.zrange(holdsKey(eventId), 0, -1));
-  const line = new Set(await redis.zrange(lineKey(eventId), 0, -1));
-  if (holds.size !== heldIds.size || [...heldIds].some((id) => !holds.has(id))) problems.push("hold index differs from held bookings");
-  if (line.size !== waitingIds.size || [...waitingIds].some((id) => !line.has(id))) problems.push("line differs from waiting bookings");
-  if (problems.length > 0) throw new Error(`invariant broken for event ${eventId}: ${problems.join("; ")}`);
-  return tally;
-}
+export { checkInvariant, type Tally } from "../engine/audit.js";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `read` returns something `done` accepts; fails with the last value after timeoutMs. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`still not there after ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await sleep(everyMs);
+  }
+}

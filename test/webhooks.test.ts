@@ -19,7 +19,7 @@ describe("webhooks", () => {
     const first = await ctx.client.webhook(event);
     expect(first).toMatchObject({ status: 200, body: { outcome: "paid" } });
     const replay = await ctx.client.webhook(event);
-    expect(replay).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
+    expect(replay).toMatchObject({ status: 200, body: { outcome: "replayed" } });
     const duplicate = await ctx.client.webhook({ ...event, id: `${event.id}_again` });
     expect(duplicate.body.outcome).toBe("duplicate");
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 2, instock: 2 });

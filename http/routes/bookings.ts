@@ -1,4 +1,6 @@
+import { Admission } from "../../engine/admission.js";
 import type { Booking } from "../../engine/engine.js";
+import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { EngineError } from "../../engine/errors.js";
 import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
@@ -49,24 +51,29 @@ function bookingIdParam(raw: string | undefined): string {
 export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
   const { config, engine } = deps;
   const { limits } = config;
+  const admission = new Admission(engine.redis, config);
   return [
     {
       method: "post",
       pattern: "/bookings",
       name: "bookings.create",
       headers: ["idempotency-key", "content-type"],
+      clientIp: { trustProxy: config.trustProxy },
       bodyLimit: limits.bodyBytes,
-      async handler({ body, headers }): Promise<Reply> {
+      async handler({ body, headers, clientIp }): Promise<Reply> {
         if (!headers["content-type"]!.startsWith("application/json")) throw problems.unsupportedMediaType("application/json");
         const fields = new Fields(parseJsonObject(body));
         const userId = fields.string("userId", { required: true, maxChars: limits.userIdChars, pattern: USER_ID, patternHint: "may hold letters, digits and . _ @ + | -" });
         const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id (a lower-case UUID)" });
         const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
         const email = fields.email("email", { required: false, maxChars: limits.emailChars });
+        const powChallenge = fields.string("powChallenge", { required: false, maxChars: 256 });
+        const powSolution = fields.string("powSolution", { required: false, maxChars: POW_SOLUTION_CHARS });
         const idempotencyKey = headers["idempotency-key"]!;
         fields.check(idempotencyKey.length <= limits.idempotencyKeyChars && (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)), "Idempotency-Key", `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`);
         fields.done();
         const nowMs = Date.now();
+        await admission.admit({ eventId: eventId!, userId: userId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
         const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey }, nowMs);
         const view = { ...bookingView(booking, config.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };

@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { EventRecord, LiveEvent } from "../../engine/engine.js";
 import { EngineError } from "../../engine/errors.js";
 import { isUuid, uuidv7 } from "../../engine/ids.js";
+import { queueSearchSync } from "../../jobs/searchSync.js";
 import { inTransaction } from "../../sql/db.js";
 import { insertEvent, paidTickets, selectEvent, updateEvent, type EventChanges } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
@@ -28,6 +29,7 @@ function eventView(event: EventRecord, live: LiveEvent | null): Record<string, u
     saleStartsAt: event.saleStartsAt?.toISOString() ?? null,
     saleEndsAt: event.saleEndsAt?.toISOString() ?? null,
     status: event.status,
+    powBits: event.powBits,
     instock: live?.instock ?? null,
   };
 }
@@ -50,24 +52,29 @@ function liveView(eventId: string, live: LiveEvent): Record<string, unknown> | n
     saleStartsAt: instant(f.sale_starts_at),
     saleEndsAt: instant(f.sale_ends_at),
     status: f.status,
+    powBits: Number(f.pow_bits ?? 0),
     instock: live.instock,
   };
 }
 
-function eventIdParam(raw: string | undefined): string {
+export function eventIdParam(raw: string | undefined): string {
   if (raw === undefined || !isUuid(raw)) throw new EngineError("EVENT_NOT_FOUND", "");
   return raw;
 }
 
-export function eventRoutes(deps: HttpDeps): RouteSpec[] {
-  const { config, engine, pool, readPool } = deps;
-  const { limits } = config;
-  const adminToken = Buffer.from(`Bearer ${config.adminToken}`);
-
-  const requireAdmin = (authorization: string): void => {
+/** Checks an Authorization header against `Bearer ADMIN_TOKEN` in constant time; 401 otherwise. */
+export function adminGuard(token: string): (authorization: string) => void {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (authorization) => {
     const given = Buffer.from(authorization);
-    if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) throw problems.unauthorized();
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw problems.unauthorized();
   };
+}
+
+export function eventRoutes(deps: HttpDeps): RouteSpec[] {
+  const { config, engine, pool, readPool, boss } = deps;
+  const { limits } = config;
+  const requireAdmin = adminGuard(config.adminToken);
 
   const readEventFields = (fields: Fields, required: boolean) => {
     const text = { required, maxChars: limits.textChars };
@@ -81,6 +88,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
       saleStartsAt: fields.instant("saleStartsAt", { required: false }),
       saleEndsAt: fields.instant("saleEndsAt", { required: false }),
       status: fields.oneOf("status", STATUSES, { required: false }),
+      powBits: fields.integer("powBits", { required: false, min: 0, max: limits.powBitsMax }),
     };
   };
 
@@ -99,8 +107,9 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
         const currency = fields.string("currency", { required: true, maxChars: 3, pattern: CURRENCY, patternHint: "must be a three-letter ISO 4217 code" });
         if (e.saleStartsAt && e.saleEndsAt) fields.check(e.saleEndsAt > e.saleStartsAt, "saleEndsAt", "must be after saleStartsAt");
         fields.done();
+        const id = uuidv7();
         const event = await insertEvent(pool, {
-          id: uuidv7(),
+          id,
           name: e.name!,
           venue: e.venue!,
           startsAt: e.startsAt!,
@@ -112,7 +121,8 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
           saleStartsAt: e.saleStartsAt ?? null,
           saleEndsAt: e.saleEndsAt ?? null,
           status: e.status ?? "on_sale",
-        });
+          powBits: e.powBits ?? 0,
+        }, (client) => queueSearchSync(boss, client, config.search, id));
         const live = await engine.loadEvent(event, 0);
         return { status: 201, json: eventView(event, live), headers: { Location: `/events/${event.id}` } };
       },
@@ -133,6 +143,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
         const { event, live } = await inTransaction(pool, async (client) => {
           const event = await updateEvent(client, eventId, changes);
           if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
+          await queueSearchSync(boss, client, config.search, eventId);
           const live = await engine.loadEvent(event, await paidTickets(client, eventId), { display: false });
           return { event, live };
         });

@@ -3,6 +3,7 @@ import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { page, escapeHtml } from "../pages.js";
 import type { HttpDeps } from "../server.js";
+import { sql } from "../../sql/queries.js";
 
 // GET /pay/:id opens checkout for a held booking (the session is created only when someone
 // actually goes to pay, never on the hold path). GET /pay/:id/return is where the gateway
@@ -10,7 +11,7 @@ import type { HttpDeps } from "../server.js";
 // redirect proves nothing.
 
 export function payRoutes(deps: HttpDeps): RouteSpec[] {
-  const { engine, provider, config } = deps;
+  const { engine, provider, config, pool } = deps;
 
   const find = async (params: string[], query: URLSearchParams): Promise<Booking | null> => {
     const id = params[0] ?? "";
@@ -35,6 +36,7 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
         const checkout = await provider.createCheckout({
           bookingId: booking.id,
           eventId: booking.eventId,
+          userId: booking.userId,
           eventName: live?.fields.name ?? "Tickets",
           quantity: booking.quantity,
           amount: booking.amount,
@@ -43,6 +45,8 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
           successUrl: back,
           cancelUrl: `${back}&cancelled=1`,
         });
+        // Remembered so the work role can close the session once the hold is over.
+        await pool.query(sql.recordCheckout, [checkout.id, booking.id, booking.eventId, new Date(booking.expiresAtMs)]);
         return { status: 303, headers: { Location: checkout.url, "Referrer-Policy": "no-referrer" } };
       },
     },

@@ -1,0 +1,86 @@
+import type { RedisClient } from "../engine/redis.js";
+import type { Engine, EventRecord } from "../engine/engine.js";
+import { bookingKey, eventKeys } from "../engine/keys.js";
+import { uuidv7 } from "../engine/ids.js";
+
+// Redis memory per waiting person, from MEMORY USAGE of the event's keys (exact for this
+// event, unlike INFO memory which other databases on the same server move), and the
+// INFO used_memory delta for comparison.
+
+export interface WaitingMemory {
+  waiting: number;
+  bytesPerWaiting: number;
+  /** Where those bytes are: booking hash, line entry, open-booking entry, log entry. */
+  perKeyBytes: { bookingHash: number; line: number; open: number; log: number };
+  infoDeltaBytesPerWaiting: number;
+}
+
+const SAMPLE_HASHES = 200;
+const HOLDS_IN_FLIGHT = 200;
+
+/** A Redis-only event (never written to PostgreSQL, so no relay), for measurements. */
+export function scratchEvent(capacity: number): EventRecord {
+  return {
+    id: uuidv7(), name: "bench scratch", venue: "bench", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",
+    capacity, price: 5000, currency: "eur", maxPerUser: 4, saleStartsAt: null, saleEndsAt: null, status: "on_sale", version: 1, powBits: 0,
+  };
+}
+
+/** Deletes every key of a scratch event. */
+export async function dropEvent(redis: RedisClient, eventId: string): Promise<void> {
+  const keys = eventKeys(eventId);
+  await redis.unlink(...keys.slice(0, 6));
+  await redis.srem("events:live", eventId);
+  for (const prefix of keys.slice(6)) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[{}]/g, "\\$&")}*`, "COUNT", 5000);
+      if (batch.length > 0) await redis.unlink(...batch);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+}
+
+async function usage(redis: RedisClient, key: string): Promise<number> {
+  return Number((await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")) ?? 0);
+}
+
+async function usedMemory(redis: RedisClient): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
+}
+
+/** One ticket, held; then `waiting` people join the line behind it. */
+export async function measureWaitingMemory(engine: Engine, waiting: number): Promise<WaitingMemory> {
+  const redis = engine.redis;
+  const event = scratchEvent(1);
+  await engine.loadEvent(event, 0);
+  const [, line, , open, , log] = eventKeys(event.id);
+  try {
+    await engine.hold({ eventId: event.id, userId: "mem-holder", quantity: 1, email: "", idempotencyKey: "" });
+    const before = { line: await usage(redis, line), open: await usage(redis, open), log: await usage(redis, log), info: await usedMemory(redis) };
+    const ids: string[] = [];
+    for (let start = 0; start < waiting; start += HOLDS_IN_FLIGHT) {
+      const batch = Array.from({ length: Math.min(HOLDS_IN_FLIGHT, waiting - start) }, (_, i) =>
+        engine.hold({ eventId: event.id, userId: `mem-${start + i}`, quantity: 1, email: "", idempotencyKey: "" }));
+      for (const booking of await Promise.all(batch)) ids.push(booking.id);
+    }
+    const after = { line: await usage(redis, line), open: await usage(redis, open), log: await usage(redis, log), info: await usedMemory(redis) };
+    const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / SAMPLE_HASHES)) === 0);
+    let sampleBytes = 0;
+    for (const id of sample) sampleBytes += await usage(redis, bookingKey(event.id, id));
+    const perKeyBytes = {
+      bookingHash: Math.round(sampleBytes / sample.length),
+      line: Math.round((after.line - before.line) / waiting),
+      open: Math.round((after.open - before.open) / waiting),
+      log: Math.round((after.log - before.log) / waiting),
+    };
+    return {
+      waiting,
+      bytesPerWaiting: perKeyBytes.bookingHash + perKeyBytes.line + perKeyBytes.open + perKeyBytes.log,
+      perKeyBytes,
+      infoDeltaBytesPerWaiting: Math.round((after.info - before.info) / waiting),
+    };
+  } finally {
+    await dropEvent(redis, event.id);
+  }
+}

@@ -1,0 +1,30 @@
+import type autocannon from "autocannon";
+import type { MessagePort } from "node:worker_threads";
+import { LatencyHistogram } from "./histogram.js";
+import { TICK_MS, type LoadMessage } from "./protocol.js";
+
+/**
+ * What every load thread does with its autocannon run: counts answers by status and
+ * latency, tells the parent how far it got every TICK_MS, and sends the totals at the end.
+ */
+export async function reportRun(instance: ReturnType<typeof autocannon>, parent: MessagePort): Promise<void> {
+  const histogram = new LatencyHistogram();
+  const statuses: Record<string, number> = {};
+  let responses = 0;
+  instance.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
+    responses += 1;
+    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+    histogram.record(responseTimeMs);
+  });
+  const ticker = setInterval(() => parent.postMessage({ type: "tick", responses } satisfies LoadMessage), TICK_MS);
+  const result = await instance;
+  clearInterval(ticker);
+  parent.postMessage({
+    type: "done",
+    counts: histogram.counts,
+    statuses,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    durationMs: result.duration * 1000,
+  } satisfies LoadMessage);
+}

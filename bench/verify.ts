@@ -1,0 +1,81 @@
+import type { RedisClient } from "../engine/redis.js";
+import { checkInvariant, paidBookingIds } from "../engine/audit.js";
+import type { Engine } from "../engine/engine.js";
+import { logKey } from "../engine/keys.js";
+import { benchSql } from "../sql/bench.js";
+import type { Pool } from "../sql/db.js";
+
+// After an on-sale: no oversell in Redis, every paid booking in PostgreSQL exactly once,
+// holds granted in arrival order (checked in PostgreSQL here, and in the log by the mix).
+
+export interface Invariants {
+  ok: boolean;
+  oversold: number;
+  fcfsViolations: number;
+  missingRows: number;
+  duplicateRows: number;
+  problems: string[];
+  redis: { instock: number; held: number; paid: number; capacity: number };
+  postgres: Record<string, { bookings: number; tickets: number }>;
+}
+
+/** Waits until the relay has written the whole log of the event; progress is 0..1 by log time. */
+export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: string, timeoutMs: number, onProgress?: (fraction: number) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const last = (await redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0] ?? "0-0";
+  const first = (await redis.xrange(logKey(eventId), "-", "+", "COUNT", 1))[0]?.[0] ?? "0-0";
+  const msOf = (id: string) => Number(id.split("-")[0]);
+  for (;;) {
+    const { rows } = await pool.query<{ stream_id: string }>(benchSql.relayOffset, [eventId]);
+    const at = rows[0]?.stream_id ?? "0-0";
+    if (compareStreamIds(at, last) >= 0) return;
+    const spanMs = msOf(last) - msOf(first);
+    onProgress?.(spanMs > 0 ? Math.max(0, (msOf(at) - msOf(first)) / spanMs) : 0);
+    if (Date.now() > deadline) throw new Error(`relay still behind after ${timeoutMs} ms: at ${at}, log ends at ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split("-").map(Number) as [number, number];
+  const [bMs, bSeq] = b.split("-").map(Number) as [number, number];
+  return aMs !== bMs ? aMs - bMs : aSeq - bSeq;
+}
+
+/** Checks an on-sale; `logFcfsViolations` are those the mix found while reading the log. */
+export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, logFcfsViolations: number): Promise<Invariants> {
+  const problems: string[] = [];
+  let oversold = 0;
+  let redis = { instock: 0, held: 0, paid: 0, capacity: 0 };
+  try {
+    const tally = await checkInvariant(engine, eventId);
+    redis = { instock: tally.instock, held: tally.held, paid: tally.paid, capacity: tally.capacity };
+  } catch (error) {
+    problems.push((error as Error).message);
+    const live = await engine.liveEvent(eventId);
+    if (live) redis = { instock: live.instock, held: live.held, paid: live.paid, capacity: live.capacity };
+  }
+  oversold = Math.max(0, redis.held + redis.paid - redis.capacity, -redis.instock);
+
+  // Redis is the source of truth for what is paid; PostgreSQL must have each exactly once.
+  const paidIds = await paidBookingIds(engine, eventId);
+  const { rows: paidRows } = await pool.query<{ id: string; user_id: string }>(benchSql.paidBookings, [eventId]);
+  const inPostgres = new Set(paidRows.map((row) => row.id));
+  const missingRows = [...paidIds].filter((id) => !inPostgres.has(id)).length;
+  const users = new Set(paidRows.map((row) => row.user_id));
+  // Rows paid in PostgreSQL that are not paid in Redis, plus a second paid row for one person.
+  const duplicateRows = paidRows.filter((row) => !paidIds.has(row.id)).length + (paidRows.length - users.size);
+  if (missingRows > 0) problems.push(`${missingRows} paid bookings missing in PostgreSQL`);
+  if (duplicateRows > 0) problems.push(`${duplicateRows} paid rows in PostgreSQL too many`);
+
+  const { rows: fcfs } = await pool.query<{ violations: number }>(benchSql.fcfsViolations, [eventId]);
+  const fcfsViolations = fcfs[0]!.violations + logFcfsViolations;
+  if (fcfsViolations > 0) problems.push(`${fcfsViolations} holds granted out of arrival order`);
+  if (oversold > 0) problems.push(`${oversold} tickets oversold`);
+
+  const { rows: statuses } = await pool.query<{ status: string; bookings: number; tickets: number }>(benchSql.statusCounts, [eventId]);
+  const postgres = Object.fromEntries(statuses.map((row) => [row.status, { bookings: row.bookings, tickets: row.tickets }]));
+  const paidTickets = postgres.paid?.tickets ?? 0;
+  if (paidTickets !== redis.paid) problems.push(`PostgreSQL has ${paidTickets} paid tickets, Redis ${redis.paid}`);
+  return { ok: problems.length === 0, oversold, fcfsViolations, missingRows, duplicateRows, problems, redis, postgres };
+}

@@ -1,0 +1,98 @@
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SingleBar, Presets } from "cli-progress";
+import { connectRedis } from "../engine/redis.js";
+import type { Config } from "../engine/config.js";
+import { Engine } from "../engine/engine.js";
+import { isUuid } from "../engine/ids.js";
+import type { Logger } from "../engine/logger.js";
+import { Operations, type Progress } from "../jobs/operations.js";
+import { createPool } from "../sql/db.js";
+import { migrate } from "../sql/migrate.js";
+
+// The operator subcommands of bin/onsale.ts:
+//   cache warm <eventId | --on-sale>   load inventory and display fields from PostgreSQL
+//   cache flush <eventId>              drop cached display fields (never inventory)
+//   reconcile [--repair] [eventId]     report (and repair) drift between Redis and PostgreSQL
+//   mail                               list the messages the local SMTP sink stored
+
+export const OPS_COMMANDS = ["cache", "reconcile", "mail"];
+export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail";
+
+function bar(label: string): { progress: Progress; stop(): void } {
+  const progressBar = new SingleBar({ format: `${label} [{bar}] {value}/{total} events`, stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
+  let started = false;
+  return {
+    progress(done, total) {
+      if (!started) progressBar.start(total, 0);
+      started = true;
+      progressBar.update(done);
+    },
+    stop: () => progressBar.stop(),
+  };
+}
+
+function eventArg(args: string[]): string {
+  const id = args.find((arg) => !arg.startsWith("--"));
+  if (id === undefined || !isUuid(id)) throw new Error(`usage: onsale ${OPS_USAGE} (an event id is a UUID)`);
+  return id;
+}
+
+function listMail(config: Config): string {
+  const dir = resolve(config.mailDir);
+  const files = (() => {
+    try {
+      return readdirSync(dir).filter((f) => f.endsWith(".eml")).sort();
+    } catch {
+      return [];
+    }
+  })();
+  if (files.length === 0) return `No messages in ${dir} (the local SMTP sink stores them there when SMTP_URL is not set).\n`;
+  return `${files.length} message(s) in ${dir}:\n${files.map((f) => `  ${join(dir, f)}  ${statSync(join(dir, f)).size} bytes`).join("\n")}\n`;
+}
+
+export async function runOps(command: string, args: string[], config: Config, log: Logger): Promise<void> {
+  if (command === "mail") {
+    process.stdout.write(listMail(config));
+    return;
+  }
+  const pool = createPool(config.databaseUrl, 2);
+  const redis = connectRedis(config);
+  try {
+    await migrate(pool);
+    const ops = new Operations(pool, new Engine(redis, config), log);
+    const [sub, ...rest] = command === "cache" ? args : ["reconcile", ...args];
+    if (sub === "flush") {
+      const eventId = eventArg(rest);
+      await ops.targets(eventId);
+      await ops.flush(eventId);
+      process.stdout.write(`Display fields of ${eventId} flushed; inventory untouched.\n`);
+    } else if (sub === "warm") {
+      const ids = await ops.targets(rest.includes("--on-sale") ? null : eventArg(rest));
+      const progress = bar("cache warm");
+      const results = await ops.warmAll(ids, progress.progress).finally(() => progress.stop());
+      for (const r of results) {
+        const note = r.recover.relayBehind ? " (relay behind: PostgreSQL counts not applied, run again)" : "";
+        process.stdout.write(`${r.eventId}: instock ${r.instock}, held ${r.held}, paid ${r.paid}, capacity ${r.capacity}${note}\n`);
+      }
+    } else if (sub === "reconcile") {
+      const repair = rest.includes("--repair");
+      const only = rest.find((arg) => !arg.startsWith("--"));
+      const ids = await ops.targets(only === undefined ? null : eventArg(rest));
+      const progress = bar(repair ? "reconcile --repair" : "reconcile");
+      const results = await ops.reconcileAll(ids, repair, progress.progress).finally(() => progress.stop());
+      const drifted = results.filter((r) => r.drift.length > 0);
+      for (const r of drifted) {
+        for (const d of r.drift) process.stdout.write(`${r.eventId}: ${d.kind}: redis ${d.redis} | postgres ${d.postgres}\n`);
+        if (repair) process.stdout.write(`${r.eventId}: ${r.repaired ? "repaired" : "NOT repaired"}\n`);
+      }
+      process.stdout.write(`${results.length} event(s) checked, ${drifted.length} with drift${repair ? `, ${drifted.filter((r) => r.repaired).length} repaired` : ""}.\n`);
+      if (drifted.some((r) => !r.repaired)) process.exitCode = 2;
+    } else {
+      throw new Error(`usage: onsale ${OPS_USAGE}`);
+    }
+  } finally {
+    redis.disconnect();
+    await pool.end();
+  }
+}

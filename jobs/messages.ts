@@ -1,0 +1,178 @@
+import { getVtimezoneComponent } from "@touch4it/ical-timezones";
+import ical from "ical-generator";
+
+// The emails the notify job sends, rendered from one booking and its event. Plain text with
+// an HTML twin; the confirmation carries an .ics in the event's own time zone.
+
+export type NotificationKind = "confirmation" | "your_turn" | "refund" | `reminder_${number}m`;
+
+export interface BookingForMail {
+  bookingId: string;
+  status: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  expiresAt: Date | null;
+  reason: string;
+  /** The checkout link with the booking's token, while the booking is held. */
+  payUrl: string;
+  recipient: string;
+  eventId: string;
+  eventName: string;
+  venue: string;
+  startsAt: Date;
+  timeZone: string;
+}
+
+export interface MailContent {
+  subject: string;
+  text: string;
+  html: string;
+  attachments: { filename: string; content: string; contentType: string }[];
+}
+
+/** Events have no end time in the model; calendars get this length. */
+const EVENT_LENGTH_MS = 3 * 3_600_000;
+
+export function reminderKind(offsetMs: number): NotificationKind {
+  return `reminder_${Math.round(offsetMs / 60_000)}m`;
+}
+
+function money(amount: number, currency: string): string {
+  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(amount / 100);
+}
+
+/** The event's start as people there read it, e.g. "Tuesday 1 June 2027, 20:00 (Europe/Paris)". */
+export function localTime(at: Date, timeZone: string): string {
+  const text = new Intl.DateTimeFormat("en-GB", { timeZone, dateStyle: "full", timeStyle: "short" }).format(at);
+  return `${text} (${timeZone})`;
+}
+
+function compactUtc(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+
+export function googleCalendarUrl(b: BookingForMail): string {
+  const end = new Date(b.startsAt.getTime() + EVENT_LENGTH_MS);
+  const params = new URLSearchParams({
+    action: "TEMPLATE",
+    text: b.eventName,
+    dates: `${compactUtc(b.startsAt)}/${compactUtc(end)}`,
+    details: `Booking ${b.bookingId}: ${b.quantity} ticket(s)`,
+    location: b.venue,
+    ctz: b.timeZone,
+  });
+  return `https://calendar.google.com/calendar/render?${params}`;
+}
+
+/**
+ * An instant whose local getters read the wall clock of one time zone. ical-generator writes
+ * `DTSTART;TZID=zone:` from a native Date's local getters, i.e. the process's zone; it takes
+ * this shape (date-fns's TZDate) to write the event's own wall time instead.
+ */
+class ZonedDate extends Date {
+  readonly internal: Date;
+  private readonly wall: Record<string, number>;
+
+  constructor(
+    at: Date,
+    readonly timeZone: string,
+  ) {
+    super(at.getTime());
+    this.internal = new Date(at.getTime());
+    const parts = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    }).formatToParts(at);
+    this.wall = Object.fromEntries(parts.filter((p) => p.type !== "literal").map((p) => [p.type, Number(p.value)]));
+  }
+
+  withTimeZone(timeZone: string | null): ZonedDate {
+    return new ZonedDate(this.internal, timeZone ?? this.timeZone);
+  }
+
+  tzComponents(): Record<string, number> {
+    return this.wall;
+  }
+
+  override getFullYear(): number {
+    return this.wall.year!;
+  }
+  override getMonth(): number {
+    return this.wall.month! - 1;
+  }
+  override getDate(): number {
+    return this.wall.day!;
+  }
+  override getHours(): number {
+    return this.wall.hour!;
+  }
+  override getMinutes(): number {
+    return this.wall.minute!;
+  }
+  override getSeconds(): number {
+    return this.wall.second!;
+  }
+}
+
+export function icsFor(b: BookingForMail): string {
+  const calendar = ical({ prodId: { company: "onsale", product: "tickets" }, name: b.eventName });
+  calendar.timezone({ name: b.timeZone, generator: getVtimezoneComponent });
+  calendar.createEvent({
+    id: `${b.bookingId}@onsale`,
+    start: new ZonedDate(b.startsAt, b.timeZone),
+    end: new ZonedDate(new Date(b.startsAt.getTime() + EVENT_LENGTH_MS), b.timeZone),
+    timezone: b.timeZone,
+    summary: b.eventName,
+    location: b.venue,
+    description: `Booking ${b.bookingId}: ${b.quantity} ticket(s)`,
+  });
+  return calendar.toString();
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function content(subject: string, lines: string[], link?: { href: string; label: string }, attachments: MailContent["attachments"] = []): MailContent {
+  const text = [...lines, ...(link ? ["", `${link.label}: ${link.href}`] : [])].join("\n");
+  const html = [
+    ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),
+    ...(link ? [`<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`] : []),
+  ].join("\n");
+  return { subject, text, html, attachments };
+}
+
+export function renderMail(kind: NotificationKind, b: BookingForMail): MailContent {
+  const when = localTime(b.startsAt, b.timeZone);
+  const what = `${b.quantity} ticket(s) for ${b.eventName}, ${b.venue}, ${when}`;
+  if (kind === "confirmation") {
+    return content(
+      `Your tickets: ${b.eventName}`,
+      [`Booking ${b.bookingId} is paid: ${what}.`, `Amount paid: ${money(b.amount, b.currency)}.`, "The attached event.ics adds the event to your calendar."],
+      { href: googleCalendarUrl(b), label: "Add to Google Calendar" },
+      [{ filename: "event.ics", content: icsFor(b), contentType: "text/calendar; charset=utf-8; method=PUBLISH" }],
+    );
+  }
+  if (kind === "your_turn") {
+    const deadline = b.expiresAt ? localTime(b.expiresAt, b.timeZone) : "soon";
+    return content(
+      `Your turn: pay for ${b.eventName}`,
+      [`You reached the head of the line: ${what} are held for you.`, `Pay by ${deadline}, or they go to the next person (${money(b.amount, b.currency)}).`],
+      { href: b.payUrl, label: "Pay now" },
+    );
+  }
+  if (kind === "refund") {
+    return content(
+      `Refund: ${b.eventName}`,
+      [`We could not give you ${what}${b.reason ? ` (${b.reason.replace(/_/g, " ")})` : ""}.`, `Your payment of ${money(b.amount, b.currency)} is being refunded in full to the card you paid with.`],
+    );
+  }
+  return content(`Reminder: ${b.eventName}`, [`Booking ${b.bookingId}: ${what}.`], { href: googleCalendarUrl(b), label: "Add to Google Calendar" });
+}

@@ -1,0 +1,204 @@
+import { createHash } from "node:crypto";
+import type PgBoss from "pg-boss";
+import type { Config } from "../engine/config.js";
+import type { Engine } from "../engine/engine.js";
+import type { Logger } from "../engine/logger.js";
+import { metrics } from "../engine/metrics.js";
+import type { Pool, PoolClient } from "../sql/db.js";
+import { notificationSql as sql } from "../sql/notifications.js";
+import type { Mailer } from "./mail.js";
+import { renderMail, reminderKind, type BookingForMail, type NotificationKind } from "./messages.js";
+import { bossDb, QUEUES } from "./queues.js";
+import type { StateChange } from "./relay.js";
+
+// Booking emails. The relay queues a notify job in the transaction that writes the state
+// change that calls for it, so a job exists exactly when its reason is committed. The job
+// claims its notifications row before sending, so a retried job never sends twice.
+
+export interface NotifyJob {
+  bookingId: string;
+  kind: NotificationKind;
+}
+
+/** Notify jobs one worker fetches and sends at once, and how often it looks for more. */
+const NOTIFY_BATCH = 50;
+const NOTIFY_POLL_SECONDS = 0.5;
+
+/** The state a booking must still be in when its email goes out. */
+function stateFor(kind: NotificationKind): string {
+  if (kind === "your_turn") return "held";
+  if (kind === "refund") return "refunded";
+  return "paid";
+}
+
+/** One job id per booking and kind: pg-boss inserts a second copy as nothing. */
+function jobId(job: NotifyJob, dueAtMs = 0): string {
+  const hex = createHash("sha256").update(`${job.bookingId}:${job.kind}:${dueAtMs}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The emails a change calls for: only transitions, never a repeated state. */
+export function notificationsFor(change: StateChange): ("confirmation" | "your_turn" | "refund")[] {
+  if (change.from === change.to) return [];
+  if (change.to === "paid") return ["confirmation"];
+  if (change.to === "refunded") return ["refund"];
+  if (change.from === "waiting" && change.to === "held") return ["your_turn"];
+  return [];
+}
+
+/** Queues the notify jobs for a batch of changes within the relay's transaction. */
+export async function queueNotifications(boss: PgBoss, client: PoolClient, config: Config, eventId: string, changes: StateChange[]): Promise<number> {
+  const jobs: { job: NotifyJob; startAfter?: Date }[] = [];
+  let startsAtMs: number | null = null;
+  for (const change of changes) {
+    for (const kind of notificationsFor(change)) {
+      jobs.push({ job: { bookingId: change.bookingId, kind } });
+      if (kind !== "confirmation" || config.reminderOffsetsMs.length === 0) continue;
+      startsAtMs ??= ((await client.query<{ starts_at: Date }>(sql.eventStart, [eventId])).rows[0]?.starts_at.getTime() ?? 0);
+      for (const offsetMs of config.reminderOffsetsMs) {
+        const at = startsAtMs - offsetMs;
+        if (at > Date.now()) jobs.push({ job: { bookingId: change.bookingId, kind: reminderKind(offsetMs) }, startAfter: new Date(at) });
+      }
+    }
+  }
+  // One statement for the whole batch (an on-sale's relay batch can call for hundreds).
+  if (jobs.length > 0) {
+    await boss.insert(
+      jobs.map(({ job, startAfter }) => ({ name: QUEUES.notify.name, id: jobId(job), data: job, ...(startAfter ? { startAfter } : {}) })),
+      { db: bossDb(client) },
+    );
+  }
+  return jobs.length;
+}
+
+interface MailRow {
+  booking_id: string;
+  status: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  expires_at: Date | null;
+  reason: string;
+  recipient: string;
+  event_id: string;
+  event_name: string;
+  venue: string;
+  starts_at: Date;
+  time_zone: string;
+}
+
+export type NotifyOutcome = "sent" | "skipped" | "already" | { earlyUntilMs: number };
+
+/** A reminder whose event moved later by more than this is put back until its new time. */
+const REMINDER_EARLY_SLACK_MS = 60_000;
+
+function reminderOffsetMs(kind: NotificationKind): number | null {
+  const match = /^reminder_(\d+)m$/.exec(kind);
+  return match === null ? null : Number(match[1]) * 60_000;
+}
+
+export class Notifier {
+  constructor(
+    private readonly pool: Pool,
+    private readonly engine: Engine,
+    private readonly mailer: Mailer,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  async notify({ bookingId, kind }: NotifyJob): Promise<NotifyOutcome> {
+    const { rows } = await this.pool.query<MailRow>(sql.bookingForMail, [bookingId]);
+    const row = rows[0];
+    if (row === undefined) throw new Error(`booking ${bookingId} is not in PostgreSQL`);
+    const booking = await this.toMail(row);
+    // Re-checked at send time: a reminder for a refunded booking, or "your turn" for a hold
+    // that has ended, is not sent.
+    const skip =
+      booking.status !== stateFor(kind) ? `booking is ${booking.status}`
+      : kind === "your_turn" && (booking.expiresAt?.getTime() ?? 0) <= Date.now() ? "hold is over"
+      : kind.startsWith("reminder_") && booking.startsAt.getTime() <= Date.now() ? "event has started"
+      : booking.recipient === "" ? "no email address"
+      : "";
+    if (skip !== "") {
+      await this.pool.query(sql.markSkipped, [bookingId, kind, booking.recipient, skip]);
+      metrics.emails.inc({ kind: metricKind(kind), result: "skipped" });
+      return "skipped";
+    }
+    // Reminders are queued at payment; if the event has since moved later, wait for the new time.
+    const offsetMs = reminderOffsetMs(kind);
+    if (offsetMs !== null && booking.startsAt.getTime() - offsetMs - Date.now() > REMINDER_EARLY_SLACK_MS) {
+      return { earlyUntilMs: booking.startsAt.getTime() - offsetMs };
+    }
+    const claimed = await this.pool.query(sql.claim, [bookingId, kind, booking.recipient]);
+    if (claimed.rowCount === 0) return "already";
+    try {
+      const messageId = await this.mailer.send({
+        to: booking.recipient,
+        messageId: `<${bookingId}.${kind}@onsale>`,
+        ...renderMail(kind, booking),
+      });
+      await this.pool.query(sql.markSent, [bookingId, kind, messageId]);
+    } catch (error) {
+      // The SMTP server refused it (or was unreachable): not sent, so the retry may send.
+      await this.pool.query(sql.markFailed, [bookingId, kind, String((error as Error).message).slice(0, 500)]);
+      metrics.emails.inc({ kind: metricKind(kind), result: "failed" });
+      throw error;
+    }
+    metrics.emails.inc({ kind: metricKind(kind), result: "sent" });
+    this.log.info({ bookingId, kind, to: booking.recipient }, "email sent");
+    return "sent";
+  }
+
+  private async toMail(row: MailRow): Promise<BookingForMail> {
+    // The payment link carries the booking's token, which only Redis keeps.
+    const token = row.status === "held" ? await this.engine.tokenOf(row.event_id, row.booking_id) : null;
+    return {
+      bookingId: row.booking_id,
+      status: row.status,
+      quantity: row.quantity,
+      amount: row.amount,
+      currency: row.currency,
+      expiresAt: row.expires_at,
+      reason: row.reason,
+      payUrl: token ? `${this.config.publicUrl}/pay/${row.booking_id}?token=${encodeURIComponent(token)}` : `${this.config.publicUrl}/pay/${row.booking_id}`,
+      recipient: row.recipient,
+      eventId: row.event_id,
+      eventName: row.event_name,
+      venue: row.venue,
+      startsAt: row.starts_at,
+      timeZone: row.time_zone,
+    };
+  }
+
+  /** Workers for the notify queue and its dead letters. */
+  async work(boss: PgBoss): Promise<void> {
+    // pg-boss waits its polling interval between fetches, so a batch per fetch is what lets
+    // an on-sale's thousands of confirmations through. Each job fails alone: pg-boss then
+    // completes only the jobs still active.
+    await boss.work<NotifyJob>(QUEUES.notify.name, { batchSize: NOTIFY_BATCH, pollingIntervalSeconds: NOTIFY_POLL_SECONDS }, async (jobs) => {
+      await Promise.all(
+        jobs.map(async (job) => {
+          try {
+            const outcome = await this.notify(job.data);
+            if (typeof outcome === "object") {
+              await boss.send(QUEUES.notify.name, job.data, { id: jobId(job.data, outcome.earlyUntilMs), startAfter: new Date(outcome.earlyUntilMs) });
+            }
+          } catch (error) {
+            await boss.fail(QUEUES.notify.name, job.id, { message: (error as Error).message });
+          }
+        }),
+      );
+    });
+    await boss.work<NotifyJob>(QUEUES.notify.deadLetter, async ([job]) => {
+      const { bookingId, kind } = job!.data;
+      await this.pool.query(sql.markGivenUp, [bookingId, kind, "retries spent; see the job's output in pgboss.job"]);
+      metrics.emails.inc({ kind: metricKind(kind), result: "given_up" });
+      this.log.error({ bookingId, kind }, "email given up after every retry");
+    });
+  }
+}
+
+/** Reminder kinds carry their offset; metrics group them to keep label values few. */
+function metricKind(kind: NotificationKind): string {
+  return kind.startsWith("reminder_") ? "reminder" : kind;
+}

@@ -1,0 +1,141 @@
+import type { RedisClient } from "../engine/redis.js";
+import type { Engine, RecoverResult } from "../engine/engine.js";
+import { EngineError } from "../engine/errors.js";
+import { eventKey, logKey } from "../engine/keys.js";
+import type { Logger } from "../engine/logger.js";
+import type { Pool } from "../sql/db.js";
+import { selectEvent } from "../sql/events.js";
+import { knownInDb, onSaleEventIds } from "../sql/operations.js";
+
+// Operator commands behind `onsale cache warm|flush`, `onsale reconcile` and the admin routes.
+// Inventory comes from PostgreSQL as capacity − paid − live holds: lua/load.lua never
+// clobbers a live instock, and lua/recover.lua only raises what Redis lost.
+
+/** Most events one warm or reconcile run walks. */
+export const OPS_EVENTS_MAX = 100_000;
+
+export type Progress = (done: number, total: number) => void;
+
+export interface WarmResult {
+  eventId: string;
+  instock: number;
+  held: number;
+  paid: number;
+  capacity: number;
+  recover: RecoverResult;
+}
+
+export type DriftKind =
+  | "missing" // on sale in PostgreSQL, not live in Redis
+  | "settings" // capacity, price, sale window or status differ
+  | "display" // cached display fields differ from PostgreSQL (stale cache)
+  | "paid_lost" // Redis counts fewer paid tickets than PostgreSQL
+  | "paid_unrelayed" // Redis counts more paid tickets, with nothing left to relay
+  | "counters" // arrival or hold counter below PostgreSQL's highest
+  | "invariant"; // instock + held + paid != capacity
+
+export interface EventDrift {
+  eventId: string;
+  drift: { kind: DriftKind; redis: string; postgres: string }[];
+  repaired: boolean;
+}
+
+export class Operations {
+  constructor(
+    private readonly pool: Pool,
+    private readonly engine: Engine,
+    private readonly log: Logger,
+  ) {}
+
+  private get redis(): RedisClient {
+    return this.engine.redis;
+  }
+
+  /** The events a `--on-sale` run covers, or the one named (404 if PostgreSQL has no such event). */
+  async targets(eventId: string | null): Promise<string[]> {
+    if (eventId === null) return onSaleEventIds(this.pool, OPS_EVENTS_MAX);
+    if ((await selectEvent(this.pool, eventId)) === null) throw new EngineError("EVENT_NOT_FOUND", "");
+    return [eventId];
+  }
+
+  /** Loads one event's settings, display fields and inventory from PostgreSQL, keeping a live instock. */
+  async warm(eventId: string): Promise<WarmResult> {
+    const event = await selectEvent(this.pool, eventId);
+    if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
+    const known = await knownInDb(this.pool, eventId);
+    await this.engine.loadEvent(event, known.paid);
+    const recover = await this.engine.recover(eventId, known);
+    const live = (await this.engine.liveEvent(eventId))!;
+    this.log.info({ eventId, instock: live.instock, held: live.held, paid: live.paid, ...recover }, "cache warmed");
+    return { eventId, instock: live.instock, held: live.held, paid: live.paid, capacity: live.capacity, recover };
+  }
+
+  async warmAll(eventIds: string[], progress: Progress = () => undefined): Promise<WarmResult[]> {
+    const results: WarmResult[] = [];
+    for (const eventId of eventIds) {
+      results.push(await this.warm(eventId));
+      progress(results.length, eventIds.length);
+    }
+    return results;
+  }
+
+  /** Drops the cached display fields only; inventory and settings stay. */
+  async flush(eventId: string): Promise<void> {
+    await this.engine.flushDisplay(eventId);
+    this.log.info({ eventId }, "display cache flushed");
+  }
+
+  /** Compares one event in Redis with PostgreSQL; with repair, warms it and compares again. */
+  async reconcile(eventId: string, repair: boolean): Promise<EventDrift> {
+    const drift = await this.compare(eventId);
+    if (!repair || drift.length === 0) return { eventId, drift, repaired: false };
+    await this.warm(eventId);
+    const left = await this.compare(eventId);
+    if (left.length > 0) this.log.warn({ eventId, left }, "drift left after repair");
+    return { eventId, drift, repaired: left.length === 0 };
+  }
+
+  async reconcileAll(eventIds: string[], repair: boolean, progress: Progress = () => undefined): Promise<EventDrift[]> {
+    const results: EventDrift[] = [];
+    for (const eventId of eventIds) {
+      results.push(await this.reconcile(eventId, repair));
+      progress(results.length, eventIds.length);
+    }
+    return results;
+  }
+
+  private async compare(eventId: string): Promise<EventDrift["drift"]> {
+    const event = await selectEvent(this.pool, eventId);
+    if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
+    const known = await knownInDb(this.pool, eventId);
+    const fields = await this.redis.hgetall(eventKey(eventId));
+    if (fields.status === undefined || fields.instock === undefined) {
+      return event.status === "on_sale" ? [{ kind: "missing", redis: "absent", postgres: `capacity ${event.capacity}, paid ${known.paid}` }] : [];
+    }
+    const drift: EventDrift["drift"] = [];
+    const n = (name: string) => Number(fields[name] ?? 0);
+    const settings = (redis: (string | number)[], postgres: (string | number)[]) => {
+      if (redis.join() !== postgres.join()) drift.push({ kind: "settings", redis: redis.join(" "), postgres: postgres.join(" ") });
+    };
+    settings(
+      [n("capacity"), n("price"), fields.currency ?? "", fields.status, n("max_per_user"), n("sale_starts_at"), n("sale_ends_at")],
+      [event.capacity, event.price, event.currency.toLowerCase(), event.status, event.maxPerUser, event.saleStartsAt?.getTime() ?? 0, event.saleEndsAt?.getTime() ?? 0],
+    );
+    const cachedDisplay = [fields.name, fields.venue, fields.starts_at, fields.time_zone];
+    if (cachedDisplay.some((v) => v !== undefined) && cachedDisplay.join("|") !== [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join("|")) {
+      drift.push({ kind: "display", redis: cachedDisplay.join(" | "), postgres: [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join(" | ") });
+    }
+    if (n("instock") + n("held") + n("paid") !== n("capacity") || n("instock") < 0 || n("held") < 0 || n("paid") < 0) {
+      drift.push({ kind: "invariant", redis: `instock ${n("instock")} + held ${n("held")} + paid ${n("paid")} vs capacity ${n("capacity")}`, postgres: "" });
+    }
+    // PostgreSQL lags Redis by the relay: compare counts only when the log is fully relayed.
+    const last = (await this.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0];
+    const relayed = last === undefined || last === known.relayedUpTo;
+    if (relayed && n("paid") < known.paid) drift.push({ kind: "paid_lost", redis: String(n("paid")), postgres: String(known.paid) });
+    if (relayed && n("paid") > known.paid) drift.push({ kind: "paid_unrelayed", redis: String(n("paid")), postgres: String(known.paid) });
+    if (n("next_seq") < known.maxArrivalSeq || n("next_hold") < known.maxHoldSeq) {
+      drift.push({ kind: "counters", redis: `seq ${n("next_seq")} hold ${n("next_hold")}`, postgres: `seq ${known.maxArrivalSeq} hold ${known.maxHoldSeq}` });
+    }
+    return drift;
+  }
+}

@@ -1,0 +1,43 @@
+import type PgBoss from "pg-boss";
+import type { PoolClient } from "pg";
+import type { SearchConfig } from "../engine/config.js";
+import type { Logger } from "../engine/logger.js";
+import type { Pool } from "../sql/db.js";
+import { ensureCollection, syncEvent, typesenseClient } from "../search/typesense.js";
+import { QUEUES, sendIn } from "./queues.js";
+
+// The search-sync job: after an event is created, changed or deleted in PostgreSQL, make its
+// Typesense document match. Queued in the transaction that writes the event, only when
+// TYPESENSE_URL is set; the job reads the row afresh, so a retried or late job is harmless.
+
+export interface SearchSyncJob {
+  eventId: string;
+}
+
+/** Queues a sync of the event inside the caller's transaction; nothing to do without Typesense. */
+export async function queueSearchSync(boss: PgBoss, client: PoolClient, config: SearchConfig, eventId: string): Promise<void> {
+  if (config.typesenseUrl) await sendIn(boss, client, QUEUES.searchSync.name, { eventId } satisfies SearchSyncJob);
+}
+
+export class SearchSync {
+  private readonly client;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly config: SearchConfig,
+    private readonly log: Logger,
+  ) {
+    this.client = typesenseClient(config);
+  }
+
+  async work(boss: PgBoss): Promise<void> {
+    await ensureCollection(this.client, this.config.typesenseCollection);
+    await boss.work<SearchSyncJob>(QUEUES.searchSync.name, async ([job]) => {
+      const outcome = await syncEvent(this.pool, this.client, this.config.typesenseCollection, job!.data.eventId);
+      this.log.debug({ eventId: job!.data.eventId, outcome }, "search document synced");
+    });
+    await boss.work<SearchSyncJob>(QUEUES.searchSync.deadLetter, async ([job]) => {
+      this.log.error({ eventId: job!.data.eventId }, "search sync failed after every retry; run `onsale search reindex`");
+    });
+  }
+}

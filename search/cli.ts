@@ -1,0 +1,73 @@
+import cliProgress from "cli-progress";
+import type { Config } from "../engine/config.js";
+import type { Logger } from "../engine/logger.js";
+import { createPool } from "../sql/db.js";
+import { migrate } from "../sql/migrate.js";
+import { GENERATE_BATCH_MAX, generateEvents } from "./generate.js";
+import { reindex, typesenseClient } from "./typesense.js";
+
+// CLI commands of the search concern:
+//   generate --events N [--seed S] [--batch B]   insert N realistic catalog events
+//   search reindex                                rebuild the Typesense collection from PostgreSQL
+
+/** Most events one `generate` run inserts. */
+export const GENERATE_EVENTS_MAX = 10_000_000;
+
+export const SEARCH_USAGE = "generate --events N [--seed S] [--batch B] | search reindex";
+
+function flag(flags: string[], name: string, fallback: number, min: number, max: number): number {
+  const at = flags.indexOf(`--${name}`);
+  if (at === -1) return fallback;
+  const value = Number(flags[at + 1]);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function progressBar(label: string): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} events | {duration}s`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** Runs `generate` or `search reindex`; returns false when the command is not one of them. */
+export async function runSearchCommand(command: string, flags: string[], config: Config, log: Logger): Promise<boolean> {
+  if (command === "generate") {
+    const count = flag(flags, "events", 100_000, 1, GENERATE_EVENTS_MAX);
+    const seed = flag(flags, "seed", 1, 0, 2 ** 31 - 1);
+    const batch = flag(flags, "batch", 1000, 1, GENERATE_BATCH_MAX);
+    const pool = createPool(config.databaseUrl, 2);
+    const bar = progressBar("generate");
+    try {
+      await migrate(pool);
+      bar.start(count, 0);
+      const startedMs = Date.now();
+      await generateEvents(pool, { count, seed, batch, onProgress: (done) => bar.update(done) });
+      bar.stop();
+      log.info({ events: count, seed, ms: Date.now() - startedMs }, "events generated");
+    } finally {
+      bar.stop();
+      await pool.end();
+    }
+    return true;
+  }
+  if (command === "search" && flags[0] === "reindex") {
+    if (!config.search.typesenseUrl) throw new Error("search reindex needs TYPESENSE_URL (PostgreSQL search needs no index rebuild).");
+    const pool = createPool(config.databaseReadUrl, 2);
+    const bar = progressBar("reindex");
+    try {
+      bar.start(0, 0);
+      const sent = await reindex(pool, typesenseClient(config.search), config.search, (done, total) => {
+        bar.setTotal(total);
+        bar.update(done);
+      });
+      bar.stop();
+      log.info({ events: sent, collection: config.search.typesenseCollection }, "typesense reindexed");
+    } finally {
+      bar.stop();
+      await pool.end();
+    }
+    return true;
+  }
+  return false;
+}

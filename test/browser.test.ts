@@ -1,0 +1,85 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkInvariant, useTestEngine } from "./helpers.js";
+
+// The whole flow in a real browser (Debian's chromium): two people compete for the last
+// ticket of a proof-of-work protected event. The first holds it and her card is declined;
+// the second, waiting in line, sees her place and then her turn live, pays on the mock
+// gateway's page, and sees the confirmation once the webhook has landed.
+
+const ARTIFACTS = join(process.cwd(), "test-artifacts", "browser");
+const LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+
+const ctx = useTestEngine();
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: LAUNCH_ARGS, headless: true });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+let step = 0;
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+
+describe("booking page in chromium", () => {
+  it("two people compete for the last ticket: hold, line, live turn, checkout, confirmation", async () => {
+    const base = `http://127.0.0.1:${ctx.running.http!.port}`;
+    const eventId = await ctx.client.eventId({ name: "Last Ticket Live", capacity: 1, maxPerUser: 2, powBits: 14 });
+    const ana = await (await browser.newContext(PHONE)).newPage();
+    const ben = await (await browser.newContext(PHONE)).newPage();
+
+    await ana.goto(`${base}/e/${eventId}`);
+    await expect(ana.title()).resolves.toBe("Last Ticket Live");
+    await shot(ana, "ana-event-page");
+    await ana.getByLabel("Email").fill("ana@example.com");
+    await ana.getByLabel("Number of tickets").selectOption("1");
+    await ana.getByRole("button", { name: "Get tickets" }).click();
+    await ana.locator("#held").waitFor({ state: "visible" });
+    expect(await ana.locator("#countdown").textContent()).toMatch(/^[45]:\d\d$/);
+    const powMs = Number(await ana.locator("#app").getAttribute("data-pow-ms"));
+    const powTries = Number(await ana.locator("#app").getAttribute("data-pow-tries"));
+    await shot(ana, "ana-held-countdown");
+
+    await ben.goto(`${base}/e/${eventId}`);
+    await ben.getByLabel("Email").fill("ben@example.com");
+    await ben.getByRole("button", { name: "Get tickets" }).click();
+    await ben.locator("#waiting").waitFor({ state: "visible" });
+    await expect(ben.locator("#position").textContent()).resolves.toBe("1");
+    await shot(ben, "ben-waiting-room");
+
+    // Ana goes to checkout and her card is declined: the hold ends at once.
+    await ana.getByRole("link", { name: "Pay now" }).click();
+    await ana.locator("#decline").waitFor();
+    await shot(ana, "ana-checkout");
+    await ana.locator("#decline").click();
+    await ana.waitForURL(/\/pay\/.+\/return/);
+    await ana.locator('#status[data-status="cancelled"]').waitFor({ timeout: 15_000 });
+    await shot(ana, "ana-declined");
+
+    // Ben's page turns to "held" by itself, over the WebSocket.
+    await ben.locator("#held").waitFor({ state: "visible", timeout: 10_000 });
+    await shot(ben, "ben-your-turn");
+    // The turn takes the focus, so a screen reader announces it.
+    expect(await ben.evaluate(() => document.activeElement?.id)).toBe("held-title");
+    await ben.getByRole("link", { name: "Pay now" }).click();
+    await ben.locator("#pay").waitFor();
+    await shot(ben, "ben-checkout");
+    await ben.locator("#pay").click();
+    await ben.waitForURL(/\/pay\/.+\/return/);
+    await ben.locator('#status[data-status="paid"]').waitFor({ timeout: 15_000 });
+    await shot(ben, "ben-confirmed");
+
+    // Back on the event page, Ben's booking reads as paid and the event as sold out.
+    await ben.goto(`${base}/e/${eventId}`);
+    await ben.locator('#app[data-final="paid"]').waitFor();
+    await shot(ben, "ben-event-page-after");
+    console.log(`proof-of-work in chromium: 14 bits, ${powTries} digests in ${powMs} ms (${Math.round(powTries / Math.max(1, powMs))} per ms)`);
+    const tally = await checkInvariant(ctx.running.engine, eventId);
+    expect(tally).toMatchObject({ paid: 1, held: 0, instock: 0 });
+  });
+});
