@@ -8,7 +8,7 @@ import type { Pool, PoolClient } from "../sql/db.js";
 import { notificationSql as sql } from "../sql/notifications.js";
 import type { Mailer } from "./mail.js";
 import { renderMail, reminderKind, type BookingForMail, type NotificationKind } from "./messages.js";
-import { bossDb, QUEUES } from "./queues.js";
+import { bossDb, QUEUES, workEach } from "./queues.js";
 import type { StateChange } from "./relay.js";
 
 // Booking emails. The relay queues a notify job in the transaction that writes the state
@@ -19,10 +19,6 @@ export interface NotifyJob {
   bookingId: string;
   kind: NotificationKind;
 }
-
-/** Notify jobs one worker fetches and sends at once, and how often it looks for more. */
-const NOTIFY_BATCH = 50;
-const NOTIFY_POLL_SECONDS = 0.5;
 
 /** The state a booking must still be in when its email goes out. */
 function stateFor(kind: NotificationKind): string {
@@ -172,22 +168,11 @@ export class Notifier {
 
   /** Workers for the notify queue and its dead letters. */
   async work(boss: PgBoss): Promise<void> {
-    // pg-boss waits its polling interval between fetches, so a batch per fetch is what lets
-    // an on-sale's thousands of confirmations through. Each job fails alone: pg-boss then
-    // completes only the jobs still active.
-    await boss.work<NotifyJob>(QUEUES.notify.name, { batchSize: NOTIFY_BATCH, pollingIntervalSeconds: NOTIFY_POLL_SECONDS }, async (jobs) => {
-      await Promise.all(
-        jobs.map(async (job) => {
-          try {
-            const outcome = await this.notify(job.data);
-            if (typeof outcome === "object") {
-              await boss.send(QUEUES.notify.name, job.data, { id: jobId(job.data, outcome.earlyUntilMs), startAfter: new Date(outcome.earlyUntilMs) });
-            }
-          } catch (error) {
-            await boss.fail(QUEUES.notify.name, job.id, { message: (error as Error).message });
-          }
-        }),
-      );
+    await workEach<NotifyJob>(boss, QUEUES.notify, async (job) => {
+      const outcome = await this.notify(job);
+      if (typeof outcome === "object") {
+        await boss.send(QUEUES.notify.name, job, { id: jobId(job, outcome.earlyUntilMs), startAfter: new Date(outcome.earlyUntilMs) });
+      }
     });
     await boss.work<NotifyJob>(QUEUES.notify.deadLetter, async ([job]) => {
       const { bookingId, kind } = job!.data;

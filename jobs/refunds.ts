@@ -4,7 +4,7 @@ import { metrics } from "../engine/metrics.js";
 import type { PaymentProvider } from "../engine/payments.js";
 import type { Pool } from "../sql/db.js";
 import { sql } from "../sql/queries.js";
-import { QUEUES } from "./queues.js";
+import { QUEUES, workEach } from "./queues.js";
 
 // The payments-refund job: gives back a payment the engine could not apply. The payment
 // row is the outbox (refund_due); the provider's idempotency key is the payment's own
@@ -63,8 +63,8 @@ export class Refunds {
 
   /** Workers for the refund queue and its dead letters. */
   async work(boss: PgBoss): Promise<void> {
-    await boss.work<RefundJob>(QUEUES.refund.name, async ([job]) => {
-      await this.issue(job!.data);
+    await workEach<RefundJob>(boss, QUEUES.refund, async (job) => {
+      await this.issue(job);
     });
     await boss.work<RefundJob>(QUEUES.refund.deadLetter, async ([job]) => {
       await this.giveUp(job!.data, "retries spent; see the job's output in pgboss.job");

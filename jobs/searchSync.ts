@@ -4,7 +4,7 @@ import type { SearchConfig } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 import type { Pool } from "../sql/db.js";
 import { ensureCollection, syncEvent, typesenseClient } from "../search/typesense.js";
-import { QUEUES, sendIn } from "./queues.js";
+import { QUEUES, sendIn, workEach } from "./queues.js";
 
 // The search-sync job: after an event is created, changed or deleted in PostgreSQL, make its
 // Typesense document match. Queued in the transaction that writes the event, only when
@@ -32,9 +32,9 @@ export class SearchSync {
 
   async work(boss: PgBoss): Promise<void> {
     await ensureCollection(this.client, this.config.typesenseCollection);
-    await boss.work<SearchSyncJob>(QUEUES.searchSync.name, async ([job]) => {
-      const outcome = await syncEvent(this.pool, this.client, this.config.typesenseCollection, job!.data.eventId);
-      this.log.debug({ eventId: job!.data.eventId, outcome }, "search document synced");
+    await workEach<SearchSyncJob>(boss, QUEUES.searchSync, async ({ eventId }) => {
+      const outcome = await syncEvent(this.pool, this.client, this.config.typesenseCollection, eventId);
+      this.log.debug({ eventId, outcome }, "search document synced");
     });
     await boss.work<SearchSyncJob>(QUEUES.searchSync.deadLetter, async ([job]) => {
       this.log.error({ eventId: job!.data.eventId }, "search sync failed after every retry; run `onsale search reindex`");

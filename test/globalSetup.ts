@@ -3,7 +3,9 @@ import { loadConfig } from "../engine/config.js";
 import { createLogger } from "../engine/logger.js";
 import { connectRedis } from "../engine/redis.js";
 import { ensurePostgres, ensureRedis, type Service } from "../bin/services.js";
-import { createPool } from "../sql/db.js";
+import { createPool, type Pool } from "../sql/db.js";
+import { escapeIdentifier } from "pg";
+import { TEST_BOSS_SCHEMA_PREFIX } from "./helpers.js";
 import { migrate } from "../sql/migrate.js";
 
 // Tests run against real Redis and PostgreSQL: the machine's, or local ones started here the
@@ -27,9 +29,16 @@ export async function setup(project: TestProject): Promise<void> {
   if (process.env.REDIS_CLUSTER_NODES) await expectClusterReady();
   const pool = createPool(postgres.url, 1);
   await migrate(pool);
+  await dropTestQueues(pool);
   await pool.end();
   project.provide("redisUrl", redis.url);
   project.provide("databaseUrl", postgres.url);
+}
+
+/** Jobs an earlier run left queued would be run against mock gateways that are gone. */
+async function dropTestQueues(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ schema: string }>("SELECT nspname AS schema FROM pg_namespace WHERE starts_with(nspname, $1)", [TEST_BOSS_SCHEMA_PREFIX]);
+  for (const { schema } of rows) await pool.query(`DROP SCHEMA ${escapeIdentifier(schema)} CASCADE`);
 }
 
 export async function teardown(): Promise<void> {

@@ -1,7 +1,7 @@
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import Stripe from "stripe";
-import { afterAll, beforeAll, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startEngine, type Roles, type RunningEngine } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
 
@@ -19,9 +19,9 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     // Set, the engine runs on that Redis Cluster (.ci/redis-cluster) instead of REDIS_URL.
     REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "",
     DATABASE_URL: inject("databaseUrl"),
-    // Test files run in parallel: each worker its own queues, so a job is run by an engine of
-    // the file that queued it (each file has its own mock gateway).
-    PGBOSS_SCHEMA: `pgboss_test_${process.env.VITEST_POOL_ID ?? "0"}`,
+    // Each test file its own queues, so a job is run by an engine of the file that queued it
+    // (each file has its own mock gateway), never left over for the next file.
+    PGBOSS_SCHEMA: bossSchemaOfThisFile(),
     // Bursts from one loopback client are these tests' point; test/antibot.test.ts sets real limits.
     RATE_IP_PER_S: "1000000",
     RATE_IP_BURST: "10000000",
@@ -32,6 +32,14 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     ...env,
   });
   return startEngine(config, { serve: true, work: false, gateway: true, ...roles });
+}
+
+/** pg-boss schemas are named after their test file; test/globalSetup.ts drops them before a run. */
+export const TEST_BOSS_SCHEMA_PREFIX = "pgboss_test_";
+
+function bossSchemaOfThisFile(): string {
+  const file = basename(expect.getState().testPath ?? "unknown").replace(/\.test\.ts$/, "");
+  return (TEST_BOSS_SCHEMA_PREFIX + file.replace(/[^A-Za-z0-9]/g, "_")).toLowerCase().slice(0, 63);
 }
 
 export interface Answer {
