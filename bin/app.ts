@@ -1,3 +1,4 @@
+import type PgBoss from "pg-boss";
 import { createServer } from "node:net";
 import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
@@ -35,6 +36,7 @@ export interface RunningEngine {
   pool: Pool;
   relay: Relay;
   ingest: PaymentIngest;
+  boss: PgBoss;
   log: Logger;
   http: Listening | null;
   gateway: Listening | null;
@@ -116,6 +118,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     pool,
     relay,
     ingest,
+    boss,
     log,
     http,
     gateway,

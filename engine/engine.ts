@@ -92,6 +92,8 @@ export interface SweepResult {
   dropped: number;
   lineLength: number;
   holdCount: number;
+  /** The sale is over and nothing is held or waiting: no sweep is needed until the event is loaded again. */
+  finished: boolean;
 }
 
 const KEYS_CACHE_MAX = 10_000;
@@ -260,8 +262,8 @@ export class Engine {
       ),
     )) as number[];
     if (reply[0] === -1) return null;
-    const [reclaimed, served, dropped, lineLength, holdCount] = reply as [number, number, number, number, number];
-    return { reclaimed, served, dropped, lineLength, holdCount };
+    const [reclaimed, served, dropped, lineLength, holdCount, finished] = reply as [number, number, number, number, number, number];
+    return { reclaimed, served, dropped, lineLength, holdCount, finished: finished === 1 };
   }
 
   /** Makes an event live, or refreshes its settings without touching live inventory. */

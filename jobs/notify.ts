@@ -42,29 +42,58 @@ export function notificationsFor(change: StateChange): ("confirmation" | "your_t
   return [];
 }
 
+type QueuedJob = { job: NotifyJob; startAfter?: Date };
+
+/** One reminder job per configured offset still ahead of now. */
+function remindersFor(bookingId: string, startsAtMs: number, config: Config): QueuedJob[] {
+  const jobs: QueuedJob[] = [];
+  for (const offsetMs of config.reminderOffsetsMs) {
+    const at = startsAtMs - offsetMs;
+    if (at > Date.now()) jobs.push({ job: { bookingId, kind: reminderKind(offsetMs) }, startAfter: new Date(at) });
+  }
+  return jobs;
+}
+
+/** Inserts jobs in one statement (an on-sale's relay batch can call for hundreds). */
+async function insertJobs(boss: PgBoss, client: PoolClient, jobs: QueuedJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await boss.insert(
+    jobs.map(({ job, startAfter }) => ({ name: QUEUES.notify.name, id: jobId(job, startAfter?.getTime() ?? 0), data: job, ...(startAfter ? { startAfter } : {}) })),
+    { db: bossDb(client) },
+  );
+}
+
 /** Queues the notify jobs for a batch of changes within the relay's transaction. */
 export async function queueNotifications(boss: PgBoss, client: PoolClient, config: Config, eventId: string, changes: StateChange[]): Promise<number> {
-  const jobs: { job: NotifyJob; startAfter?: Date }[] = [];
+  const jobs: QueuedJob[] = [];
   let startsAtMs: number | null = null;
   for (const change of changes) {
     for (const kind of notificationsFor(change)) {
       jobs.push({ job: { bookingId: change.bookingId, kind } });
       if (kind !== "confirmation" || config.reminderOffsetsMs.length === 0) continue;
       startsAtMs ??= ((await client.query<{ starts_at: Date }>(sql.eventStart, [eventId])).rows[0]?.starts_at.getTime() ?? 0);
-      for (const offsetMs of config.reminderOffsetsMs) {
-        const at = startsAtMs - offsetMs;
-        if (at > Date.now()) jobs.push({ job: { bookingId: change.bookingId, kind: reminderKind(offsetMs) }, startAfter: new Date(at) });
-      }
+      jobs.push(...remindersFor(change.bookingId, startsAtMs, config));
     }
   }
-  // One statement for the whole batch (an on-sale's relay batch can call for hundreds).
-  if (jobs.length > 0) {
-    await boss.insert(
-      jobs.map(({ job, startAfter }) => ({ name: QUEUES.notify.name, id: jobId(job), data: job, ...(startAfter ? { startAfter } : {}) })),
-      { db: bossDb(client) },
-    );
-  }
+  await insertJobs(boss, client, jobs);
   return jobs.length;
+}
+
+/** Paid bookings one insert of reminder jobs covers when an event moves. */
+const MOVED_REMINDERS_CHUNK = 1_000;
+
+/**
+ * An event moved earlier: its reminders are queued again for the new times, within the
+ * transaction that moves it (a move later is caught by the reminder itself, which waits). A
+ * reminder that still runs at its old time finds its claim taken and sends nothing.
+ */
+export async function queueMovedReminders(boss: PgBoss, client: PoolClient, config: Config, eventId: string, fromMs: number, toMs: number): Promise<number> {
+  if (toMs >= fromMs || config.reminderOffsetsMs.length === 0) return 0;
+  const { rows } = await client.query<{ id: string }>(sql.paidBookingsOfEvent, [eventId]);
+  for (let start = 0; start < rows.length; start += MOVED_REMINDERS_CHUNK) {
+    await insertJobs(boss, client, rows.slice(start, start + MOVED_REMINDERS_CHUNK).flatMap(({ id }) => remindersFor(id, toMs, config)));
+  }
+  return rows.length;
 }
 
 interface MailRow {

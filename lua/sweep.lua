@@ -10,7 +10,9 @@
     ARGV[4] serveMax
     ARGV[5] retentionMs
 
-  Output: { reclaimed, served, dropped, lineLength, holdCount } or { -1 } if no such event
+  Output: { reclaimed, served, dropped, lineLength, holdCount, finished } or { -1 } if no
+  such event. finished is 1 once the sale is over and nothing is held or waiting: the sweep
+  has nothing left to do for the event (a late payment still finds its hash).
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
@@ -24,4 +26,6 @@ local ev = loadEvent(ctx)
 if not ev then return { -1 } end
 local reclaimed = reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 local served, dropped = serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
-return { reclaimed, served, dropped, redis.call('ZCARD', ctx.line), redis.call('ZCARD', ctx.holds) }
+local lineLength, holdCount = redis.call('ZCARD', ctx.line), redis.call('ZCARD', ctx.holds)
+local finished = (saleOver(ev, nowMs) and lineLength == 0 and holdCount == 0) and 1 or 0
+return { reclaimed, served, dropped, lineLength, holdCount, finished }

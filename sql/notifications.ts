@@ -3,6 +3,9 @@
 export const notificationSql = {
   eventStart: `SELECT starts_at FROM events WHERE id = $1`,
 
+  // Whose reminders move with the event.
+  paidBookingsOfEvent: `SELECT id FROM bookings WHERE event_id = $1 AND status = 'paid'`,
+
   // The booking as it now stands in PostgreSQL, with its event and where to write.
   bookingForMail: `
     SELECT b.id AS booking_id, b.status, b.quantity, b.amount, b.currency, b.expires_at, b.reason,

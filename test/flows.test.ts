@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { eventKey } from "../engine/keys.js";
 import { sweepPass } from "../jobs/sweep.js";
-import { checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
+import { ADMIN_TOKEN, checkInvariant, completedEvent, sleep, useTestEngine, waitFor } from "./helpers.js";
 
 // The four flows of the hold path, each through HTTP: hold, cancel, pay, expire.
 
@@ -199,5 +199,30 @@ describe("sweep", () => {
     const live = await engine.liveEventIds();
     expect(live).toContain(kept);
     expect(live).not.toContain(lost);
+  });
+
+  it("forgets an event once its sale is over and nothing is held or waiting; reopening it brings it back", async () => {
+    const engine = ctx.running.engine;
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const eventId = await ctx.client.eventId({ capacity: 1 });
+    const bookedAtMs = Date.now();
+    expect((await ctx.client.book(eventId, "last-minute")).body.status).toBe("held");
+    expect((await ctx.client.book(eventId, "in-line")).body.status).toBe("waiting");
+    expect((await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "closed" } })).status).toBe(200);
+    // Closed with its hold still running (a clock before the hold's end): the line is let go, the sweep still has work.
+    expect(await engine.sweep(eventId, bookedAtMs + 1)).toMatchObject({ lineLength: 0, holdCount: 1, finished: false });
+    // Once the hold has ended and come back, the sweep lets the event go.
+    await waitFor(
+      async () => {
+        await sweepPass(engine);
+        return engine.liveEventIds();
+      },
+      (live) => !live.includes(eventId),
+      5000,
+    );
+    expect((await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "on_sale" } })).status).toBe(200);
+    expect(await engine.liveEventIds()).toContain(eventId);
+    expect((await ctx.client.book(eventId, "reopened")).body.status).toBe("held");
+    await checkInvariant(engine, eventId);
   });
 });

@@ -11,6 +11,8 @@ import { ADMIN_TOKEN, completedEvent, sleep, useTestEngine, waitFor } from "./he
 // mailparser: confirmation with a parseable .ics, "your turn", refund notice, reminders.
 
 const received: ParsedMail[] = [];
+/** Recipients the SMTP server refuses for good (550). */
+const refused = new Set<string>();
 let smtp: SMTPServer;
 let smtpUrl = "";
 
@@ -19,6 +21,10 @@ beforeAll(async () => {
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (refused.has(address.address)) return callback(Object.assign(new Error("no such mailbox"), { responseCode: 550 }));
+      callback();
+    },
     onData(stream, _session, callback) {
       simpleParser(stream).then((mail) => {
         received.push(mail);
@@ -126,6 +132,30 @@ describe("notifications", () => {
     expect((await notifications(booking.id)).map((n) => n.kind)).toEqual(["confirmation"]);
   });
 
+  it("a reminder whose event moved earlier is sent at the new time, once", async () => {
+    const startsAt = new Date(Date.now() + 3 * 3_600_000);
+    const eventId = await ctx.client.eventId({ name: "Earlier Show", startsAt: startsAt.toISOString() });
+    const booking = await book(eventId, "earlier-kim");
+    await ctx.client.webhook(completedEvent(booking, 5000));
+    await waitFor(async () => mailsTo("earlier-kim@example.com"), (mails) => mails.length >= 1, 20_000);
+    // The reminder was queued for two hours from now; the event moves to just over an hour away.
+    const movedTo = new Date(Date.now() + 3_600_000 + 3000);
+    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, body: { startsAt: movedTo.toISOString() } });
+    expect(patched.status).toBe(200);
+    const mails = await waitFor(async () => mailsTo("earlier-kim@example.com"), (list) => list.length >= 2, 30_000);
+    expect(mails.map((m) => m.subject)).toEqual(["Your tickets: Earlier Show", "Reminder: Earlier Show"]);
+    // The job queued for the old time is still there; when it runs it finds the reminder sent.
+    const schema = ctx.running.config.bossSchema;
+    const { rows } = await ctx.running.pool.query<{ id: string }>(
+      `SELECT id FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND data->>'kind' = 'reminder_60m' AND state = 'created'`,
+      [booking.id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(await notifier().notify({ bookingId: booking.id, kind: "reminder_60m" })).toBe("already");
+    await sleep(300);
+    expect(mailsTo("earlier-kim@example.com")).toHaveLength(2);
+  });
+
   it("a cancelled booking gets no confirmation and no reminder, even if a reminder job runs", async () => {
     const startsAt = new Date(Date.now() + 3_600_000 + 2000).toISOString();
     const eventId = await ctx.client.eventId({ name: "Cancelled Show", startsAt });
@@ -205,6 +235,20 @@ describe("notifications", () => {
     } finally {
       await new Promise<void>((done) => flaky.close(() => done()));
     }
+  });
+
+  it("an email refused on its last attempt goes to the dead-letter queue and is marked given up", async () => {
+    const eventId = await ctx.client.eventId({ name: "Dead Letter", startsAt: new Date(Date.now() + 9 * 60_000 + 10_000).toISOString() });
+    const booking = await book(eventId, "dead-lee");
+    await ctx.client.webhook(completedEvent(booking, 5000));
+    await waitFor(async () => mailsTo("dead-lee@example.com"), (mails) => mails.length >= 1, 20_000);
+    refused.add("dead-lee@example.com");
+    // A kind no queued job sends, with no retries left, so its first failure is its last.
+    await ctx.running.boss.send("notify", { bookingId: booking.id, kind: "reminder_9m" }, { retryLimit: 0 });
+    const rows = await waitFor(() => notifications(booking.id), (list) => list.some((n) => n.kind === "reminder_9m" && n.status === "given_up"), 20_000);
+    expect(rows.map((n) => `${n.kind}:${n.status}`)).toEqual(["confirmation:sent", "reminder_9m:given_up"]);
+    const metrics = (await ctx.client.request("GET", "/metrics")).body as string;
+    expect(metrics).toMatch(/onsale_emails_total\{kind="reminder",result="given_up"\} [1-9]/);
   });
 
   it("copies of one job running at once (a slow job expired and retried) send one email", async () => {

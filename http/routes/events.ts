@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { EventRecord, LiveEvent } from "../../engine/engine.js";
 import { EngineError } from "../../engine/errors.js";
 import { isUuid, uuidv7 } from "../../engine/ids.js";
+import { queueMovedReminders } from "../../jobs/notify.js";
 import { queueSearchSync } from "../../jobs/searchSync.js";
 import { inTransaction } from "../../sql/db.js";
 import { insertEvent, paidTickets, selectEvent, updateEvent, type EventChanges } from "../../sql/events.js";
@@ -141,9 +142,11 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
         fields.done();
         // PostgreSQL and Redis change together: a capacity Redis refuses rolls the update back.
         const { event, live } = await inTransaction(pool, async (client) => {
+          const before = await selectEvent(client, eventId);
           const event = await updateEvent(client, eventId, changes);
-          if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
+          if (before === null || event === null) throw new EngineError("EVENT_NOT_FOUND", "");
           await queueSearchSync(boss, client, config.search, eventId);
+          await queueMovedReminders(boss, client, config, eventId, before.startsAt.getTime(), event.startsAt.getTime());
           const live = await engine.loadEvent(event, await paidTickets(client, eventId), { display: false });
           return { event, live };
         });
