@@ -1,64 +1,73 @@
-import type { RedisClient } from "./redis.js";
 import type { Config } from "./config.js";
-import { EngineError, isEngineErrorCode } from "./errors.js";
-import { eventKey, powNonceKey, rateIpKey, rateUserKey } from "./keys.js";
+import { EngineError } from "./errors.js";
+import { eventKey } from "./keys.js";
 import { metrics } from "./metrics.js";
 import { issueChallenge, readChallenge, solves, type Challenge } from "./pow.js";
-import { defineScripts, type ScriptCommands } from "./scripts.js";
+import type { RedisClient } from "./redis.js";
+import type { ScriptReply } from "./scripts.js";
 
-// The anti-bot gate in front of the hold script: per-IP and per-user token buckets and the
-// event's proof-of-work, all decided in one atomic script (lua/admit.lua). The per-person
-// ticket limit, one open booking per person and the line cap are the hold script's.
+// The anti-bot gate: per-IP and per-user token buckets and the event's proof-of-work. The
+// proof is checked here (hashing is CPU work, not Redis work); the buckets, the difficulty
+// the event asks and the nonce's single use are decided by the hold script itself
+// (lua/includes/gate.lua), so a booking is one round trip. The per-person ticket limit, one
+// open booking per person and the line cap are the hold script's own checks.
 
 export interface AdmissionRequest {
   eventId: string;
-  userId: string;
   clientIp: string;
   /** Both empty when the client sent no proof. */
   powChallenge: string;
   powSolution: string;
 }
 
+/** What the hold script's gate needs to know of one client's request. */
+export interface Gate {
+  clientIp: string;
+  /** The proof, when one was sent and it solves a genuine, fresh challenge for this event. */
+  proof: Challenge | null;
+  /** A proof was sent, valid or not: a bad one is told apart from a missing one. */
+  proofSent: boolean;
+}
+
+/** The gate's entries in a hold script's ARGV: gated, clientIp, powNonce, powBits, powExpiresAtMs. */
+export type GateArgs = [number, string, string, number, number];
+
+/** An internal caller (tests, the benchmark's Redis ceiling) passes no gate. */
+export const UNGATED: GateArgs = [0, "", "", 0, 0];
+
+export function gateArgs(gate: Gate | undefined): GateArgs {
+  if (gate === undefined) return UNGATED;
+  return [1, gate.clientIp, gate.proof?.nonce ?? "", gate.proof?.bits ?? 0, gate.proof?.expiresAtMs ?? 0];
+}
+
+const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED"]);
+
+/** Throws the gate's refusal, counted, if the hold script gave one. */
+export function throwIfGateRefused(reply: ScriptReply, gate: Gate | undefined): void {
+  let code = String(reply[0]);
+  if (!GATE_REFUSALS.has(code)) return;
+  // A proof was sent but is forged, expired, for another event or wrong: say so.
+  if (code === "POW_REQUIRED" && gate?.proofSent && gate.proof === null) code = "POW_INVALID";
+  const detail = String(reply[1] ?? "");
+  metrics.admissionRefusals.inc({ reason: code === "RATE_LIMITED" ? `rate_${detail.split(":")[0]}` : code.toLowerCase() });
+  throw new EngineError(code as "RATE_LIMITED" | "POW_REQUIRED" | "POW_INVALID" | "POW_REUSED", detail);
+}
+
 export class Admission {
-  private readonly redis: RedisClient & ScriptCommands;
-
   constructor(
-    redis: RedisClient,
+    private readonly redis: RedisClient,
     private readonly config: Config,
-  ) {
-    this.redis = defineScripts(redis);
-  }
+  ) {}
 
-  /** Resolves when the request may go on to the hold script; throws RATE_LIMITED or POW_* otherwise. */
-  async admit(request: AdmissionRequest, nowMs = Date.now()): Promise<void> {
-    const { limits, powSecret } = this.config;
-    const given = request.powChallenge !== "" || request.powSolution !== "";
+  /** Checks a sent proof against its challenge; the hold script does the rest. */
+  gateOf(request: AdmissionRequest, nowMs = Date.now()): Gate {
+    const proofSent = request.powChallenge !== "" || request.powSolution !== "";
     let proof: Challenge | null = null;
-    if (given) {
-      const read = readChallenge(powSecret, request.powChallenge, request.eventId, nowMs);
+    if (proofSent) {
+      const read = readChallenge(this.config.powSecret, request.powChallenge, request.eventId, nowMs);
       if (read && solves(read.challenge, request.powSolution, read.bits)) proof = read;
     }
-    const reply = await this.redis.admit(
-      eventKey(request.eventId),
-      rateIpKey(request.eventId, request.clientIp),
-      rateUserKey(request.eventId, request.userId),
-      powNonceKey(request.eventId, proof?.nonce ?? ""),
-      nowMs,
-      limits.rateIpPerS,
-      limits.rateIpBurst,
-      limits.rateUserPerS,
-      limits.rateUserBurst,
-      proof?.bits ?? 0,
-      proof?.expiresAtMs ?? 0,
-    );
-    let code = String(reply[0]);
-    if (code === "ok") return;
-    // A proof was sent but is forged, expired, for another event or wrong: say so.
-    if (code === "POW_REQUIRED" && given && proof === null) code = "POW_INVALID";
-    const detail = String(reply[1] ?? "");
-    metrics.admissionRefusals.inc({ reason: code === "RATE_LIMITED" ? `rate_${detail.split(":")[0]}` : code.toLowerCase() });
-    if (!isEngineErrorCode(code)) throw new Error(`admit script answered an unknown code: ${code}`);
-    throw new EngineError(code, detail);
+    return { clientIp: request.clientIp, proof, proofSent };
   }
 
   /** A fresh challenge at the event's current difficulty; null if the event is not live. */

@@ -1,7 +1,8 @@
 import type { RedisClient } from "./redis.js";
 import type { Config } from "./config.js";
 import { EngineError, isEngineErrorCode } from "./errors.js";
-import { HoldBatcher, type HoldArgs } from "./holdBatch.js";
+import { gateArgs, throwIfGateRefused, type Gate } from "./admission.js";
+import { HoldBatcher, type BookingArgs, type HoldArgs } from "./holdBatch.js";
 import { bookingToken, newBookingSecret, parseBookingToken, uuidv7 } from "./ids.js";
 import { bookingKey, eventKey, eventKeys, lineKey, liveEventsKey, type EventKeys } from "./keys.js";
 import { metrics } from "./metrics.js";
@@ -35,6 +36,8 @@ export interface HoldRequest {
   quantity: number;
   email: string;
   idempotencyKey: string;
+  /** A client's request passes the anti-bot gate; absent for internal callers (tests, benchmarks). */
+  gate?: Gate;
 }
 
 /** An event's settings and display fields, as PostgreSQL holds them. */
@@ -103,12 +106,16 @@ export class Engine {
   readonly redis: RedisClient & ScriptCommands;
   private readonly keysCache = new Map<string, EventKeys>();
   private readonly batcher: HoldBatcher | null;
+  /** The token buckets' rates, as the hold scripts read them: ipPerS, ipBurst, userPerS, userBurst. */
+  private readonly rates: [number, number, number, number];
 
   constructor(
     redis: RedisClient,
     readonly config: Config,
   ) {
     this.redis = defineScripts(redis);
+    const { limits } = config;
+    this.rates = [limits.rateIpPerS, limits.rateIpBurst, limits.rateUserPerS, limits.rateUserBurst];
     this.batcher = config.holdBatch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holdBatch) : null;
   }
 
@@ -124,26 +131,30 @@ export class Engine {
 
   async hold(request: HoldRequest, nowMs = Date.now()): Promise<Booking & { kind: HoldKind }> {
     const { config } = this;
-    const args: HoldArgs = [uuidv7(nowMs), newBookingSecret(), request.userId, request.quantity, request.email, request.idempotencyKey];
+    const booking: BookingArgs = [uuidv7(nowMs), newBookingSecret(), request.userId, request.quantity, request.email, request.idempotencyKey];
+    const gate = gateArgs(request.gate);
     const reply =
       this.batcher !== null
-        ? await this.batcher.hold(request.eventId, args)
+        ? await this.batcher.hold(request.eventId, [...booking, ...gate])
         : await this.timed("hold", () =>
             this.redis.hold(
               ...this.keys(request.eventId),
               nowMs,
               config.holdMs,
-              ...args,
+              ...booking,
               config.idempotencyTtlMs,
               config.reclaimMax,
               config.serveMax,
               config.limits.lineMax,
               config.retentionMs,
+              ...this.rates,
+              ...gate,
             ),
           );
-    const booking = parseBooking(request.eventId, reply);
-    metrics.bookingOutcomes.inc({ outcome: booking.kind });
-    return booking as Booking & { kind: HoldKind };
+    throwIfGateRefused(reply, request.gate);
+    const held = parseBooking(request.eventId, reply);
+    metrics.bookingOutcomes.inc({ outcome: held.kind });
+    return held as Booking & { kind: HoldKind };
   }
 
   /** One lua/hold_batch.lua call for holds of one event, in the order given. */
@@ -160,6 +171,7 @@ export class Engine {
         config.serveMax,
         config.limits.lineMax,
         config.retentionMs,
+        ...this.rates,
         requests.length,
         ...requests.flat(),
       );

@@ -1,3 +1,4 @@
+import type { GateArgs } from "./admission.js";
 import type { HoldBatch } from "./config.js";
 import type { ScriptReply } from "./scripts.js";
 
@@ -9,8 +10,11 @@ import type { ScriptReply } from "./scripts.js";
 // in flight, so Redis and this process keep working at the same time, and one connection
 // keeps them in order.
 
-/** The six per-request entries hold_batch.lua reads: bookingId, token, userId, quantity, email, idempotencyKey. */
-export type HoldArgs = [string, string, string, number, string, string];
+/** A booking's entries in a hold script's ARGV: bookingId, token, userId, quantity, email, idempotencyKey. */
+export type BookingArgs = [string, string, string, number, string, string];
+
+/** The eleven per-request entries hold_batch.lua reads: the booking's, then the gate's. */
+export type HoldArgs = [...BookingArgs, ...GateArgs];
 
 interface Pending {
   args: HoldArgs;

@@ -1,7 +1,7 @@
 // Every Redis key the engine uses is built here. All keys of one event carry the hash tag
 // {eventId}, so an event lives in one Redis Cluster slot and its scripts run unchanged there.
 
-/** The eight keys every event script receives, in the order lua/includes/context.lua reads them. */
+/** The ten keys every event script receives, in the order lua/includes/context.lua reads them. */
 export type EventKeys = readonly [
   event: string,
   line: string,
@@ -11,7 +11,11 @@ export type EventKeys = readonly [
   log: string,
   bookingPrefix: string,
   idemPrefix: string,
+  ratePrefix: string,
+  powPrefix: string,
 ];
+
+export const EVENT_KEYS = 10;
 
 export function eventKeys(eventId: string): EventKeys {
   const tag = `{${eventId}}`;
@@ -24,6 +28,8 @@ export function eventKeys(eventId: string): EventKeys {
     `log:${tag}`,
     `booking:${tag}:`,
     `idem:${tag}:`,
+    `rate:${tag}:`,
+    `pow:${tag}:`,
   ] as const;
 }
 
@@ -34,11 +40,9 @@ export const holdsKey = (eventId: string): string => `holds:{${eventId}}`;
 export const bookingKey = (eventId: string, bookingId: string): string =>
   `booking:{${eventId}}:${bookingId}`;
 
-// Anti-bot (issue 6): token buckets per event and client IP or userId, and used proof-of-work
-// nonces; tagged with the event so lua/admit.lua runs in the event's slot.
+// Anti-bot: the hold scripts' gate (lua/includes/gate.lua) builds its token bucket keys from
+// the event's rate prefix, as here, and used proof-of-work nonces from its pow prefix.
 export const rateIpKey = (eventId: string, ip: string): string => `rate:{${eventId}}:ip:${ip}`;
-export const rateUserKey = (eventId: string, userId: string): string => `rate:{${eventId}}:user:${userId}`;
-export const powNonceKey = (eventId: string, nonce: string): string => `pow:{${eventId}}:${nonce}`;
 
 /** Events whose inventory is live in Redis; the sweep walks this set. */
 export const liveEventsKey = "events:live";

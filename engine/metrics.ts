@@ -66,7 +66,7 @@ export const metrics = {
   }),
   admissionRefusals: new Counter({
     name: "onsale_admission_refusals_total",
-    help: "Booking requests refused before the hold script: rate_ip, rate_user, pow_required, pow_invalid, pow_reused.",
+    help: "Booking requests refused by the hold script's anti-bot gate: rate_ip, rate_user, pow_required, pow_invalid, pow_reused.",
     labelNames: ["reason"] as const,
     registers: [registry],
   }),

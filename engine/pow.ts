@@ -4,7 +4,7 @@ import { uuidv7 } from "./ids.js";
 // Hashcash-style proof-of-work. The server issues a stateless challenge naming the event,
 // the difficulty and an expiry, signed with POW_SECRET; the client finds a solution such
 // that SHA-256("<challenge>:<solution>") starts with `bits` zero bits. The signature makes
-// challenges unforgeable; the admit script makes each one single-use (its nonce).
+// challenges unforgeable; the hold script's gate makes each one single-use (its nonce).
 
 export interface Challenge {
   challenge: string;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { EVENT_KEYS } from "./keys.js";
 import type { RedisClient } from "./redis.js";
 
 // Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
@@ -32,20 +33,18 @@ export interface ScriptCommands {
   sweep(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   lookup(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   load(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  admit(...keysAndArgs: Arg[]): Promise<ScriptReply>;
   recover(...keysAndArgs: Arg[]): Promise<ScriptReply>;
 }
 
 const SCRIPTS: Record<keyof ScriptCommands, number> = {
-  hold: 8,
-  hold_batch: 8,
-  cancel: 8,
-  confirm: 8,
-  sweep: 8,
-  load: 8,
-  recover: 8,
+  hold: EVENT_KEYS,
+  hold_batch: EVENT_KEYS,
+  cancel: EVENT_KEYS,
+  confirm: EVENT_KEYS,
+  sweep: EVENT_KEYS,
+  load: EVENT_KEYS,
+  recover: EVENT_KEYS,
   lookup: 2,
-  admit: 4,
 };
 
 const defined = new WeakSet<RedisClient>();

@@ -4,7 +4,7 @@
   failed or whose checkout expired (reason other than 'user', no token needed).
 
   Input:
-    KEYS[1..8]  the event's keys (see includes/context.lua)
+    KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
     ARGV[2] holdMs
     ARGV[3] bookingId

@@ -7,7 +7,7 @@
   the tickets: their booking stays cancelled and the payment is refunded.
 
   Input:
-    KEYS[1..8]  the event's keys (see includes/context.lua)
+    KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
     ARGV[2] holdMs
     ARGV[3] bookingId

@@ -1,10 +1,11 @@
 --[[
   Hold: one person asks for tickets; they get a hold, a place in the line, or a refusal.
-  One round trip does, in order: reclaim expired holds, serve the line, answer an
-  idempotent replay, check the sale and the person's limits, then hold or queue.
+  One round trip does, in order: the anti-bot gate (rate limits, proof-of-work), reclaim
+  expired holds, serve the line, answer an idempotent replay, check the sale and the
+  person's limits, then hold or queue.
 
   Input:
-    KEYS[1..8]  the event's keys (see includes/context.lua)
+    KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1]  nowMs
     ARGV[2]  holdMs            how long a new or served hold lasts
     ARGV[3]  bookingId         id for the booking if one is created (UUIDv7 from the caller)
@@ -18,17 +19,24 @@
     ARGV[11] serveMax          line entries served per call at most
     ARGV[12] lineMax           waiting line length at most
     ARGV[13] retentionMs       how long finished bookings stay readable
+    ARGV[14] ipPerS   ARGV[15] ipBurst   ARGV[16] userPerS   ARGV[17] userBurst   token buckets
+    ARGV[18] gated             1 for a client's request; 0 for an internal caller (tests, benchmarks), which skips the gate
+    ARGV[19] clientIp
+    ARGV[20] powNonce          '' when no valid proof was given
+    ARGV[21] powBits           difficulty of the presented proof; 0 when none
+    ARGV[22] powExpiresAtMs    when the presented proof expires
 
   Output: { 'ok', kind, id, state, quantity, expiresAtMs, position, token, userId,
             amount, currency, reason }  kind = held | waiting | replay
       or  { errorCode, detail }
-        EVENT_NOT_FOUND, SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
+        EVENT_NOT_FOUND, RATE_LIMITED, POW_REQUIRED, POW_REUSED (see includes/gate.lua), SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
         OPEN_BOOKING_EXISTS (detail: its id), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
 --- @include "includes/housekeeping"
 --- @include "includes/admission"
+--- @include "includes/gate"
 
 local ctx = eventContext(KEYS)
 local nowMs, holdMs = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -36,9 +44,15 @@ local bookingId, token, userId = ARGV[3], ARGV[4], ARGV[5]
 local quantity, email, idemKey = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local idemTtlMs, reclaimMax, serveMax = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local lineMax, retentionMs = tonumber(ARGV[12]), tonumber(ARGV[13])
+local rates = { ipPerS = tonumber(ARGV[14]), ipBurst = tonumber(ARGV[15]), userPerS = tonumber(ARGV[16]), userBurst = tonumber(ARGV[17]) }
 
 local ev = loadEvent(ctx)
 if not ev then return { 'EVENT_NOT_FOUND', '' } end
+if ARGV[18] == '1' then
+  local refused = gate(ctx, ev, nowMs, rates, { ip = ARGV[19], user = userId, powNonce = ARGV[20],
+    powBits = tonumber(ARGV[21]), powExpiresAtMs = tonumber(ARGV[22]) })
+  if refused then return refused end
+end
 
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)

@@ -10,7 +10,7 @@
   - per-person tallies: at least each person's paid tickets, so the per-person limit holds.
 
   Input:
-    KEYS[1..8]  the event's keys (see includes/context.lua)
+    KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] paidInDb        tickets paid according to PostgreSQL
     ARGV[2] maxArrivalSeq   highest arrival_seq PostgreSQL has for the event
     ARGV[3] maxHoldSeq      highest hold_seq PostgreSQL has for the event

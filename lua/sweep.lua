@@ -3,7 +3,7 @@
   nobody is booking. Same first two steps as every other script, nothing else.
 
   Input:
-    KEYS[1..8]  the event's keys (see includes/context.lua)
+    KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
     ARGV[2] holdMs
     ARGV[3] reclaimMax

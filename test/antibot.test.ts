@@ -123,6 +123,15 @@ describe("rate limits per client IP and per user", () => {
   });
 });
 
+describe("the gate is part of the hold", () => {
+  it("a booking for an event that does not exist is 404 and leaves no bucket behind", async () => {
+    const unknown = "0190a000-0000-7000-8000-000000000001";
+    const answer = await ctx.client.book(unknown, "nobody-1");
+    expect(answer.status).toBe(404);
+    expect(await ctx.running.engine.redis.exists(rateIpKey(unknown, "127.0.0.1"))).toBe(0);
+  });
+});
+
 describe("per-person limits and the line cap", () => {
   it("refuses past the per-person ticket limit and past LINE_MAX people waiting", async () => {
     const eventId = await ctx.client.eventId({ capacity: 1, maxPerUser: 2 });

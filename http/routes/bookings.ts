@@ -73,8 +73,8 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
         fields.check(idempotencyKey.length <= limits.idempotencyKeyChars && (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)), "Idempotency-Key", `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`);
         fields.done();
         const nowMs = Date.now();
-        await admission.admit({ eventId: eventId!, userId: userId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
-        const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey }, nowMs);
+        const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
+        const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs);
         const view = { ...bookingView(booking, config.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
         if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";

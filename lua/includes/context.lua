@@ -1,5 +1,5 @@
 --[[
-  Shared by every script that changes an event. All scripts receive the same eight KEYS,
+  Shared by every script that changes an event. All scripts receive the same ten KEYS,
   all carrying the event's hash tag {E}, so one slot holds the whole event:
     KEYS[1] event:{E}        hash: instock, held, paid, capacity, limits, sale window, display
     KEYS[2] line:{E}         zset: waiting bookings, score = arrival sequence
@@ -9,23 +9,26 @@
     KEYS[6] log:{E}          stream: every change, replayed into PostgreSQL by the relay
     KEYS[7] booking:{E}:     prefix of one hash per booking
     KEYS[8] idem:{E}:        prefix of idempotency keys
+    KEYS[9]  rate:{E}:       prefix of the token buckets per IP and per userId (the hold scripts' gate)
+    KEYS[10] pow:{E}:        prefix of used proof-of-work nonces (the hold scripts' gate)
 ]]
 local function eventContext(keys)
   return {
     event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
     tally = keys[5], log = keys[6], bookingPrefix = keys[7], idemPrefix = keys[8],
+    ratePrefix = keys[9], powPrefix = keys[10],
   }
 end
 
 local function loadEvent(ctx)
   local v = redis.call('HMGET', ctx.event, 'status', 'instock', 'held', 'paid', 'capacity',
-    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency')
+    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency', 'pow_bits')
   if not v[1] then return nil end
   return {
     status = v[1], instock = tonumber(v[2]), held = tonumber(v[3]), paid = tonumber(v[4]),
     capacity = tonumber(v[5]), maxPerUser = tonumber(v[6]),
     saleStartsAtMs = tonumber(v[7]) or 0, saleEndsAtMs = tonumber(v[8]) or 0,
-    price = tonumber(v[9]), currency = v[10],
+    price = tonumber(v[9]), currency = v[10], powBits = tonumber(v[11]) or 0,
   }
 end
 

@@ -1,0 +1,48 @@
+--[[
+  The anti-bot gate, the first step of a hold once the event is read: two token buckets
+  (the client's IP and the userId) are taken from together or not at all; then, if the
+  event asks for a proof-of-work, the presented challenge must be hard enough and unused
+  (its nonce is remembered until the challenge expires, so each solves one booking).
+  Shared by hold.lua and hold_batch.lua, so a booking is one script call, and a request for
+  an unknown event leaves no bucket behind.
+
+  rates = { ipPerS, ipBurst, userPerS, userBurst }
+  g     = { ip, user, powNonce, powBits, powExpiresAtMs }  powBits 0 when no valid proof was given
+  Keys built here, in the event's slot: ctx.ratePrefix .. 'ip:' .. ip, ctx.ratePrefix ..
+  'user:' .. user (hash: tokens, atMs), ctx.powPrefix .. nonce (string while used).
+  Returns nil when the request may go on, else the refusal reply:
+    RATE_LIMITED (detail: 'ip:<waitMs>' or 'user:<waitMs>'), POW_REQUIRED (detail: bits asked), POW_REUSED
+]]
+
+-- A bucket refilled at perS tokens a second up to burst.
+local function bucketTokens(key, perS, burst, nowMs)
+  local v = redis.call('HMGET', key, 'tokens', 'atMs')
+  local tokens = tonumber(v[1]) or burst
+  local atMs = tonumber(v[2]) or nowMs
+  return math.min(burst, tokens + math.max(0, nowMs - atMs) * perS / 1000)
+end
+
+local function takeToken(key, tokens, perS, burst, nowMs)
+  redis.call('HSET', key, 'tokens', tokens - 1, 'atMs', nowMs)
+  -- A full bucket equals no key, so a key lives only as long as it takes to refill.
+  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / perS) + 1000)
+end
+
+local function gate(ctx, ev, nowMs, rates, g)
+  local ipKey, userKey = ctx.ratePrefix .. 'ip:' .. g.ip, ctx.ratePrefix .. 'user:' .. g.user
+  local ipTokens = bucketTokens(ipKey, rates.ipPerS, rates.ipBurst, nowMs)
+  local userTokens = bucketTokens(userKey, rates.userPerS, rates.userBurst, nowMs)
+  if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. math.ceil((1 - ipTokens) * 1000 / rates.ipPerS) } end
+  if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. math.ceil((1 - userTokens) * 1000 / rates.userPerS) } end
+  takeToken(ipKey, ipTokens, rates.ipPerS, rates.ipBurst, nowMs)
+  takeToken(userKey, userTokens, rates.userPerS, rates.userBurst, nowMs)
+
+  if ev.powBits > 0 then
+    if g.powBits < ev.powBits then return { 'POW_REQUIRED', ev.powBits } end
+    local ttlMs = g.powExpiresAtMs - nowMs
+    if ttlMs < 1 or not redis.call('SET', ctx.powPrefix .. g.powNonce, 1, 'NX', 'PX', ttlMs) then
+      return { 'POW_REUSED', '' }
+    end
+  end
+  return nil
+end
