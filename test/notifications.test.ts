@@ -63,6 +63,16 @@ async function notifications(bookingId: string) {
   return rows;
 }
 
+/** The booking's 1 h reminder jobs still waiting to run. */
+async function reminderJobs(bookingId: string) {
+  const schema = ctx.running.config.bossSchema;
+  const { rows } = await ctx.running.pool.query<{ start_after: Date }>(
+    `SELECT start_after FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND data->>'kind' = 'reminder_60m' AND state = 'created'`,
+    [bookingId],
+  );
+  return rows;
+}
+
 describe("notifications", () => {
   it("a paid booking yields exactly one confirmation whose .ics carries the start time and zone", async () => {
     const startsAt = "2027-06-01T20:00:00+02:00";
@@ -96,15 +106,18 @@ describe("notifications", () => {
   });
 
   it("a reminder is scheduled with startAfter and sent when its time comes", async () => {
-    const startsAt = new Date(Date.now() + 3_600_000 + 4000).toISOString();
-    const eventId = await ctx.client.eventId({ name: "Soon Show", startsAt });
+    const startsAt = new Date(Date.now() + 3_600_000 + 6000);
+    const dueAtMs = startsAt.getTime() - 3_600_000;
+    const eventId = await ctx.client.eventId({ name: "Soon Show", startsAt: startsAt.toISOString() });
     const booking = await book(eventId, "remind-bob");
     await ctx.client.webhook(completedEvent(booking, 5000));
-    await waitFor(async () => mailsTo("remind-bob@example.com"), (mails) => mails.length >= 1, 20_000);
-    // Only the confirmation so far: the reminder waits for its startAfter.
-    expect(mailsTo("remind-bob@example.com").map((m) => m.subject)).toEqual(["Your tickets: Soon Show"]);
+    // Queued with the confirmation, to start at its time (not when it was queued).
+    const jobs = await waitFor(() => reminderJobs(booking.id), (rows) => rows.length >= 1, 20_000);
+    expect(jobs.map((row) => row.start_after.getTime())).toEqual([dueAtMs]);
     const mails = await waitFor(async () => mailsTo("remind-bob@example.com"), (list) => list.length >= 2, 30_000);
-    expect(mails[1]!.subject).toBe("Reminder: Soon Show");
+    expect(mails.map((m) => m.subject).sort()).toEqual(["Reminder: Soon Show", "Your tickets: Soon Show"]);
+    const { rows } = await ctx.running.pool.query<{ sent_at: Date }>("SELECT sent_at FROM notifications WHERE booking_id = $1 AND kind = 'reminder_60m'", [booking.id]);
+    expect(rows[0]!.sent_at.getTime()).toBeGreaterThanOrEqual(dueAtMs);
     expect(await notifications(booking.id)).toEqual([
       { kind: "confirmation", status: "sent", recipient: "remind-bob@example.com" },
       { kind: "reminder_60m", status: "sent", recipient: "remind-bob@example.com" },
@@ -112,22 +125,19 @@ describe("notifications", () => {
   });
 
   it("a reminder whose event moved later waits for the new time", async () => {
-    const startsAt = new Date(Date.now() + 3_600_000 + 3000);
+    // Far enough ahead that the move below lands before the reminder comes due, even on a busy machine.
+    const startsAt = new Date(Date.now() + 3_600_000 + 8000);
     const eventId = await ctx.client.eventId({ name: "Moved Show", startsAt: startsAt.toISOString() });
     const booking = await book(eventId, "moved-ivy");
     await ctx.client.webhook(completedEvent(booking, 5000));
-    await waitFor(async () => mailsTo("moved-ivy@example.com"), (mails) => mails.length >= 1, 20_000);
+    await waitFor(() => reminderJobs(booking.id), (rows) => rows.length >= 1, 20_000);
     const movedTo = new Date(startsAt.getTime() + 86_400_000);
     const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, body: { startsAt: movedTo.toISOString() } });
     expect(patched.status).toBe(200);
     // The reminder job comes due at the old time, finds the event later, and is queued again.
-    const schema = ctx.running.config.bossSchema;
-    const again = await waitFor(
-      async () => (await ctx.running.pool.query<{ start_after: Date }>(`SELECT start_after FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND data->>'kind' = 'reminder_60m' AND state = 'created'`, [booking.id])).rows,
-      (rows) => rows.some((row) => row.start_after.getTime() > startsAt.getTime()),
-      20_000,
-    );
+    const again = await waitFor(() => reminderJobs(booking.id), (rows) => rows.some((row) => row.start_after.getTime() > startsAt.getTime()), 30_000);
     expect(again.map((row) => row.start_after.getTime())).toEqual([movedTo.getTime() - 3_600_000]);
+    await waitFor(async () => mailsTo("moved-ivy@example.com"), (mails) => mails.length >= 1, 20_000);
     expect(mailsTo("moved-ivy@example.com").map((m) => m.subject)).toEqual(["Your tickets: Moved Show"]);
     expect((await notifications(booking.id)).map((n) => n.kind)).toEqual(["confirmation"]);
   });
@@ -145,12 +155,7 @@ describe("notifications", () => {
     const mails = await waitFor(async () => mailsTo("earlier-kim@example.com"), (list) => list.length >= 2, 30_000);
     expect(mails.map((m) => m.subject)).toEqual(["Your tickets: Earlier Show", "Reminder: Earlier Show"]);
     // The job queued for the old time is still there; when it runs it finds the reminder sent.
-    const schema = ctx.running.config.bossSchema;
-    const { rows } = await ctx.running.pool.query<{ id: string }>(
-      `SELECT id FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND data->>'kind' = 'reminder_60m' AND state = 'created'`,
-      [booking.id],
-    );
-    expect(rows).toHaveLength(1);
+    expect(await reminderJobs(booking.id)).toHaveLength(1);
     expect(await notifier().notify({ bookingId: booking.id, kind: "reminder_60m" })).toBe("already");
     await sleep(300);
     expect(mailsTo("earlier-kim@example.com")).toHaveLength(2);
