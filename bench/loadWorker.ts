@@ -1,6 +1,6 @@
 import autocannon from "autocannon";
 import { parentPort, workerData } from "node:worker_threads";
-import { reportRun } from "./threadReport.js";
+import { cannonBase, reportRun } from "./threadReport.js";
 import { quantityOf } from "./protocol.js";
 
 // One load-generator thread: autocannon sends POST /bookings, each request a different
@@ -23,10 +23,7 @@ export interface LoadJob {
 async function main(job: LoadJob): Promise<void> {
   let n = 0;
   const instance = autocannon({
-    url: job.url,
-    connections: job.connections,
-    pipelining: 1,
-    timeout: 30,
+    ...cannonBase(job.url, job.connections),
     ...(job.amount > 0 ? { amount: job.amount } : { duration: job.durationS }),
     ...(job.rate > 0 ? { overallRate: job.rate } : {}),
     requests: [

@@ -7,7 +7,7 @@ import { freePort } from "../bin/app.js";
 import { generateEvents } from "../search/generate.js";
 import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
-import { reportRun } from "./threadReport.js";
+import { cannonBase, reportRun } from "./threadReport.js";
 import { runLoad, runThreads, type RunResult } from "./load.js";
 import { ROOT, spawnChild, stopAll, type Child } from "./processes.js";
 
@@ -42,10 +42,7 @@ interface SearchJob {
 async function searchWorker(job: SearchJob): Promise<void> {
   let n = 0;
   const instance = autocannon({
-    url: job.url,
-    connections: job.connections,
-    pipelining: 1,
-    timeout: 30,
+    ...cannonBase(job.url, job.connections),
     duration: job.durationS,
     requests: [{ method: "GET", setupRequest: (request) => ({ ...request, path: job.paths[n++ % job.paths.length] }) }],
   });

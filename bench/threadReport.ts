@@ -3,6 +3,12 @@ import type { MessagePort } from "node:worker_threads";
 import { LatencyHistogram } from "./histogram.js";
 import { TICK_MS, type LoadMessage } from "./protocol.js";
 
+/** The options every load thread gives autocannon. Never pipelined: this uWS build closes a
+ * connection when a request arrives while an async answer is pending. */
+export function cannonBase(url: string, connections: number) {
+  return { url, connections, pipelining: 1, timeout: 30 };
+}
+
 /**
  * What every load thread does with its autocannon run: counts answers by status and
  * latency, tells the parent how far it got every TICK_MS, and sends the totals at the end.
