@@ -7,7 +7,7 @@ import { checkInvariant, completedEvent, useTestEngine } from "./helpers.js";
 const ctx = useTestEngine();
 
 describe("2,000 people at once for 100 tickets", () => {
-  it("holds exactly 100, queues 1,900 in arrival order, and keeps the invariant at every step", async () => {
+  it("holds exactly 100, queues 1,900 in arrival order, and keeps the invariant at every step (emfcamp #1901, #879)", async () => {
     const eventId = await ctx.client.eventId({ capacity: 100 });
     const dispatcher = new Agent({ connections: 256, pipelining: 0 });
     const answers = await Promise.all(
@@ -65,7 +65,7 @@ describe("randomized on-sales (fast-check)", () => {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 400_000 }) }) },
   );
 
-  it("never oversells, and grants holds in arrival order, whatever people do", async () => {
+  it("never oversells, and grants holds in arrival order, whatever people do (the pretix fork that skipped a lock)", async () => {
     const engine = ctx.running.engine;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(op, { minLength: 5, maxLength: 40 }), async (capacity, ops) => {

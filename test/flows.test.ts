@@ -77,7 +77,7 @@ describe("hold", () => {
 });
 
 describe("cancel", () => {
-  it("gives held tickets back at once and serves the head of the line", async () => {
+  it("gives held tickets back at once and serves the head of the line (Hi.Events #466)", async () => {
     const eventId = await ctx.client.eventId({ capacity: 2 });
     const a = await ctx.client.book(eventId, "cancel-a", 2);
     const b = await ctx.client.book(eventId, "cancel-b", 1);

@@ -61,7 +61,7 @@ class Follower {
 }
 
 describe("live booking status over WebSocket", () => {
-  it("counts positions down and pushes 'your turn' within 100 ms of a release, on every HTTP process", async () => {
+  it("counts positions down and pushes 'your turn' within 100 ms of a release, on every HTTP process (Hi.Events #178)", async () => {
     const other = await startTestEngine();
     others.push(other);
     const port = ctx.running.http!.port;

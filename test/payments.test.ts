@@ -296,7 +296,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect(await checkInvariant(short.running.engine, eventId)).toMatchObject({ paid: 2, instock: 1 });
   });
 
-  it("a payment under way when its hold expires, its tickets sold meanwhile, is refunded through the provider", async () => {
+  it("a payment under way when its hold expires, its tickets sold meanwhile, is refunded through the provider (pretix #74)", async () => {
     const shop = shopOf(short);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const booking = await shop.hold(eventId, "slowest-payer");
@@ -315,7 +315,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect(metrics.body).toMatch(/onsale_payments_total\{outcome="refund"\} [1-9]/);
   });
 
-  it("closes the Checkout Session once the hold is over, so nobody pays for tickets that are gone", async () => {
+  it("closes the Checkout Session once the hold is over, so nobody pays for tickets that are gone (pretix #2629)", async () => {
     const shop = shopOf(short);
     const eventId = await shop.client.eventId();
     const booking = await shop.hold(eventId, "came-back-later");
