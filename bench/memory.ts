@@ -22,7 +22,7 @@ const HOLDS_IN_FLIGHT = 200;
 export function scratchEvent(capacity: number): EventRecord {
   return {
     id: uuidv7(), name: "bench scratch", venue: "bench", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",
-    capacity, price: 5000, currency: "eur", maxPerUser: 4, saleStartsAt: null, saleEndsAt: null, status: "on_sale", version: 1, powBits: 0,
+    capacity, price: 5000, currency: "eur", maxPerUser: 4, saleStartsAt: null, saleEndsAt: null, status: "on_sale", version: 1, powBits: 0, holdSeconds: 0,
   };
 }
 

@@ -1,6 +1,9 @@
 // Settings from the environment, each with a default that works on a developer machine.
 // Every limit the engine enforces is named here.
 
+/** A day: no hold, the engine's or an event's, lasts longer. */
+const HOLD_SECONDS_MAX = 86_400;
+
 export interface Limits {
   /** Largest request body accepted, in bytes. */
   bodyBytes: number;
@@ -31,6 +34,8 @@ export interface Limits {
   rateUserBurst: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
   powBitsMax: number;
+  /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
+  holdSecondsMax: number;
 }
 
 export interface Config {
@@ -200,7 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReadUrl: str(env, "DATABASE_READ_URL", databaseUrl),
     // Redis Cluster and pgbouncer (issue 8).
     redisClusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
-    holdMs: int(env, "HOLD_SECONDS", 300, 1, 86_400) * 1000,
+    holdMs: int(env, "HOLD_SECONDS", 300, 1, HOLD_SECONDS_MAX) * 1000,
     paymentProvider: provider,
     stripeSecretKey: str(env, "STRIPE_SECRET_KEY", "sk_test_mock"),
     stripeWebhookSecret: str(env, "STRIPE_WEBHOOK_SECRET", "whsec_mock_local_development_only"),
@@ -225,6 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
       rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),
       rateUserBurst: int(env, "RATE_USER_BURST", 5, 1, 10_000_000),
       powBitsMax: 28,
+      holdSecondsMax: HOLD_SECONDS_MAX,
     },
     reclaimMax: int(env, "RECLAIM_MAX", 100, 1, 10_000),
     serveMax: int(env, "SERVE_MAX", 100, 1, 10_000),

@@ -57,6 +57,8 @@ export interface EventRecord {
   version: number;
   /** Proof-of-work asked of each booking, in leading zero bits; 0 = none. */
   powBits: number;
+  /** How long this event's holds last; 0 = the engine's HOLD_SECONDS. */
+  holdSeconds: number;
 }
 
 /** Fields of event:{E} that are display data, cached from PostgreSQL; `cache flush` drops only these. */
@@ -289,6 +291,7 @@ export class Engine {
       "sale_starts_at", event.saleStartsAt?.getTime() ?? 0,
       "sale_ends_at", event.saleEndsAt?.getTime() ?? 0,
       "pow_bits", event.powBits,
+      "hold_ms", event.holdSeconds * 1000,
       ...(options.display ? displayFields(event) : []),
     ];
     const reply = await this.redis.load(...this.keys(event.id), event.capacity, paidInDb, ...fields);

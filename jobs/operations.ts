@@ -27,7 +27,7 @@ export interface WarmResult {
 
 export type DriftKind =
   | "missing" // on sale in PostgreSQL, not live in Redis
-  | "settings" // capacity, price, sale window or status differ
+  | "settings" // capacity, price, limits, sale window, status, proof-of-work or hold length differ
   | "display" // cached display fields differ from PostgreSQL (stale cache)
   | "paid_lost" // Redis counts fewer paid tickets than PostgreSQL
   | "paid_unrelayed" // Redis counts more paid tickets, with nothing left to relay
@@ -118,8 +118,8 @@ export class Operations {
       if (redis.join() !== postgres.join()) drift.push({ kind: "settings", redis: redis.join(" "), postgres: postgres.join(" ") });
     };
     settings(
-      [n("capacity"), n("price"), fields.currency ?? "", fields.status, n("max_per_user"), n("sale_starts_at"), n("sale_ends_at")],
-      [event.capacity, event.price, event.currency.toLowerCase(), event.status, event.maxPerUser, event.saleStartsAt?.getTime() ?? 0, event.saleEndsAt?.getTime() ?? 0],
+      [n("capacity"), n("price"), fields.currency ?? "", fields.status, n("max_per_user"), n("sale_starts_at"), n("sale_ends_at"), n("pow_bits"), n("hold_ms")],
+      [event.capacity, event.price, event.currency.toLowerCase(), event.status, event.maxPerUser, event.saleStartsAt?.getTime() ?? 0, event.saleEndsAt?.getTime() ?? 0, event.powBits, event.holdSeconds * 1000],
     );
     const cachedDisplay = [fields.name, fields.venue, fields.starts_at, fields.time_zone];
     if (cachedDisplay.some((v) => v !== undefined) && cachedDisplay.join("|") !== [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join("|")) {

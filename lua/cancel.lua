@@ -6,7 +6,7 @@
   Input:
     KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
-    ARGV[2] holdMs
+    ARGV[2] holdMs          for holds served from the line, unless the event sets its own (hold_ms)
     ARGV[3] bookingId
     ARGV[4] token        the token's secret half; checked only when reason is 'user'
     ARGV[5] reason       user | payment_failed | checkout_expired
@@ -27,6 +27,7 @@ local reclaimMax, serveMax, retentionMs = tonumber(ARGV[6]), tonumber(ARGV[7]), 
 
 local ev = loadEvent(ctx)
 if not ev then return { 'BOOKING_NOT_FOUND', '' } end
+holdMs = holdMsOf(ev, holdMs)
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 
 local b = loadBooking(ctx, bookingId)

@@ -9,7 +9,7 @@
   Input:
     KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
-    ARGV[2] holdMs
+    ARGV[2] holdMs          for holds served from the line, unless the event sets its own (hold_ms)
     ARGV[3] bookingId
     ARGV[4] paymentRef    the provider's payment id (checkout session)
     ARGV[5] amount        minor units actually paid
@@ -39,6 +39,7 @@ local reclaimMax, serveMax, retentionMs = tonumber(ARGV[7]), tonumber(ARGV[8]), 
 
 local ev = loadEvent(ctx)
 if not ev then return { 'BOOKING_NOT_FOUND', '' } end
+holdMs = holdMsOf(ev, holdMs)
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 
 local b = loadBooking(ctx, bookingId)

@@ -7,7 +7,7 @@
   Input:
     KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1]  nowMs
-    ARGV[2]  holdMs            how long a new or served hold lasts
+    ARGV[2]  holdMs            how long a new or served hold lasts, unless the event sets its own (hold_ms)
     ARGV[3]  bookingId         id for the booking if one is created (UUIDv7 from the caller)
     ARGV[4]  token             secret for the booking if one is created
     ARGV[5]  userId
@@ -48,6 +48,7 @@ local rates = { ipPerS = tonumber(ARGV[14]), ipBurst = tonumber(ARGV[15]), userP
 
 local ev = loadEvent(ctx)
 if not ev then return { 'EVENT_NOT_FOUND', '' } end
+holdMs = holdMsOf(ev, holdMs)
 if ARGV[18] == '1' then
   local refused = gate(ctx, ev, nowMs, rates, { ip = ARGV[19], user = userId, powNonce = ARGV[20],
     powBits = tonumber(ARGV[21]), powExpiresAtMs = tonumber(ARGV[22]) })

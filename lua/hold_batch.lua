@@ -7,7 +7,7 @@
   Input:
     KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1]  nowMs
-    ARGV[2]  holdMs
+    ARGV[2]  holdMs            unless the event sets its own (hold_ms)
     ARGV[3]  idempotencyTtlMs
     ARGV[4]  reclaimMax
     ARGV[5]  serveMax
@@ -38,6 +38,7 @@ if #ARGV ~= HEAD + count * REQUEST_FIELDS then error('hold_batch: ARGV holds ' .
 
 local ev = loadEvent(ctx)
 if not ev then return { { 'EVENT_NOT_FOUND', '' } } end
+holdMs = holdMsOf(ev, holdMs)
 
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)

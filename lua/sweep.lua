@@ -5,7 +5,7 @@
   Input:
     KEYS[1..10]  the event's keys (see includes/context.lua)
     ARGV[1] nowMs
-    ARGV[2] holdMs
+    ARGV[2] holdMs          for holds served from the line, unless the event sets its own (hold_ms)
     ARGV[3] reclaimMax
     ARGV[4] serveMax
     ARGV[5] retentionMs
@@ -24,6 +24,7 @@ local reclaimMax, serveMax, retentionMs = tonumber(ARGV[3]), tonumber(ARGV[4]), 
 
 local ev = loadEvent(ctx)
 if not ev then return { -1 } end
+holdMs = holdMsOf(ev, holdMs)
 local reclaimed = reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 local served, dropped = serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 local lineLength, holdCount = redis.call('ZCARD', ctx.line), redis.call('ZCARD', ctx.holds)

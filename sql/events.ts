@@ -17,9 +17,10 @@ interface EventRow {
   status: "on_sale" | "closed";
   version: number;
   pow_bits: number;
+  hold_seconds: number;
 }
 
-export type NewEvent = Omit<EventRecord, "version" | "powBits"> & { powBits?: number };
+export type NewEvent = Omit<EventRecord, "version" | "powBits" | "holdSeconds"> & { powBits?: number; holdSeconds?: number };
 export type EventChanges = Partial<Omit<EventRecord, "id" | "version" | "price" | "currency">>;
 
 function toRecord(row: EventRow): EventRecord {
@@ -38,6 +39,7 @@ function toRecord(row: EventRow): EventRecord {
     status: row.status,
     version: row.version,
     powBits: row.pow_bits,
+    holdSeconds: row.hold_seconds,
   };
 }
 
@@ -47,7 +49,7 @@ export function insertEvent(pool: Pool, event: NewEvent, also?: (client: PoolCli
     const { rows } = await client.query<EventRow>(sql.insertEvent, [
       event.id, event.name, event.venue, event.startsAt, event.timeZone, event.capacity,
       event.price, event.currency, event.maxPerUser, event.saleStartsAt, event.saleEndsAt, event.status,
-      event.powBits ?? 0,
+      event.powBits ?? 0, event.holdSeconds ?? 0,
     ]);
     await client.query(sql.startRelay, [event.id]);
     await also?.(client);
@@ -64,7 +66,7 @@ export async function updateEvent(pool: Queryable, id: string, changes: EventCha
   const { rows } = await pool.query<EventRow>(sql.updateEvent, [
     id, changes.name ?? null, changes.venue ?? null, changes.startsAt ?? null, changes.timeZone ?? null,
     changes.capacity ?? null, changes.maxPerUser ?? null, changes.saleStartsAt ?? null,
-    changes.saleEndsAt ?? null, changes.status ?? null, changes.powBits ?? null,
+    changes.saleEndsAt ?? null, changes.status ?? null, changes.powBits ?? null, changes.holdSeconds ?? null,
   ]);
   return rows[0] ? toRecord(rows[0]) : null;
 }

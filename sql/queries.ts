@@ -1,13 +1,13 @@
 // Every SQL statement the engine runs, in one place, named for what it does.
 
 export const EVENT_COLUMNS = `id, name, venue, starts_at, time_zone, capacity, price, currency,
-  max_per_user, sale_starts_at, sale_ends_at, status, version, pow_bits`;
+  max_per_user, sale_starts_at, sale_ends_at, status, version, pow_bits, hold_seconds`;
 
 export const sql = {
   insertEvent: `
     INSERT INTO events (id, name, venue, starts_at, time_zone, capacity, price, currency,
-                        max_per_user, sale_starts_at, sale_ends_at, status, pow_bits)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                        max_per_user, sale_starts_at, sale_ends_at, status, pow_bits, hold_seconds)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     RETURNING ${EVENT_COLUMNS}`,
 
   selectEvent: `SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`,
@@ -19,7 +19,7 @@ export const sql = {
       time_zone = COALESCE($5, time_zone), capacity = COALESCE($6, capacity),
       max_per_user = COALESCE($7, max_per_user), sale_starts_at = COALESCE($8, sale_starts_at),
       sale_ends_at = COALESCE($9, sale_ends_at), status = COALESCE($10, status),
-      pow_bits = COALESCE($11, pow_bits),
+      pow_bits = COALESCE($11, pow_bits), hold_seconds = COALESCE($12, hold_seconds),
       version = version + 1, updated_at = now()
     WHERE id = $1
     RETURNING ${EVENT_COLUMNS}`,

@@ -34,6 +34,32 @@ describe("what went wrong for the field's users", () => {
     await waitFor(() => checkInvariant(ctx.running.engine, eventId), (tally) => tally.instock === 5 && tally.held === 0, 10_000);
   });
 
+  it("each event holds for its own length (pretix 30 min, alf.io 25, Hi.Events 15), for new holds and holds served from the line", async () => {
+    const admin = { Authorization: "Bearer test-admin-token" };
+    const own = await ctx.client.createEvent({ capacity: 1, holdSeconds: 2 });
+    expect(own.body).toMatchObject({ holdSeconds: 2 });
+    const eventId = own.body.id as string;
+    const engineDefault = await ctx.client.eventId({ capacity: 1 });
+    const short = await ctx.client.book(eventId, "two-seconds");
+    const usual = await ctx.client.book(engineDefault, "engine-default");
+    const lengthMs = (answer: Answer) => Date.parse(answer.body.expiresAt) - Date.now();
+    expect(lengthMs(short)).toBeLessThanOrEqual(2000);
+    expect(lengthMs(usual)).toBeGreaterThan(2000);
+    expect(lengthMs(usual)).toBeLessThanOrEqual(HOLD_SECONDS * 1000);
+    // The next in line is served with the event's length too, once the first hold is over.
+    const next = await ctx.client.book(eventId, "next-in-line");
+    expect(next.body.status).toBe("waiting");
+    const served = await waitFor(() => ctx.client.get(next.body.id, next.body.token), (answer) => answer.body.status === "held", 10_000);
+    expect(lengthMs(served)).toBeLessThanOrEqual(2000);
+    // A PATCH changes the length of holds made after it; 0 goes back to the engine's.
+    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { holdSeconds: 0, capacity: 3 } });
+    expect(patched.body).toMatchObject({ holdSeconds: 0 });
+    expect(lengthMs(await ctx.client.book(eventId, "after-patch"))).toBeGreaterThan(2000);
+    const refused = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { holdSeconds: 86_401 } });
+    expect(refused.status).toBe(422);
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({ holdSeconds: 0 });
+  });
+
   it("fifty copies of one request with one Idempotency-Key at the same moment hold once, and all get that booking", async () => {
     const eventId = await ctx.client.eventId({ capacity: 10 });
     const copies = await Promise.all(Array.from({ length: 50 }, () => ctx.client.book(eventId, "double-clicker", 2, { "Idempotency-Key": "submit-1" })));

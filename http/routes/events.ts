@@ -31,6 +31,7 @@ function eventView(event: EventRecord, live: LiveEvent | null): Record<string, u
     saleEndsAt: event.saleEndsAt?.toISOString() ?? null,
     status: event.status,
     powBits: event.powBits,
+    holdSeconds: event.holdSeconds,
     instock: live?.instock ?? null,
   };
 }
@@ -54,6 +55,7 @@ function liveView(eventId: string, live: LiveEvent): Record<string, unknown> | n
     saleEndsAt: instant(f.sale_ends_at),
     status: f.status,
     powBits: Number(f.pow_bits ?? 0),
+    holdSeconds: Number(f.hold_ms ?? 0) / 1000,
     instock: live.instock,
   };
 }
@@ -90,6 +92,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
       saleEndsAt: fields.instant("saleEndsAt", { required: false }),
       status: fields.oneOf("status", STATUSES, { required: false }),
       powBits: fields.integer("powBits", { required: false, min: 0, max: limits.powBitsMax }),
+      holdSeconds: fields.integer("holdSeconds", { required: false, min: 0, max: limits.holdSecondsMax }),
     };
   };
 
@@ -123,6 +126,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
           saleEndsAt: e.saleEndsAt ?? null,
           status: e.status ?? "on_sale",
           powBits: e.powBits ?? 0,
+          holdSeconds: e.holdSeconds ?? 0,
         }, (client) => queueSearchSync(boss, client, config.search, id));
         const live = await engine.loadEvent(event, 0);
         return { status: 201, json: eventView(event, live), headers: { Location: `/events/${event.id}` } };

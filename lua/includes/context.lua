@@ -22,14 +22,21 @@ end
 
 local function loadEvent(ctx)
   local v = redis.call('HMGET', ctx.event, 'status', 'instock', 'held', 'paid', 'capacity',
-    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency', 'pow_bits')
+    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency', 'pow_bits', 'hold_ms')
   if not v[1] then return nil end
   return {
     status = v[1], instock = tonumber(v[2]), held = tonumber(v[3]), paid = tonumber(v[4]),
     capacity = tonumber(v[5]), maxPerUser = tonumber(v[6]),
     saleStartsAtMs = tonumber(v[7]) or 0, saleEndsAtMs = tonumber(v[8]) or 0,
     price = tonumber(v[9]), currency = v[10], powBits = tonumber(v[11]) or 0,
+    holdMs = tonumber(v[12]) or 0,
   }
+end
+
+-- How long a new or served hold lasts: the event's own length, else the caller's (HOLD_SECONDS).
+local function holdMsOf(ev, defaultMs)
+  if ev.holdMs > 0 then return ev.holdMs end
+  return defaultMs
 end
 
 local function saleOpen(ev, nowMs)
