@@ -102,7 +102,9 @@ describe("notifications", () => {
     expect(await notifier().notify({ bookingId: booking.id, kind: "confirmation" })).toBe("already");
     await sleep(500);
     expect(mailsTo("cal-alice@example.com")).toHaveLength(1);
-    expect(await notifications(booking.id)).toEqual([{ kind: "confirmation", status: "sent", recipient: "cal-alice@example.com" }]);
+    expect(await waitFor(() => notifications(booking.id), (list) => list.every((n) => n.status !== "sending"))).toEqual([
+      { kind: "confirmation", status: "sent", recipient: "cal-alice@example.com" },
+    ]);
   });
 
   it("a reminder is scheduled with startAfter and sent when its time comes", async () => {
@@ -116,8 +118,12 @@ describe("notifications", () => {
     expect(jobs.map((row) => row.start_after.getTime())).toEqual([dueAtMs]);
     const mails = await waitFor(async () => mailsTo("remind-bob@example.com"), (list) => list.length >= 2, 30_000);
     expect(mails.map((m) => m.subject).sort()).toEqual(["Reminder: Soon Show", "Your tickets: Soon Show"]);
-    const { rows } = await ctx.running.pool.query<{ sent_at: Date }>("SELECT sent_at FROM notifications WHERE booking_id = $1 AND kind = 'reminder_60m'", [booking.id]);
-    expect(rows[0]!.sent_at.getTime()).toBeGreaterThanOrEqual(dueAtMs);
+    // The SMTP server has the message a moment before the worker records it sent.
+    const sentAt = await waitFor(
+      async () => (await ctx.running.pool.query<{ sent_at: Date | null }>("SELECT sent_at FROM notifications WHERE booking_id = $1 AND kind = 'reminder_60m'", [booking.id])).rows[0]?.sent_at,
+      (at) => at instanceof Date,
+    );
+    expect(sentAt!.getTime()).toBeGreaterThanOrEqual(dueAtMs);
     expect(await notifications(booking.id)).toEqual([
       { kind: "confirmation", status: "sent", recipient: "remind-bob@example.com" },
       { kind: "reminder_60m", status: "sent", recipient: "remind-bob@example.com" },
@@ -200,7 +206,8 @@ describe("notifications", () => {
     const [mail] = await waitFor(async () => mailsTo("late-erin@example.com"), (mails) => mails.length >= 1, 20_000);
     expect(mail!.subject).toBe("Refund: Refund Fest");
     expect(mail!.text).toContain("€50.00");
-    expect((await notifications(late.id)).map((n) => `${n.kind}:${n.status}`)).toEqual(["refund:sent"]);
+    const rows = await waitFor(() => notifications(late.id), (list) => list.every((n) => n.status !== "sending"));
+    expect(rows.map((n) => `${n.kind}:${n.status}`)).toEqual(["refund:sent"]);
   });
 
   it("an email the SMTP server refuses is marked failed and sent by the retry, once", async () => {
