@@ -108,8 +108,12 @@ export class Engine {
   readonly redis: RedisClient & ScriptCommands;
   private readonly keysCache = new Map<string, EventKeys>();
   private readonly batcher: HoldBatcher | null;
-  /** The token buckets' rates, as the hold scripts read them: ipPerS, ipBurst, userPerS, userBurst. */
-  private readonly rates: [number, number, number, number];
+  /**
+   * The settings both hold scripts read as one run of ARGV (hold.lua's 9–17, hold_batch.lua's
+   * 3–11): idempotencyTtlMs, reclaimMax, serveMax, lineMax, retentionMs, then the token
+   * buckets' ipPerS, ipBurst, userPerS, userBurst. Fixed per process, so built once.
+   */
+  private readonly holdSettings: number[];
 
   constructor(
     redis: RedisClient,
@@ -117,7 +121,10 @@ export class Engine {
   ) {
     this.redis = defineScripts(redis);
     const { limits } = config;
-    this.rates = [limits.rateIpPerS, limits.rateIpBurst, limits.rateUserPerS, limits.rateUserBurst];
+    this.holdSettings = [
+      config.idempotencyTtlMs, config.reclaimMax, config.serveMax, limits.lineMax, config.retentionMs,
+      limits.rateIpPerS, limits.rateIpBurst, limits.rateUserPerS, limits.rateUserBurst,
+    ];
     this.batcher = config.holdBatch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holdBatch) : null;
   }
 
@@ -144,12 +151,7 @@ export class Engine {
               nowMs,
               config.holdMs,
               ...booking,
-              config.idempotencyTtlMs,
-              config.reclaimMax,
-              config.serveMax,
-              config.limits.lineMax,
-              config.retentionMs,
-              ...this.rates,
+              ...this.holdSettings,
               ...gate,
             ),
           );
@@ -168,12 +170,7 @@ export class Engine {
         ...this.keys(eventId),
         Date.now(),
         config.holdMs,
-        config.idempotencyTtlMs,
-        config.reclaimMax,
-        config.serveMax,
-        config.limits.lineMax,
-        config.retentionMs,
-        ...this.rates,
+        ...this.holdSettings,
         requests.length,
         ...requests.flat(),
       );
