@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.js";
-import { bookingKey, eventKey, holdsKey, lineKey } from "./keys.js";
+import { bookingKey, eventKey, holdsKey, lineKey, logKey } from "./keys.js";
 import { scanKeys } from "./redis.js";
 
 // Recounts an event from its bookings; the tests and the benchmark use it to prove no oversell.
@@ -12,12 +12,36 @@ export interface Tally {
   waiting: number;
 }
 
+/** Recounts of a live event tried before the last one is judged as it stands. */
+const SNAPSHOT_TRIES = 50;
+
 /**
  * Recounts an event from its booking hashes, not from its counters, and checks
  * instock + Σ held + Σ paid == capacity, every term ≥ 0, the counters agreeing with the
  * recount, and the hold index and line naming exactly the held and waiting bookings.
+ * The recount takes several reads, so it is a snapshot only if no script changed the event
+ * meanwhile: every change appends to the event's log, so a recount during which the log's
+ * last entry moved is made again.
  */
 export async function checkInvariant(engine: Engine, eventId: string): Promise<Tally> {
+  const lastEntry = async () => (await engine.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0] ?? "";
+  for (let attempt = 1; ; attempt++) {
+    const before = await lastEntry();
+    const recount = await recountEvent(engine, eventId);
+    if (attempt === SNAPSHOT_TRIES || (await lastEntry()) === before) return judge(eventId, recount);
+  }
+}
+
+interface Recount {
+  tally: Tally;
+  event: Record<string, string>;
+  heldIds: Set<string>;
+  waitingIds: Set<string>;
+  holds: Set<string>;
+  line: Set<string>;
+}
+
+async function recountEvent(engine: Engine, eventId: string): Promise<Recount> {
   const redis = engine.redis;
   const event = await redis.hgetall(eventKey(eventId));
   const prefix = bookingKey(eventId, "");
@@ -40,6 +64,12 @@ export async function checkInvariant(engine: Engine, eventId: string): Promise<T
       waitingIds.add(id);
     }
   }
+  const holds = new Set(await redis.zrange(holdsKey(eventId), 0, -1));
+  const line = new Set(await redis.zrange(lineKey(eventId), 0, -1));
+  return { tally, event, heldIds, waitingIds, holds, line };
+}
+
+function judge(eventId: string, { tally, event, heldIds, waitingIds, holds, line }: Recount): Tally {
   const problems: string[] = [];
   if (tally.instock < 0) problems.push(`instock ${tally.instock} < 0`);
   if (tally.instock + tally.held + tally.paid !== tally.capacity) {
@@ -48,8 +78,6 @@ export async function checkInvariant(engine: Engine, eventId: string): Promise<T
   if (Number(event.held) !== tally.held || Number(event.paid) !== tally.paid) {
     problems.push(`counters held ${event.held} paid ${event.paid} disagree with bookings ${tally.held}/${tally.paid}`);
   }
-  const holds = new Set(await redis.zrange(holdsKey(eventId), 0, -1));
-  const line = new Set(await redis.zrange(lineKey(eventId), 0, -1));
   if (holds.size !== heldIds.size || [...heldIds].some((id) => !holds.has(id))) problems.push("hold index differs from held bookings");
   if (line.size !== waitingIds.size || [...waitingIds].some((id) => !line.has(id))) problems.push("line differs from waiting bookings");
   if (problems.length > 0) throw new Error(`invariant broken for event ${eventId}: ${problems.join("; ")}`);
