@@ -58,7 +58,10 @@ const STATUS_OF: Record<Exclude<IngestOutcome, "replayed" | "ignored">, string> 
 };
 
 /** Why a refund is owed, kept with the refund at the provider. */
-const REFUND_REASON = "not_applicable_to_booking";
+const REFUND_REASONS: Partial<Record<IngestOutcome, string>> = {
+  refund: "not_applicable_to_booking",
+  mismatch: "amount_or_currency_mismatch",
+};
 
 function idOf(value: string | { id: string } | null | undefined): string | null {
   return typeof value === "string" ? value : (value?.id ?? null);
@@ -177,7 +180,8 @@ export class PaymentIngest {
       if (row.status !== "received") return this.count("replayed");
       const outcome = await this.apply(client, factOfRow(row));
       await client.query(sql.settlePayment, [row.id, STATUS_OF[outcome]]);
-      if (outcome === "refund") await sendIn(this.boss, client, QUEUES.refund.name, { paymentId: row.id, reason: REFUND_REASON });
+      const reason = REFUND_REASONS[outcome];
+      if (reason !== undefined) await sendIn(this.boss, client, QUEUES.refund.name, { paymentId: row.id, reason });
       return this.count(outcome);
     });
   }

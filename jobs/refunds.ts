@@ -7,8 +7,9 @@ import { sql } from "../sql/queries.js";
 import { QUEUES, workEach } from "./queues.js";
 
 // The payments-refund job: gives back a payment the engine could not apply. The payment
-// row is the outbox (refund_due); the provider's idempotency key is the payment's own
-// session, so a retried job, or two facts about the same payment, refund it once.
+// row is the outbox (refund_due, or mismatch until its refund_ref is set); the provider's
+// idempotency key is the payment's own session, so a retried job, or two facts about the
+// same payment, refund it once.
 
 export interface RefundJob {
   paymentId: string;
@@ -21,7 +22,7 @@ interface PaymentToRefund {
   provider_ref: string;
   payment_intent: string | null;
   amount: number;
-  status: string;
+  owed: boolean;
 }
 
 export class Refunds {
@@ -34,7 +35,7 @@ export class Refunds {
   async issue({ paymentId, reason }: RefundJob): Promise<"refunded" | "not_due"> {
     const { rows } = await this.pool.query<PaymentToRefund>(sql.paymentToRefund, [paymentId]);
     const payment = rows[0];
-    if (payment === undefined || payment.status !== "refund_due") return "not_due";
+    if (payment === undefined || !payment.owed) return "not_due";
     let intent = payment.payment_intent;
     if (intent === null) {
       intent = await this.provider.paymentIntentOf(payment.provider_ref);

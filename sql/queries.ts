@@ -58,24 +58,28 @@ export const sql = {
     ORDER BY updated_at
     LIMIT $2`,
 
+  // Owed: refund_due, or a mismatch (kept as its status, so an operator sees why) not yet refunded.
   paymentToRefund: `
-    SELECT id, booking_id, provider_ref, payment_intent, amount, status
+    SELECT id, booking_id, provider_ref, payment_intent, amount,
+           (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL)) AS owed
     FROM payments WHERE id = $1`,
 
   setPaymentIntent: `UPDATE payments SET payment_intent = $2 WHERE id = $1`,
 
   markRefunded: `
-    UPDATE payments SET status = 'refunded', refund_ref = $2, refund_error = '', updated_at = now()
-    WHERE id = $1 AND status = 'refund_due'`,
+    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refunded' END,
+                        refund_ref = $2, refund_error = '', updated_at = now()
+    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
 
   markRefundFailed: `
-    UPDATE payments SET status = 'refund_failed', refund_error = $2, updated_at = now()
-    WHERE id = $1 AND status = 'refund_due'`,
+    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refund_failed' END,
+                        refund_error = $2, updated_at = now()
+    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
 
   // A refund the provider reports: ours (we owe or issued it; its notice may land before the
   // job records the refund) or made elsewhere (the dashboard).
   refundIssuedFor: `
-    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded') LIMIT 1`,
+    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded', 'mismatch') LIMIT 1`,
 
   // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
   bookingPaidBy: `

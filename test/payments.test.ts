@@ -223,15 +223,18 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 1 });
   });
 
-  it("refuses and flags a payment whose amount differs (the seed's POST /pay with the wrong amount)", async () => {
+  it("refuses, flags and refunds a payment whose amount differs (the seed's POST /pay with the wrong amount)", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId();
     const booking = await shop.hold(eventId, "short-changer", 2);
-    await shop.openCheckout(booking);
+    const session = await shop.openCheckout(booking);
     const paid = await fetch(`${shop.gateway}/pay`, { method: "POST", body: JSON.stringify({ userId: "short-changer", eventId, amount: 100 }) });
     expect(paid.status).toBe(200);
-    const rows = await shop.untilPayments(booking.id, (r) => r[0]?.status === "mismatch");
-    expect(rows).toHaveLength(1);
+    // Not confirmed, and not kept: the row stays 'mismatch' for an operator to see, with its refund.
+    const rows = await shop.untilPayments(booking.id, (r) => r.some((row) => row.kind === "charge.refunded"));
+    expect(rows.find((row) => row.kind === "checkout.session.completed")).toMatchObject({ status: "mismatch", refund_ref: expect.stringMatching(/^re_/) });
+    expect(rows.find((row) => row.kind === "charge.refunded")).toMatchObject({ status: "refund_confirmed" });
+    expect((await shop.stripe.checkout.sessions.retrieve(session)) as unknown).toMatchObject({ amount_refunded: 100 });
     expect((await shop.status(booking)).status).toBe("held");
     expect(await engine.running.engine.redis.hget(`booking:{${eventId}}:${booking.id}`, "flag")).toMatch(/^amount_mismatch:cs_test_/);
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ held: 2, paid: 0 });
