@@ -33,7 +33,7 @@ export interface Gate {
 export type GateArgs = [number, string, string, number, number];
 
 /** An internal caller (tests, the benchmark's Redis ceiling) passes no gate. */
-export const UNGATED: GateArgs = [0, "", "", 0, 0];
+const UNGATED: GateArgs = [0, "", "", 0, 0];
 
 export function gateArgs(gate: Gate | undefined): GateArgs {
   if (gate === undefined) return UNGATED;
