@@ -20,15 +20,21 @@ const SNAPSHOT_TRIES = 50;
  * instock + Σ held + Σ paid == capacity, every term ≥ 0, the counters agreeing with the
  * recount, and the hold index and line naming exactly the held and waiting bookings.
  * The recount takes several reads, so it is a snapshot only if no script changed the event
- * meanwhile: every change appends to the event's log, so a recount during which the log's
- * last entry moved is made again.
+ * meanwhile: every booking change appends to the event's log and every settings change
+ * (a capacity PATCH) bumps its version, so a recount during which either moved is made again.
  */
 export async function checkInvariant(engine: Engine, eventId: string): Promise<Tally> {
-  const lastEntry = async () => (await engine.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0] ?? "";
+  const mark = async () => {
+    const [entries, version] = await Promise.all([
+      engine.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1),
+      engine.redis.hget(eventKey(eventId), "version"),
+    ]);
+    return `${entries[0]?.[0] ?? ""}|${version ?? ""}`;
+  };
   for (let attempt = 1; ; attempt++) {
-    const before = await lastEntry();
+    const before = await mark();
     const recount = await recountEvent(engine, eventId);
-    if (attempt === SNAPSHOT_TRIES || (await lastEntry()) === before) return judge(eventId, recount);
+    if (attempt === SNAPSHOT_TRIES || (await mark()) === before) return judge(eventId, recount);
   }
 }
 
