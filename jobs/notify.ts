@@ -203,12 +203,16 @@ export class Notifier {
         await boss.send(QUEUES.notify.name, job, { id: jobId(job, outcome.earlyUntilMs), startAfter: new Date(outcome.earlyUntilMs) });
       }
     });
-    await boss.work<NotifyJob>(QUEUES.notify.deadLetter, async ([job]) => {
-      const { bookingId, kind } = job!.data;
-      await this.pool.query(sql.markGivenUp, [bookingId, kind, "retries spent; see the job's output in pgboss.job"]);
-      metrics.emails.inc({ kind: metricKind(kind), result: "given_up" });
-      this.log.error({ bookingId, kind }, "email given up after every retry");
-    });
+    await workEach<NotifyJob>(
+      boss,
+      QUEUES.notify,
+      async ({ bookingId, kind }) => {
+        await this.pool.query(sql.markGivenUp, [bookingId, kind, "retries spent; see the job's output in pgboss.job"]);
+        metrics.emails.inc({ kind: metricKind(kind), result: "given_up" });
+        this.log.error({ bookingId, kind }, "email given up after every retry");
+      },
+      QUEUES.notify.deadLetter,
+    );
   }
 }
 

@@ -117,16 +117,17 @@ export function bossDb(client: PoolClient): PgBoss.Db {
  * Runs a queue's jobs a batch per fetch, all at once, each failing alone: one job that
  * throws is retried by itself while the rest complete (pg-boss completes only the jobs of a
  * batch still active). One job per fetch would cap a queue at one job per polling interval.
+ * `queue` is the spec's own queue, or its dead-letter queue (same batch and interval).
  */
-export async function workEach<T extends object>(boss: PgBoss, spec: QueueSpec, handle: (data: T) => Promise<void>): Promise<void> {
+export async function workEach<T extends object>(boss: PgBoss, spec: QueueSpec, handle: (data: T) => Promise<void>, queue = spec.name): Promise<void> {
   const options = { batchSize: spec.batchSize, pollingIntervalSeconds: spec.pollingIntervalSeconds };
-  await boss.work<T>(spec.name, options, async (jobs) => {
+  await boss.work<T>(queue, options, async (jobs) => {
     await Promise.all(
       jobs.map(async (job) => {
         try {
           await handle(job.data);
         } catch (error) {
-          await boss.fail(spec.name, job.id, { message: (error as Error).message });
+          await boss.fail(queue, job.id, { message: (error as Error).message });
         }
       }),
     );

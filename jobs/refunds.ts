@@ -67,8 +67,6 @@ export class Refunds {
     await workEach<RefundJob>(boss, QUEUES.refund, async (job) => {
       await this.issue(job);
     });
-    await boss.work<RefundJob>(QUEUES.refund.deadLetter, async ([job]) => {
-      await this.giveUp(job!.data, "retries spent; see the job's output in pgboss.job");
-    });
+    await workEach<RefundJob>(boss, QUEUES.refund, (job) => this.giveUp(job, "retries spent; see the job's output in pgboss.job"), QUEUES.refund.deadLetter);
   }
 }

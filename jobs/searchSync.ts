@@ -36,8 +36,11 @@ export class SearchSync {
       const outcome = await syncEvent(this.pool, this.client, this.config.typesenseCollection, eventId);
       this.log.debug({ eventId, outcome }, "search document synced");
     });
-    await boss.work<SearchSyncJob>(QUEUES.searchSync.deadLetter, async ([job]) => {
-      this.log.error({ eventId: job!.data.eventId }, "search sync failed after every retry; run `onsale search reindex`");
-    });
+    await workEach<SearchSyncJob>(
+      boss,
+      QUEUES.searchSync,
+      async ({ eventId }) => this.log.error({ eventId }, "search sync failed after every retry; run `onsale search reindex`"),
+      QUEUES.searchSync.deadLetter,
+    );
   }
 }
