@@ -1,4 +1,5 @@
 import type { RedisClient } from "../engine/redis.js";
+import { compareStreamIds, lastLogId } from "../engine/eventLog.js";
 import { checkInvariant, paidBookingIds } from "../engine/audit.js";
 import type { Engine } from "../engine/engine.js";
 import { logKey } from "../engine/keys.js";
@@ -22,7 +23,7 @@ export interface Invariants {
 /** Waits until the relay has written the whole log of the event; progress is 0..1 by log time. */
 export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: string, timeoutMs: number, onProgress?: (fraction: number) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const last = (await redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0] ?? "0-0";
+  const last = (await lastLogId(redis, eventId)) ?? "0-0";
   const first = (await redis.xrange(logKey(eventId), "-", "+", "COUNT", 1))[0]?.[0] ?? "0-0";
   const msOf = (id: string) => Number(id.split("-")[0]);
   for (;;) {
@@ -36,11 +37,6 @@ export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: stri
   }
 }
 
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split("-").map(Number) as [number, number];
-  const [bMs, bSeq] = b.split("-").map(Number) as [number, number];
-  return aMs !== bMs ? aMs - bMs : aSeq - bSeq;
-}
 
 /** Checks an on-sale; `logFcfsViolations` are those the mix found while reading the log. */
 export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, logFcfsViolations: number): Promise<Invariants> {

@@ -1,5 +1,6 @@
 import type { Engine } from "./engine.js";
-import { bookingKey, eventKey, holdsKey, lineKey, logKey } from "./keys.js";
+import { lastLogId } from "./eventLog.js";
+import { bookingKey, eventKey, holdsKey, lineKey } from "./keys.js";
 import { scanKeys } from "./redis.js";
 
 // Recounts an event from its bookings; the tests and the benchmark use it to prove no oversell.
@@ -25,11 +26,11 @@ const SNAPSHOT_TRIES = 50;
  */
 export async function checkInvariant(engine: Engine, eventId: string): Promise<Tally> {
   const mark = async () => {
-    const [entries, version] = await Promise.all([
-      engine.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1),
+    const [last, version] = await Promise.all([
+      lastLogId(engine.redis, eventId),
       engine.redis.hget(eventKey(eventId), "version"),
     ]);
-    return `${entries[0]?.[0] ?? ""}|${version ?? ""}`;
+    return `${last ?? ""}|${version ?? ""}`;
   };
   for (let attempt = 1; ; attempt++) {
     const before = await mark();

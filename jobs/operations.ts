@@ -1,7 +1,8 @@
 import type { RedisClient } from "../engine/redis.js";
+import { lastLogId } from "../engine/eventLog.js";
 import type { Engine, RecoverResult } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
-import { eventKey, logKey } from "../engine/keys.js";
+import { eventKey } from "../engine/keys.js";
 import type { Logger } from "../engine/logger.js";
 import type { Pool } from "../sql/db.js";
 import { selectEvent } from "../sql/events.js";
@@ -129,8 +130,8 @@ export class Operations {
       drift.push({ kind: "invariant", redis: `instock ${n("instock")} + held ${n("held")} + paid ${n("paid")} vs capacity ${n("capacity")}`, postgres: "" });
     }
     // PostgreSQL lags Redis by the relay: compare counts only when the log is fully relayed.
-    const last = (await this.redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]?.[0];
-    const relayed = last === undefined || last === known.relayedUpTo;
+    const last = await lastLogId(this.redis, eventId);
+    const relayed = last === null || last === known.relayedUpTo;
     if (relayed && n("paid") < known.paid) drift.push({ kind: "paid_lost", redis: String(n("paid")), postgres: String(known.paid) });
     if (relayed && n("paid") > known.paid) drift.push({ kind: "paid_unrelayed", redis: String(n("paid")), postgres: String(known.paid) });
     if (n("next_seq") < known.maxArrivalSeq || n("next_hold") < known.maxHoldSeq) {

@@ -1,4 +1,5 @@
 import type { RedisClient } from "../engine/redis.js";
+import { compareStreamIds, lastLogId } from "../engine/eventLog.js";
 import type { Config } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
 import { metrics } from "../engine/metrics.js";
@@ -51,13 +52,6 @@ function parseEntry(streamId: string, flat: string[]): LogEntry {
   };
 }
 
-/** Whether stream id a ("ms-seq") comes after b. */
-export function streamIdAfter(a: string, b: string): boolean {
-  const [aMs, aSeq] = a.split("-").map(BigInt) as [bigint, bigint];
-  const [bMs, bSeq = 0n] = b.split("-").map(BigInt) as [bigint, bigint?];
-  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
-}
-
 /** A booking's state moving from what PostgreSQL had (null: new) to a log entry's. */
 export interface StateChange {
   bookingId: string;
@@ -81,11 +75,11 @@ export class Relay {
     const { rows } = await this.pool.query<{ event_id: string; stream_id: string }>(sql.relayEvents);
     // Most events are idle: one auto-pipelined look at each log's newest id, and a transaction
     // only for the events that have something past their offset.
-    const newest = await Promise.all(rows.map(({ event_id }) => this.redis.xrevrange(logKey(event_id), "+", "-", "COUNT", 1)));
+    const newest = await Promise.all(rows.map(({ event_id }) => lastLogId(this.redis, event_id)));
     let more = false;
     for (const [index, { event_id, stream_id }] of rows.entries()) {
-      const last = newest[index]![0]?.[0];
-      if (last === undefined || !streamIdAfter(last, stream_id)) continue;
+      const last = newest[index]!;
+      if (last === null || compareStreamIds(last, stream_id) <= 0) continue;
       more = (await this.relayEvent(event_id)) === this.config.relayBatch || more;
     }
     return more;
