@@ -1,9 +1,9 @@
 import autocannon from "autocannon";
-import cliProgress from "cli-progress";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { freePort } from "../bin/app.js";
+import { progressBar } from "../bin/progress.js";
 import { generateEvents } from "../search/generate.js";
 import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
@@ -70,9 +70,8 @@ async function ensureEvents(databaseUrl: string, wanted: number): Promise<number
     await migrate(pool);
     const have = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events")).rows[0]!.n;
     if (have < wanted) {
-      const bar = new cliProgress.SingleBar({ format: "generate [{bar}] {value}/{total} events", hideCursor: true }, cliProgress.Presets.shades_classic);
-      bar.start(wanted - have, 0);
-      await generateEvents(pool, { count: wanted - have, seed: have + 1, batch: 2000, onProgress: (done) => bar.update(done) });
+      const bar = progressBar("generate");
+      await generateEvents(pool, { count: wanted - have, seed: have + 1, batch: 2000, onProgress: (done) => bar.progress(done, wanted - have) });
       bar.stop();
       await pool.query("ANALYZE events");
     }

@@ -1,12 +1,12 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SingleBar, Presets } from "cli-progress";
 import { connectRedis } from "../engine/redis.js";
 import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
-import { Operations, type Progress } from "../jobs/operations.js";
+import { Operations } from "../jobs/operations.js";
+import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
 
@@ -18,19 +18,6 @@ import { migrate } from "../sql/migrate.js";
 
 export const OPS_COMMANDS = ["cache", "reconcile", "mail"];
 export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail";
-
-function bar(label: string): { progress: Progress; stop(): void } {
-  const progressBar = new SingleBar({ format: `${label} [{bar}] {value}/{total} events`, stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
-  let started = false;
-  return {
-    progress(done, total) {
-      if (!started) progressBar.start(total, 0);
-      started = true;
-      progressBar.update(done);
-    },
-    stop: () => progressBar.stop(),
-  };
-}
 
 function eventArg(args: string[]): string {
   const id = args.find((arg) => !arg.startsWith("--"));
@@ -69,7 +56,7 @@ export async function runOps(command: string, args: string[], config: Config, lo
       process.stdout.write(`Display fields of ${eventId} flushed; inventory untouched.\n`);
     } else if (sub === "warm") {
       const ids = await ops.targets(rest.includes("--on-sale") ? null : eventArg(rest));
-      const progress = bar("cache warm");
+      const progress = progressBar("cache warm");
       const results = await ops.warmAll(ids, progress.progress).finally(() => progress.stop());
       for (const r of results) {
         const note = r.recover.relayBehind ? " (relay behind: PostgreSQL counts not applied, run again)" : "";
@@ -79,7 +66,7 @@ export async function runOps(command: string, args: string[], config: Config, lo
       const repair = rest.includes("--repair");
       const only = rest.find((arg) => !arg.startsWith("--"));
       const ids = await ops.targets(only === undefined ? null : eventArg(rest));
-      const progress = bar(repair ? "reconcile --repair" : "reconcile");
+      const progress = progressBar(repair ? "reconcile --repair" : "reconcile");
       const results = await ops.reconcileAll(ids, repair, progress.progress).finally(() => progress.stop());
       const drifted = results.filter((r) => r.drift.length > 0);
       for (const r of drifted) {

@@ -1,4 +1,4 @@
-import cliProgress from "cli-progress";
+import { progressBar } from "../bin/progress.js";
 import type { Config } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 import { createPool } from "../sql/db.js";
@@ -23,13 +23,6 @@ function flag(flags: string[], name: string, fallback: number, min: number, max:
   return value;
 }
 
-function progressBar(label: string): cliProgress.SingleBar {
-  return new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} events | {duration}s`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-}
-
 /** Runs `generate` or `search reindex`; returns false when the command is not one of them. */
 export async function runSearchCommand(command: string, flags: string[], config: Config, log: Logger): Promise<boolean> {
   if (command === "generate") {
@@ -40,9 +33,8 @@ export async function runSearchCommand(command: string, flags: string[], config:
     const bar = progressBar("generate");
     try {
       await migrate(pool);
-      bar.start(count, 0);
       const startedMs = Date.now();
-      await generateEvents(pool, { count, seed, batch, onProgress: (done) => bar.update(done) });
+      await generateEvents(pool, { count, seed, batch, onProgress: (done) => bar.progress(done, count) });
       bar.stop();
       log.info({ events: count, seed, ms: Date.now() - startedMs }, "events generated");
     } finally {
@@ -56,11 +48,7 @@ export async function runSearchCommand(command: string, flags: string[], config:
     const pool = createPool(config.databaseReadUrl, 2);
     const bar = progressBar("reindex");
     try {
-      bar.start(0, 0);
-      const sent = await reindex(pool, typesenseClient(config.search), config.search, (done, total) => {
-        bar.setTotal(total);
-        bar.update(done);
-      });
+      const sent = await reindex(pool, typesenseClient(config.search), config.search, bar.progress);
       bar.stop();
       log.info({ events: sent, collection: config.search.typesenseCollection }, "typesense reindexed");
     } finally {
