@@ -123,22 +123,7 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight:
       state.done = true;
       inFlight.leave();
       metrics.httpRequests.inc({ route: spec.name, status: reply.status });
-      res.cork(() => {
-        res.writeStatus(statusLine(reply.status));
-        for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
-        if (reply.json !== undefined) {
-          res.writeHeader("Content-Type", reply.contentType ?? "application/json");
-          res.end(JSON.stringify(reply.json), closeConnection);
-        } else if (reply.html !== undefined) {
-          res.writeHeader("Content-Type", "text/html; charset=utf-8");
-          res.end(reply.html, closeConnection);
-        } else if (reply.text !== undefined) {
-          res.writeHeader("Content-Type", reply.contentType ?? "text/plain; charset=utf-8");
-          res.end(reply.text, closeConnection);
-        } else {
-          res.end(undefined, closeConnection);
-        }
-      });
+      res.cork(() => writeReply(res, reply, closeConnection));
     };
 
     const fail = (error: unknown, closeConnection = inFlight.draining): void => {
@@ -201,6 +186,24 @@ function clientAddress(res: HttpResponse, req: HttpRequest, trustProxy: boolean)
     if (first.length > 0 && first.length <= CLIENT_IP_CHARS && ADDRESS.test(first)) return first;
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
+}
+
+/** Writes a whole reply; the caller corks (a route's answer, or a refused WebSocket upgrade). */
+export function writeReply(res: HttpResponse, reply: Reply, closeConnection = false): void {
+  res.writeStatus(statusLine(reply.status));
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+  if (reply.json !== undefined) {
+    res.writeHeader("Content-Type", reply.contentType ?? "application/json");
+    res.end(JSON.stringify(reply.json), closeConnection);
+  } else if (reply.html !== undefined) {
+    res.writeHeader("Content-Type", "text/html; charset=utf-8");
+    res.end(reply.html, closeConnection);
+  } else if (reply.text !== undefined) {
+    res.writeHeader("Content-Type", reply.contentType ?? "text/plain; charset=utf-8");
+    res.end(reply.text, closeConnection);
+  } else {
+    res.end(undefined, closeConnection);
+  }
 }
 
 export function problemReply(problem: Problem, instance: string): Reply {

@@ -1,4 +1,3 @@
-import { STATUS_CODES } from "node:http";
 import { connectRedis, isCluster, type RedisClient } from "../engine/redis.js";
 import type { HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { Config } from "../engine/config.js";
@@ -8,7 +7,7 @@ import { logKey } from "../engine/keys.js";
 import type { Logger } from "../engine/logger.js";
 import { EngineError } from "../engine/errors.js";
 import { metrics } from "../engine/metrics.js";
-import { problemReply } from "./exchange.js";
+import { problemReply, writeReply } from "./exchange.js";
 import { problems, toProblem, type Problem } from "./problems.js";
 import { bookingView } from "./routes/bookings.js";
 
@@ -292,10 +291,7 @@ const REFUSALS: Record<number, () => Problem> = {
 
 /** Answers an upgrade that is refused with a problem+json body, like every other route. */
 function refuse(res: HttpResponse, status: number): void {
-  const reply = problemReply(REFUSALS[status]!(), "/live");
-  res.writeStatus(`${status} ${STATUS_CODES[status]}`);
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
-  res.writeHeader("Content-Type", "application/problem+json").end(JSON.stringify(reply.json));
+  writeReply(res, problemReply(REFUSALS[status]!(), "/live"));
 }
 
 function entryFields(raw: string[]): Record<string, string> {
