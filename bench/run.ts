@@ -9,14 +9,15 @@ import { Engine } from "../engine/engine.js";
 import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { runLoad, runThreads, share, type RunResult } from "./load.js";
-import { dropEvent, measureWaitingMemory, scratchEvent, type WaitingMemory } from "./memory.js";
+import { measureWaitingMemory, type WaitingMemory } from "./memory.js";
 import { Mix, type MixCounts } from "./mix.js";
 import { checkDesign, designDatabaseUrl, prepareDesign } from "./postgres/design.js";
-import { ROOT, spawnChild, stopAll, type Child } from "./processes.js";
 import type { RedisJob } from "./redisWorker.js";
 import { withRedisCost } from "./redisCost.js";
 import { renderReport } from "./report.js";
-import { verifyOnSale, waitForRelay, type Invariants } from "./verify.js";
+import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
+import { ROOT, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.js";
 
 // The on-sale benchmark. In one run, on one machine, side by side:
 //   httpCeiling  uWS endpoint doing nothing (bench/servers.ts ceiling)
@@ -158,9 +159,9 @@ class Phases {
   }
 }
 
-async function spawnServers(kind: "ceiling" | "pgdesign", count: number, env: Record<string, string>): Promise<Child[]> {
+async function spawnServers(kind: "ceiling" | "pgdesign", count: number, env: Record<string, string>): Promise<Proc[]> {
   return Promise.all(
-    Array.from({ length: count }, (_, i) => spawnChild({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ })),
+    Array.from({ length: count }, (_, i) => startProc({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ })),
   );
 }
 
@@ -173,24 +174,15 @@ async function timedLoad(phases: Phases, phase: string, seconds: number, run: (o
   return result;
 }
 
-export async function createEvent(baseUrl: string, tickets: number): Promise<string> {
-  const answer = await fetch(`${baseUrl}/admin/events`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({
-      name: "Bench Stadium On-sale", venue: "Bench Arena", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      timeZone: "UTC", capacity: tickets, price: 5000, currency: "EUR", maxPerUser: 4,
-    }),
+export function createEvent(baseUrl: string, tickets: number): Promise<string> {
+  return createEventOver(baseUrl, ADMIN_TOKEN, {
+    name: "Bench Stadium On-sale", venue: "Bench Arena", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), timeZone: "UTC", capacity: tickets,
   });
-  const body = (await answer.json()) as { id?: string };
-  if (answer.status !== 201 || body.id === undefined) throw new Error(`bench event not created: ${answer.status} ${JSON.stringify(body)}`);
-  return body.id;
 }
 
 async function redisCeiling(options: BenchOptions, env: Record<string, string>, redis: Redis, engine: Engine, mode: RedisJob["mode"], phases: Phases, label: string = mode): Promise<RunResult> {
   // Capacity for everyone: the ceiling measures holds, not sold-out answers.
-  const event = scratchEvent(10_000_000);
-  await engine.loadEvent(event, 0);
+  const event = await loadScratchEvent(engine, 10_000_000);
   try {
     const inFlight = mode === "pipelined" ? 128 : 8;
     const jobs: RedisJob[] = Array.from({ length: options.threads }, (_, i) => ({
@@ -207,9 +199,9 @@ async function redisCeiling(options: BenchOptions, env: Record<string, string>, 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const startedMs = Date.now();
   const phases = new Phases();
-  const children: Child[] = [];
+  const children: Proc[] = [];
   const peakRssBytes: Record<string, number> = {};
-  const remember = (list: Child[]) => {
+  const remember = (list: Proc[]) => {
     for (const child of list) peakRssBytes[child.name] = child.peakRssBytes();
   };
   await ensureDatabase(options.databaseUrl);
@@ -259,9 +251,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     // 5. The on-sale through the full path, with the mix running as holds appear.
     const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
     const engines = await Promise.all([
-      ...Array.from({ length: options.workers }, (_, i) => spawnChild({ name: `serve-${i}`, script: "bin/onsale.ts", args: ["serve"], env, readyWhen: /engine started/, nodeArgs })),
-      spawnChild({ name: "work", script: "bin/onsale.ts", args: ["work"], env, readyWhen: /engine started/, nodeArgs }),
-      spawnChild({ name: "gateway", script: "bin/onsale.ts", args: ["gateway"], env, readyWhen: /engine started/ }),
+      ...Array.from({ length: options.workers }, (_, i) => startRole(`serve-${i}`, ["serve"], env, nodeArgs)),
+      startRole("work", ["work"], env, nodeArgs),
+      startRole("gateway", ["gateway"], env),
     ]);
     children.push(...engines);
     const eventId = await createEvent(url, options.tickets);
@@ -298,7 +290,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
     // 6. Single vs batched holds through the full path, side by side on fresh events.
     const serveSet = (holdBatch: boolean) => Promise.all(Array.from({ length: options.workers }, (_, i) =>
-      spawnChild({ name: `serve-${holdBatch ? "batched" : "single"}-${i}`, script: "bin/onsale.ts", args: ["serve"], env: engineEnv(options, port, gatewayPort, holdBatch), readyWhen: /engine started/ })));
+      startRole(`serve-${holdBatch ? "batched" : "single"}-${i}`, ["serve"], engineEnv(options, port, gatewayPort, holdBatch))));
     const engineRunOf = async (holdBatch: boolean): Promise<[RunResult, RunResult]> => {
       const mode = holdBatch ? "batched" : "single";
       const servers = await serveSet(holdBatch);
