@@ -5,8 +5,8 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { freePort } from "../bin/app.js";
 import { progressBar } from "../bin/progress.js";
 import { generateEvents } from "../search/generate.js";
-import { benchSql } from "../sql/bench.js";
 import { createPool } from "../sql/db.js";
+import { analyzeEvents, countEvents } from "../sql/events.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { cannonBase, reportRun } from "./threadReport.js";
 import { runLoad, runThreads, type RunResult } from "./load.js";
@@ -69,12 +69,12 @@ async function ensureEvents(databaseUrl: string, wanted: number): Promise<number
   const pool = createPool(databaseUrl, 2);
   try {
     await migrate(pool);
-    const have = (await pool.query<{ n: number }>(benchSql.eventCount)).rows[0]!.n;
+    const have = await countEvents(pool);
     if (have < wanted) {
       const bar = progressBar("generate");
       await generateEvents(pool, { count: wanted - have, seed: have + 1, batch: 2000, onProgress: (done) => bar.progress(done, wanted - have) });
       bar.stop();
-      await pool.query(benchSql.analyzeEvents);
+      await analyzeEvents(pool);
     }
     return Math.max(have, wanted);
   } finally {
