@@ -73,3 +73,8 @@ export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, 
   if (paidTickets !== redis.paid) problems.push(`PostgreSQL has ${paidTickets} paid tickets, Redis ${redis.paid}`);
   return { ok: problems.length === 0, oversold, fcfsViolations, missingRows, duplicateRows, problems, redis, postgres };
 }
+
+/** How many bookings of the event PostgreSQL has, whatever their status. */
+export async function bookingsInPostgres(pool: Pool, eventId: string): Promise<number> {
+  return Object.values(await bookingCountsByStatus(pool, eventId)).reduce((sum, counts) => sum + counts.bookings, 0);
+}
