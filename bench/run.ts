@@ -131,7 +131,7 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
     SERVE_MAX: "2000",
     RECLAIM_MAX: "2000",
     SWEEP_INTERVAL_MS: "100",
-    // Every person comes from 127.0.0.1: the per-IP limit is raised as DESIGN.md says the bench does.
+    // Every person comes from 127.0.0.1: the per-IP limit is raised, or it would measure the limiter.
     RATE_IP_PER_S: "1000000",
     RATE_IP_BURST: "10000000",
     RATE_USER_PER_S: "1000",
