@@ -128,21 +128,23 @@ export class Relay {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
     }
     const userIds = await upsertUsers(client, emails);
-    await upsertBookings(client, eventId, [...latest.values()].map((e) => ({
-      id: e.bookingId,
-      userId: userIds.get(e.userId)!,
-      quantity: e.quantity,
-      status: e.status,
-      reason: e.reason,
-      arrivalSeq: e.arrivalSeq,
-      holdSeq: e.holdSeq,
-      amount: e.amount,
-      currency: e.currency,
-      expiresAt: e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null,
-      paymentRef: e.paymentRef,
-      logId: e.streamId,
-      createdAt: new Date(e.createdAtMs),
-      updatedAt: new Date(e.atMs),
-    })));
+    const rows = [...latest.values()];
+    const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
+    await upsertBookings(client, eventId, {
+      id: column((e) => e.bookingId),
+      userId: column((e) => userIds.get(e.userId)!),
+      quantity: column((e) => e.quantity),
+      status: column((e) => e.status),
+      reason: column((e) => e.reason),
+      arrivalSeq: column((e) => e.arrivalSeq),
+      holdSeq: column((e) => e.holdSeq),
+      amount: column((e) => e.amount),
+      currency: column((e) => e.currency),
+      expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+      paymentRef: column((e) => e.paymentRef),
+      logId: column((e) => e.streamId),
+      createdAt: column((e) => new Date(e.createdAtMs)),
+      updatedAt: column((e) => new Date(e.atMs)),
+    });
   }
 }

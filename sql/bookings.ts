@@ -45,26 +45,26 @@ const SQL = {
     FROM bookings WHERE event_id = $1 GROUP BY status`,
 } as const;
 
-/** One booking row as the relay writes it. */
-export interface BookingWrite {
-  id: string;
+/** Booking rows as the relay writes them, one array per column (all of one length): no object per row. */
+export interface BookingColumns {
+  id: string[];
   /** The users row's id (see upsertUsers), not the client's userId. */
-  userId: string;
-  quantity: number;
-  status: string;
-  reason: string;
-  arrivalSeq: number;
+  userId: string[];
+  quantity: number[];
+  status: string[];
+  reason: string[];
+  arrivalSeq: number[];
   /** 0 for a booking that never held (it waited in line and was dropped). */
-  holdSeq: number;
-  amount: number;
-  currency: string;
-  expiresAt: Date | null;
+  holdSeq: number[];
+  amount: number[];
+  currency: string[];
+  expiresAt: (Date | null)[];
   /** "" when not paid. */
-  paymentRef: string;
-  /** The log entry the row was written from. */
-  logId: string;
-  createdAt: Date;
-  updatedAt: Date;
+  paymentRef: string[];
+  /** The log entry each row was written from. */
+  logId: string[];
+  createdAt: Date[];
+  updatedAt: Date[];
 }
 
 export interface PaidBooking {
@@ -85,24 +85,10 @@ export async function bookingStatuses(db: Queryable, bookingIds: string[]): Prom
 }
 
 /** Writes whole rows of one event in one statement. */
-export async function upsertBookings(db: Queryable, eventId: string, rows: BookingWrite[]): Promise<void> {
-  const column = <T>(pick: (row: BookingWrite) => T): T[] => rows.map(pick);
+export async function upsertBookings(db: Queryable, eventId: string, c: BookingColumns): Promise<void> {
   await db.query(SQL.upsert, [
-    eventId,
-    column((b) => b.id),
-    column((b) => b.userId),
-    column((b) => b.quantity),
-    column((b) => b.status),
-    column((b) => b.reason),
-    column((b) => b.arrivalSeq),
-    column((b) => b.holdSeq),
-    column((b) => b.amount),
-    column((b) => b.currency),
-    column((b) => b.expiresAt),
-    column((b) => b.paymentRef),
-    column((b) => b.logId),
-    column((b) => b.createdAt),
-    column((b) => b.updatedAt),
+    eventId, c.id, c.userId, c.quantity, c.status, c.reason, c.arrivalSeq, c.holdSeq, c.amount, c.currency,
+    c.expiresAt, c.paymentRef, c.logId, c.createdAt, c.updatedAt,
   ]);
 }
 
