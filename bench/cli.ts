@@ -1,52 +1,97 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS, runBench, writeResults, type BenchOptions } from "./run.js";
 
-// npm run bench -- --people N --tickets N --workers N [--redis-url U] [--database-url U]
-//   [--threads N] [--connections N] [--seconds S] [--hold-seconds S] [--hold-batch on|off] [--profile]
-// Exits 1 when an invariant broke.
+// npm run bench -- [options]; --help lists them. Exits 1 when an invariant broke.
 
-const { values } = parseArgs({
-  options: {
-    people: { type: "string" },
-    tickets: { type: "string" },
-    workers: { type: "string" },
-    threads: { type: "string" },
-    connections: { type: "string" },
-    seconds: { type: "string" },
-    "hold-seconds": { type: "string" },
-    "redis-url": { type: "string" },
-    "database-url": { type: "string" },
-    profile: { type: "boolean" },
-    "hold-batch": { type: "string" },
-  },
-});
+type CountKey = "people" | "tickets" | "workers" | "threads" | "connections" | "seconds" | "holdSeconds";
 
-function count(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw.replace(/_/g, ""));
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return value;
+interface CountOption {
+  flag: string;
+  key: CountKey;
+  min: number;
+  max: number;
+  what: string;
 }
 
-const options: BenchOptions = {
-  ...DEFAULTS,
-  people: count("people", values.people, DEFAULTS.people, 1, 10_000_000),
-  tickets: count("tickets", values.tickets, DEFAULTS.tickets, 1, 10_000_000),
-  workers: count("workers", values.workers, DEFAULTS.workers, 1, 64),
-  threads: count("threads", values.threads, DEFAULTS.threads, 1, 64),
-  connections: count("connections", values.connections, DEFAULTS.connections, 1, 10_000),
-  seconds: count("seconds", values.seconds, DEFAULTS.seconds, 1, 600),
-  holdSeconds: count("hold-seconds", values["hold-seconds"], DEFAULTS.holdSeconds, 1, 3600),
-  redisUrl: values["redis-url"] ?? DEFAULTS.redisUrl,
-  databaseUrl: values["database-url"] ?? DEFAULTS.databaseUrl,
-  profile: values.profile ?? false,
-  holdBatch: onOff(values["hold-batch"]),
-};
+/** Whole-number options: their flag, the BenchOptions field, the range accepted, and what they set. */
+const COUNTS: readonly CountOption[] = [
+  { flag: "people", key: "people", min: 1, max: 10_000_000, what: "distinct people arriving in the on-sale (each a new userId)" },
+  { flag: "tickets", key: "tickets", min: 1, max: 10_000_000, what: "the on-sale event's capacity" },
+  { flag: "workers", key: "workers", min: 1, max: 64, what: "HTTP server processes sharing one port" },
+  { flag: "threads", key: "threads", min: 1, max: 64, what: "load-generator threads" },
+  { flag: "connections", key: "connections", min: 1, max: 10_000, what: "HTTP connections, split over the threads" },
+  { flag: "seconds", key: "seconds", min: 1, max: 600, what: "length of each fixed-time run (ceilings, PostgreSQL design, single vs batched)" },
+  { flag: "hold-seconds", key: "holdSeconds", min: 1, max: 3600, what: "HOLD_SECONDS of the engine, short so unpaid holds expire during the run" },
+];
+
+const HELP = [
+  "npm run bench -- [options]",
+  "",
+  "The on-sale benchmark: HTTP and Redis ceilings, a plain PostgreSQL design, the on-sale through",
+  "the full path with payments, cancels and expiries, single vs batched holds, memory per waiting",
+  "person, and the invariants. Results in bench/results/latest.json and report.html; exits 1 when",
+  "an invariant broke. Details: bench/README.md.",
+  "",
+  "Options:",
+  ...COUNTS.map((o) => `  --${`${o.flag} N`.padEnd(22)} ${o.what} (${o.min}-${o.max}, default ${DEFAULTS[o.key]})`),
+  `  --${"hold-batch on|off".padEnd(22)} group commit (HOLD_BATCH) for the on-sale run (default ${DEFAULTS.holdBatch ? "on" : "off"})`,
+  `  --${"redis-url U".padEnd(22)} Redis the engine and the bench use (default $REDIS_URL or ${DEFAULTS.redisUrl})`,
+  `  --${"database-url U".padEnd(22)} PostgreSQL database of the engine (default $DATABASE_URL or ${DEFAULTS.databaseUrl})`,
+  `  --${"profile".padEnd(22)} run the engine processes under node --cpu-prof (profiles in bench/results/profiles)`,
+  `  --${"help".padEnd(22)} print this and exit`,
+  "",
+].join("\n");
+
+function parseOptions(args: string[]): BenchOptions | "help" {
+  const { values: parsed } = parseArgs({
+    args,
+    options: {
+      ...Object.fromEntries(COUNTS.map((o) => [o.flag, { type: "string" as const }])),
+      "hold-batch": { type: "string" },
+      "redis-url": { type: "string" },
+      "database-url": { type: "string" },
+      profile: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const values = parsed as Record<string, string | boolean | undefined>;
+  if (values.help) return "help";
+  const options: BenchOptions = {
+    ...DEFAULTS,
+    redisUrl: (values["redis-url"] as string | undefined) ?? DEFAULTS.redisUrl,
+    databaseUrl: (values["database-url"] as string | undefined) ?? DEFAULTS.databaseUrl,
+    profile: (values.profile as boolean | undefined) ?? false,
+    holdBatch: onOff(values["hold-batch"] as string | undefined),
+  };
+  for (const o of COUNTS) options[o.key] = count(o, values[o.flag] as string | undefined);
+  return options;
+}
+
+function count(option: CountOption, raw: string | undefined): number {
+  if (raw === undefined) return DEFAULTS[option.key];
+  const value = Number(raw.replace(/_/g, ""));
+  if (!Number.isSafeInteger(value) || value < option.min || value > option.max) {
+    throw new Error(`--${option.flag} must be a whole number from ${option.min} to ${option.max}, got "${raw}"`);
+  }
+  return value;
+}
 
 function onOff(raw: string | undefined): boolean {
   if (raw === undefined) return DEFAULTS.holdBatch;
   if (raw !== "on" && raw !== "off") throw new Error(`--hold-batch must be on or off, got "${raw}"`);
   return raw === "on";
+}
+
+let options: BenchOptions | "help";
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (options === "help") {
+  process.stdout.write(HELP);
+  process.exit(0);
 }
 
 const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();

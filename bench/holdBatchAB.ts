@@ -1,6 +1,6 @@
 import { freePort } from "../bin/app.js";
 import { runLoad } from "./load.js";
-import { spawnChild } from "./processes.js";
+import { startRole } from "../testkit/processes.js";
 import { BOOKING_ANSWERS, DEFAULTS, createEvent, engineEnv } from "./run.js";
 
 // Single vs batched holds through the full path, interleaved (off, on, off, on, ...) so a
@@ -14,7 +14,7 @@ const port = await freePort();
 const gatewayPort = await freePort();
 for (let round = 0; round < rounds * 2; round++) {
   const holdBatch = round % 2 === 1;
-  const serve = await spawnChild({ name: "serve", script: "bin/onsale.ts", args: ["serve"], env: engineEnv(options, port, gatewayPort, holdBatch), readyWhen: /engine started/ });
+  const serve = await startRole("serve", ["serve"], engineEnv(options, port, gatewayPort, holdBatch));
   try {
     const url = `http://127.0.0.1:${port}`;
     const eventId = await createEvent(url, tickets);

@@ -1,7 +1,7 @@
 import type { RedisClient } from "../engine/redis.js";
-import type { Engine, EventRecord } from "../engine/engine.js";
+import type { Engine } from "../engine/engine.js";
 import { bookingKey, eventKeys } from "../engine/keys.js";
-import { uuidv7 } from "../engine/ids.js";
+import { dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
 
 // Redis memory per waiting person, from MEMORY USAGE of the event's keys (exact for this
 // event, unlike INFO memory which other databases on the same server move), and the
@@ -18,29 +18,6 @@ export interface WaitingMemory {
 const SAMPLE_HASHES = 200;
 const HOLDS_IN_FLIGHT = 200;
 
-/** A Redis-only event (never written to PostgreSQL, so no relay), for measurements. */
-export function scratchEvent(capacity: number): EventRecord {
-  return {
-    id: uuidv7(), name: "bench scratch", venue: "bench", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",
-    capacity, price: 5000, currency: "eur", maxPerUser: 4, saleStartsAt: null, saleEndsAt: null, status: "on_sale", version: 1, powBits: 0, holdSeconds: 0,
-  };
-}
-
-/** Deletes every key of a scratch event. */
-export async function dropEvent(redis: RedisClient, eventId: string): Promise<void> {
-  const keys = eventKeys(eventId);
-  await redis.unlink(...keys.slice(0, 6));
-  await redis.srem("events:live", eventId);
-  for (const prefix of keys.slice(6)) {
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[{}]/g, "\\$&")}*`, "COUNT", 5000);
-      if (batch.length > 0) await redis.unlink(...batch);
-      cursor = next;
-    } while (cursor !== "0");
-  }
-}
-
 async function usage(redis: RedisClient, key: string): Promise<number> {
   return Number((await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")) ?? 0);
 }
@@ -50,10 +27,9 @@ async function usedMemory(redis: RedisClient): Promise<number> {
 }
 
 /** One ticket, held; then `waiting` people join the line behind it. */
-export async function measureWaitingMemory(engine: Engine, waiting: number): Promise<WaitingMemory> {
+export async function measureWaitingMemory(engine: Engine, waiting: number, onProgress?: (queued: number) => void): Promise<WaitingMemory> {
   const redis = engine.redis;
-  const event = scratchEvent(1);
-  await engine.loadEvent(event, 0);
+  const event = await loadScratchEvent(engine, 1);
   const [, line, , open, , log] = eventKeys(event.id);
   try {
     await engine.hold({ eventId: event.id, userId: "mem-holder", quantity: 1, email: "", idempotencyKey: "" });
@@ -63,6 +39,7 @@ export async function measureWaitingMemory(engine: Engine, waiting: number): Pro
       const batch = Array.from({ length: Math.min(HOLDS_IN_FLIGHT, waiting - start) }, (_, i) =>
         engine.hold({ eventId: event.id, userId: `mem-${start + i}`, quantity: 1, email: "", idempotencyKey: "" }));
       for (const booking of await Promise.all(batch)) ids.push(booking.id);
+      onProgress?.(ids.length);
     }
     const after = { line: await usage(redis, line), open: await usage(redis, open), log: await usage(redis, log), info: await usedMemory(redis) };
     const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / SAMPLE_HASHES)) === 0);

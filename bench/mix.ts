@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
-import Stripe from "stripe";
 import { Pool as HttpPool } from "undici";
 import { bookingToken } from "../engine/ids.js";
 import { bookingKey, eventKey, lineKey, logKey } from "../engine/keys.js";
+import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
 
 // What people do once they hold tickets, driven by the event's own log: every hold (new or
 // served from the line) is read from log:{E}; most are paid through a signed webhook, some
@@ -43,34 +43,12 @@ const READ_COUNT = 2000;
 /** An action is dropped when less than this is left of its hold. */
 const ACTION_MARGIN_MS = 500;
 const READ_BLOCK_MS = 100;
-const signer = new Stripe("sk_test_bench_signer");
 
 /** A stable 0..99 per booking, so a run's mix does not depend on timing. */
 function percentile(id: string): number {
   let hash = 2166136261;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 16777619);
   return (hash >>> 0) % 100;
-}
-
-function completedEvent(bookingId: string, eventId: string, amount: number, currency: string, serial: number): string {
-  return JSON.stringify({
-    id: `evt_bench_${bookingId}_${serial}`,
-    object: "event",
-    type: "checkout.session.completed",
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `cs_bench_${bookingId}`,
-        object: "checkout.session",
-        amount_total: amount,
-        currency,
-        payment_status: "paid",
-        status: "complete",
-        client_reference_id: bookingId,
-        metadata: { bookingId, eventId },
-      },
-    },
-  });
 }
 
 export class Mix {
@@ -190,8 +168,10 @@ export class Mix {
   }
 
   private async pay(bookingId: string, amount: number, currency: string): Promise<void> {
-    const payload = completedEvent(bookingId, this.options.eventId, amount, currency, this.counts.paySent);
-    const signature = signer.webhooks.generateTestHeaderString({ payload, secret: this.options.webhookSecret });
+    const payload = JSON.stringify(checkoutCompleted({
+      id: `evt_bench_${bookingId}_${this.counts.paySent}`, bookingId, eventId: this.options.eventId, amount, currency, sessionId: `cs_bench_${bookingId}`,
+    }));
+    const signature = stripeSignature(payload, this.options.webhookSecret);
     const answer = await this.http.request({
       method: "POST",
       path: "/webhooks/stripe",

@@ -1,4 +1,3 @@
-import cliProgress from "cli-progress";
 import { Redis } from "ioredis";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -6,17 +5,19 @@ import { join } from "node:path";
 import { freePort } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
-import { createPool } from "../sql/db.js";
+import { createPool, type Pool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { runLoad, runThreads, share, type RunResult } from "./load.js";
-import { dropEvent, measureWaitingMemory, scratchEvent, type WaitingMemory } from "./memory.js";
+import { measureWaitingMemory, type WaitingMemory } from "./memory.js";
 import { Mix, type MixCounts } from "./mix.js";
 import { checkDesign, designDatabaseUrl, prepareDesign } from "./postgres/design.js";
-import { ROOT, spawnChild, stopAll, type Child } from "./processes.js";
 import type { RedisJob } from "./redisWorker.js";
 import { withRedisCost } from "./redisCost.js";
+import { Progress, type PhaseInfo } from "./progress.js";
 import { renderReport } from "./report.js";
-import { verifyOnSale, waitForRelay, type Invariants } from "./verify.js";
+import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
+import { ROOT, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.js";
 
 // The on-sale benchmark. In one run, on one machine, side by side:
 //   httpCeiling  uWS endpoint doing nothing (bench/servers.ts ceiling)
@@ -24,7 +25,8 @@ import { verifyOnSale, waitForRelay, type Invariants } from "./verify.js";
 //   engine       the full POST /bookings path: `people` distinct people against `tickets`
 //   postgres     the same endpoint on the plain PostgreSQL design (bench/postgres)
 // then the on-sale's mix (pay, cancel, expire, line served), the invariants, memory, and
-// results in bench/results/latest.json and report.html.
+// results in bench/results/latest.json and report.html. A run is the list of PHASES below,
+// in order; each records what it measured on the Bench they share.
 
 export interface BenchOptions {
   people: number;
@@ -129,7 +131,7 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
     SERVE_MAX: "2000",
     RECLAIM_MAX: "2000",
     SWEEP_INTERVAL_MS: "100",
-    // Every person comes from 127.0.0.1: the per-IP limit is raised as DESIGN.md says the bench does.
+    // Every person comes from 127.0.0.1: the per-IP limit is raised, or it would measure the limiter.
     RATE_IP_PER_S: "1000000",
     RATE_IP_BURST: "10000000",
     RATE_USER_PER_S: "1000",
@@ -139,79 +141,266 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
   };
 }
 
-class Phases {
-  private readonly bar = new cliProgress.SingleBar(
-    { format: "{phase} [{bar}] {value}/{total} {detail}", hideCursor: true, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
-
-  start(phase: string, total: number): void {
-    this.bar.start(total, 0, { phase: phase.padEnd(22), detail: "" });
-  }
-
-  update(value: number, detail = ""): void {
-    this.bar.update(value, { detail });
-  }
-
-  stop(): void {
-    this.bar.stop();
-  }
+export function createEvent(baseUrl: string, tickets: number): Promise<string> {
+  return createEventOver(baseUrl, ADMIN_TOKEN, {
+    name: "Bench Stadium On-sale", venue: "Bench Arena", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), timeZone: "UTC", capacity: tickets,
+  });
 }
 
-async function spawnServers(kind: "ceiling" | "pgdesign", count: number, env: Record<string, string>): Promise<Child[]> {
+type RunName = keyof BenchResult["runs"];
+
+/** What the phases share: settings, connections, processes started, and what was measured. */
+interface Bench {
+  options: BenchOptions;
+  env: Record<string, string>;
+  port: number;
+  gatewayPort: number;
+  url: string;
+  /** Distinct per bench run, so every request in it is a new person. */
+  runTag: string;
+  redis: Redis;
+  engine: Engine;
+  pool: Pool;
+  progress: Progress;
+  /** Every process started; all stopped at the end, whatever happened. */
+  procs: Proc[];
+  peakRssBytes: Record<string, number>;
+  /** Events made through the engine for fixed-time runs; dropped from Redis at the end. */
+  events: string[];
+  runs: Partial<BenchResult["runs"]>;
+  postgresDesign?: BenchResult["onSale"]["postgresDesign"];
+  waiting?: WaitingMemory;
+  onSale?: { eventId: string; mix: Mix; engines: Proc[]; arrivalMs?: number; settleMs?: number; relayMs?: number };
+  checked?: Invariants;
+}
+
+interface Phase extends PhaseInfo {
+  /** Runs the phase; returns one line saying what it found. */
+  run(bench: Bench): Promise<string>;
+}
+
+const PHASES: readonly Phase[] = [
+  { name: "http ceiling", what: "the uWS layer answering POST /bookings at once, no engine", run: httpCeilingPhase },
+  { name: "postgres design", what: "the same endpoint holding tickets in PostgreSQL alone", run: postgresDesignPhase },
+  { name: "redis ceiling", what: "the hold script through Engine.hold, no HTTP: pipelined, single, batched", run: redisCeilingPhase },
+  { name: "waiting memory", what: "Redis bytes per person waiting in line", run: waitingMemoryPhase },
+  { name: "on-sale arrivals", what: "every person arrives through the full path while the mix pays, cancels, lets expire", run: arrivalsPhase },
+  { name: "on-sale settles", what: "until nothing is held and the line is empty", run: settlePhase },
+  { name: "relay to postgres", what: "until the relay has written the whole log", run: relayPhase },
+  { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it", run: singleVsBatchedPhase },
+  { name: "invariants", what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once", run: invariantsPhase },
+];
+
+const summary = (r: RunResult) => `${r.rps} req/s, p99 ${r.p99Ms} ms, ${r.errors} errors`;
+
+function startServers(kind: "ceiling" | "pgdesign", count: number, env: Record<string, string>): Promise<Proc[]> {
   return Promise.all(
-    Array.from({ length: count }, (_, i) => spawnChild({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ })),
+    Array.from({ length: count }, (_, i) => startProc({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ })),
   );
 }
 
-async function timedLoad(phases: Phases, phase: string, seconds: number, run: (onProgress: (n: number) => void) => Promise<RunResult>): Promise<RunResult> {
+/** Stops processes, first keeping their peak memory for the report. */
+async function retire(bench: Bench, procs: Proc[]): Promise<void> {
+  for (const proc of procs) bench.peakRssBytes[proc.name] = proc.peakRssBytes();
+  await stopAll(procs);
+}
+
+/** A fixed-time load with a bar in seconds. */
+async function timedLoad(bench: Bench, seconds: number, run: (onProgress: (n: number) => void) => Promise<RunResult>): Promise<RunResult> {
   const startedMs = Date.now();
-  phases.start(phase, seconds);
-  const result = await run((n) => phases.update(Math.min(seconds, Math.round((Date.now() - startedMs) / 1000)), `${n} answers`));
-  phases.update(seconds, `${result.rps} req/s p99 ${result.p99Ms} ms`);
-  phases.stop();
+  bench.progress.track(seconds, "s");
+  const result = await run((n) => bench.progress.update(Math.min(seconds, Math.round((Date.now() - startedMs) / 1000)), `${n} answers`));
+  bench.progress.update(seconds, summary(result));
   return result;
 }
 
-export async function createEvent(baseUrl: string, tickets: number): Promise<string> {
-  const answer = await fetch(`${baseUrl}/admin/events`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({
-      name: "Bench Stadium On-sale", venue: "Bench Arena", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      timeZone: "UTC", capacity: tickets, price: 5000, currency: "EUR", maxPerUser: 4,
-    }),
-  });
-  const body = (await answer.json()) as { id?: string };
-  if (answer.status !== 201 || body.id === undefined) throw new Error(`bench event not created: ${answer.status} ${JSON.stringify(body)}`);
-  return body.id;
+/** POST /bookings for `--seconds` (or `rate` per second) on the event, new people each time. */
+function bookingLoad(bench: Bench, eventId: string, prefix: string, rate?: number) {
+  const { options, url, runTag } = bench;
+  return (onProgress: (n: number) => void) =>
+    runLoad({ url, eventId, userPrefix: `${prefix}-${runTag}`, threads: options.threads, connections: options.connections, amount: 0, durationS: options.seconds, rate, okStatuses: BOOKING_ANSWERS, onProgress });
 }
 
-async function redisCeiling(options: BenchOptions, env: Record<string, string>, redis: Redis, engine: Engine, mode: RedisJob["mode"], phases: Phases, label: string = mode): Promise<RunResult> {
+async function httpCeilingPhase(bench: Bench): Promise<string> {
+  const servers = await startServers("ceiling", bench.options.workers, { PORT: String(bench.port) });
+  bench.procs.push(...servers);
+  bench.runs.httpCeiling = await timedLoad(bench, bench.options.seconds, bookingLoad(bench, "00000000-0000-0000-0000-000000000000", "ceiling"));
+  await retire(bench, servers);
+  return summary(bench.runs.httpCeiling);
+}
+
+async function postgresDesignPhase(bench: Bench): Promise<string> {
+  const { options } = bench;
+  const designUrl = designDatabaseUrl(options.databaseUrl);
+  // Stock for everyone, as in the Redis ceiling: this measures the hold path, not refusals.
+  const designEventId = await prepareDesign(designUrl, CEILING_TICKETS);
+  const servers = await startServers("pgdesign", options.workers, {
+    PORT: String(bench.port), DATABASE_URL: designUrl, HOLD_SECONDS: String(options.holdSeconds), PG_POOL_MAX: String(Math.max(2, Math.floor(40 / options.workers))),
+  });
+  bench.procs.push(...servers);
+  bench.runs.postgres = await timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg"));
+  bench.postgresDesign = await checkDesign(designUrl, designEventId);
+  await retire(bench, servers);
+  return `${summary(bench.runs.postgres)}; ${bench.postgresDesign.ok ? "no oversell" : "OVERSOLD"}`;
+}
+
+async function redisCeiling(bench: Bench, env: Record<string, string>, mode: RedisJob["mode"], label: string = mode): Promise<RunResult> {
+  const { options } = bench;
   // Capacity for everyone: the ceiling measures holds, not sold-out answers.
-  const event = scratchEvent(10_000_000);
-  await engine.loadEvent(event, 0);
+  const event = await loadScratchEvent(bench.engine, CEILING_TICKETS);
   try {
     const inFlight = mode === "pipelined" ? 128 : 8;
     const jobs: RedisJob[] = Array.from({ length: options.threads }, (_, i) => ({
       redisUrl: options.redisUrl, env, eventId: event.id, userPrefix: `redis-${label}-${i}`, mode,
       inFlight: share(inFlight, options.threads, i) || 1, durationS: options.seconds,
     }));
-    return await withRedisCost(redis, () => timedLoad(phases, `redis ceiling ${label}`, options.seconds, (onProgress) =>
+    return await withRedisCost(bench.redis, () => timedLoad(bench, options.seconds, (onProgress) =>
       runThreads(new URL("./redisWorker.ts", import.meta.url), jobs, HOLD_ANSWERS, onProgress)));
   } finally {
-    await dropEvent(redis, event.id);
+    await dropEvent(bench.redis, event.id);
   }
 }
 
-export async function runBench(options: BenchOptions): Promise<BenchResult> {
+async function redisCeilingPhase(bench: Bench): Promise<string> {
+  bench.runs.redisCeiling = await redisCeiling(bench, bench.env, "pipelined");
+  bench.runs.redisCeilingSingle = await redisCeiling(bench, bench.env, "single");
+  bench.runs.redisBatched = await redisCeiling(bench, { ...bench.env, HOLD_BATCH: "on" }, "pipelined", "batched");
+  return `pipelined ${bench.runs.redisCeiling.rps}, single ${bench.runs.redisCeilingSingle.rps}, batched ${bench.runs.redisBatched.rps} holds/s`;
+}
+
+async function waitingMemoryPhase(bench: Bench): Promise<string> {
+  bench.progress.track(bench.options.memoryPeople, "people");
+  bench.waiting = await measureWaitingMemory(bench.engine, bench.options.memoryPeople, (n) => bench.progress.update(n));
+  return `${bench.waiting.bytesPerWaiting} bytes per waiting person`;
+}
+
+async function arrivalsPhase(bench: Bench): Promise<string> {
+  const { options, env, url } = bench;
+  const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
+  const engines = await Promise.all([
+    ...Array.from({ length: options.workers }, (_, i) => startRole(`serve-${i}`, ["serve"], env, nodeArgs)),
+    startRole("work", ["work"], env, nodeArgs),
+    startRole("gateway", ["gateway"], env),
+  ]);
+  bench.procs.push(...engines);
+  const eventId = await createEvent(url, options.tickets);
+  const mix = new Mix({ redisUrl: options.redisUrl, engineUrl: url, eventId, webhookSecret: WEBHOOK_SECRET, payPercent: options.payPercent, cancelPercent: options.cancelPercent, concurrency: 64 });
+  bench.onSale = { eventId, mix, engines };
+  mix.start();
   const startedMs = Date.now();
-  const phases = new Phases();
-  const children: Child[] = [];
-  const peakRssBytes: Record<string, number> = {};
-  const remember = (list: Child[]) => {
-    for (const child of list) peakRssBytes[child.name] = child.peakRssBytes();
+  bench.progress.track(options.people, "people");
+  const run = await withRedisCost(bench.redis, () => runLoad({
+    url, eventId, userPrefix: `person-${bench.runTag}`, threads: options.threads, connections: options.connections, amount: options.people, durationS: 0,
+    okStatuses: BOOKING_ANSWERS, onProgress: (n) => bench.progress.update(n, `paid ${mix.counts.payOutcomes.paid ?? 0}`),
+  }));
+  bench.progress.update(options.people, summary(run));
+  bench.runs.engine = run;
+  bench.onSale.arrivalMs = Date.now() - startedMs;
+  return `${options.people} people in ${bench.onSale.arrivalMs} ms: ${summary(run)}`;
+}
+
+async function settlePhase(bench: Bench): Promise<string> {
+  const onSale = measured(bench.onSale, "on-sale");
+  const startedMs = Date.now();
+  bench.progress.track(bench.options.tickets, "tickets paid");
+  const ticker = setInterval(() => void bench.engine.liveEvent(onSale.eventId).then((live) => live && bench.progress.update(live.paid, `held ${live.held}`)), 500);
+  try {
+    await onSale.mix.settle(bench.options.settleTimeoutMs);
+  } finally {
+    clearInterval(ticker);
+  }
+  onSale.settleMs = Date.now() - startedMs;
+  await onSale.mix.stop();
+  const { payOutcomes, cancelSent, leftToExpire } = onSale.mix.counts;
+  return `settled in ${onSale.settleMs} ms: ${payOutcomes.paid ?? 0} paid, ${cancelSent} cancelled, ${leftToExpire} left to expire`;
+}
+
+async function relayPhase(bench: Bench): Promise<string> {
+  const onSale = measured(bench.onSale, "on-sale");
+  const startedMs = Date.now();
+  bench.progress.track(100, "% of the log");
+  await waitForRelay(bench.pool, bench.redis, onSale.eventId, bench.options.settleTimeoutMs, (fraction) => bench.progress.update(Math.round(fraction * 100)));
+  bench.progress.update(100);
+  onSale.relayMs = Date.now() - startedMs;
+  return `relayed in ${onSale.relayMs} ms`;
+}
+
+/** The full path with HOLD_BATCH on or off, on a fresh event: at its peak, then at 80% of it. */
+async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult, RunResult]> {
+  const { options, port, gatewayPort } = bench;
+  const mode = holdBatch ? "batched" : "single";
+  const env = engineEnv(options, port, gatewayPort, holdBatch);
+  const servers = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${mode}-${i}`, ["serve"], env)));
+  bench.procs.push(...servers);
+  const eventId = await createEvent(bench.url, options.tickets);
+  bench.events.push(eventId);
+  const peak = await withRedisCost(bench.redis, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode)));
+  // Latency below saturation: the same path held at 80% of the rate it just peaked at.
+  const at80 = await timedLoad(bench, options.seconds, bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))));
+  await retire(bench, servers);
+  return [peak, at80];
+}
+
+async function singleVsBatchedPhase(bench: Bench): Promise<string> {
+  const { engines } = measured(bench.onSale, "on-sale");
+  // The on-sale's serve processes make way; its work and gateway processes stay.
+  for (const proc of engines) bench.peakRssBytes[proc.name] = proc.peakRssBytes();
+  await stopAll(engines.slice(0, bench.options.workers));
+  [bench.runs.engineSingle, bench.runs.engineSingleAt80] = await engineRunOf(bench, false);
+  [bench.runs.engineBatched, bench.runs.engineBatchedAt80] = await engineRunOf(bench, true);
+  return `single ${summary(bench.runs.engineSingle)}; batched ${summary(bench.runs.engineBatched)}`;
+}
+
+async function invariantsPhase(bench: Bench): Promise<string> {
+  const { eventId, mix } = measured(bench.onSale, "on-sale");
+  const checked = await verifyOnSale(bench.engine, bench.pool, eventId, mix.counts.fcfsViolations);
+  const design = measured(bench.postgresDesign, "postgres design");
+  if (!design.ok) checked.problems.push(`the PostgreSQL design oversold: ${JSON.stringify(design)}`);
+  checked.ok = checked.problems.length === 0;
+  bench.checked = checked;
+  return checked.ok ? "all held" : `BROKEN: ${checked.problems.join("; ")}`;
+}
+
+/** A phase's result, which a later phase or the result needs: missing means a phase was skipped. */
+function measured<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the bench has no ${what} result: a phase before did not run`);
+  return value;
+}
+
+const RUN_NAMES: readonly RunName[] = [
+  "httpCeiling", "redisCeiling", "redisCeilingSingle", "redisBatched", "engine", "engineSingle", "engineSingleAt80", "engineBatched", "engineBatchedAt80", "postgres",
+];
+
+function result(bench: Bench, startedMs: number): BenchResult {
+  const runs = Object.fromEntries(RUN_NAMES.map((name) => [name, measured(bench.runs[name], name)])) as BenchResult["runs"];
+  const onSale = measured(bench.onSale, "on-sale");
+  const { redis, postgres, ...invariants } = measured(bench.checked, "invariants");
+  const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
+  return {
+    people: bench.options.people,
+    tickets: bench.options.tickets,
+    workers: bench.options.workers,
+    durationMs: Date.now() - startedMs,
+    startedAt: new Date(startedMs).toISOString(),
+    machine: { cpus: cpus().length, loadAverage: loadavg() },
+    invariants,
+    runs,
+    ratios: {
+      engineToHttpCeiling: ratio(runs.engine.rps, runs.httpCeiling.rps),
+      engineToRedisCeiling: ratio(runs.engine.rps, runs.redisCeiling.rps),
+      engineToPostgres: ratio(runs.engine.rps, runs.postgres.rps),
+      redisBatchedToSingle: ratio(runs.redisBatched.rps, runs.redisCeiling.rps),
+      engineBatchedToSingle: ratio(runs.engineBatched.rps, runs.engineSingle.rps),
+    },
+    onSale: {
+      arrivalMs: measured(onSale.arrivalMs, "arrival time"), settleMs: measured(onSale.settleMs, "settle time"), relayMs: measured(onSale.relayMs, "relay time"),
+      mix: onSale.mix.counts, redis, postgres, postgresDesign: measured(bench.postgresDesign, "postgres design"),
+    },
+    memory: { waiting: measured(bench.waiting, "waiting memory"), peakRssBytes: bench.peakRssBytes },
   };
+}
+
+async function openBench(options: BenchOptions, progress: Progress): Promise<Bench> {
   await ensureDatabase(options.databaseUrl);
   const pool = createPool(options.databaseUrl, 4);
   await migrate(pool);
@@ -219,137 +408,35 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const port = await freePort();
   const gatewayPort = await freePort();
   const env = engineEnv(options, port, gatewayPort);
-  const engine = new Engine(redis, loadConfig(env));
-  const url = `http://127.0.0.1:${port}`;
-  const runTag = Date.now().toString(36);
-  /** Events made through the engine for fixed-time runs; dropped from Redis at the end. */
-  const benchEvents: string[] = [];
-  const load = (eventId: string, prefix: string, amount: number) => (onProgress: (n: number) => void) =>
-    runLoad({ url, eventId, userPrefix: `${prefix}-${runTag}`, threads: options.threads, connections: options.connections, amount, durationS: options.seconds, okStatuses: BOOKING_ANSWERS, onProgress });
+  return {
+    options, env, port, gatewayPort, url: `http://127.0.0.1:${port}`, runTag: Date.now().toString(36),
+    redis, engine: new Engine(redis, loadConfig(env)), pool, progress, procs: [], peakRssBytes: {}, events: [], runs: {},
+  };
+}
 
+async function closeBench(bench: Bench): Promise<void> {
   try {
-    // 1. The HTTP layer doing nothing.
-    let servers = await spawnServers("ceiling", options.workers, { PORT: String(port) });
-    children.push(...servers);
-    const httpCeiling = await timedLoad(phases, "http ceiling", options.seconds, load("00000000-0000-0000-0000-000000000000", "ceiling", 0));
-    remember(servers);
-    await stopAll(servers);
-
-    // 2. The plain PostgreSQL design, behind the same uWS layer.
-    const designUrl = designDatabaseUrl(options.databaseUrl);
-    // Stock for everyone, as in the Redis ceiling: this measures the hold path, not refusals.
-    const designEventId = await prepareDesign(designUrl, CEILING_TICKETS);
-    servers = await spawnServers("pgdesign", options.workers, {
-      PORT: String(port), DATABASE_URL: designUrl, HOLD_SECONDS: String(options.holdSeconds), PG_POOL_MAX: String(Math.max(2, Math.floor(40 / options.workers))),
-    });
-    children.push(...servers);
-    const postgres = await timedLoad(phases, "postgres design", options.seconds, load(designEventId, "pg", 0));
-    const postgresDesign = await checkDesign(designUrl, designEventId);
-    remember(servers);
-    await stopAll(servers);
-
-    // 3. The Redis ceiling: the hold script without HTTP.
-    const redisCeilingPipelined = await redisCeiling(options, env, redis, engine, "pipelined", phases);
-    const redisCeilingSingle = await redisCeiling(options, env, redis, engine, "single", phases);
-    const redisBatched = await redisCeiling(options, { ...env, HOLD_BATCH: "on" }, redis, engine, "pipelined", phases, "batched");
-
-    // 4. Memory per waiting person.
-    const waiting = await measureWaitingMemory(engine, options.memoryPeople);
-
-    // 5. The on-sale through the full path, with the mix running as holds appear.
-    const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
-    const engines = await Promise.all([
-      ...Array.from({ length: options.workers }, (_, i) => spawnChild({ name: `serve-${i}`, script: "bin/onsale.ts", args: ["serve"], env, readyWhen: /engine started/, nodeArgs })),
-      spawnChild({ name: "work", script: "bin/onsale.ts", args: ["work"], env, readyWhen: /engine started/, nodeArgs }),
-      spawnChild({ name: "gateway", script: "bin/onsale.ts", args: ["gateway"], env, readyWhen: /engine started/ }),
-    ]);
-    children.push(...engines);
-    const eventId = await createEvent(url, options.tickets);
-    const mix = new Mix({ redisUrl: options.redisUrl, engineUrl: url, eventId, webhookSecret: WEBHOOK_SECRET, payPercent: options.payPercent, cancelPercent: options.cancelPercent, concurrency: 64 });
-    mix.start();
-    const arrivalStartMs = Date.now();
-    phases.start("on-sale arrivals", options.people);
-    const engineRun = await withRedisCost(redis, () => runLoad({
-      url, eventId, userPrefix: `person-${runTag}`, threads: options.threads, connections: options.connections, amount: options.people, durationS: 0,
-      okStatuses: BOOKING_ANSWERS, onProgress: (n) => phases.update(n, `paid ${mix.counts.payOutcomes.paid ?? 0}`),
-    }));
-    phases.update(options.people, `${engineRun.rps} req/s p99 ${engineRun.p99Ms} ms`);
-    phases.stop();
-    const arrivalMs = Date.now() - arrivalStartMs;
-
-    const settleStartMs = Date.now();
-    phases.start("on-sale settles", options.tickets);
-    const settleTicker = setInterval(() => void engine.liveEvent(eventId).then((live) => live && phases.update(live.paid, `held ${live.held}`)), 500);
-    try {
-      await mix.settle(options.settleTimeoutMs);
-    } finally {
-      clearInterval(settleTicker);
-      phases.stop();
-    }
-    const settleMs = Date.now() - settleStartMs;
-    await mix.stop();
-
-    const relayStartMs = Date.now();
-    phases.start("relay to postgres", 100);
-    await waitForRelay(pool, redis, eventId, options.settleTimeoutMs, (fraction) => phases.update(Math.round(fraction * 100)));
-    phases.update(100);
-    phases.stop();
-    const relayMs = Date.now() - relayStartMs;
-
-    // 6. Single vs batched holds through the full path, side by side on fresh events.
-    const serveSet = (holdBatch: boolean) => Promise.all(Array.from({ length: options.workers }, (_, i) =>
-      spawnChild({ name: `serve-${holdBatch ? "batched" : "single"}-${i}`, script: "bin/onsale.ts", args: ["serve"], env: engineEnv(options, port, gatewayPort, holdBatch), readyWhen: /engine started/ })));
-    const engineRunOf = async (holdBatch: boolean): Promise<[RunResult, RunResult]> => {
-      const mode = holdBatch ? "batched" : "single";
-      const servers = await serveSet(holdBatch);
-      children.push(...servers);
-      const eventId = await createEvent(url, options.tickets);
-      benchEvents.push(eventId);
-      const peak = await withRedisCost(redis, () => timedLoad(phases, `engine ${mode}`, options.seconds, load(eventId, mode, 0)));
-      // Latency below saturation: the same path held at 80% of the rate it just peaked at.
-      const rate = Math.max(1, Math.round(peak.rps * 0.8));
-      const at80 = await timedLoad(phases, `engine ${mode} at 80%`, options.seconds, (onProgress) =>
-        runLoad({ url, eventId, userPrefix: `${mode}80-${runTag}`, threads: options.threads, connections: options.connections, amount: 0, durationS: options.seconds, rate, okStatuses: BOOKING_ANSWERS, onProgress }));
-      remember(servers);
-      await stopAll(servers);
-      return [peak, at80];
-    };
-    remember(engines);
-    await stopAll(engines.slice(0, options.workers));
-    const [engineSingle, engineSingleAt80] = await engineRunOf(false);
-    const [engineBatched, engineBatchedAt80] = await engineRunOf(true);
-    await stopAll(engines);
-
-    const checked = await verifyOnSale(engine, pool, eventId, mix.counts.fcfsViolations);
+    await stopAll(bench.procs);
     // Half a million booking hashes would stay in Redis for BOOKING_RETENTION_SECONDS.
-    for (const id of [eventId, ...benchEvents]) await dropEvent(redis, id);
-    if (!postgresDesign.ok) checked.problems.push(`the PostgreSQL design oversold: ${JSON.stringify(postgresDesign)}`);
-    const { redis: redisTally, postgres: postgresTally, ...invariants } = checked;
-    invariants.ok = invariants.problems.length === 0;
-    const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
-    return {
-      people: options.people,
-      tickets: options.tickets,
-      workers: options.workers,
-      durationMs: Date.now() - startedMs,
-      startedAt: new Date(startedMs).toISOString(),
-      machine: { cpus: cpus().length, loadAverage: loadavg() },
-      invariants,
-      runs: { httpCeiling, redisCeiling: redisCeilingPipelined, redisCeilingSingle, redisBatched, engine: engineRun, engineSingle, engineSingleAt80, engineBatched, engineBatchedAt80, postgres },
-      ratios: {
-        engineToHttpCeiling: ratio(engineRun.rps, httpCeiling.rps),
-        engineToRedisCeiling: ratio(engineRun.rps, redisCeilingPipelined.rps),
-        engineToPostgres: ratio(engineRun.rps, postgres.rps),
-        redisBatchedToSingle: ratio(redisBatched.rps, redisCeilingPipelined.rps),
-        engineBatchedToSingle: ratio(engineBatched.rps, engineSingle.rps),
-      },
-      onSale: { arrivalMs, settleMs, relayMs, mix: mix.counts, redis: redisTally, postgres: postgresTally, postgresDesign },
-      memory: { waiting, peakRssBytes },
-    };
+    const events = bench.onSale ? [bench.onSale.eventId, ...bench.events] : bench.events;
+    for (const id of events) await dropEvent(bench.redis, id);
   } finally {
-    await stopAll(children);
-    redis.disconnect();
-    await pool.end();
+    bench.redis.disconnect();
+    await bench.pool.end();
+  }
+}
+
+export async function runBench(options: BenchOptions, progress = new Progress()): Promise<BenchResult> {
+  const startedMs = Date.now();
+  const bench = await openBench(options, progress);
+  try {
+    for (const [index, phase] of PHASES.entries()) {
+      progress.begin(index, PHASES.length, phase);
+      progress.end(await phase.run(bench));
+    }
+    return result(bench, startedMs);
+  } finally {
+    await closeBench(bench);
   }
 }
 

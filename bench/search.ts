@@ -5,12 +5,12 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { freePort } from "../bin/app.js";
 import { progressBar } from "../bin/progress.js";
 import { generateEvents } from "../search/generate.js";
-import { benchSql } from "../sql/bench.js";
 import { createPool } from "../sql/db.js";
+import { analyzeEvents, countEvents } from "../sql/events.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { cannonBase, reportRun } from "./threadReport.js";
 import { runLoad, runThreads, type RunResult } from "./load.js";
-import { ROOT, spawnChild, stopAll, type Child } from "./processes.js";
+import { ROOT, startRole, stopAll, type Proc } from "../testkit/processes.js";
 
 // Search beside the hold path, in one run on one machine (npm run bench:search):
 //   hold           POST /bookings, every request a new person (bench/loadWorker.ts)
@@ -69,12 +69,12 @@ async function ensureEvents(databaseUrl: string, wanted: number): Promise<number
   const pool = createPool(databaseUrl, 2);
   try {
     await migrate(pool);
-    const have = (await pool.query<{ n: number }>(benchSql.eventCount)).rows[0]!.n;
+    const have = await countEvents(pool);
     if (have < wanted) {
       const bar = progressBar("generate");
       await generateEvents(pool, { count: wanted - have, seed: have + 1, batch: 2000, onProgress: (done) => bar.progress(done, wanted - have) });
       bar.stop();
-      await pool.query(benchSql.analyzeEvents);
+      await analyzeEvents(pool);
     }
     return Math.max(have, wanted);
   } finally {
@@ -82,24 +82,18 @@ async function ensureEvents(databaseUrl: string, wanted: number): Promise<number
   }
 }
 
-async function serve(name: string, s: ReturnType<typeof settings>, port: number, cacheMs: number): Promise<Child> {
-  return spawnChild({
-    name,
-    script: "bin/onsale.ts",
-    args: ["serve"],
-    readyWhen: /engine started/,
-    env: {
-      PORT: String(port),
-      MOCK_GATEWAY_PORT: String(await freePort()),
-      REDIS_URL: s.redisUrl,
-      DATABASE_URL: s.databaseUrl,
-      DATABASE_READ_URL: s.databaseUrl,
-      PGBOSS_SCHEMA: "pgboss_bench_search",
-      ADMIN_TOKEN,
-      LOG_LEVEL: "info",
-      SEARCH_CACHE_MS: String(cacheMs),
-      LINE_MAX: "10000000",
-    },
+async function serve(name: string, s: ReturnType<typeof settings>, port: number, cacheMs: number): Promise<Proc> {
+  return startRole(name, ["serve"], {
+    PORT: String(port),
+    MOCK_GATEWAY_PORT: String(await freePort()),
+    REDIS_URL: s.redisUrl,
+    DATABASE_URL: s.databaseUrl,
+    DATABASE_READ_URL: s.databaseUrl,
+    PGBOSS_SCHEMA: "pgboss_bench_search",
+    ADMIN_TOKEN,
+    LOG_LEVEL: "info",
+    SEARCH_CACHE_MS: String(cacheMs),
+    LINE_MAX: "10000000",
   });
 }
 
@@ -134,7 +128,7 @@ async function main(): Promise<void> {
   const s = settings();
   const events = await ensureEvents(s.databaseUrl, s.events);
   const [portNoCache, portCache] = [await freePort(), await freePort()];
-  const children: Child[] = [];
+  const children: Proc[] = [];
   try {
     children.push(await serve("serve-nocache", s, portNoCache, 0), await serve("serve-cache", s, portCache, 2000));
     const base = `http://127.0.0.1:${portNoCache}`;

@@ -79,25 +79,13 @@ export const metrics = {
   }),
   queueDepth: new Gauge({
     name: "onsale_queue_depth",
-    help: "pg-boss jobs due and not yet started, per queue.",
+    help: "pg-boss jobs queued and not yet started (created or to retry, due or waiting for their startAfter), per queue.",
     labelNames: ["queue"] as const,
     registers: [registry],
   }),
-  queueScheduled: new Gauge({
-    name: "onsale_queue_scheduled",
-    help: "pg-boss jobs waiting for their startAfter (reminders), per queue.",
-    labelNames: ["queue"] as const,
-    registers: [registry],
-  }),
-  queueLagSeconds: new Gauge({
-    name: "onsale_queue_lag_seconds",
-    help: "Age of the oldest due job not yet started, per queue (0 when none).",
-    labelNames: ["queue"] as const,
-    registers: [registry],
-  }),
-  queueFailed: new Gauge({
-    name: "onsale_queue_failed",
-    help: "pg-boss jobs failed for good (retries spent) and still retained, per queue.",
+  queueActive: new Gauge({
+    name: "onsale_queue_active",
+    help: "pg-boss jobs being worked, per queue.",
     labelNames: ["queue"] as const,
     registers: [registry],
   }),

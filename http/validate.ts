@@ -77,6 +77,13 @@ export class Fields {
     return Number.isNaN(date.getTime()) ? this.fail(name, "is not a real date") : date;
   }
 
+  /** An optional instant that can be cleared: null when the body sends null, undefined when it is absent. */
+  clearableInstant(name: string): Date | null | undefined {
+    if (this.body[name] !== null) return this.instant(name, { required: false });
+    this.known.add(name);
+    return null;
+  }
+
   timeZone(name: string, opts: { required: boolean }): string | undefined {
     const value = this.string(name, { ...opts, maxChars: 64 });
     if (value === undefined) return undefined;

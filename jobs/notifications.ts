@@ -14,7 +14,7 @@ export async function startNotifications(deps: { boss: PgBoss; pool: Pool; engin
   const { boss, pool, engine, config, log } = deps;
   const { mailer, sink } = await mailTransport(config, log);
   await new Notifier(pool, engine, mailer, config, log).work(boss);
-  const stats = new QueueStats(pool, config.bossSchema, log);
+  const stats = new QueueStats(boss, log);
   stats.start();
   return async () => {
     await stats.stop();

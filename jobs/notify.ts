@@ -5,7 +5,11 @@ import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import type { Pool, PoolClient } from "../sql/db.js";
-import { notificationSql as sql } from "../sql/notifications.js";
+import { paidBookingsOfEvent } from "../sql/bookings.js";
+import { eventStartsAt } from "../sql/events.js";
+import {
+  claimNotification, mailBooking, markNotificationFailed, markNotificationGivenUp, markNotificationSent, markNotificationSkipped, type MailBooking,
+} from "../sql/notifications.js";
 import type { Mailer } from "./mail.js";
 import { renderMail, reminderKind, type BookingForMail, type NotificationKind } from "./messages.js";
 import { bossDb, QUEUES, workEach } from "./queues.js";
@@ -71,7 +75,7 @@ export async function queueNotifications(boss: PgBoss, client: PoolClient, confi
     for (const kind of notificationsFor(change)) {
       jobs.push({ job: { bookingId: change.bookingId, kind } });
       if (kind !== "confirmation" || config.reminderOffsetsMs.length === 0) continue;
-      startsAtMs ??= ((await client.query<{ starts_at: Date }>(sql.eventStart, [eventId])).rows[0]?.starts_at.getTime() ?? 0);
+      startsAtMs ??= (await eventStartsAt(client, eventId))?.getTime() ?? 0;
       jobs.push(...remindersFor(change.bookingId, startsAtMs, config));
     }
   }
@@ -89,27 +93,11 @@ const MOVED_REMINDERS_CHUNK = 1_000;
  */
 export async function queueMovedReminders(boss: PgBoss, client: PoolClient, config: Config, eventId: string, fromMs: number, toMs: number): Promise<number> {
   if (toMs >= fromMs || config.reminderOffsetsMs.length === 0) return 0;
-  const { rows } = await client.query<{ id: string }>(sql.paidBookingsOfEvent, [eventId]);
+  const rows = await paidBookingsOfEvent(client, eventId);
   for (let start = 0; start < rows.length; start += MOVED_REMINDERS_CHUNK) {
     await insertJobs(boss, client, rows.slice(start, start + MOVED_REMINDERS_CHUNK).flatMap(({ id }) => remindersFor(id, toMs, config)));
   }
   return rows.length;
-}
-
-interface MailRow {
-  booking_id: string;
-  status: string;
-  quantity: number;
-  amount: number;
-  currency: string;
-  expires_at: Date | null;
-  reason: string;
-  recipient: string;
-  event_id: string;
-  event_name: string;
-  venue: string;
-  starts_at: Date;
-  time_zone: string;
 }
 
 export type NotifyOutcome = "sent" | "skipped" | "already" | { earlyUntilMs: number };
@@ -132,9 +120,8 @@ export class Notifier {
   ) {}
 
   async notify({ bookingId, kind }: NotifyJob): Promise<NotifyOutcome> {
-    const { rows } = await this.pool.query<MailRow>(sql.bookingForMail, [bookingId]);
-    const row = rows[0];
-    if (row === undefined) throw new Error(`booking ${bookingId} is not in PostgreSQL`);
+    const row = await mailBooking(this.pool, bookingId);
+    if (row === null) throw new Error(`booking ${bookingId} is not in PostgreSQL`);
     const booking = await this.toMail(row);
     // Re-checked at send time: a reminder for a refunded booking, or "your turn" for a hold
     // that has ended, is not sent.
@@ -145,7 +132,7 @@ export class Notifier {
       : booking.recipient === "" ? "no email address"
       : "";
     if (skip !== "") {
-      await this.pool.query(sql.markSkipped, [bookingId, kind, booking.recipient, skip]);
+      await markNotificationSkipped(this.pool, bookingId, kind, booking.recipient, skip);
       metrics.emails.inc({ kind: metricKind(kind), result: "skipped" });
       return "skipped";
     }
@@ -154,18 +141,17 @@ export class Notifier {
     if (offsetMs !== null && booking.startsAt.getTime() - offsetMs - Date.now() > REMINDER_EARLY_SLACK_MS) {
       return { earlyUntilMs: booking.startsAt.getTime() - offsetMs };
     }
-    const claimed = await this.pool.query(sql.claim, [bookingId, kind, booking.recipient]);
-    if (claimed.rowCount === 0) return "already";
+    if (!(await claimNotification(this.pool, bookingId, kind, booking.recipient))) return "already";
     try {
       const messageId = await this.mailer.send({
         to: booking.recipient,
         messageId: `<${bookingId}.${kind}@onsale>`,
         ...renderMail(kind, booking),
       });
-      await this.pool.query(sql.markSent, [bookingId, kind, messageId]);
+      await markNotificationSent(this.pool, bookingId, kind, messageId);
     } catch (error) {
       // The SMTP server refused it (or was unreachable): not sent, so the retry may send.
-      await this.pool.query(sql.markFailed, [bookingId, kind, String((error as Error).message).slice(0, 500)]);
+      await markNotificationFailed(this.pool, bookingId, kind, String((error as Error).message).slice(0, 500));
       metrics.emails.inc({ kind: metricKind(kind), result: "failed" });
       throw error;
     }
@@ -174,25 +160,11 @@ export class Notifier {
     return "sent";
   }
 
-  private async toMail(row: MailRow): Promise<BookingForMail> {
+  private async toMail(booking: MailBooking): Promise<BookingForMail> {
     // The payment link carries the booking's token, which only Redis keeps.
-    const token = row.status === "held" ? await this.engine.tokenOf(row.event_id, row.booking_id) : null;
-    return {
-      bookingId: row.booking_id,
-      status: row.status,
-      quantity: row.quantity,
-      amount: row.amount,
-      currency: row.currency,
-      expiresAt: row.expires_at,
-      reason: row.reason,
-      payUrl: token ? `${this.config.publicUrl}/pay/${row.booking_id}?token=${encodeURIComponent(token)}` : `${this.config.publicUrl}/pay/${row.booking_id}`,
-      recipient: row.recipient,
-      eventId: row.event_id,
-      eventName: row.event_name,
-      venue: row.venue,
-      startsAt: row.starts_at,
-      timeZone: row.time_zone,
-    };
+    const token = booking.status === "held" ? await this.engine.tokenOf(booking.eventId, booking.bookingId) : null;
+    const payUrl = `${this.config.publicUrl}/pay/${booking.bookingId}`;
+    return { ...booking, payUrl: token ? `${payUrl}?token=${encodeURIComponent(token)}` : payUrl };
   }
 
   /** Workers for the notify queue and its dead letters. */
@@ -207,7 +179,7 @@ export class Notifier {
       boss,
       QUEUES.notify,
       async ({ bookingId, kind }) => {
-        await this.pool.query(sql.markGivenUp, [bookingId, kind, "retries spent; see the job's output in pgboss.job"]);
+        await markNotificationGivenUp(this.pool, bookingId, kind, "retries spent; see the job's output in pgboss.job");
         metrics.emails.inc({ kind: metricKind(kind), result: "given_up" });
         this.log.error({ bookingId, kind }, "email given up after every retry");
       },

@@ -4,7 +4,8 @@ import type { Config } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
 import { metrics } from "../engine/metrics.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import { sql } from "../sql/queries.js";
+import { bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
+import { activeRelayOffsets, lockRelayOffset, saveRelayOffset } from "../sql/relay.js";
 
 // The relay copies each event's Redis log (log:{E}) into PostgreSQL. One transaction writes
 // a batch of booking rows and the stream id it reached, so every entry is applied exactly
@@ -72,15 +73,15 @@ export class Relay {
 
   /** One pass over every active event with new entries; true when a batch was full, so more is waiting. */
   async pass(): Promise<boolean> {
-    const { rows } = await this.pool.query<{ event_id: string; stream_id: string }>(sql.relayEvents);
+    const offsets = await activeRelayOffsets(this.pool);
     // Most events are idle: one auto-pipelined look at each log's newest id, and a transaction
     // only for the events that have something past their offset.
-    const newest = await Promise.all(rows.map(({ event_id }) => lastLogId(this.redis, event_id)));
+    const newest = await Promise.all(offsets.map(({ eventId }) => lastLogId(this.redis, eventId)));
     let more = false;
-    for (const [index, { event_id, stream_id }] of rows.entries()) {
+    for (const [index, { eventId, streamId }] of offsets.entries()) {
       const last = newest[index]!;
-      if (last === null || compareStreamIds(last, stream_id) <= 0) continue;
-      more = (await this.relayEvent(event_id)) === this.config.relayBatch || more;
+      if (last === null || compareStreamIds(last, streamId) <= 0) continue;
+      more = (await this.relayEvent(eventId)) === this.config.relayBatch || more;
     }
     return more;
   }
@@ -88,14 +89,13 @@ export class Relay {
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
     const { lastId, count } = await inTransaction(this.pool, async (client) => {
-      const locked = await client.query<{ stream_id: string }>(sql.lockRelayOffset, [eventId]);
-      if (locked.rowCount !== 1) return { lastId: null, count: 0 };
-      const from = locked.rows[0]!.stream_id;
+      const from = await lockRelayOffset(client, eventId);
+      if (from === null) return { lastId: null, count: 0 };
       const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.relayBatch);
       if (raw.length === 0) return { lastId: null, count: 0 };
       await this.write(client, eventId, raw.map(([id, flat]) => parseEntry(id, flat)));
       const last = raw[raw.length - 1]![0];
-      await client.query(sql.saveRelayOffset, [eventId, last]);
+      await saveRelayOffset(client, eventId, last);
       return { lastId: last, count: raw.length };
     });
     if (lastId !== null) {
@@ -108,8 +108,7 @@ export class Relay {
 
   /** Every state transition in the batch, in log order, starting from the rows as committed. */
   private async changes(client: PoolClient, entries: LogEntry[], bookingIds: string[]): Promise<StateChange[]> {
-    const { rows } = await client.query<{ id: string; status: string }>(sql.bookingStatuses, [bookingIds]);
-    const state = new Map<string, string | null>(rows.map((row) => [row.id, row.status]));
+    const state = new Map<string, string | null>(await bookingStatuses(client, bookingIds));
     const changes: StateChange[] = [];
     for (const entry of entries) {
       const from = state.get(entry.bookingId) ?? null;
@@ -128,29 +127,24 @@ export class Relay {
     for (const entry of latest.values()) {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
     }
-    const users = await client.query<{ id: string; external_id: string }>(sql.upsertUsers, [
-      [...emails.keys()],
-      [...emails.values()],
-    ]);
-    const userIds = new Map(users.rows.map((row) => [row.external_id, row.id]));
+    const userIds = await upsertUsers(client, emails);
     const rows = [...latest.values()];
     const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
-    await client.query(sql.upsertBookings, [
-      eventId,
-      column((e) => e.bookingId),
-      column((e) => userIds.get(e.userId)!),
-      column((e) => e.quantity),
-      column((e) => e.status),
-      column((e) => e.reason),
-      column((e) => e.arrivalSeq),
-      column((e) => e.holdSeq),
-      column((e) => e.amount),
-      column((e) => e.currency),
-      column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
-      column((e) => e.paymentRef),
-      column((e) => e.streamId),
-      column((e) => new Date(e.createdAtMs)),
-      column((e) => new Date(e.atMs)),
-    ]);
+    await upsertBookings(client, eventId, {
+      id: column((e) => e.bookingId),
+      userId: column((e) => userIds.get(e.userId)!),
+      quantity: column((e) => e.quantity),
+      status: column((e) => e.status),
+      reason: column((e) => e.reason),
+      arrivalSeq: column((e) => e.arrivalSeq),
+      holdSeq: column((e) => e.holdSeq),
+      amount: column((e) => e.amount),
+      currency: column((e) => e.currency),
+      expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+      paymentRef: column((e) => e.paymentRef),
+      logId: column((e) => e.streamId),
+      createdAt: column((e) => new Date(e.createdAtMs)),
+      updatedAt: column((e) => new Date(e.atMs)),
+    });
   }
 }

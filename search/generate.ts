@@ -1,6 +1,6 @@
 import { uuidv7 } from "../engine/ids.js";
 import type { Pool } from "../sql/db.js";
-import { searchSql } from "../sql/search.js";
+import { insertGeneratedEvents } from "../sql/search.js";
 
 // Realistic catalog data for search: performers and shows in many languages (accents,
 // non-Latin scripts), real venues with their cities and time zones, evening start times in
@@ -122,11 +122,7 @@ export function eventGenerator(seed: number, fromMs = Date.now()): () => Generat
 /** Inserts events in one statement (arrays unnested in SQL); catalog rows, not loaded into Redis. */
 export async function insertGenerated(pool: Pool, events: GeneratedEvent[]): Promise<void> {
   if (events.length > GENERATE_BATCH_MAX) throw new Error(`at most ${GENERATE_BATCH_MAX} events per insert, got ${events.length}`);
-  const column = <K extends keyof GeneratedEvent>(key: K) => events.map((event) => event[key]);
-  await pool.query(searchSql.insertGenerated, [
-    column("id"), column("name"), column("venue"), column("localStart"), column("timeZone"),
-    column("capacity"), column("price"), column("currency"), column("maxPerUser"),
-  ]);
+  await insertGeneratedEvents(pool, events);
 }
 
 /** Generates and inserts `count` events in batches, reporting progress after each batch. */

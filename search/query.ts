@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SearchConfig } from "../engine/config.js";
 import { isUuid } from "../engine/ids.js";
+import type { PageStart, SearchTier } from "../sql/search.js";
 import { problems, type FieldError } from "../http/problems.js";
 
 // GET /events query parameters → a checked SearchQuery, and the opaque page cursor.
@@ -16,18 +17,12 @@ export interface SearchQuery {
   after: Cursor | null;
 }
 
-/** Where the previous page ended: its last sort key and id (ties are broken by id). */
 /** Text searches match exactly (every word a prefix) when they can, else fuzzily (trigrams). */
-export type Tier = "exact" | "fuzzy";
+export type Tier = SearchTier;
 const TIERS: readonly (Tier | null)[] = ["exact", "fuzzy", null];
 
-export interface Cursor {
-  /** A bigint in decimal: relevance ×10⁶, or the start in Unix microseconds (beyond 2^53). */
-  key: string;
-  id: string;
-  /** The tier the first page chose; null when listing by start. */
-  tier: Tier | null;
-}
+/** Where the previous page ended: its last sort key and id (ties are broken by id). */
+export type Cursor = PageStart;
 
 const PARAMETERS = ["search", "start_date", "end_date", "limit", "cursor"] as const;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

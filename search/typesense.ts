@@ -2,7 +2,8 @@ import Typesense from "typesense";
 import type { CollectionCreateSchema } from "typesense/lib/Typesense/Collections.js";
 import type { SearchConfig } from "../engine/config.js";
 import type { Pool } from "../sql/db.js";
-import { searchSql, type EventSearchRow } from "../sql/search.js";
+import { countEvents } from "../sql/events.js";
+import { eventSearchRow, eventSearchRowsAfter, type EventSearchRow } from "../sql/search.js";
 import type { SearchQuery } from "./query.js";
 import type { SearchBackend, SearchHit } from "./service.js";
 
@@ -144,10 +145,10 @@ export async function ensureCollection(client: Client, name: string): Promise<vo
 
 /** Makes the event's document match PostgreSQL: upserted, or deleted when the event is gone. */
 export async function syncEvent(pool: Pool, client: Client, collection: string, eventId: string): Promise<"upserted" | "deleted"> {
-  const { rows } = await pool.query<EventSearchRow>(searchSql.searchRowById, [eventId]);
+  const row = await eventSearchRow(pool, eventId);
   const documents = client.collections<EventDocument>(collection).documents();
-  if (rows[0]) {
-    await documents.upsert(documentOf(rows[0]));
+  if (row !== null) {
+    await documents.upsert(documentOf(row));
     return "upserted";
   }
   await documents.delete({ filter_by: `id:=${eventId}` });
@@ -163,11 +164,11 @@ export async function reindex(
 ): Promise<number> {
   await ensureCollection(client, config.typesenseCollection);
   const documents = client.collections<EventDocument>(config.typesenseCollection).documents();
-  const total = (await pool.query<{ n: number }>(searchSql.countEvents)).rows[0]!.n;
+  const total = await countEvents(pool);
   let done = 0;
   let afterId = "00000000-0000-0000-0000-000000000000";
   for (;;) {
-    const { rows } = await pool.query<EventSearchRow>(searchSql.searchRowsAfter, [afterId, config.reindexBatch]);
+    const rows = await eventSearchRowsAfter(pool, afterId, config.reindexBatch);
     if (rows.length === 0) return done;
     const results = await documents.import(rows.map(documentOf), { action: "upsert" });
     const failed = results.filter((result) => !result.success);

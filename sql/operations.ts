@@ -1,9 +1,10 @@
 import type { KnownInDb } from "../engine/engine.js";
 import type { Queryable } from "./db.js";
 
-// SQL of the operator commands (issue 4): cache warm and reconcile.
+// The operator commands' reads: cache warm (which events belong in Redis) and reconcile
+// (what PostgreSQL knows of an event, to compare with Redis).
 
-export const operationsSql = {
+const SQL = {
   // Events whose inventory belongs in Redis: on sale and not past their sale window.
   onSaleEvents: `
     SELECT id FROM events
@@ -34,7 +35,7 @@ interface KnownRow {
 }
 
 export async function knownInDb(db: Queryable, eventId: string): Promise<KnownInDb> {
-  const { rows } = await db.query<KnownRow>(operationsSql.knownInDb, [eventId]);
+  const { rows } = await db.query<KnownRow>(SQL.knownInDb, [eventId]);
   const row = rows[0]!;
   return {
     paid: row.paid,
@@ -46,6 +47,6 @@ export async function knownInDb(db: Queryable, eventId: string): Promise<KnownIn
 }
 
 export async function onSaleEventIds(db: Queryable, max: number): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(operationsSql.onSaleEvents, [max]);
+  const { rows } = await db.query<{ id: string }>(SQL.onSaleEvents, [max]);
   return rows.map((row) => row.id);
 }

@@ -1,6 +1,4 @@
-import type { Cursor, SearchQuery, Tier } from "../search/query.js";
-import { searchWords } from "../search/query.js";
-import { inTransaction, type Pool } from "./db.js";
+import { inTransaction, type Pool, type Queryable } from "./db.js";
 
 // PostgreSQL search over events (migration 005). A match is a full-text hit (every word as
 // a prefix, unaccented, 'simple' configuration) or a name/venue within trigram word
@@ -21,7 +19,7 @@ const DATE_FILTER = `($1::date IS NULL OR (local_date >= $1::date AND starts_at 
 const EXACT_SCORE = `round(ts_rank(e.search_doc, q.words) * 1000000)::bigint`;
 const FUZZY_SCORE = `round((2 * word_similarity(q.text, e.search_name) + word_similarity(q.text, e.search_venue)) * 1000000)::bigint`;
 
-export const searchSql = {
+const SQL = {
   // Two tiers, like Typesense's typo_tokens_threshold: events whose name and venue hold every
   // word (as a prefix) when there are any; otherwise events within trigram word similarity
   // (typos). The trigram pass costs 4-5x the full-text one at 100k events, so it runs only
@@ -62,15 +60,38 @@ export const searchSql = {
       AS g (id, name, venue, local_start, time_zone, capacity, price, currency, max_per_user)`,
 
   // For the Typesense sync job and reindex.
-  searchRowById: `SELECT ${HIT_COLUMNS} FROM events WHERE id = $1`,
-  searchRowsAfter: `SELECT ${HIT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2`,
-  countEvents: `SELECT count(*)::int AS n FROM events`,
+  rowById: `SELECT ${HIT_COLUMNS} FROM events WHERE id = $1`,
+  rowsAfter: `SELECT ${HIT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2`,
 
   // Settings for this transaction only (safe behind pgbouncer in transaction mode): pg_trgm's
   // threshold for `<%`, and no sequential scan: the planner does not count what
   // word_similarity costs per row and otherwise scans all events (measured 10x slower at 100k).
   setSimilarity: `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true), set_config('enable_seqscan', 'off', true)`,
-};
+} as const;
+
+/** Text searches match exactly (every word a prefix) when they can, else fuzzily (trigrams). */
+export type SearchTier = "exact" | "fuzzy";
+
+/** Where the previous page ended: its last sort key and id (ties are broken by id). */
+export interface PageStart {
+  /** A bigint in decimal: relevance ×10⁶, or the start in Unix microseconds (beyond 2^53). */
+  key: string;
+  id: string;
+  /** The tier the first page chose; null when listing by start. */
+  tier: SearchTier | null;
+}
+
+/** A checked search: the text as typed and its words, the date range, the page. */
+export interface EventSearch {
+  /** null lists events by start time. */
+  text: string | null;
+  /** The words of the text (letters and digits), each matched as a prefix. */
+  words: string[];
+  startDate: string | null;
+  endDate: string | null;
+  limit: number;
+  after: PageStart | null;
+}
 
 /** An event as search answers show it. */
 export interface EventSearchRow {
@@ -92,29 +113,61 @@ export interface SearchRow extends EventSearchRow {
   /** The row's sort key as decimal text (a bigint JSON numbers cannot always hold). */
   cursor_key: string;
   /** Which tier of a text search the row came from; absent when listing by start. */
-  tier?: Tier;
+  tier?: SearchTier;
 }
 
 export interface SearchPage<Row> {
   rows: Row[];
   /** Where the next page starts; null on the last page. */
-  next: Cursor | null;
+  next: PageStart | null;
 }
 
 /** One page of matches, reading one row past the limit to learn whether another page exists. */
-export async function searchEvents(pool: Pool, query: SearchQuery, wordSimilarity: number): Promise<SearchPage<SearchRow>> {
+export async function searchEvents(pool: Pool, query: EventSearch, wordSimilarity: number): Promise<SearchPage<SearchRow>> {
   const common = [query.startDate, query.endDate, query.after?.key ?? null, query.after?.id ?? null];
   let rows: SearchRow[];
   if (query.text === null) {
-    rows = (await pool.query<SearchRow>(searchSql.byStart, [...common, query.limit + 1])).rows;
+    rows = (await pool.query<SearchRow>(SQL.byStart, [...common, query.limit + 1])).rows;
   } else {
-    const words = searchWords(query.text).map((word) => `'${word}':*`).join(" & ");
+    const words = query.words.map((word) => `'${word}':*`).join(" & ");
     rows = await inTransaction(pool, async (client) => {
-      await client.query(searchSql.setSimilarity, [String(wordSimilarity)]);
-      return (await client.query<SearchRow>(searchSql.byText, [...common, query.text, words, query.limit + 1, query.after?.tier ?? null])).rows;
+      await client.query(SQL.setSimilarity, [String(wordSimilarity)]);
+      return (await client.query<SearchRow>(SQL.byText, [...common, query.text, words, query.limit + 1, query.after?.tier ?? null])).rows;
     });
   }
   if (rows.length <= query.limit) return { rows, next: null };
   const last = rows[query.limit - 1]!;
   return { rows: rows.slice(0, query.limit), next: { key: last.cursor_key, id: last.id, tier: last.tier ?? null } };
+}
+
+/** One event as search shows it; null if there is no such event. */
+export async function eventSearchRow(db: Queryable, eventId: string): Promise<EventSearchRow | null> {
+  return (await db.query<EventSearchRow>(SQL.rowById, [eventId])).rows[0] ?? null;
+}
+
+/** Up to `limit` events after `afterId`, in id order. */
+export async function eventSearchRowsAfter(db: Queryable, afterId: string, limit: number): Promise<EventSearchRow[]> {
+  return (await db.query<EventSearchRow>(SQL.rowsAfter, [afterId, limit])).rows;
+}
+
+/** A generated catalogue event: its start is local wall-clock time ("YYYY-MM-DD HH:MM") in its time zone. */
+export interface GeneratedEventRow {
+  id: string;
+  name: string;
+  venue: string;
+  localStart: string;
+  timeZone: string;
+  capacity: number;
+  price: number;
+  currency: string;
+  maxPerUser: number;
+}
+
+/** Inserts catalogue events in one statement (arrays unnested in SQL). */
+export async function insertGeneratedEvents(db: Queryable, events: GeneratedEventRow[]): Promise<void> {
+  const column = <K extends keyof GeneratedEventRow>(key: K) => events.map((event) => event[key]);
+  await db.query(SQL.insertGenerated, [
+    column("id"), column("name"), column("venue"), column("localStart"), column("timeZone"),
+    column("capacity"), column("price"), column("currency"), column("maxPerUser"),
+  ]);
 }

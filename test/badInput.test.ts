@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { logKey } from "../engine/keys.js";
+import { countEvents } from "../sql/events.js";
 import { Api, api, startTestEngine } from "./helpers.js";
 
 // Bad input answers 4xx application/problem+json with a clear message and changes nothing.
@@ -18,8 +19,7 @@ afterAll(() => running.stop());
 
 async function snapshot() {
   const redis = running.engine.redis;
-  const { rows } = await running.pool.query("SELECT count(*)::int AS n FROM events");
-  return { log: await redis.xlen(logKey(eventId)), instock: (await client.request("GET", `/events/${eventId}`)).body.instock, events: rows[0].n };
+  return { log: await redis.xlen(logKey(eventId)), instock: (await client.request("GET", `/events/${eventId}`)).body.instock, events: await countEvents(running.pool) };
 }
 
 const BOOKING_CASES: [string, { body?: unknown; raw?: string; headers?: Record<string, string> }, number, RegExp][] = [

@@ -7,9 +7,9 @@ import { loadConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { bookingKey, eventKey } from "../engine/keys.js";
 import { createPool } from "../sql/db.js";
-import { dropEvent, scratchEvent } from "../bench/memory.js";
+import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
 import { DEFAULTS, runBench, writeResults } from "../bench/run.js";
-import { verifyOnSale } from "../bench/verify.js";
+import { verifyOnSale } from "../testkit/verify.js";
 
 // The benchmark in miniature: every run side by side, the on-sale's mix and the invariants,
 // with numbers small enough for CI. Speeds are reported by `npm run bench`, never asserted.

@@ -1,5 +1,6 @@
 import { Agent } from "undici";
 import { describe, expect, it } from "vitest";
+import { bookingCountsByStatus } from "../sql/bookings.js";
 import { checkInvariant, completedEvent, sleep, useTestEngine, waitFor, type Answer } from "./helpers.js";
 
 // Failures the field's users reported (shared/FIELD.md) that no other file covers, each
@@ -97,12 +98,8 @@ describe("what went wrong for the field's users", () => {
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 0, paid: tickets });
     // Every payment applied, none stuck; every paid booking in PostgreSQL once.
     const { pool } = ctx.running;
-    const rows = await waitFor(
-      async () => (await pool.query<{ status: string; n: number }>("SELECT status, count(*)::int AS n FROM bookings WHERE event_id = $1 GROUP BY 1", [eventId])).rows,
-      (list) => list.find((row) => row.status === "paid")?.n === tickets,
-      15_000,
-    );
-    expect(rows.find((row) => row.status === "held")).toBeUndefined();
+    const counts = await waitFor(() => bookingCountsByStatus(pool, eventId), (byStatus) => byStatus.paid?.bookings === tickets, 15_000);
+    expect(counts.held).toBeUndefined();
     const applied = await pool.query<{ status: string; n: number }>(
       "SELECT status, count(*)::int AS n FROM payments WHERE booking_id IN (SELECT id FROM bookings WHERE event_id = $1) GROUP BY 1",
       [eventId],

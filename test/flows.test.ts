@@ -225,4 +225,27 @@ describe("sweep", () => {
     expect((await ctx.client.book(eventId, "reopened")).body.status).toBe("held");
     await checkInvariant(engine, eventId);
   });
+
+  it("clears the sale window with PATCH null, and keeps it when the field is left out", async () => {
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const saleStartsAt = new Date(Date.now() + 3_600_000).toISOString();
+    const saleEndsAt = new Date(Date.now() + 7_200_000).toISOString();
+    const eventId = await ctx.client.eventId({ saleStartsAt, saleEndsAt });
+    const patch = (body: Record<string, unknown>) => ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body });
+
+    const renamed = await patch({ name: "Renamed Tour" });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ name: "Renamed Tour", saleStartsAt, saleEndsAt });
+
+    const cleared = await patch({ saleStartsAt: null });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({ saleStartsAt: null, saleEndsAt });
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({ saleStartsAt: null, saleEndsAt });
+    // The sale is open now (before, a booking would wait in line): the window's start is gone from Redis too.
+    expect((await ctx.client.book(eventId, "now-open")).body.status).toBe("held");
+
+    const open = await patch({ saleEndsAt: null });
+    expect(open.status).toBe(200);
+    expect(open.body).toMatchObject({ saleStartsAt: null, saleEndsAt: null });
+  });
 });

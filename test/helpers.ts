@@ -1,9 +1,11 @@
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import Stripe from "stripe";
 import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startEngine, type Roles, type RunningEngine } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
+import { eventFields } from "../testkit/fixtures.js";
+import { sleep } from "../testkit/processes.js";
+import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const WEBHOOK_SECRET = "whsec_test_secret";
@@ -68,17 +70,7 @@ export class Api {
   createEvent(fields: Record<string, unknown> = {}): Promise<Answer> {
     return this.request("POST", "/admin/events", {
       headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
-      body: {
-        name: "Test Tour",
-        venue: "Test Arena",
-        startsAt: "2027-06-01T20:00:00+02:00",
-        timeZone: "Europe/Paris",
-        capacity: 10,
-        price: 5000,
-        currency: "EUR",
-        maxPerUser: 4,
-        ...fields,
-      },
+      body: eventFields(fields),
     });
   }
 
@@ -103,34 +95,17 @@ export class Api {
   /** Posts a webhook signed with the given secret, exactly as Stripe would. */
   webhook(event: Record<string, unknown>, secret = WEBHOOK_SECRET): Promise<Answer> {
     const payload = JSON.stringify(event);
-    const signature = signer.webhooks.generateTestHeaderString({ payload, secret });
+    const signature = stripeSignature(payload, secret);
     return this.request("POST", "/webhooks/stripe", { raw: payload, headers: { "Content-Type": "application/json", "Stripe-Signature": signature } });
   }
 }
 
-const signer = new Stripe("sk_test_signer");
 let eventCounter = 0;
 
+/** A completed Checkout Session paying for the booking, under a new provider event id. */
 export function completedEvent(booking: { id: string; eventId: string }, amount: number, currency = "eur", sessionId = `cs_test_${booking.id}`) {
   eventCounter += 1;
-  return {
-    id: `evt_test_${Date.now()}_${eventCounter}`,
-    object: "event",
-    type: "checkout.session.completed",
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: sessionId,
-        object: "checkout.session",
-        amount_total: amount,
-        currency,
-        payment_status: "paid",
-        status: "complete",
-        client_reference_id: booking.id,
-        metadata: { bookingId: booking.id, eventId: booking.eventId },
-      },
-    },
-  };
+  return checkoutCompleted({ id: `evt_test_${Date.now()}_${eventCounter}`, bookingId: booking.id, eventId: booking.eventId, amount, currency, sessionId });
 }
 
 export const api = (running: RunningEngine) => new Api(`http://127.0.0.1:${running.http!.port}`);
@@ -151,7 +126,7 @@ export function useTestEngine(
 
 export { checkInvariant, type Tally } from "../engine/audit.js";
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** Polls until `read` returns something `done` accepts; fails with the last value after timeoutMs. */
 export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 50): Promise<T> {

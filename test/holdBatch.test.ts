@@ -1,9 +1,10 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { dropEvent, scratchEvent } from "../bench/memory.js";
+import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
 import { loadConfig } from "../engine/config.js";
 import type { Gate } from "../engine/admission.js";
 import { Engine, type HoldRequest } from "../engine/engine.js";
+import { bookingKey } from "../engine/keys.js";
 import { connectRedis } from "../engine/redis.js";
 import { checkInvariant } from "./helpers.js";
 
@@ -74,7 +75,7 @@ describe("hold batching", () => {
     try {
       const bookings = await Promise.all(Array.from({ length: 200 }, (_, i) =>
         batched.hold({ eventId: event.id, userId: `p${i}`, quantity: 1 + (i % 2), email: "", idempotencyKey: "" })));
-      const seqs = await Promise.all(bookings.map((b) => redis.hmget(`booking:{${event.id}}:${b.id}`, "seq", "hseq")));
+      const seqs = await Promise.all(bookings.map((b) => redis.hmget(bookingKey(event.id, b.id), "seq", "hseq")));
       const held = seqs.map(([seq, hseq], i) => ({ i, seq: Number(seq), hseq: Number(hseq) })).filter((b) => b.hseq > 0);
       // Arrival sequence follows the order the holds were asked; holds follow arrival.
       expect(seqs.map(([seq]) => Number(seq))).toEqual(seqs.map((_, i) => i + 1));

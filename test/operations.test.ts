@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { freePort } from "../bin/app.js";
 import { holdsKey, lineKey } from "../engine/keys.js";
+import { paidTickets } from "../sql/events.js";
 import { ensureDatabase } from "../sql/migrate.js";
+import { bookingsInPostgres } from "../testkit/verify.js";
 import { ADMIN_TOKEN, completedEvent, useTestEngine, waitFor } from "./helpers.js";
 
 // Operations after a Redis loss: FLUSHALL on a redis-server of this file's own, then the
@@ -52,10 +54,7 @@ async function onsale(...args: string[]): Promise<{ code: number; stdout: string
   }
 }
 
-async function paidInDb(eventId: string): Promise<number> {
-  const { rows } = await ctx.running.pool.query<{ paid: number }>("SELECT COALESCE(sum(quantity), 0)::int AS paid FROM bookings WHERE event_id = $1 AND status = 'paid'", [eventId]);
-  return rows[0]!.paid;
-}
+const paidInDb = (eventId: string): Promise<number> => paidTickets(ctx.running.pool, eventId);
 
 /** The event's counters, which must add up, and how many bookings its hold index and line name. */
 async function counters(eventId: string) {
@@ -82,7 +81,7 @@ describe("operations after a Redis loss", () => {
     expect((await ctx.client.book(a, "ops-a3", 1)).status).toBe(201); // a live hold, lost with Redis
     await waitFor(async () => [await paidInDb(a), await paidInDb(b)], ([pa, pb]) => pa === 3 && pb === 2);
     // Let the relay write the held booking too, so its arrival number is in PostgreSQL.
-    await waitFor(async () => (await ctx.running.pool.query("SELECT count(*)::int AS n FROM bookings WHERE event_id = $1", [a])).rows[0].n, (n) => n === 3);
+    await waitFor(() => bookingsInPostgres(ctx.running.pool, a), (n) => n === 3);
 
     await ctx.running.engine.redis.flushall();
     expect(await ctx.running.engine.liveEvent(a)).toBeNull();
@@ -116,7 +115,7 @@ describe("operations after a Redis loss", () => {
     const first = fresh.find((f) => f.status === 201)!.body;
     await ctx.client.webhook(completedEvent({ id: first.id, eventId: a }, 5000));
     await waitFor(() => paidInDb(a), (paid) => paid === 4, 15_000);
-    await waitFor(async () => (await ctx.running.pool.query("SELECT count(*)::int AS n FROM bookings WHERE event_id = $1", [a])).rows[0].n, (n) => n === 3 + 8, 15_000);
+    await waitFor(() => bookingsInPostgres(ctx.running.pool, a), (n) => n === 3 + 8, 15_000);
     expect(await counters(a)).toEqual({ instock: 0, held: 6, paid: 4, capacity: 10, holds: 6, line: 1 });
     expect((await onsale("reconcile")).code).toBe(0);
   });

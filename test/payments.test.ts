@@ -3,6 +3,7 @@ import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkInvariant, sleep, useTestEngine, waitFor, type Api } from "./helpers.js";
 import type { RunningEngine } from "../bin/app.js";
+import { bookingKey } from "../engine/keys.js";
 
 // Every payment race, driven the way production runs it: the engine's `stripe` SDK talks
 // HTTP to the mock gateway, a person acts on the hosted checkout page, and the gateway's
@@ -236,7 +237,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect(rows.find((row) => row.kind === "charge.refunded")).toMatchObject({ status: "refund_confirmed" });
     expect((await shop.stripe.checkout.sessions.retrieve(session)) as unknown).toMatchObject({ amount_refunded: 100 });
     expect((await shop.status(booking)).status).toBe("held");
-    expect(await engine.running.engine.redis.hget(`booking:{${eventId}}:${booking.id}`, "flag")).toMatch(/^amount_mismatch:cs_test_/);
+    expect(await engine.running.engine.redis.hget(bookingKey(eventId, booking.id), "flag")).toMatch(/^amount_mismatch:cs_test_/);
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ held: 2, paid: 0 });
   });
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { dropEvent, scratchEvent } from "../bench/memory.js";
+import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
 import { loadConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { logKey } from "../engine/keys.js";
 import { Relay } from "../jobs/relay.js";
 import { api, completedEvent, waitFor, startTestEngine, useTestEngine } from "./helpers.js";
 
@@ -46,7 +47,7 @@ describe("relay", () => {
     const granted = rows.filter((r) => r.hold_seq !== null).sort((a, b) => a.hold_seq - b.hold_seq);
     for (let i = 1; i < granted.length; i++) expect(granted[i].arrival_seq).toBeGreaterThan(granted[i - 1].arrival_seq);
     // The log keeps only what is not yet in PostgreSQL (the last applied entry stays as the marker).
-    expect(await ctx.running.engine.redis.xlen(`log:{${eventId}}`)).toBeLessThanOrEqual(1);
+    expect(await ctx.running.engine.redis.xlen(logKey(eventId))).toBeLessThanOrEqual(1);
   });
 
   it("runs by itself in the work role that npm start runs", async () => {

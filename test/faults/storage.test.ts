@@ -6,6 +6,7 @@ import { loadConfig } from "../../engine/config.js";
 import { Engine } from "../../engine/engine.js";
 import { bookingKey } from "../../engine/keys.js";
 import { createPool } from "../../sql/db.js";
+import { bookingsInPostgres } from "../../testkit/verify.js";
 import { Client, engineEnv, inParallel, scenarioDatabase, sleep, startPostgres, startRedis, startRole, verifyScenario, type Proc } from "./support.js";
 
 // Redis and PostgreSQL fail under the engine: Redis restarts from its AOF, PostgreSQL is gone
@@ -119,9 +120,9 @@ describe("storage faults", () => {
     const invariants = await verifyScenario(redis.url, postgres.url, eventId);
     expect(invariants).toMatchObject({ ok: true, oversold: 0, fcfsViolations: 0, missingRows: 0, duplicateRows: 0 });
     const pool = createPool(postgres.url, 1);
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM bookings WHERE event_id = $1", [eventId]);
+    const bookings = await bookingsInPostgres(pool, eventId);
     await pool.end();
-    expect(rows[0].n).toBe(100 + during.filter((status) => status !== 409).length);
+    expect(bookings).toBe(100 + during.filter((status) => status !== 409).length);
     engine.kill("SIGTERM");
   });
 
@@ -146,9 +147,9 @@ describe("storage faults", () => {
     expect(invariants).toMatchObject({ ok: true, oversold: 0, fcfsViolations: 0, missingRows: 0, duplicateRows: 0 });
     expect(takeoverMs).toBeLessThan(30_000);
     const pool = createPool(databaseUrl, 1);
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM bookings WHERE event_id = $1", [eventId]);
+    const bookings = await bookingsInPostgres(pool, eventId);
     await pool.end();
-    expect(rows[0].n).toBe(1000);
+    expect(bookings).toBe(1000);
     standby.kill("SIGTERM");
   });
 });

@@ -1,16 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import Stripe from "stripe";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "../../bin/app.js";
 import { loadConfig } from "../../engine/config.js";
 import { Engine } from "../../engine/engine.js";
 import { createPool, type Pool } from "../../sql/db.js";
 import { ensureDatabase } from "../../sql/migrate.js";
-import { waitForRelay, verifyOnSale, type Invariants } from "../../bench/verify.js";
+import { createEventOver } from "../../testkit/fixtures.js";
+import { sleep, startProc, startRole, type Proc } from "../../testkit/processes.js";
+import { waitForRelay, verifyOnSale, type Invariants } from "../../testkit/verify.js";
+import { checkoutCompleted, stripeSignature } from "../../testkit/webhooks.js";
 
 // What the fault scenarios are made of: real processes they can kill (engine roles,
 // redis-server, a PostgreSQL cluster of their own), and the checks every scenario ends with.
@@ -18,46 +19,8 @@ import { waitForRelay, verifyOnSale, type Invariants } from "../../bench/verify.
 
 export const ADMIN_TOKEN = "faults-admin-token";
 export const WEBHOOK_SECRET = "whsec_faults";
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const signer = new Stripe("sk_test_faults_signer");
 
-/** A child process whose JSON log lines are kept, so a test can wait for one. */
-export class Proc {
-  readonly lines: string[] = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    const keep = (chunk: Buffer) => this.lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** Waits for a log line matching `pattern`, counting from line `from`; returns its index. */
-  async waitForLine(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = this.lines.findIndex((line, i) => i >= from && pattern.test(line));
-      if (index !== -1) return index;
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.lines.slice(-20).join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no line matching ${pattern} after ${timeoutMs} ms:\n${this.lines.slice(-20).join("\n")}`);
-      await sleep(50);
-    }
-  }
-
-  kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    if (this.child.exitCode === null) this.child.kill(signal);
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep, startRole, type Proc };
 
 /** Settings for engine processes of one scenario. */
 export function engineEnv(redisUrl: string, databaseUrl: string, port: number, extra: Record<string, string> = {}): Record<string, string> {
@@ -81,18 +44,6 @@ export function engineEnv(redisUrl: string, databaseUrl: string, port: number, e
   };
 }
 
-/** Starts `bin/onsale.ts <args>` and waits until it serves (or works). */
-export async function startRole(name: string, args: string[], env: Record<string, string>, ready = /engine started|HTTP processes serving/): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bin/onsale.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const proc = new Proc(name, child);
-  await proc.waitForLine(ready, 60_000);
-  return proc;
-}
-
 export interface RedisServer {
   url: string;
   port: number;
@@ -109,11 +60,7 @@ export async function startRedis(appendfsync?: "always" | "everysec"): Promise<R
   const dir = mkdtempSync(join(tmpdir(), "onsale-faults-redis-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""];
   args.push(...(appendfsync ? ["--appendonly", "yes", "--appendfsync", appendfsync] : ["--appendonly", "no"]));
-  const launch = async () => {
-    const proc = new Proc("redis", spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] }));
-    await proc.waitForLine(/Ready to accept connections/, 20_000);
-    return proc;
-  };
+  const launch = () => startProc({ name: "redis", command: "redis-server", args, readyWhen: /Ready to accept connections/, readyTimeoutMs: 20_000 });
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -176,17 +123,8 @@ export async function scenarioDatabase(name: string): Promise<string> {
 export class Client {
   constructor(readonly base: string) {}
 
-  async createEvent(capacity: number, fields: Record<string, unknown> = {}): Promise<string> {
-    const response = await fetch(`${this.base}/admin/events`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({
-        name: "Fault Tour", venue: "Fault Arena", startsAt: "2027-06-01T20:00:00+02:00", timeZone: "Europe/Paris",
-        capacity, price: 5000, currency: "EUR", maxPerUser: 4, ...fields,
-      }),
-    });
-    if (response.status !== 201) throw new Error(`event not created: ${response.status} ${await response.text()}`);
-    return ((await response.json()) as { id: string }).id;
+  createEvent(capacity: number, fields: Record<string, unknown> = {}): Promise<string> {
+    return createEventOver(this.base, ADMIN_TOKEN, { name: "Fault Tour", venue: "Fault Arena", capacity, ...fields });
   }
 
   /**
@@ -213,22 +151,13 @@ export class Client {
 
   /** Posts a checkout.session.completed for a booking, signed as Stripe signs it. */
   async pay(eventId: string, booking: { id: string }, eventSuffix = ""): Promise<Response> {
-    const payload = JSON.stringify({
-      id: `evt_fault_${booking.id}${eventSuffix}`,
-      object: "event",
-      type: "checkout.session.completed",
-      created: Math.floor(Date.now() / 1000),
-      data: {
-        object: {
-          id: `cs_fault_${booking.id}`, object: "checkout.session", amount_total: 5000, currency: "eur",
-          payment_status: "paid", status: "complete", payment_intent: `pi_fault_${booking.id}`,
-          client_reference_id: booking.id, metadata: { bookingId: booking.id, eventId },
-        },
-      },
-    });
+    const payload = JSON.stringify(checkoutCompleted({
+      id: `evt_fault_${booking.id}${eventSuffix}`, bookingId: booking.id, eventId, amount: 5000,
+      sessionId: `cs_fault_${booking.id}`, paymentIntent: `pi_fault_${booking.id}`,
+    }));
     return fetch(`${this.base}/webhooks/stripe`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Stripe-Signature": signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) },
+      headers: { "Content-Type": "application/json", "Stripe-Signature": stripeSignature(payload, WEBHOOK_SECRET) },
       body: payload,
     });
   }

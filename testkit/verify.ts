@@ -3,8 +3,9 @@ import { compareStreamIds, lastLogId } from "../engine/eventLog.js";
 import { checkInvariant, paidBookingIds } from "../engine/audit.js";
 import type { Engine } from "../engine/engine.js";
 import { logKey } from "../engine/keys.js";
-import { benchSql } from "../sql/bench.js";
+import { bookingCountsByStatus, holdOrderViolations, paidBookingsOfEvent } from "../sql/bookings.js";
 import type { Pool } from "../sql/db.js";
+import { relayOffsetOf } from "../sql/relay.js";
 
 // After an on-sale: no oversell in Redis, every paid booking in PostgreSQL exactly once,
 // holds granted in arrival order (checked in PostgreSQL here, and in the log by the mix).
@@ -27,8 +28,7 @@ export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: stri
   const first = (await redis.xrange(logKey(eventId), "-", "+", "COUNT", 1))[0]?.[0] ?? "0-0";
   const msOf = (id: string) => Number(id.split("-")[0]);
   for (;;) {
-    const { rows } = await pool.query<{ stream_id: string }>(benchSql.relayOffset, [eventId]);
-    const at = rows[0]?.stream_id ?? "0-0";
+    const at = (await relayOffsetOf(pool, eventId)) ?? "0-0";
     if (compareStreamIds(at, last) >= 0) return;
     const spanMs = msOf(last) - msOf(first);
     onProgress?.(spanMs > 0 ? Math.max(0, (msOf(at) - msOf(first)) / spanMs) : 0);
@@ -55,23 +55,26 @@ export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, 
 
   // Redis is the source of truth for what is paid; PostgreSQL must have each exactly once.
   const paidIds = await paidBookingIds(engine, eventId);
-  const { rows: paidRows } = await pool.query<{ id: string; user_id: string }>(benchSql.paidBookings, [eventId]);
+  const paidRows = await paidBookingsOfEvent(pool, eventId);
   const inPostgres = new Set(paidRows.map((row) => row.id));
   const missingRows = [...paidIds].filter((id) => !inPostgres.has(id)).length;
-  const users = new Set(paidRows.map((row) => row.user_id));
+  const users = new Set(paidRows.map((row) => row.userId));
   // Rows paid in PostgreSQL that are not paid in Redis, plus a second paid row for one person.
   const duplicateRows = paidRows.filter((row) => !paidIds.has(row.id)).length + (paidRows.length - users.size);
   if (missingRows > 0) problems.push(`${missingRows} paid bookings missing in PostgreSQL`);
   if (duplicateRows > 0) problems.push(`${duplicateRows} paid rows in PostgreSQL too many`);
 
-  const { rows: fcfs } = await pool.query<{ violations: number }>(benchSql.fcfsViolations, [eventId]);
-  const fcfsViolations = fcfs[0]!.violations + logFcfsViolations;
+  const fcfsViolations = (await holdOrderViolations(pool, eventId)) + logFcfsViolations;
   if (fcfsViolations > 0) problems.push(`${fcfsViolations} holds granted out of arrival order`);
   if (oversold > 0) problems.push(`${oversold} tickets oversold`);
 
-  const { rows: statuses } = await pool.query<{ status: string; bookings: number; tickets: number }>(benchSql.statusCounts, [eventId]);
-  const postgres = Object.fromEntries(statuses.map((row) => [row.status, { bookings: row.bookings, tickets: row.tickets }]));
+  const postgres = await bookingCountsByStatus(pool, eventId);
   const paidTickets = postgres.paid?.tickets ?? 0;
   if (paidTickets !== redis.paid) problems.push(`PostgreSQL has ${paidTickets} paid tickets, Redis ${redis.paid}`);
   return { ok: problems.length === 0, oversold, fcfsViolations, missingRows, duplicateRows, problems, redis, postgres };
+}
+
+/** How many bookings of the event PostgreSQL has, whatever their status. */
+export async function bookingsInPostgres(pool: Pool, eventId: string): Promise<number> {
+  return Object.values(await bookingCountsByStatus(pool, eventId)).reduce((sum, counts) => sum + counts.bookings, 0);
 }

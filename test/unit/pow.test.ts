@@ -1,0 +1,47 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { issueChallenge, leadingZeroBits, readChallenge, solve, solves } from "../../engine/pow.js";
+import { uuidv7 } from "../../engine/ids.js";
+
+const SECRET = "pow-unit-secret";
+
+describe("leadingZeroBits", () => {
+  it.each([
+    [[0x80], 0],
+    [[0x40], 1],
+    [[0x01], 7],
+    [[0x00, 0xff], 8],
+    [[0x00, 0x00, 0x10], 19],
+    [[0x00, 0x00], 16],
+  ])("of %j is %i", (bytes, bits) => {
+    expect(leadingZeroBits(Buffer.from(bytes))).toBe(bits);
+  });
+});
+
+describe("challenges", () => {
+  const eventId = uuidv7();
+  const nowMs = 1_800_000_000_000;
+
+  it("read back as issued, for their event, until they expire", () => {
+    const issued = issueChallenge(SECRET, eventId, 12, 60_000, nowMs);
+    expect(readChallenge(SECRET, issued.challenge, eventId, nowMs + 1000)).toEqual(issued);
+    expect(readChallenge(SECRET, issued.challenge, uuidv7(), nowMs + 1000)).toBeNull();
+    expect(readChallenge(SECRET, issued.challenge, eventId, nowMs + 60_000)).toBeNull();
+  });
+
+  it("are refused when signed with another secret or altered", () => {
+    const issued = issueChallenge(SECRET, eventId, 12, 60_000, nowMs);
+    expect(readChallenge("another-secret", issued.challenge, eventId, nowMs)).toBeNull();
+    const easier = issued.challenge.replace(".12.", ".1.");
+    expect(readChallenge(SECRET, easier, eventId, nowMs)).toBeNull();
+    expect(readChallenge(SECRET, `${issued.challenge}.x`, eventId, nowMs)).toBeNull();
+  });
+
+  it("are solved by a solution whose digest starts with the bits asked for", () => {
+    const { challenge } = issueChallenge(SECRET, eventId, 8, 60_000, nowMs);
+    const solution = solve(challenge, 8);
+    expect(solves(challenge, solution, 8)).toBe(true);
+    const digest = createHash("sha256").update(`${challenge}:${solution}`).digest();
+    expect(digest[0]).toBe(0);
+  });
+});
