@@ -14,6 +14,7 @@ const CEILING: RouteSpec[] = [
     method: "post",
     pattern: "/bookings",
     name: "ceiling",
+    auth: "none",
     headers: ["content-type"],
     bodyLimit: 16 * 1024,
     handler: () => ({ status: 201, json: { status: "held" } }),

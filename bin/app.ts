@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../engine/logger.js";
 import { createPaymentProvider } from "../engine/payments.js";
 import { createMockGateway } from "../http/mockGateway.js";
 import { LiveStatus } from "../http/live.js";
+import { engineAuthorizer } from "../http/auth.js";
 import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
 import { Periodic } from "../jobs/periodic.js";
@@ -94,7 +95,9 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   let http: Listening | null = null;
   if (roles.serve) {
     const live = new LiveStatus(engine, config, log);
-    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log }), config.host, config.port, log, (app) => live.mount(app));
+    const authorizer = engineAuthorizer(config.adminToken, (bookingId, token) => engine.status(bookingId, token));
+    const routes = engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log });
+    http = await listen(routes, config.host, config.port, log, { authorizer, mount: (app) => live.mount(app) });
     stops.push(() => live.stop(), () => http!.close(config.shutdownDrainMs));
   }
   if (roles.work) {

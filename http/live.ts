@@ -9,7 +9,7 @@ import { EngineError } from "../engine/errors.js";
 import { metrics } from "../engine/metrics.js";
 import { problemReply, writeReply } from "./exchange.js";
 import { problems, toProblem, type Problem } from "./problems.js";
-import { bookingView } from "./routes/bookings.js";
+import { bookingView } from "./bookingView.js";
 
 // WS /live?booking=<id>&token=<token>: pushes a booking's place in line, its turn (payment
 // link and deadline) and its end as they happen. Changes reach every HTTP process the same

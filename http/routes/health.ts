@@ -16,6 +16,7 @@ export function healthRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/healthz",
       name: "healthz",
+      auth: "none",
       async handler(): Promise<Reply> {
         const [redis, postgres] = await Promise.all([probe(() => engine.redis.ping()), probe(() => pool.query("SELECT 1"))]);
         const ok = redis === "ok" && postgres === "ok";
@@ -26,6 +27,7 @@ export function healthRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/metrics",
       name: "metrics",
+      auth: "none",
       async handler(): Promise<Reply> {
         return { status: 200, text: await registry.metrics(), contentType: registry.contentType };
       },

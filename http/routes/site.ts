@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Events } from "../../application/events.js";
 import { isUuid } from "../../engine/ids.js";
-import { selectEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
 import type { HttpDeps } from "../server.js";
@@ -22,7 +22,7 @@ function money(minor: number, currency: string): string {
 }
 
 export function siteRoutes(deps: HttpDeps): RouteSpec[] {
-  const { engine, readPool } = deps;
+  const events = new Events(deps);
   // Read once at start: the files are part of the release, like the Lua scripts.
   const files = new Map(Object.entries(STATIC_FILES).map(([name, type]) => [name, { text: readFileSync(join(STATIC_DIR, name), "utf8"), type }]));
   const notFound: Reply = { status: 404, html: page("Event not found", "<p>There is no event at this address.</p>") };
@@ -32,6 +32,7 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/static/:file",
       name: "site.static",
+      auth: "none",
       handler({ params }): Reply {
         const file = files.get(params[0] ?? "");
         if (file === undefined) return { status: 404, text: "not found" };
@@ -42,11 +43,13 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/e/:id",
       name: "site.event",
+      auth: "none",
       async handler({ params }): Promise<Reply> {
         const eventId = params[0] ?? "";
         if (!isUuid(eventId)) return notFound;
-        const [event, live] = await Promise.all([selectEvent(readPool, eventId), engine.liveEvent(eventId)]);
-        if (event === null || live === null) return notFound;
+        const onSale = await events.onSale(eventId);
+        if (onSale === null) return notFound;
+        const { event, live } = onSale;
         const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "short", timeZone: event.timeZone }).format(event.startsAt);
         const maxPerUser = Number(live.fields.max_per_user ?? event.maxPerUser);
         const powBits = Number(live.fields.pow_bits ?? 0);
