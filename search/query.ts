@@ -1,33 +1,25 @@
 import { createHash } from "node:crypto";
 import type { SearchConfig } from "../engine/config.js";
 import { isUuid } from "../engine/ids.js";
-import { problems, type FieldError } from "../http/problems.js";
+import type { Cursor, SearchQuery, Tier } from "../sql/search.js";
 
 // GET /events query parameters → a checked SearchQuery, and the opaque page cursor.
-// Every problem with the parameters is collected and answered 400 at once.
+// Every problem with the parameters is collected and thrown at once, as a SearchQueryError.
 
-export interface SearchQuery {
-  /** The words as typed, trimmed; null lists events by start time. */
-  text: string | null;
-  /** Calendar dates (YYYY-MM-DD) compared with each event's date in its own time zone, inclusive. */
-  startDate: string | null;
-  endDate: string | null;
-  limit: number;
-  after: Cursor | null;
+export interface ParameterError {
+  field: string;
+  reason: string;
 }
 
-/** Where the previous page ended: its last sort key and id (ties are broken by id). */
-/** Text searches match exactly (every word a prefix) when they can, else fuzzily (trigrams). */
-export type Tier = "exact" | "fuzzy";
+/** The query parameters are not a search; the HTTP layer answers 400 listing every error. */
+export class SearchQueryError extends Error {
+  constructor(readonly errors: ParameterError[]) {
+    super(errors.map((e) => `${e.field}: ${e.reason}`).join("; "));
+    this.name = "SearchQueryError";
+  }
+}
+
 const TIERS: readonly (Tier | null)[] = ["exact", "fuzzy", null];
-
-export interface Cursor {
-  /** A bigint in decimal: relevance ×10⁶, or the start in Unix microseconds (beyond 2^53). */
-  key: string;
-  id: string;
-  /** The tier the first page chose; null when listing by start. */
-  tier: Tier | null;
-}
 
 const PARAMETERS = ["search", "start_date", "end_date", "limit", "cursor"] as const;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -74,7 +66,7 @@ function decodeCursor(raw: string, filters: string): Cursor | null {
 }
 
 export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig): SearchQuery {
-  const errors: FieldError[] = [];
+  const errors: ParameterError[] = [];
   const fail = (field: string, reason: string) => {
     errors.push({ field, reason });
     return null;
@@ -116,6 +108,6 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
     if (after === null) fail("cursor", "is not a cursor from a previous page of this same search");
   }
 
-  if (errors.length > 0) throw problems.invalidQuery(errors);
+  if (errors.length > 0) throw new SearchQueryError(errors);
   return { text, startDate, endDate, limit: Math.min(limit, limits.limitMax), after };
 }

@@ -4,8 +4,8 @@ import type { SearchConfig } from "../engine/config.js";
 import { searchCacheKey } from "../engine/keys.js";
 import { metrics } from "../engine/metrics.js";
 import type { Pool } from "../sql/db.js";
-import { searchEvents, type SearchPage, type SearchRow } from "../sql/search.js";
-import { encodeCursor, type SearchQuery } from "./query.js";
+import { searchEvents, type SearchPage, type SearchQuery, type SearchRow } from "../sql/search.js";
+import { encodeCursor, searchWords } from "./query.js";
 
 // Answers GET /events from PostgreSQL, or from Typesense when TYPESENSE_URL is set, with
 // hot answers cached in Redis for SEARCH_CACHE_MS (a new or changed event shows up in a
@@ -60,7 +60,7 @@ export function postgresBackend(readPool: Pool, config: SearchConfig): SearchBac
   return {
     name: "postgres",
     async page(query) {
-      const { rows, next } = await searchEvents(readPool, query, config.wordSimilarityPct / 100);
+      const { rows, next } = await searchEvents(readPool, query, query.text === null ? [] : searchWords(query.text), config.wordSimilarityPct / 100);
       return { rows: rows.map(hitOfRow), next };
     },
   };

@@ -2,8 +2,7 @@ import Typesense from "typesense";
 import type { CollectionCreateSchema } from "typesense/lib/Typesense/Collections.js";
 import type { SearchConfig } from "../engine/config.js";
 import type { Pool } from "../sql/db.js";
-import { searchSql, type EventSearchRow } from "../sql/search.js";
-import type { SearchQuery } from "./query.js";
+import { searchSql, type EventSearchRow, type SearchQuery } from "../sql/search.js";
 import type { SearchBackend, SearchHit } from "./service.js";
 
 // The Typesense backend (TYPESENSE_URL): one document per event, kept in sync by the

@@ -1,5 +1,3 @@
-import type { Cursor, SearchQuery, Tier } from "../search/query.js";
-import { searchWords } from "../search/query.js";
 import { inTransaction, type Pool } from "./db.js";
 
 // PostgreSQL search over events (migration 005). A match is a full-text hit (every word as
@@ -72,6 +70,27 @@ export const searchSql = {
   setSimilarity: `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true), set_config('enable_seqscan', 'off', true)`,
 };
 
+export interface SearchQuery {
+  /** The words as typed, trimmed; null lists events by start time. */
+  text: string | null;
+  /** Calendar dates (YYYY-MM-DD) compared with each event's date in its own time zone, inclusive. */
+  startDate: string | null;
+  endDate: string | null;
+  limit: number;
+  after: Cursor | null;
+}
+
+/** Text searches match exactly (every word a prefix) when they can, else fuzzily (trigrams). */
+export type Tier = "exact" | "fuzzy";
+
+/** Where the previous page ended: its last sort key and id (ties are broken by id). */
+export interface Cursor {
+  /** A bigint in decimal: relevance ×10⁶, or the start in Unix microseconds (beyond 2^53). */
+  key: string;
+  id: string;
+  /** The tier the first page chose; null when listing by start. */
+  tier: Tier | null;
+}
 /** An event as search answers show it. */
 export interface EventSearchRow {
   id: string;
@@ -102,13 +121,13 @@ export interface SearchPage<Row> {
 }
 
 /** One page of matches, reading one row past the limit to learn whether another page exists. */
-export async function searchEvents(pool: Pool, query: SearchQuery, wordSimilarity: number): Promise<SearchPage<SearchRow>> {
+export async function searchEvents(pool: Pool, query: SearchQuery, queryWords: string[], wordSimilarity: number): Promise<SearchPage<SearchRow>> {
   const common = [query.startDate, query.endDate, query.after?.key ?? null, query.after?.id ?? null];
   let rows: SearchRow[];
   if (query.text === null) {
     rows = (await pool.query<SearchRow>(searchSql.byStart, [...common, query.limit + 1])).rows;
   } else {
-    const words = searchWords(query.text).map((word) => `'${word}':*`).join(" & ");
+    const words = queryWords.map((word) => `'${word}':*`).join(" & ");
     rows = await inTransaction(pool, async (client) => {
       await client.query(searchSql.setSimilarity, [String(wordSimilarity)]);
       return (await client.query<SearchRow>(searchSql.byText, [...common, query.text, words, query.limit + 1, query.after?.tier ?? null])).rows;
