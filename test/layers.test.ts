@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // Layers point one way: http/ parses and replies, application/ spans SQL, queues and the
@@ -12,11 +12,10 @@ function importedFolders(folder: string): Map<string, Set<string>> {
   const found = new Map<string, Set<string>>();
   for (const entry of readdirSync(join(ROOT, folder), { recursive: true, encoding: "utf8" })) {
     if (!entry.endsWith(".ts")) continue;
-    const depth = entry.split("/").length;
     const text = readFileSync(join(ROOT, folder, entry), "utf8");
     const folders = new Set<string>();
     for (const [, path] of text.matchAll(/from "((?:\.\.?\/)+[^"]+)"/g)) {
-      const parts = join(folder, ...Array(depth - 1).fill(".."), path!).split("/");
+      const parts = join(folder, dirname(entry), path!).split("/");
       folders.add(parts.length > 1 ? parts[0]! : ".");
     }
     found.set(join(folder, entry), folders);
