@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SearchConfig } from "../engine/config.js";
 import { isUuid } from "../engine/ids.js";
+import { hasUnsafeChars, UNSAFE_TEXT_REASON } from "../engine/text.js";
 import type { Cursor, SearchQuery, Tier } from "../sql/search.js";
 
 // GET /events query parameters → a checked SearchQuery, and the opaque page cursor.
@@ -74,10 +75,11 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
   for (const name of new Set(params.keys())) {
     if (!(PARAMETERS as readonly string[]).includes(name)) fail(name, `is not a known parameter (known: ${PARAMETERS.join(", ")})`);
     else if (params.getAll(name).length > 1) fail(name, "is given more than once");
+    else if (hasUnsafeChars(params.get(name)!)) fail(name, UNSAFE_TEXT_REASON);
   }
   const given = (name: (typeof PARAMETERS)[number]): string | null => {
     const value = params.get(name);
-    return value === null || value.trim() === "" ? null : value.trim();
+    return value === null || value.trim() === "" || hasUnsafeChars(value) ? null : value.trim();
   };
 
   let text = given("search");
