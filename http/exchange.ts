@@ -45,10 +45,11 @@ export interface RouteSpec {
   /** Lower-case header names the handler reads. */
   headers?: readonly string[];
   /**
-   * Read the client's address: the socket's, or with trustProxy (TRUST_PROXY=1, only
-   * behind a proxy that sets it) the first X-Forwarded-For entry.
+   * Read the client's address: the socket's, or with trustProxy N (TRUST_PROXY, the proxies in
+   * front of the server) the X-Forwarded-For entry N from the right, the one the outermost
+   * proxy appended; entries further left are whatever the client wrote.
    */
-  clientIp?: { trustProxy: boolean };
+  clientIp?: { trustProxy: number };
   /** Body limit in bytes; absent for routes without a body. */
   bodyLimit?: number;
   handler: (input: RouteInput) => Promise<Reply> | Reply;
@@ -244,10 +245,15 @@ function readBody(res: HttpResponse, exchange: Exchange, limit: number, contentL
 const CLIENT_IP_CHARS = 64;
 const ADDRESS = /^[0-9A-Fa-f.:]+$/;
 
-function clientAddress(res: HttpResponse, req: HttpRequest, trustProxy: boolean): string {
-  if (trustProxy) {
-    const first = req.getHeader("x-forwarded-for").split(",")[0]!.trim();
-    if (first.length > 0 && first.length <= CLIENT_IP_CHARS && ADDRESS.test(first)) return first;
+function clientAddress(res: HttpResponse, req: HttpRequest, proxyHops: number): string {
+  if (proxyHops > 0) {
+    // Every X-Forwarded-For line, in order: a proxy may add its own line rather than append.
+    const entries: string[] = [];
+    req.forEach((name, value) => {
+      if (name === "x-forwarded-for") entries.push(...value.split(","));
+    });
+    const entry = entries[entries.length - proxyHops]?.trim() ?? "";
+    if (entry.length > 0 && entry.length <= CLIENT_IP_CHARS && ADDRESS.test(entry)) return entry;
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
 }
