@@ -259,7 +259,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     // 5. The on-sale through the full path, with the mix running as holds appear.
     const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
     const engines = await Promise.all([
-      ...Array.from({ length: options.workers }, (_, i) => spawnChild({ name: `serve-${i}`, script: "bin/onsale.ts", args: ["serve"], env, readyWhen: /engine started/, nodeArgs })),
+      ...Array.from({ length: options.workers }, (_, i) => spawnChild({ name: `serve-${i}`, script: "bin/onsale.ts", args: ["serve", "--workers", "1"], env, readyWhen: /engine started/, nodeArgs })),
       spawnChild({ name: "work", script: "bin/onsale.ts", args: ["work"], env, readyWhen: /engine started/, nodeArgs }),
       spawnChild({ name: "gateway", script: "bin/onsale.ts", args: ["gateway"], env, readyWhen: /engine started/ }),
     ]);
@@ -298,7 +298,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
     // 6. Single vs batched holds through the full path, side by side on fresh events.
     const serveSet = (holdBatch: boolean) => Promise.all(Array.from({ length: options.workers }, (_, i) =>
-      spawnChild({ name: `serve-${holdBatch ? "batched" : "single"}-${i}`, script: "bin/onsale.ts", args: ["serve"], env: engineEnv(options, port, gatewayPort, holdBatch), readyWhen: /engine started/ })));
+      spawnChild({ name: `serve-${holdBatch ? "batched" : "single"}-${i}`, script: "bin/onsale.ts", args: ["serve", "--workers", "1"], env: engineEnv(options, port, gatewayPort, holdBatch), readyWhen: /engine started/ })));
     const engineRunOf = async (holdBatch: boolean): Promise<[RunResult, RunResult]> => {
       const mode = holdBatch ? "batched" : "single";
       const servers = await serveSet(holdBatch);

@@ -7,6 +7,7 @@ import { createPaymentProvider } from "../engine/payments.js";
 import { createMockGateway } from "../http/mockGateway.js";
 import { LiveStatus } from "../http/live.js";
 import { engineAuthorizer } from "../http/auth.js";
+import { metricsRoutes } from "../http/routes/health.js";
 import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
 import { Periodic } from "../jobs/periodic.js";
@@ -40,6 +41,8 @@ export interface RunningEngine {
   boss: PgBoss;
   log: Logger;
   http: Listening | null;
+  /** GET /metrics on its own listener (METRICS_PORT); null when it is served with the other routes. */
+  metricsHttp: Listening | null;
   gateway: Listening | null;
   stop(): Promise<void>;
 }
@@ -65,7 +68,12 @@ export async function withPorts(config: Config): Promise<Config> {
   return { ...config, port, mockGatewayPort, publicUrl, mockWebhookUrl };
 }
 
-export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale")): Promise<RunningEngine> {
+export interface StartOptions {
+  /** Share the HTTP port with other processes (SO_REUSEPORT): only `serve --workers N` does. */
+  sharePort?: boolean;
+}
+
+export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
   const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   const pool = createPool(config.databaseUrl);
@@ -81,24 +89,38 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
 
   let gateway: Listening | null = null;
-  if (roles.gateway) {
-    const mock = createMockGateway({
-      webhookUrl: config.mockWebhookUrl,
-      webhookSecret: config.stripeWebhookSecret,
-      publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
-      log,
-    });
-    gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
-    stops.push(() => mock.stop());
-    stops.push(() => gateway!.close());
-  }
   let http: Listening | null = null;
-  if (roles.serve) {
-    const live = new LiveStatus(engine, config, log);
-    const authorizer = engineAuthorizer(config.adminToken, (bookingId, token) => engine.status(bookingId, token));
-    const routes = engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log });
-    http = await listen(routes, config.host, config.port, log, { authorizer, mount: (app) => live.mount(app) });
-    stops.push(() => live.stop(), () => http!.close(config.shutdownDrainMs));
+  let metricsHttp: Listening | null = null;
+  try {
+    if (roles.gateway) {
+      const mock = createMockGateway({
+        webhookUrl: config.mockWebhookUrl,
+        webhookSecret: config.stripeWebhookSecret,
+        publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
+        log,
+      });
+      stops.push(() => mock.stop());
+      gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
+      stops.push(() => gateway!.close());
+    }
+    if (roles.serve) {
+      const live = new LiveStatus(engine, config, log);
+      stops.push(() => live.stop());
+      const authorizer = engineAuthorizer(config.adminToken, (bookingId, token) => engine.status(bookingId, token));
+      const routes = engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log });
+      http = await listen(routes, config.host, config.port, log, { authorizer, mount: (app) => live.mount(app), sharePort });
+      stops.push(() => http!.close(config.shutdownDrainMs));
+      if (config.metricsListen !== null) {
+        metricsHttp = await listen(metricsRoutes(), config.metricsListen.host, config.metricsListen.port, log, { sharePort });
+        stops.push(() => metricsHttp!.close());
+      }
+    }
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop();
+    redis.disconnect();
+    await pool.end();
+    if (readPool !== pool) await readPool.end();
+    throw error;
   }
   if (roles.work) {
     await new Refunds(pool, provider, log).work(boss);
@@ -124,6 +146,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     boss,
     log,
     http,
+    metricsHttp,
     gateway,
     async stop() {
       for (const stop of stops.reverse()) await stop();

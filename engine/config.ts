@@ -42,6 +42,8 @@ export interface Config {
   /** Address the HTTP roles bind; 0.0.0.0 behind a load balancer. */
   host: string;
   port: number;
+  /** Where GET /metrics is served on its own (an internal address); null: on PORT with the other routes. */
+  metricsListen: { host: string; port: number } | null;
   publicUrl: string;
   redisUrl: string;
   databaseUrl: string;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     host: str(env, "HOST", "127.0.0.1"),
     port,
+    metricsListen: env.METRICS_PORT ? { host: str(env, "METRICS_HOST", "127.0.0.1"), port: int(env, "METRICS_PORT", 0, 0, 65535) } : null,
     publicUrl,
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
     databaseUrl,

@@ -4,6 +4,7 @@ import { metrics } from "../engine/metrics.js";
 import type { Booking } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { AUTHS, bearer, type Auth, type Authorizer } from "./auth.js";
+import { PAGE_HEADERS } from "./pages.js";
 import { bookingIdParam } from "./params.js";
 import { Problem, problems, toProblem } from "./problems.js";
 
@@ -266,6 +267,7 @@ export function writeReply(res: HttpResponse, reply: Reply, closeConnection = fa
     res.writeHeader("Content-Type", reply.contentType ?? "application/json");
     res.end(JSON.stringify(reply.json), closeConnection);
   } else if (reply.html !== undefined) {
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) if (reply.headers?.[name] === undefined) res.writeHeader(name, value);
     res.writeHeader("Content-Type", "text/html; charset=utf-8");
     res.end(reply.html, closeConnection);
   } else if (reply.text !== undefined) {

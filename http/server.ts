@@ -12,7 +12,7 @@ import { bookingRoutes } from "./routes/bookings.js";
 import { challengeRoutes } from "./routes/challenge.js";
 import { siteRoutes } from "./routes/site.js";
 import { eventRoutes } from "./routes/events.js";
-import { healthRoutes } from "./routes/health.js";
+import { healthRoutes, metricsRoutes } from "./routes/health.js";
 import { payRoutes } from "./routes/pay.js";
 import { searchRoutes } from "./routes/search.js";
 import { webhookRoutes } from "./routes/webhooks.js";
@@ -48,6 +48,12 @@ export interface ListenOptions {
   authorizer?: Authorizer;
   /** Adds what is not a plain route (the live channel's WebSocket). */
   mount?: (app: uWS.TemplatedApp) => void;
+  /**
+   * Listen with SO_REUSEPORT, so that other processes may listen on the same port and the kernel
+   * spreads connections over them: only the HTTP processes of one `serve --workers N`. Otherwise
+   * the port is exclusive, and a second start on it fails.
+   */
+  sharePort?: boolean;
 }
 
 /** Starts a uWS app with the given routes and a problem+json 404 for everything else. */
@@ -63,9 +69,9 @@ export function listen(routes: RouteSpec[], host: string, port: number, log: Log
     });
   });
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => {
+    listenOn(app, host, port, options.sharePort ? LISTEN_SHARED : LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (!socket) {
-        reject(new Error(`cannot listen on ${host}:${port}; is the port taken?`));
+        reject(new Error(`cannot listen on ${host}:${port}: port in use`));
         return;
       }
       resolve({
@@ -81,9 +87,21 @@ export function listen(routes: RouteSpec[], host: string, port: number, log: Log
   });
 }
 
+/** uSockets' listen options (LIBUS_LISTEN_DEFAULT, LIBUS_LISTEN_EXCLUSIVE_PORT). */
+const LISTEN_SHARED = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+
+type ListenWithOptions = (host: string, port: number, options: number, done: (socket: uWS.us_listen_socket | false) => void) => void;
+
+/** uWS's listen with a host and options; its type declarations name only (port, options). */
+function listenOn(app: uWS.TemplatedApp, host: string, port: number, options: number, done: (socket: uWS.us_listen_socket | false) => void): void {
+  (app.listen as unknown as ListenWithOptions).call(app, host, port, options, done);
+}
+
 export function engineRoutes(deps: HttpDeps): RouteSpec[] {
   return [
     ...healthRoutes(deps),
+    ...(deps.config.metricsListen === null ? metricsRoutes() : []),
     ...eventRoutes(deps),
     ...bookingRoutes(deps),
     ...payRoutes(deps),

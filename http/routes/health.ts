@@ -2,7 +2,8 @@ import { registry } from "../../engine/metrics.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import type { HttpDeps } from "../server.js";
 
-// GET /healthz answers 200 only when Redis and PostgreSQL both answer; GET /metrics is Prometheus text.
+// GET /healthz answers 200 only when Redis and PostgreSQL both answer; GET /metrics is
+// Prometheus text, on PORT with the other routes or, with METRICS_PORT, on its own listener.
 
 export function healthRoutes(deps: HttpDeps): RouteSpec[] {
   const { engine, pool } = deps;
@@ -23,6 +24,11 @@ export function healthRoutes(deps: HttpDeps): RouteSpec[] {
         return { status: ok ? 200 : 503, json: { status: ok ? "ok" : "degraded", redis, postgres } };
       },
     },
+  ];
+}
+
+export function metricsRoutes(): RouteSpec[] {
+  return [
     {
       method: "get",
       pattern: "/metrics",
