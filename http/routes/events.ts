@@ -1,6 +1,7 @@
 import { Events } from "../../application/events.js";
 import type { EventRecord, LiveEvent } from "../../engine/engine.js";
-import type { EventChanges } from "../../sql/events.js";
+import type { Limits } from "../../engine/config.js";
+import type { EventChanges, NewEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { eventIdParam } from "../params.js";
 import type { HttpDeps } from "../server.js";
@@ -55,27 +56,53 @@ function liveView(eventId: string, live: LiveEvent): Record<string, unknown> | n
   };
 }
 
+/** The fields POST and PATCH share; each is required on POST, optional on PATCH. */
+function readEventFields(fields: Fields, required: boolean, limits: Limits) {
+  const text = { required, maxChars: limits.textChars };
+  return {
+    name: fields.string("name", text),
+    venue: fields.string("venue", text),
+    startsAt: fields.instant("startsAt", { required }),
+    timeZone: fields.timeZone("timeZone", { required }),
+    capacity: fields.integer("capacity", { required, min: 1, max: limits.capacityMax }),
+    maxPerUser: fields.integer("maxPerUser", { required, min: 1, max: limits.quantityMax }),
+    saleStartsAt: fields.instant("saleStartsAt", { required: false }),
+    saleEndsAt: fields.instant("saleEndsAt", { required: false }),
+    status: fields.oneOf("status", STATUSES, { required: false }),
+    powBits: fields.integer("powBits", { required: false, min: 0, max: limits.powBitsMax }),
+    holdSeconds: fields.integer("holdSeconds", { required: false, min: 0, max: limits.holdSecondsMax }),
+  };
+}
+
+/** The new event of a POST /admin/events body, or 422 listing every problem. */
+function readNewEvent(body: Buffer, limits: Limits): Omit<NewEvent, "id"> {
+  const fields = new Fields(parseJsonObject(body));
+  const e = readEventFields(fields, true, limits);
+  const price = fields.integer("price", { required: true, min: 0, max: limits.priceMax });
+  const currency = fields.string("currency", { required: true, maxChars: 3, pattern: CURRENCY, patternHint: "must be a three-letter ISO 4217 code" });
+  if (e.saleStartsAt && e.saleEndsAt) fields.check(e.saleEndsAt > e.saleStartsAt, "saleEndsAt", "must be after saleStartsAt");
+  fields.done();
+  return {
+    name: e.name!,
+    venue: e.venue!,
+    startsAt: e.startsAt!,
+    timeZone: e.timeZone!,
+    capacity: e.capacity!,
+    price: price!,
+    currency: currency!.toLowerCase(),
+    maxPerUser: e.maxPerUser!,
+    saleStartsAt: e.saleStartsAt ?? null,
+    saleEndsAt: e.saleEndsAt ?? null,
+    status: e.status ?? "on_sale",
+    powBits: e.powBits ?? 0,
+    holdSeconds: e.holdSeconds ?? 0,
+  };
+}
+
 export function eventRoutes(deps: HttpDeps): RouteSpec[] {
   const { config, engine } = deps;
   const { limits } = config;
   const events = new Events(deps);
-
-  const readEventFields = (fields: Fields, required: boolean) => {
-    const text = { required, maxChars: limits.textChars };
-    return {
-      name: fields.string("name", text),
-      venue: fields.string("venue", text),
-      startsAt: fields.instant("startsAt", { required }),
-      timeZone: fields.timeZone("timeZone", { required }),
-      capacity: fields.integer("capacity", { required, min: 1, max: limits.capacityMax }),
-      maxPerUser: fields.integer("maxPerUser", { required, min: 1, max: limits.quantityMax }),
-      saleStartsAt: fields.instant("saleStartsAt", { required: false }),
-      saleEndsAt: fields.instant("saleEndsAt", { required: false }),
-      status: fields.oneOf("status", STATUSES, { required: false }),
-      powBits: fields.integer("powBits", { required: false, min: 0, max: limits.powBitsMax }),
-      holdSeconds: fields.integer("holdSeconds", { required: false, min: 0, max: limits.holdSecondsMax }),
-    };
-  };
 
   return [
     {
@@ -85,27 +112,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
       auth: "admin",
       bodyLimit: limits.bodyBytes,
       async handler({ body }): Promise<Reply> {
-        const fields = new Fields(parseJsonObject(body));
-        const e = readEventFields(fields, true);
-        const price = fields.integer("price", { required: true, min: 0, max: limits.priceMax });
-        const currency = fields.string("currency", { required: true, maxChars: 3, pattern: CURRENCY, patternHint: "must be a three-letter ISO 4217 code" });
-        if (e.saleStartsAt && e.saleEndsAt) fields.check(e.saleEndsAt > e.saleStartsAt, "saleEndsAt", "must be after saleStartsAt");
-        fields.done();
-        const { event, live } = await events.create({
-          name: e.name!,
-          venue: e.venue!,
-          startsAt: e.startsAt!,
-          timeZone: e.timeZone!,
-          capacity: e.capacity!,
-          price: price!,
-          currency: currency!.toLowerCase(),
-          maxPerUser: e.maxPerUser!,
-          saleStartsAt: e.saleStartsAt ?? null,
-          saleEndsAt: e.saleEndsAt ?? null,
-          status: e.status ?? "on_sale",
-          powBits: e.powBits ?? 0,
-          holdSeconds: e.holdSeconds ?? 0,
-        });
+        const { event, live } = await events.create(readNewEvent(body, limits));
         return { status: 201, json: eventView(event, live), headers: { Location: `/events/${event.id}` } };
       },
     },
@@ -118,7 +125,7 @@ export function eventRoutes(deps: HttpDeps): RouteSpec[] {
       async handler({ body, params }): Promise<Reply> {
         const eventId = eventIdParam(params[0]);
         const fields = new Fields(parseJsonObject(body));
-        const changes: EventChanges = readEventFields(fields, false);
+        const changes: EventChanges = readEventFields(fields, false, limits);
         fields.done();
         const { event, live } = await events.update(eventId, changes);
         return { status: 200, json: eventView(event, live) };
