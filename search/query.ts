@@ -7,7 +7,7 @@ import type { Cursor, SearchQuery, Tier } from "../sql/search.js";
 // GET /events query parameters → a checked SearchQuery, and the opaque page cursor.
 // Every problem with the parameters is collected and thrown at once, as a SearchQueryError.
 
-export interface ParameterError {
+interface ParameterError {
   field: string;
   reason: string;
 }
