@@ -278,7 +278,7 @@ async function arrivalsPhase(bench: Bench): Promise<string> {
   const { options, env, url } = bench;
   const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
   const engines = await Promise.all([
-    ...Array.from({ length: options.workers }, (_, i) => startRole(`serve-${i}`, ["serve"], env, nodeArgs)),
+    ...Array.from({ length: options.workers }, (_, i) => startRole(`serve-${i}`, ["serve", "--workers", "1"], env, nodeArgs)),
     startRole("work", ["work"], env, nodeArgs),
     startRole("gateway", ["gateway"], env),
   ]);
@@ -330,7 +330,7 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   const { options, port, gatewayPort } = bench;
   const mode = holdBatch ? "batched" : "single";
   const env = engineEnv(options, port, gatewayPort, holdBatch);
-  const servers = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${mode}-${i}`, ["serve"], env)));
+  const servers = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${mode}-${i}`, ["serve", "--workers", "1"], env)));
   bench.procs.push(...servers);
   const eventId = await createEvent(bench.url, options.tickets);
   bench.events.push(eventId);

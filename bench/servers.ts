@@ -14,6 +14,7 @@ const CEILING: RouteSpec[] = [
     method: "post",
     pattern: "/bookings",
     name: "ceiling",
+    auth: "none",
     headers: ["content-type"],
     bodyLimit: 16 * 1024,
     handler: () => ({ status: 201, json: { status: "held" } }),
@@ -30,7 +31,7 @@ async function main(kind: string): Promise<void> {
     pool = createPool(process.env.DATABASE_URL!, Number(process.env.PG_POOL_MAX ?? 10));
     routes = designRoutes(pool, Number(process.env.HOLD_SECONDS ?? 300));
   } else throw new Error("usage: servers.ts <ceiling | pgdesign>");
-  const server = await listen(routes, "127.0.0.1", port, log);
+  const server = await listen(routes, "127.0.0.1", port, log, { sharePort: true });
   process.stdout.write("listening\n");
   process.on("SIGTERM", () => {
     server.close();

@@ -6,7 +6,9 @@ import { createLogger, type Logger } from "../engine/logger.js";
 import { createPaymentProvider } from "../engine/payments.js";
 import { createMockGateway } from "../http/mockGateway.js";
 import { LiveStatus } from "../http/live.js";
-import { engineRoutes, listen, type Listening } from "../http/server.js";
+import { engineAuthorizer } from "../http/auth.js";
+import { metricsRoutes } from "../http/routes/health.js";
+import { engineRoutes, listen, type HttpDeps, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
 import { Periodic } from "../jobs/periodic.js";
 import { startBoss } from "../jobs/queues.js";
@@ -39,6 +41,8 @@ export interface RunningEngine {
   boss: PgBoss;
   log: Logger;
   http: Listening | null;
+  /** GET /metrics on its own listener (METRICS_PORT); null when it is served with the other routes. */
+  metricsHttp: Listening | null;
   gateway: Listening | null;
   stop(): Promise<void>;
 }
@@ -64,7 +68,48 @@ export async function withPorts(config: Config): Promise<Config> {
   return { ...config, port, mockGatewayPort, publicUrl, mockWebhookUrl };
 }
 
-export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale")): Promise<RunningEngine> {
+type Stop = () => Promise<void> | void;
+
+/** The mock payment gateway on its own port. */
+async function startGateway(config: Config, log: Logger, stops: Stop[]): Promise<Listening> {
+  const mock = createMockGateway({
+    webhookUrl: config.mockWebhookUrl,
+    webhookSecret: config.stripeWebhookSecret,
+    publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
+    log,
+  });
+  stops.push(() => mock.stop());
+  const gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
+  stops.push(() => gateway.close());
+  return gateway;
+}
+
+interface Serving {
+  http: Listening | null;
+  metricsHttp: Listening | null;
+}
+
+/** The serve role: the routes and the live channel on PORT, and /metrics on METRICS_PORT when it is set. */
+async function startServing(deps: HttpDeps, stops: Stop[], sharePort: boolean): Promise<Serving> {
+  const { config, engine, log } = deps;
+  const live = new LiveStatus(engine, config, log);
+  stops.push(() => live.stop());
+  const authorizer = engineAuthorizer(config.adminToken, (bookingId, token) => engine.status(bookingId, token));
+  const http = await listen(engineRoutes(deps), config.host, config.port, log, { authorizer, mount: (app) => live.mount(app), sharePort });
+  stops.push(() => http.close(config.shutdownDrainMs));
+  if (config.metricsListen === null) return { http, metricsHttp: null };
+  const { host, port } = config.metricsListen;
+  const metricsHttp = await listen(metricsRoutes(), host, port, log, { sharePort });
+  stops.push(() => metricsHttp.close());
+  return { http, metricsHttp };
+}
+
+export interface StartOptions {
+  /** Share the HTTP port with other processes (SO_REUSEPORT): only `serve --workers N` does. */
+  sharePort?: boolean;
+}
+
+export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
   const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   const pool = createPool(config.databaseUrl);
@@ -72,7 +117,13 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   await migrate(pool);
   const engine = new Engine(redis, config);
   const provider = createPaymentProvider(config);
-  const stops: (() => Promise<void> | void)[] = [];
+  const stops: Stop[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop();
+    redis.disconnect();
+    await pool.end();
+    if (readPool !== pool) await readPool.end();
+  };
   // Serving processes queue jobs (refunds) as they record why; only workers run them.
   const boss = await startBoss(config, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
@@ -80,22 +131,14 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
 
   let gateway: Listening | null = null;
-  if (roles.gateway) {
-    const mock = createMockGateway({
-      webhookUrl: config.mockWebhookUrl,
-      webhookSecret: config.stripeWebhookSecret,
-      publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
-      log,
-    });
-    gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
-    stops.push(() => mock.stop());
-    stops.push(() => gateway!.close());
-  }
-  let http: Listening | null = null;
-  if (roles.serve) {
-    const live = new LiveStatus(engine, config, log);
-    http = await listen(engineRoutes({ config, engine, pool, readPool, provider, ingest, boss, log }), config.host, config.port, log, (app) => live.mount(app));
-    stops.push(() => live.stop(), () => http!.close(config.shutdownDrainMs));
+  let serving: Serving = { http: null, metricsHttp: null };
+  try {
+    if (roles.gateway) gateway = await startGateway(config, log, stops);
+    if (roles.serve) serving = await startServing({ config, engine, pool, readPool, provider, ingest, boss, log }, stops, sharePort);
+  } catch (error) {
+    // A port in use: let go of what was started, so the caller's process can exit.
+    await stopAll();
+    throw error;
   }
   if (roles.work) {
     await new Refunds(pool, provider, log).work(boss);
@@ -120,13 +163,8 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     ingest,
     boss,
     log,
-    http,
+    ...serving,
     gateway,
-    async stop() {
-      for (const stop of stops.reverse()) await stop();
-      redis.disconnect();
-      await pool.end();
-      if (readPool !== pool) await readPool.end();
-    },
+    stop: stopAll,
   };
 }

@@ -130,13 +130,16 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const workers = Number(flagValue(flags, "--workers") ?? process.env.WEB_WORKERS ?? 1);
+  const workersGiven = flagValue(flags, "--workers") ?? process.env.WEB_WORKERS;
+  const workers = Number(workersGiven ?? 1);
   if (command === "serve" && workers > 1 && !isWorker()) {
     await superviseWorkers(workers, log);
     return;
   }
 
-  const running = await startEngine(config, ROLES[command]!, log);
+  // The processes of `serve --workers N` (and N=1, for a rolling restart beside the old ones)
+  // share the port; any other second start on a port in use fails.
+  const running = await startEngine(config, ROLES[command]!, log, { sharePort: command === "serve" && workersGiven !== undefined });
   if (flags.includes("--demo")) {
     const eventId = await seedDemo(running.config, running.engine, log);
     process.stdout.write(howToBook(running.config, eventId));

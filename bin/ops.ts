@@ -5,7 +5,7 @@ import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
-import { Operations } from "../jobs/operations.js";
+import { Operations } from "../application/operations.js";
 import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";

@@ -42,6 +42,8 @@ export interface Config {
   /** Address the HTTP roles bind; 0.0.0.0 behind a load balancer. */
   host: string;
   port: number;
+  /** Where GET /metrics is served on its own (an internal address); null: on PORT with the other routes. */
+  metricsListen: { host: string; port: number } | null;
   publicUrl: string;
   redisUrl: string;
   databaseUrl: string;
@@ -84,8 +86,8 @@ export interface Config {
   // Group commit (issue 5, benchmark): concurrent holds for one event share one script call.
   holdBatch: HoldBatch;
   // Waiting room and anti-bot (issue 6).
-  /** Client IP from the first X-Forwarded-For entry instead of the socket (behind a proxy only). */
-  trustProxy: boolean;
+  /** Proxies in front of the HTTP roles: the client IP is the X-Forwarded-For entry this many from the right; 0: the socket's. */
+  trustProxy: number;
   /** Key that signs proof-of-work challenges; every HTTP process of one deployment shares it. */
   powSecret: string;
   /** How long a proof-of-work challenge may be used. */
@@ -129,6 +131,9 @@ export interface HoldBatch {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** Most proxies X-Forwarded-For is read through. */
+const TRUST_PROXY_MAX = 8;
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -199,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     host: str(env, "HOST", "127.0.0.1"),
     port,
+    metricsListen: env.METRICS_PORT ? { host: str(env, "METRICS_HOST", "127.0.0.1"), port: int(env, "METRICS_PORT", 0, 0, 65535) } : null,
     publicUrl,
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
     databaseUrl,
@@ -261,7 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
       waitUs: int(env, "HOLD_BATCH_WAIT_US", 0, 0, 100_000),
     },
     // Waiting room and anti-bot (issue 6).
-    trustProxy: int(env, "TRUST_PROXY", 0, 0, 1) === 1,
+    trustProxy: int(env, "TRUST_PROXY", 0, 0, TRUST_PROXY_MAX),
     powSecret: str(env, "POW_SECRET", "dev-pow-secret"),
     powTtlMs: int(env, "POW_TTL_SECONDS", 120, 10, 3600) * 1000,
     // Notifications (issue 4)

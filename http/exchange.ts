@@ -1,7 +1,11 @@
 import { STATUS_CODES } from "node:http";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { metrics } from "../engine/metrics.js";
+import type { Booking } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
+import { AUTHS, bearer, type Auth, type Authorizer } from "./auth.js";
+import { PAGE_HEADERS } from "./pages.js";
+import { bookingIdParam } from "./params.js";
 import { Problem, problems, toProblem } from "./problems.js";
 
 // The one place that talks to uWebSockets.js for plain HTTP routes: reads what the handler
@@ -15,6 +19,8 @@ export interface RouteInput {
   body: Buffer;
   /** The client's address; empty unless the route asks for it (RouteSpec.clientIp). */
   clientIp: string;
+  /** The booking the request's token opens; set on routes whose auth is "booking". */
+  booking: Booking | null;
 }
 
 export interface Reply {
@@ -31,13 +37,20 @@ export interface RouteSpec {
   pattern: string;
   /** Metric label; stable, low-cardinality. */
   name: string;
+  /** Who may call it (http/auth.ts); checked before the handler runs. */
+  auth: Auth;
+  /** Where a booking route's token is: the Authorization bearer (default) or ?token= (pages reached by link). */
+  bookingTokenIn?: "bearer" | "query";
+  /** A page's answer when authorization fails; API routes answer problem+json. */
+  refusal?: Reply;
   /** Lower-case header names the handler reads. */
   headers?: readonly string[];
   /**
-   * Read the client's address: the socket's, or with trustProxy (TRUST_PROXY=1, only
-   * behind a proxy that sets it) the first X-Forwarded-For entry.
+   * Read the client's address: the socket's, or with trustProxy N (TRUST_PROXY, the proxies in
+   * front of the server) the X-Forwarded-For entry N from the right, the one the outermost
+   * proxy appended; entries further left are whatever the client wrote.
    */
-  clientIp?: { trustProxy: boolean };
+  clientIp?: { trustProxy: number };
   /** Body limit in bytes; absent for routes without a body. */
   bodyLimit?: number;
   handler: (input: RouteInput) => Promise<Reply> | Reply;
@@ -85,94 +98,147 @@ export class InFlight {
   }
 }
 
-export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight: InFlight): void {
+export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight: InFlight, authorizer: Authorizer | null): void {
+  if (!AUTHS.includes(spec.auth)) throw new Error(`route ${spec.name} declares no authorization`);
+  if (spec.auth !== "none" && authorizer === null) throw new Error(`route ${spec.name} needs an authorizer`);
   const paramCount = (spec.pattern.match(/:/g) ?? []).length;
   app[spec.method](spec.pattern, (res: HttpResponse, req: HttpRequest) => {
-    const state = { aborted: false, done: false };
-    inFlight.enter();
-    res.onAborted(() => {
-      state.aborted = true;
-      if (!state.done) inFlight.leave();
-    });
-    const instance = req.getUrl();
-    const params: string[] = [];
-    let malformed = false;
-    for (let i = 0; i < paramCount; i++) {
-      const raw = req.getParameter(i) ?? "";
-      try {
-        params.push(decodeURIComponent(raw));
-      } catch {
-        // "%" or "%zz" in the path: a client error, and it must not escape as an exception.
-        malformed = true;
-        params.push(raw);
-      }
-    }
-    const headers: Record<string, string> = {};
-    for (const name of spec.headers ?? []) headers[name] = req.getHeader(name);
-    const contentLength = req.getHeader("content-length");
-    const input: RouteInput = {
-      params,
-      query: new URLSearchParams(req.getQuery() ?? ""),
-      headers,
-      body: EMPTY,
-      clientIp: spec.clientIp ? clientAddress(res, req, spec.clientIp.trustProxy) : "",
-    };
-
-    const finish = (reply: Reply, closeConnection = inFlight.draining): void => {
-      if (state.aborted || state.done) return;
-      state.done = true;
-      inFlight.leave();
-      metrics.httpRequests.inc({ route: spec.name, status: reply.status });
-      res.cork(() => writeReply(res, reply, closeConnection));
-    };
-
-    const fail = (error: unknown, closeConnection = inFlight.draining): void => {
-      let problem = toProblem(error);
-      if (problem === null) {
-        log.error({ err: error, route: spec.name }, "request failed");
-        problem = problems.internal();
-      }
-      finish(problemReply(problem, instance), closeConnection);
-    };
-
-    const run = (): void => {
-      try {
-        Promise.resolve(spec.handler(input)).then(finish, fail);
-      } catch (error) {
-        fail(error);
-      }
-    };
-
+    const exchange = new Exchange(res, spec, log, inFlight, req.getUrl());
+    const { input, malformed, authorization, contentLength } = readRequest(res, req, spec, paramCount);
+    const hasBody = spec.bodyLimit !== undefined;
     if (malformed) {
       // A body we will not read: close the connection rather than leave it unread.
-      fail(problems.badRequest("The path holds malformed percent-encoding."), spec.bodyLimit !== undefined);
+      exchange.fail(problems.badRequest("The path holds malformed percent-encoding."), hasBody);
       return;
     }
-    if (spec.bodyLimit === undefined) {
-      run();
-      return;
-    }
-    const limit = spec.bodyLimit;
-    if (Number(contentLength) > limit) {
-      fail(problems.bodyTooLarge(limit), true);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let received = 0;
-    res.onData((chunk, isLast) => {
-      if (state.done) return;
-      received += chunk.byteLength;
-      if (received > limit) {
-        fail(problems.bodyTooLarge(limit), true);
+    if (spec.auth === "admin") {
+      try {
+        authorizer!.admin(authorization);
+      } catch (error) {
+        exchange.refuse(error, hasBody);
         return;
       }
-      // uWS reuses the chunk's memory after this callback returns: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) {
-        input.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        run();
-      }
+    }
+    const run = (): void => {
+      const authorized = spec.auth === "booking" ? openBooking(authorizer!, spec, input, authorization) : null;
+      if (authorized === null) exchange.run(input);
+      else authorized.then(() => exchange.run(input), (error: unknown) => exchange.refuse(error));
+    };
+    if (!hasBody) run();
+    else readBody(res, exchange, spec.bodyLimit!, contentLength, (body) => {
+      input.body = body;
+      run();
     });
+  });
+}
+
+/** One request's answer: written once, unless the client went away first. */
+class Exchange {
+  aborted = false;
+  done = false;
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly spec: RouteSpec,
+    private readonly log: Logger,
+    private readonly inFlight: InFlight,
+    private readonly instance: string,
+  ) {
+    inFlight.enter();
+    res.onAborted(() => {
+      this.aborted = true;
+      if (!this.done) inFlight.leave();
+    });
+  }
+
+  finish(reply: Reply, closeConnection = this.inFlight.draining): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.inFlight.leave();
+    metrics.httpRequests.inc({ route: this.spec.name, status: reply.status });
+    this.res.cork(() => writeReply(this.res, reply, closeConnection));
+  }
+
+  fail(error: unknown, closeConnection = this.inFlight.draining): void {
+    let problem = toProblem(error);
+    if (problem === null) {
+      this.log.error({ err: error, route: this.spec.name }, "request failed");
+      problem = problems.internal();
+    }
+    this.finish(problemReply(problem, this.instance), closeConnection);
+  }
+
+  /** Authorization failed: a page answers its own refusal, an API route problem+json. */
+  refuse(error: unknown, closeConnection = this.inFlight.draining): void {
+    const problem = toProblem(error);
+    if (this.spec.refusal !== undefined && problem !== null && problem.status < 500) this.finish(this.spec.refusal, closeConnection);
+    else this.fail(error, closeConnection);
+  }
+
+  run(input: RouteInput): void {
+    try {
+      Promise.resolve(this.spec.handler(input)).then(
+        (reply) => this.finish(reply),
+        (error: unknown) => this.fail(error),
+      );
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+}
+
+/** What the handler needs from the request, read now: uWS frees it when this callback returns. */
+function readRequest(res: HttpResponse, req: HttpRequest, spec: RouteSpec, paramCount: number) {
+  const params: string[] = [];
+  let malformed = false;
+  for (let i = 0; i < paramCount; i++) {
+    const raw = req.getParameter(i) ?? "";
+    try {
+      params.push(decodeURIComponent(raw));
+    } catch {
+      // "%" or "%zz" in the path: a client error, and it must not escape as an exception.
+      malformed = true;
+      params.push(raw);
+    }
+  }
+  const headers: Record<string, string> = {};
+  for (const name of spec.headers ?? []) headers[name] = req.getHeader(name);
+  const input: RouteInput = {
+    params,
+    query: new URLSearchParams(req.getQuery() ?? ""),
+    headers,
+    body: EMPTY,
+    clientIp: spec.clientIp ? clientAddress(res, req, spec.clientIp.trustProxy) : "",
+    booking: null,
+  };
+  const authorization = spec.auth === "none" ? "" : req.getHeader("authorization");
+  return { input, malformed, authorization, contentLength: req.getHeader("content-length") };
+}
+
+/** Checks a booking route's token against the booking its path names, and hands the booking on. */
+async function openBooking(authorizer: Authorizer, spec: RouteSpec, input: RouteInput, authorization: string): Promise<void> {
+  const token = spec.bookingTokenIn === "query" ? (input.query.get("token") ?? "") : bearer(authorization);
+  input.booking = await authorizer.booking(bookingIdParam(input.params[0]), token);
+}
+
+/** Reads the body under the route's limit; an oversized one is refused and its connection closed. */
+function readBody(res: HttpResponse, exchange: Exchange, limit: number, contentLength: string, then: (body: Buffer) => void): void {
+  if (Number(contentLength) > limit) {
+    exchange.fail(problems.bodyTooLarge(limit), true);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  res.onData((chunk, isLast) => {
+    if (exchange.done) return;
+    received += chunk.byteLength;
+    if (received > limit) {
+      exchange.fail(problems.bodyTooLarge(limit), true);
+      return;
+    }
+    // uWS reuses the chunk's memory after this callback returns: copy it.
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) then(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   });
 }
 
@@ -180,10 +246,15 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight:
 const CLIENT_IP_CHARS = 64;
 const ADDRESS = /^[0-9A-Fa-f.:]+$/;
 
-function clientAddress(res: HttpResponse, req: HttpRequest, trustProxy: boolean): string {
-  if (trustProxy) {
-    const first = req.getHeader("x-forwarded-for").split(",")[0]!.trim();
-    if (first.length > 0 && first.length <= CLIENT_IP_CHARS && ADDRESS.test(first)) return first;
+function clientAddress(res: HttpResponse, req: HttpRequest, proxyHops: number): string {
+  if (proxyHops > 0) {
+    // Every X-Forwarded-For line, in order: a proxy may add its own line rather than append.
+    const entries: string[] = [];
+    req.forEach((name, value) => {
+      if (name === "x-forwarded-for") entries.push(...value.split(","));
+    });
+    const entry = entries[entries.length - proxyHops]?.trim() ?? "";
+    if (entry.length > 0 && entry.length <= CLIENT_IP_CHARS && ADDRESS.test(entry)) return entry;
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
 }
@@ -196,6 +267,7 @@ export function writeReply(res: HttpResponse, reply: Reply, closeConnection = fa
     res.writeHeader("Content-Type", reply.contentType ?? "application/json");
     res.end(JSON.stringify(reply.json), closeConnection);
   } else if (reply.html !== undefined) {
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) if (reply.headers?.[name] === undefined) res.writeHeader(name, value);
     res.writeHeader("Content-Type", "text/html; charset=utf-8");
     res.end(reply.html, closeConnection);
   } else if (reply.text !== undefined) {

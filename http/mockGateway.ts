@@ -328,6 +328,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
     method: "post",
     pattern: `/checkout/:id/${name}`,
     name: `mock.checkout.${name}`,
+    auth: "none",
     bodyLimit: ACTION_BODY_BYTES,
     handler({ params, query }): Reply {
       const session = openSession(params[0]!);
@@ -347,6 +348,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "post",
       pattern: "/v1/checkout/sessions",
       name: "mock.sessions.create",
+      auth: "none",
       headers: ["idempotency-key"],
       bodyLimit: API_BODY_BYTES,
       handler: ({ headers, body }) => idempotent("session", headers["idempotency-key"]!, () => createSession(new URLSearchParams(body.toString("utf8")))),
@@ -355,6 +357,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "get",
       pattern: "/v1/checkout/sessions/:id",
       name: "mock.sessions.retrieve",
+      auth: "none",
       handler({ params }): Reply {
         const session = sessions.get(params[0]!);
         return session ? { status: 200, json: session } : stripeError(404, `No such checkout.session: '${params[0]}'`, "id", "resource_missing");
@@ -364,6 +367,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "post",
       pattern: "/v1/checkout/sessions/:id/expire",
       name: "mock.sessions.expire",
+      auth: "none",
       bodyLimit: API_BODY_BYTES,
       handler({ params, query }): Reply {
         const session = openSession(params[0]!);
@@ -376,6 +380,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "post",
       pattern: "/v1/refunds",
       name: "mock.refunds.create",
+      auth: "none",
       headers: ["idempotency-key"],
       bodyLimit: API_BODY_BYTES,
       handler: ({ headers, body }) => idempotent("refund", headers["idempotency-key"]!, () => createRefund(new URLSearchParams(body.toString("utf8")))),
@@ -384,12 +389,14 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "get",
       pattern: "/v1/events",
       name: "mock.events.list",
+      auth: "none",
       handler: ({ query }) => listEvents(query),
     }),
     {
       method: "get",
       pattern: "/checkout/:id",
       name: "mock.checkout.page",
+      auth: "none",
       handler({ params, query }): Reply {
         const session = sessions.get(params[0]!);
         if (!session) return { status: 404, html: page("Checkout not found", "<p>No such checkout session.</p>") };
@@ -425,6 +432,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
       method: "post",
       pattern: "/pay",
       name: "mock.pay",
+      auth: "none",
       bodyLimit: ACTION_BODY_BYTES,
       handler({ body, query }): Reply {
         let input: { userId?: unknown; eventId?: unknown; amount?: unknown };

@@ -1,5 +1,16 @@
 // Small server-rendered pages: plain HTML, readable at phone width, no scripts needed.
 
+/**
+ * Sent with every page: scripts and connections only to this origin, never framed (no
+ * clickjacking of the pay button), and no Referer, since booking tokens travel in page URLs.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Security-Policy":
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+};
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

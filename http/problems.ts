@@ -1,4 +1,5 @@
 import { EngineError, type EngineErrorCode } from "../engine/errors.js";
+import { SearchQueryError } from "../search/query.js";
 
 // Every 4xx/5xx answer is an RFC 9457 problem with a stable type, /problems/<slug>.
 
@@ -84,6 +85,7 @@ const ENGINE_HEADERS: Partial<Record<EngineErrorCode, (detail: string) => Record
 
 export function toProblem(error: unknown): Problem | null {
   if (error instanceof Problem) return error;
+  if (error instanceof SearchQueryError) return problems.invalidQuery(error.errors);
   if (error instanceof EngineError) {
     const [status, slug, title] = ENGINE_PROBLEMS[error.code];
     return new Problem(status, slug, title, error.message, ENGINE_EXTRA[error.code]?.(error.detail) ?? {}, ENGINE_HEADERS[error.code]?.(error.detail) ?? {});

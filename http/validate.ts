@@ -1,3 +1,4 @@
+import { hasUnsafeChars, UNSAFE_TEXT_REASON } from "../engine/text.js";
 import { problems, type FieldError } from "./problems.js";
 
 // Request bodies are parsed by hand, field by field: explicit, no reflection, and every
@@ -55,6 +56,7 @@ export class Fields {
     const value = this.read(name, opts.required);
     if (value === undefined) return undefined;
     if (typeof value !== "string") return this.fail(name, "must be a string");
+    if (hasUnsafeChars(value)) return this.fail(name, UNSAFE_TEXT_REASON);
     if (value.trim().length === 0) return this.fail(name, "must not be blank");
     if (value.length > opts.maxChars) return this.fail(name, `must be at most ${opts.maxChars} characters`);
     if (opts.pattern && !opts.pattern.test(value)) return this.fail(name, opts.patternHint ?? "has an invalid format");
@@ -98,6 +100,11 @@ export class Fields {
     const value = this.read(name, opts.required);
     if (value === undefined) return undefined;
     return values.includes(value as T) ? (value as T) : this.fail(name, `must be one of ${values.join(", ")}`);
+  }
+
+  /** A string from outside the body (a header): the same refusal of unsafe characters. */
+  text(field: string, value: string): void {
+    if (hasUnsafeChars(value)) this.errors.push({ field, reason: UNSAFE_TEXT_REASON });
   }
 
   check(condition: boolean, field: string, reason: string): void {

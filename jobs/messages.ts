@@ -1,5 +1,5 @@
 import { getVtimezoneComponent } from "@touch4it/ical-timezones";
-import ical from "ical-generator";
+import ical, { ICalCalendarMethod } from "ical-generator";
 
 // The emails the notify job sends, rendered from one booking and its event. Plain text with
 // an HTML twin; the confirmation carries an .ics in the event's own time zone.
@@ -121,8 +121,19 @@ class ZonedDate extends Date {
   }
 }
 
-export function icsFor(b: BookingForMail): string {
-  const calendar = ical({ prodId: { company: "onsale", product: "tickets" }, name: b.eventName });
+/** RFC 5545 TEXT: ical-generator escapes event properties but writes the calendar's name as given. */
+function icsText(text: string): string {
+  return text.replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\r\n|\r|\n/g, "\\n").replace(/\p{Cc}/gu, "");
+}
+
+/** DTSTAMP in UTC: ical-generator writes it in the calendar's zone, without the Z RFC 5545 asks for. */
+function utcStamp(at: Date): string {
+  return `${at.toISOString().replace(/[-:]/g, "").slice(0, 15)}Z`;
+}
+
+export function icsFor(b: BookingForMail, now = new Date()): string {
+  // METHOD matches the attachment's `method=PUBLISH`.
+  const calendar = ical({ prodId: { company: "onsale", product: "tickets" }, name: icsText(b.eventName), method: ICalCalendarMethod.PUBLISH });
   calendar.timezone({ name: b.timeZone, generator: getVtimezoneComponent });
   calendar.createEvent({
     id: `${b.bookingId}@onsale`,
@@ -133,7 +144,7 @@ export function icsFor(b: BookingForMail): string {
     location: b.venue,
     description: `Booking ${b.bookingId}: ${b.quantity} ticket(s)`,
   });
-  return calendar.toString();
+  return calendar.toString().replace(/^DTSTAMP:.*$/m, `DTSTAMP:${utcStamp(now)}\r`);
 }
 
 function escapeHtml(text: string): string {

@@ -1,11 +1,24 @@
 import { createHash } from "node:crypto";
 import type { SearchConfig } from "../engine/config.js";
 import { isUuid } from "../engine/ids.js";
+import { hasUnsafeChars, UNSAFE_TEXT_REASON } from "../engine/text.js";
 import type { PageStart, SearchTier } from "../sql/search.js";
-import { problems, type FieldError } from "../http/problems.js";
 
 // GET /events query parameters → a checked SearchQuery, and the opaque page cursor.
-// Every problem with the parameters is collected and answered 400 at once.
+// Every problem with the parameters is collected and thrown at once, as a SearchQueryError.
+
+interface ParameterError {
+  field: string;
+  reason: string;
+}
+
+/** The query parameters are not a search; the HTTP layer answers 400 listing every error. */
+export class SearchQueryError extends Error {
+  constructor(readonly errors: ParameterError[]) {
+    super(errors.map((e) => `${e.field}: ${e.reason}`).join("; "));
+    this.name = "SearchQueryError";
+  }
+}
 
 export interface SearchQuery {
   /** The words as typed, trimmed; null lists events by start time. */
@@ -69,7 +82,7 @@ function decodeCursor(raw: string, filters: string): Cursor | null {
 }
 
 export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig): SearchQuery {
-  const errors: FieldError[] = [];
+  const errors: ParameterError[] = [];
   const fail = (field: string, reason: string) => {
     errors.push({ field, reason });
     return null;
@@ -77,10 +90,11 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
   for (const name of new Set(params.keys())) {
     if (!(PARAMETERS as readonly string[]).includes(name)) fail(name, `is not a known parameter (known: ${PARAMETERS.join(", ")})`);
     else if (params.getAll(name).length > 1) fail(name, "is given more than once");
+    else if (hasUnsafeChars(params.get(name)!)) fail(name, UNSAFE_TEXT_REASON);
   }
   const given = (name: (typeof PARAMETERS)[number]): string | null => {
     const value = params.get(name);
-    return value === null || value.trim() === "" ? null : value.trim();
+    return value === null || value.trim() === "" || hasUnsafeChars(value) ? null : value.trim();
   };
 
   let text = given("search");
@@ -111,6 +125,6 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
     if (after === null) fail("cursor", "is not a cursor from a previous page of this same search");
   }
 
-  if (errors.length > 0) throw problems.invalidQuery(errors);
+  if (errors.length > 0) throw new SearchQueryError(errors);
   return { text, startDate, endDate, limit: Math.min(limit, limits.limitMax), after };
 }

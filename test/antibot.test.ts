@@ -103,17 +103,28 @@ describe("rate limits per client IP and per user", () => {
     expect(Number(last!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
   });
 
-  it("ignores X-Forwarded-For unless TRUST_PROXY=1, then keys the bucket on its first entry", async () => {
+  it("ignores X-Forwarded-For unless TRUST_PROXY=N, then keys the bucket on the entry N hops from the right", async () => {
     // Two requests per address, refilled at one a second: the third in a row is refused.
     const trusting = await startTestEngine({ ...LIMITS, RATE_IP_PER_S: "1", RATE_IP_BURST: "2", TRUST_PROXY: "1" });
     closers.push(() => trusting.stop());
     const proxied = api(trusting);
     const eventId = await proxied.eventId({ capacity: 100 });
-    const from = (ip: string, user: string) => proxied.book(eventId, user, 1, { "X-Forwarded-For": `${ip}, 10.0.0.1` });
-    expect((await from("203.0.113.7", "xff-1")).status).toBe(201);
-    expect((await from("203.0.113.7", "xff-2")).status).toBe(201);
-    expect((await from("203.0.113.7", "xff-3")).status).toBe(429);
-    expect((await from("198.51.100.9", "xff-4")).status).toBe(201);
+    // The one proxy appends the address it saw; whatever the client wrote before it is not trusted.
+    const from = (written: string, seen: string, user: string) => proxied.book(eventId, user, 1, { "X-Forwarded-For": `${written}, ${seen}` });
+    expect((await from("192.0.2.1", "203.0.113.7", "xff-1")).status).toBe(201);
+    expect((await from("192.0.2.2", "203.0.113.7", "xff-2")).status).toBe(201);
+    expect((await from("192.0.2.3", "203.0.113.7", "xff-3")).status).toBe(429);
+    expect((await from("192.0.2.3", "198.51.100.9", "xff-4")).status).toBe(201);
+    expect(await trusting.engine.redis.exists(rateIpKey(eventId, "192.0.2.1"))).toBe(0);
+
+    // Two proxies: the entry two from the right is the client's; the right-most is the first proxy.
+    const twoHops = await startTestEngine({ ...LIMITS, TRUST_PROXY: "2" });
+    closers.push(() => twoHops.stop());
+    const behindTwo = api(twoHops);
+    const twoHopsEvent = await behindTwo.eventId({ capacity: 100 });
+    await behindTwo.book(twoHopsEvent, "xff-5", 1, { "X-Forwarded-For": "192.0.2.50, 203.0.113.20, 10.0.0.2" });
+    expect(await twoHops.engine.redis.exists(rateIpKey(twoHopsEvent, "203.0.113.20"))).toBe(1);
+    expect(await twoHops.engine.redis.exists(rateIpKey(twoHopsEvent, "192.0.2.50"))).toBe(0);
 
     // Without TRUST_PROXY a spoofed header changes nothing: the socket's address is the key.
     const plainEvent = await ctx.client.eventId({ capacity: 100 });

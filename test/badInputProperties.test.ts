@@ -67,6 +67,12 @@ const badBody = fc.oneof(
 
 const token = fc.oneof(fc.constant(""), fc.string(), fc.constant("Bearer "), fc.string().map((s) => `Bearer ${s}`), fc.constant(`Bearer ${"a".repeat(5000)}`));
 
+/** A control character (C0, DEL, C1) or half of a surrogate pair, alone. */
+const unsafeChar = fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f }), fc.integer({ min: 0xd800, max: 0xdfff })).map((code) => String.fromCharCode(code));
+
+/** A valid value with an unsafe character somewhere in it. */
+const spoiled = (valid: string) => fc.tuple(fc.nat({ max: valid.length }), unsafeChar).map(([at, bad]) => valid.slice(0, at) + bad + valid.slice(at));
+
 function expectProblem(answer: { status: number; contentType: string }, context: string) {
   expect(answer.status, context).toBeGreaterThanOrEqual(400);
   expect(answer.status, context).toBeLessThan(500);
@@ -125,6 +131,39 @@ describe("bad input on every route, at random", () => {
       { numRuns: 100 },
     );
     expect(await state()).toEqual(before);
+  });
+
+  it("a control character or lone surrogate in any string field: 422 (400 in a query), nothing changes", async () => {
+    const before = await state();
+    const field = fc.constantFrom("userId", "email", "name", "venue", "timeZone", "currency", "patch-name", "patch-venue", "search");
+    await fc.assert(
+      fc.asyncProperty(field, fc.string({ minLength: 1, maxLength: 3 }).chain((word) => spoiled(`ok${word.replace(/[^a-z]/gi, "")}x`)), async (target, bad) => {
+        const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+        let answer;
+        if (target === "search") answer = await client.request("GET", `/events?search=${encodeURIComponent(bad.replace(/[\ud800-\udfff]/g, "\u0000"))}`);
+        else if (target === "userId" || target === "email") {
+          const body = { eventId, userId: target === "userId" ? bad : "props-user", quantity: 1, email: target === "email" ? `${bad}@example.com` : undefined };
+          answer = await client.request("POST", "/bookings", { body });
+        } else if (target.startsWith("patch-")) {
+          answer = await client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { [target.slice(6)]: bad } });
+        } else answer = await client.createEvent({ [target]: bad });
+        expectProblem(answer, `${target} ${JSON.stringify(bad)}`);
+        expect(answer.status, `${target} ${JSON.stringify(bad)}`).toBe(target === "search" ? 400 : 422);
+      }),
+      { numRuns: 150 },
+    );
+    expect(await state()).toEqual(before);
+  });
+
+  it("a non-ASCII byte inside an Idempotency-Key: 422", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0x80, max: 0xff }), fc.stringMatching(/^[a-z0-9]{1,20}$/), async (code, word) => {
+        const key = `${word}${String.fromCharCode(code)}${word}`;
+        const answer = await client.request("POST", "/bookings", { body: { eventId, userId: "props-key", quantity: 1 }, headers: { "Idempotency-Key": key } });
+        expect(answer.status, JSON.stringify(key)).toBe(422);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("query strings and path parameters: search, event, challenge, admin routes", async () => {

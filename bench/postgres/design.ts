@@ -70,6 +70,7 @@ export function designRoutes(pool: Pool, holdSeconds: number): RouteSpec[] {
       method: "post",
       pattern: "/bookings",
       name: "pgdesign.bookings.create",
+      auth: "none",
       headers: ["content-type"],
       bodyLimit: 16 * 1024,
       async handler({ body }): Promise<Reply> {

@@ -1,8 +1,6 @@
 import { Admission } from "../../engine/admission.js";
-import type { Booking } from "../../engine/engine.js";
 import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
-import { EngineError } from "../../engine/errors.js";
-import { isUuid } from "../../engine/ids.js";
+import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
 import type { HttpDeps } from "../server.js";
@@ -13,41 +11,6 @@ import { Fields, parseJsonObject } from "../validate.js";
 const USER_ID = /^[A-Za-z0-9._@+|-]+$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
-export function bookingView(booking: Booking, publicUrl: string, nowMs: number): Record<string, unknown> {
-  // A hold past its end reads as expired even before a script has reclaimed it.
-  const status = booking.status === "held" && booking.expiresAtMs <= nowMs ? "expired" : booking.status;
-  const view: Record<string, unknown> = {
-    id: booking.id,
-    eventId: booking.eventId,
-    userId: booking.userId,
-    quantity: booking.quantity,
-    status,
-    amount: booking.amount,
-    currency: booking.currency,
-  };
-  if (status === "waiting") view.position = booking.position;
-  if (status === "held") {
-    view.expiresAt = new Date(booking.expiresAtMs).toISOString();
-    view.paymentUrl = paymentUrl(publicUrl, booking);
-  }
-  if (booking.reason !== "") view.reason = booking.reason;
-  return view;
-}
-
-export function paymentUrl(publicUrl: string, booking: Booking): string {
-  return `${publicUrl}/pay/${booking.id}?token=${encodeURIComponent(booking.token)}`;
-}
-
-function bearer(header: string): string {
-  return header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-}
-
-/** The booking id from the path, or 404: a malformed id names no booking. */
-function bookingIdParam(raw: string | undefined): string {
-  if (raw === undefined || !isUuid(raw)) throw new EngineError("BOOKING_NOT_FOUND", "");
-  return raw;
-}
-
 export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
   const { config, engine } = deps;
   const { limits } = config;
@@ -57,6 +20,7 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
       method: "post",
       pattern: "/bookings",
       name: "bookings.create",
+      auth: "none",
       headers: ["idempotency-key", "content-type"],
       clientIp: { trustProxy: config.trustProxy },
       bodyLimit: limits.bodyBytes,
@@ -85,19 +49,18 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/bookings/:id",
       name: "bookings.get",
-      headers: ["authorization"],
-      async handler({ params, headers }): Promise<Reply> {
-        const booking = await engine.status(bookingIdParam(params[0]), bearer(headers.authorization!));
-        return { status: 200, json: bookingView(booking, config.publicUrl, Date.now()) };
+      auth: "booking",
+      handler({ booking }): Reply {
+        return { status: 200, json: bookingView(booking!, config.publicUrl, Date.now()) };
       },
     },
     {
       method: "del",
       pattern: "/bookings/:id",
       name: "bookings.cancel",
-      headers: ["authorization"],
-      async handler({ params, headers }): Promise<Reply> {
-        const booking = await engine.cancel(bookingIdParam(params[0]), bearer(headers.authorization!));
+      auth: "booking",
+      async handler({ booking: opened }): Promise<Reply> {
+        const booking = await engine.cancel(opened!.id, opened!.token);
         return { status: 200, json: { id: booking.id, status: booking.status } };
       },
     },

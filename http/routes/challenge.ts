@@ -15,6 +15,7 @@ export function challengeRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/events/:id/challenge",
       name: "events.challenge",
+      auth: "none",
       async handler({ params }): Promise<Reply> {
         const eventId = params[0] ?? "";
         const challenge = isUuid(eventId) ? await admission.challenge(eventId) : null;

@@ -2,7 +2,8 @@ import { registry } from "../../engine/metrics.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import type { HttpDeps } from "../server.js";
 
-// GET /healthz answers 200 only when Redis and PostgreSQL both answer; GET /metrics is Prometheus text.
+// GET /healthz answers 200 only when Redis and PostgreSQL both answer; GET /metrics is
+// Prometheus text, on PORT with the other routes or, with METRICS_PORT, on its own listener.
 
 export function healthRoutes(deps: HttpDeps): RouteSpec[] {
   const { engine, pool } = deps;
@@ -16,16 +17,23 @@ export function healthRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/healthz",
       name: "healthz",
+      auth: "none",
       async handler(): Promise<Reply> {
         const [redis, postgres] = await Promise.all([probe(() => engine.redis.ping()), probe(() => pool.query("SELECT 1"))]);
         const ok = redis === "ok" && postgres === "ok";
         return { status: ok ? 200 : 503, json: { status: ok ? "ok" : "degraded", redis, postgres } };
       },
     },
+  ];
+}
+
+export function metricsRoutes(): RouteSpec[] {
+  return [
     {
       method: "get",
       pattern: "/metrics",
       name: "metrics",
+      auth: "none",
       async handler(): Promise<Reply> {
         return { status: 200, text: await registry.metrics(), contentType: registry.contentType };
       },

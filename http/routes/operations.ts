@@ -1,8 +1,8 @@
 import { DISPLAY_FIELDS } from "../../engine/engine.js";
-import { Operations } from "../../jobs/operations.js";
+import { Operations } from "../../application/operations.js";
 import type { Reply, RouteSpec } from "../exchange.js";
+import { eventIdParam } from "../params.js";
 import type { HttpDeps } from "../server.js";
-import { adminGuard, eventIdParam } from "./events.js";
 
 // Admin routes for the operator commands (Authorization: Bearer ADMIN_TOKEN):
 //   POST   /admin/events/:id/cache     warm one event from PostgreSQL
@@ -11,19 +11,16 @@ import { adminGuard, eventIdParam } from "./events.js";
 //   POST   /admin/reconcile            report drift per event; ?repair=1 repairs it
 
 export function operationRoutes(deps: HttpDeps): RouteSpec[] {
-  const { config, engine, pool, log } = deps;
-  const requireAdmin = adminGuard(config.adminToken);
+  const { engine, pool, log } = deps;
   const ops = new Operations(pool, engine, log);
-  const admin = ["authorization"] as const;
 
   /** An admin route on one event that PostgreSQL has (404 otherwise). */
   const onEvent = (method: RouteSpec["method"], name: string, act: (eventId: string) => Promise<object>): RouteSpec => ({
     method,
     pattern: "/admin/events/:id/cache",
     name,
-    headers: admin,
-    async handler({ headers, params }): Promise<Reply> {
-      requireAdmin(headers.authorization!);
+    auth: "admin",
+    async handler({ params }): Promise<Reply> {
       const [eventId] = await ops.targets(eventIdParam(params[0]));
       return { status: 200, json: await act(eventId!) };
     },
@@ -39,9 +36,8 @@ export function operationRoutes(deps: HttpDeps): RouteSpec[] {
       method: "post",
       pattern: "/admin/cache/warm",
       name: "admin.cache.warmAll",
-      headers: admin,
-      async handler({ headers }): Promise<Reply> {
-        requireAdmin(headers.authorization!);
+      auth: "admin",
+      async handler(): Promise<Reply> {
         return { status: 200, json: { data: await ops.warmAll(await ops.targets(null)) } };
       },
     },
@@ -49,9 +45,8 @@ export function operationRoutes(deps: HttpDeps): RouteSpec[] {
       method: "post",
       pattern: "/admin/reconcile",
       name: "admin.reconcile",
-      headers: admin,
-      async handler({ headers, query }): Promise<Reply> {
-        requireAdmin(headers.authorization!);
+      auth: "admin",
+      async handler({ query }): Promise<Reply> {
         const repair = query.get("repair") === "1";
         const results = await ops.reconcileAll(await ops.targets(null), repair);
         return { status: 200, json: { repair, data: results.filter((r) => r.drift.length > 0), checked: results.length } };

@@ -25,6 +25,9 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/pay/:id",
       name: "pay.start",
+      auth: "booking",
+      bookingTokenIn: "query",
+      refusal: notFound,
       async handler({ params, query }): Promise<Reply> {
         const booking = await find(params, query);
         if (booking === null) return notFound;
@@ -54,6 +57,9 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/pay/:id/return",
       name: "pay.return",
+      auth: "booking",
+      bookingTokenIn: "query",
+      refusal: notFound,
       async handler({ params, query }): Promise<Reply> {
         const booking = await find(params, query);
         if (booking === null) return notFound;

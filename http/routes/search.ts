@@ -15,6 +15,7 @@ export function searchRoutes(deps: HttpDeps): RouteSpec[] {
       method: "get",
       pattern: "/events",
       name: "events.search",
+      auth: "none",
       async handler({ query }): Promise<Reply> {
         return { status: 200, json: await service.search(parseSearchQuery(query, config.search)) };
       },

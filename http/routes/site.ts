@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Events } from "../../application/events.js";
+import type { EventRecord, LiveEvent } from "../../engine/engine.js";
 import { isUuid } from "../../engine/ids.js";
-import { selectEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
 import type { HttpDeps } from "../server.js";
@@ -21,41 +22,17 @@ function money(minor: number, currency: string): string {
   return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(minor / 100);
 }
 
-export function siteRoutes(deps: HttpDeps): RouteSpec[] {
-  const { engine, readPool } = deps;
-  // Read once at start: the files are part of the release, like the Lua scripts.
-  const files = new Map(Object.entries(STATIC_FILES).map(([name, type]) => [name, { text: readFileSync(join(STATIC_DIR, name), "utf8"), type }]));
-  const notFound: Reply = { status: 404, html: page("Event not found", "<p>There is no event at this address.</p>") };
-
-  return [
-    {
-      method: "get",
-      pattern: "/static/:file",
-      name: "site.static",
-      handler({ params }): Reply {
-        const file = files.get(params[0] ?? "");
-        if (file === undefined) return { status: 404, text: "not found" };
-        return { status: 200, text: file.text, contentType: file.type, headers: { "Cache-Control": "public, max-age=300" } };
-      },
-    },
-    {
-      method: "get",
-      pattern: "/e/:id",
-      name: "site.event",
-      async handler({ params }): Promise<Reply> {
-        const eventId = params[0] ?? "";
-        if (!isUuid(eventId)) return notFound;
-        const [event, live] = await Promise.all([selectEvent(readPool, eventId), engine.liveEvent(eventId)]);
-        if (event === null || live === null) return notFound;
-        const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "short", timeZone: event.timeZone }).format(event.startsAt);
-        const maxPerUser = Number(live.fields.max_per_user ?? event.maxPerUser);
-        const powBits = Number(live.fields.pow_bits ?? 0);
-        const options = Array.from({ length: maxPerUser }, (_, i) => `<option value="${i + 1}">${i + 1}</option>`).join("");
-        const opens = event.saleStartsAt && event.saleStartsAt.getTime() > Date.now()
-          ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
-          : "";
-        const body = `<link rel="stylesheet" href="/static/site.css">
-<main id="app" data-event-id="${eventId}" data-pow-bits="${powBits}">
+/** The booking page's body: the event, the form, and the sections site.js shows in turn. */
+function eventPage(event: EventRecord, live: LiveEvent): string {
+  const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "short", timeZone: event.timeZone }).format(event.startsAt);
+  const maxPerUser = Number(live.fields.max_per_user ?? event.maxPerUser);
+  const powBits = Number(live.fields.pow_bits ?? 0);
+  const options = Array.from({ length: maxPerUser }, (_, i) => `<option value="${i + 1}">${i + 1}</option>`).join("");
+  const opens = event.saleStartsAt && event.saleStartsAt.getTime() > Date.now()
+    ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
+    : "";
+  return `<link rel="stylesheet" href="/static/site.css">
+<main id="app" data-event-id="${event.id}" data-pow-bits="${powBits}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
 <p>${escapeHtml(money(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
 ${opens}
@@ -89,7 +66,38 @@ ${opens}
 <p id="message" role="status" aria-live="polite"></p>
 </main>
 <script src="/static/site.js" defer></script>`;
-        return { status: 200, html: page(event.name, body), headers: { "Cache-Control": "no-store" } };
+}
+
+export function siteRoutes(deps: HttpDeps): RouteSpec[] {
+  const events = new Events(deps);
+  // Read once at start: the files are part of the release, like the Lua scripts.
+  const files = new Map(Object.entries(STATIC_FILES).map(([name, type]) => [name, { text: readFileSync(join(STATIC_DIR, name), "utf8"), type }]));
+  const notFound: Reply = { status: 404, html: page("Event not found", "<p>There is no event at this address.</p>") };
+
+  return [
+    {
+      method: "get",
+      pattern: "/static/:file",
+      name: "site.static",
+      auth: "none",
+      handler({ params }): Reply {
+        const file = files.get(params[0] ?? "");
+        if (file === undefined) return { status: 404, text: "not found" };
+        return { status: 200, text: file.text, contentType: file.type, headers: { "Cache-Control": "public, max-age=300" } };
+      },
+    },
+    {
+      method: "get",
+      pattern: "/e/:id",
+      name: "site.event",
+      auth: "none",
+      async handler({ params }): Promise<Reply> {
+        const eventId = params[0] ?? "";
+        if (!isUuid(eventId)) return notFound;
+        const onSale = await events.onSale(eventId);
+        if (onSale === null) return notFound;
+        const { event, live } = onSale;
+        return { status: 200, html: page(event.name, eventPage(event, live)), headers: { "Cache-Control": "no-store" } };
       },
     },
   ];

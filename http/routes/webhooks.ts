@@ -16,6 +16,7 @@ export function webhookRoutes(deps: HttpDeps): RouteSpec[] {
       method: "post",
       pattern: "/webhooks/stripe",
       name: "webhooks.stripe",
+      auth: "none",
       headers: ["stripe-signature"],
       bodyLimit: WEBHOOK_BODY_BYTES,
       async handler({ body, headers }) {

@@ -65,13 +65,13 @@ describe("HTTP processes under faults", () => {
 
   it("rolling restart with SIGTERM: the old process drains, the new one serves, no request is lost", async () => {
     const port = await freePort();
-    const old = await role("serve-old", ["serve"], port, { SHUTDOWN_DRAIN_SECONDS: "10" });
+    const old = await role("serve-old", ["serve", "--workers", "1"], port, { SHUTDOWN_DRAIN_SECONDS: "10" });
     const client = new Client(`http://127.0.0.1:${port}`);
     const eventId = await client.createEvent(2000);
     let fresh: Proc | null = null;
     const answers = await inParallel(1500, 16, async (index) => {
       if (index === 400 && fresh === null) {
-        fresh = await role("serve-new", ["serve"], port);
+        fresh = await role("serve-new", ["serve", "--workers", "1"], port);
         old.kill("SIGTERM");
       }
       return client.book(eventId, `roller-${index}`);
