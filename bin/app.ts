@@ -3,8 +3,8 @@ import { createServer } from "node:net";
 import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { createLogger, type Logger } from "../engine/logger.js";
-import { createPaymentProvider } from "../engine/payments.js";
-import { createMockGateway } from "../http/mockGateway.js";
+import { createPaymentProvider } from "../engine/payments/registry.js";
+import { createMockGateway } from "../gateway/gateway.js";
 import { LiveStatus } from "../http/live.js";
 import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
@@ -77,7 +77,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   const boss = await startBoss(config, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
   const relay = new Relay(pool, redis, config, (client, eventId, changes) => queueNotifications(boss, client, config, eventId, changes));
-  const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
+  const ingest = new PaymentIngest(pool, engine, boss, log);
 
   let gateway: Listening | null = null;
   if (roles.gateway) {

@@ -1,3 +1,5 @@
+import { PAYMENT_PROVIDER_NAMES, type PaymentProviderName } from "./payments/registry.js";
+
 // Settings from the environment, each with a default that works on a developer machine.
 // Every limit the engine enforces is named here.
 
@@ -50,7 +52,7 @@ export interface Config {
   /** Seed nodes ("host:port") of a Redis Cluster; empty means one Redis at redisUrl. */
   redisClusterNodes: { host: string; port: number }[];
   holdMs: number;
-  paymentProvider: "mock" | "stripe";
+  paymentProvider: PaymentProviderName;
   stripeSecretKey: string;
   stripeWebhookSecret: string;
   /** Where the mock gateway listens; the stripe SDK is pointed at it when provider is mock. */
@@ -191,9 +193,9 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "PORT", 3000, 0, 65535);
   const mockGatewayPort = int(env, "MOCK_GATEWAY_PORT", port === 0 ? 0 : port + 1, 0, 65535);
   const publicUrl = str(env, "PUBLIC_URL", `http://127.0.0.1:${port}`);
-  const provider = str(env, "PAYMENT_PROVIDER", "mock");
-  if (provider !== "mock" && provider !== "stripe") {
-    throw new Error(`PAYMENT_PROVIDER must be mock or stripe, got "${provider}"`);
+  const provider = str(env, "PAYMENT_PROVIDER", "mock") as PaymentProviderName;
+  if (!PAYMENT_PROVIDER_NAMES.includes(provider)) {
+    throw new Error(`PAYMENT_PROVIDER must be one of ${PAYMENT_PROVIDER_NAMES.join(", ")}, got "${provider}"`);
   }
   const databaseUrl = str(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onsale");
   return {

@@ -3,7 +3,7 @@ import uWS from "uWebSockets.js";
 import type { Config } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
-import type { PaymentProvider } from "../engine/payments.js";
+import type { PaymentProvider } from "../engine/payments/provider.js";
 import type { PaymentIngest } from "../jobs/payments.js";
 import type { Pool } from "../sql/db.js";
 import { InFlight, problemReply, route, type RouteSpec } from "./exchange.js";

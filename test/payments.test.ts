@@ -378,7 +378,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     // What ingest writes first; the process then died before the engine confirmed.
     await engine.running.pool.query(
       `INSERT INTO payments (booking_id, event_id, provider, provider_event_id, provider_ref, kind, action, amount, currency, status, updated_at)
-       VALUES ($1, $2, 'mock', $3, $4, 'checkout.session.completed', 'confirm', 5000, 'eur', 'received', now() - interval '2 minutes')`,
+       VALUES ($1, $2, 'stripe', $3, $4, 'checkout.session.completed', 'confirm', 5000, 'eur', 'received', now() - interval '2 minutes')`,
       [booking.id, eventId, `evt_crash_${booking.id}`, session],
     );
     const repaired = await engine.running.ingest.repairStale(60_000, 100);

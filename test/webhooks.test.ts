@@ -48,6 +48,16 @@ describe("webhooks", () => {
     expect(await paymentRows(held.body.id)).toEqual([]);
   });
 
+  it("answers 404 problem+json for a provider this engine does not run, and records nothing", async () => {
+    const eventId = await ctx.client.eventId();
+    const held = await ctx.client.book(eventId, "elsewhere", 1);
+    const answer = await ctx.client.request("POST", "/webhooks/paypal", { body: completedEvent({ id: held.body.id, eventId }, 5000) });
+    expect(answer.status).toBe(404);
+    expect(answer.contentType).toBe("application/problem+json");
+    expect(answer.body.type).toMatch(/not-found$/);
+    expect(await paymentRows(held.body.id)).toEqual([]);
+  });
+
   it("refuses a payment whose amount differs from the booking's", async () => {
     const eventId = await ctx.client.eventId();
     const held = await ctx.client.book(eventId, "underpayer", 2);

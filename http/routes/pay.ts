@@ -3,7 +3,7 @@ import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { page, escapeHtml } from "../pages.js";
 import type { HttpDeps } from "../server.js";
-import { sql } from "../../sql/queries.js";
+import { recordCheckout } from "../../sql/payments.js";
 
 // GET /pay/:id opens checkout for a held booking (the session is created only when someone
 // actually goes to pay, never on the hold path). GET /pay/:id/return is where the gateway
@@ -39,14 +39,14 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
           userId: booking.userId,
           eventName: live?.fields.name ?? "Tickets",
           quantity: booking.quantity,
-          amount: booking.amount,
+          amountMinor: booking.amount,
           currency: booking.currency,
           holdExpiresAtMs: booking.expiresAtMs,
           successUrl: back,
           cancelUrl: `${back}&cancelled=1`,
         });
         // Remembered so the work role can close the session once the hold is over.
-        await pool.query(sql.recordCheckout, [checkout.id, booking.id, booking.eventId, new Date(booking.expiresAtMs)]);
+        await recordCheckout(pool, { id: checkout.id, bookingId: booking.id, eventId: booking.eventId, holdExpiresAtMs: booking.expiresAtMs });
         return { status: 303, headers: { Location: checkout.url, "Referrer-Policy": "no-referrer" } };
       },
     },

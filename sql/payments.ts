@@ -1,0 +1,204 @@
+import type { Queryable } from "./db.js";
+
+// Payment facts, their refunds, and the checkouts opened for holds. A payments row is one
+// webhook fact, keyed by (provider, provider_event_id); for refunds it is also the outbox:
+// refund_due -> refunded (or refund_failed once the job's retries are spent).
+
+/** What a stored fact asks of the engine. */
+export type PaymentAction = "confirm" | "await" | "release" | "decline_notice" | "refund_notice";
+
+export const paymentSql = {
+  // Written before the webhook is answered 2xx; a redelivered event inserts nothing.
+  record: `
+    INSERT INTO payments (booking_id, event_id, provider, provider_event_id, provider_ref, kind,
+                          action, payment_intent, amount, currency, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received')
+    ON CONFLICT (provider, provider_event_id) DO NOTHING`,
+
+  // Copies of one event delivered at once queue here: one applies it, the others then find
+  // it applied. A holder that dies releases the lock with its connection.
+  lock: `
+    SELECT id, booking_id, event_id, provider, provider_event_id, provider_ref, kind, action,
+           payment_intent, amount, currency, status
+    FROM payments WHERE provider = $1 AND provider_event_id = $2
+    FOR UPDATE`,
+
+  // Only a fact not yet applied gets its outcome: a redelivered event keeps its first one.
+  settle: `
+    UPDATE payments SET status = $2, updated_at = now()
+    WHERE id = $1 AND status = 'received'`,
+
+  // Facts recorded but never applied (the process died in between, the gateway gave up).
+  staleReceived: `
+    SELECT provider, provider_event_id FROM payments
+    WHERE status = 'received' AND updated_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY updated_at
+    LIMIT $2`,
+
+  // Owed: refund_due, or a mismatch (kept as its status, so an operator sees why) not yet refunded.
+  toRefund: `
+    SELECT id, booking_id, provider_ref, payment_intent, amount,
+           (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL)) AS owed
+    FROM payments WHERE id = $1`,
+
+  setPaymentRef: `UPDATE payments SET payment_intent = $2 WHERE id = $1`,
+
+  markRefunded: `
+    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refunded' END,
+                        refund_ref = $2, refund_error = '', updated_at = now()
+    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
+
+  markRefundFailed: `
+    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refund_failed' END,
+                        refund_error = $2, updated_at = now()
+    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
+
+  // A refund the provider reports: ours (we owe or issued it; its notice may land before the
+  // job records the refund) or made elsewhere (the dashboard).
+  refundIssuedFor: `
+    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded', 'mismatch') LIMIT 1`,
+
+  // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
+  bookingPaidBy: `SELECT 1 FROM bookings WHERE id = $1 AND status = 'paid' AND payment_ref = $2`,
+
+  recordCheckout: `
+    INSERT INTO checkouts (session_id, booking_id, event_id, hold_expires_at)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT (session_id) DO NOTHING`,
+
+  // Sessions whose hold ended more than $1 ms ago; locked so one worker closes each.
+  checkoutsToClose: `
+    SELECT session_id FROM checkouts
+    WHERE status = 'open' AND hold_expires_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY hold_expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED`,
+
+  closeCheckout: `UPDATE checkouts SET status = 'closed', closed_at = now() WHERE session_id = $1`,
+} as const;
+
+/** A payment fact as written, before the engine has applied it. */
+export interface NewPayment {
+  bookingId: string | null;
+  eventId: string | null;
+  provider: string;
+  providerEventId: string;
+  /** The checkout, or the charge for facts about a charge. */
+  checkoutRef: string;
+  /** The provider's name for the event. */
+  type: string;
+  action: PaymentAction;
+  paymentRef: string | null;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface StoredPayment extends NewPayment {
+  id: string;
+  status: string;
+}
+
+interface PaymentRow {
+  id: string;
+  booking_id: string | null;
+  event_id: string | null;
+  provider: string;
+  provider_event_id: string;
+  provider_ref: string;
+  kind: string;
+  action: PaymentAction;
+  payment_intent: string | null;
+  amount: number;
+  currency: string;
+  status: string;
+}
+
+const paymentOfRow = (row: PaymentRow): StoredPayment => ({
+  id: row.id,
+  bookingId: row.booking_id,
+  eventId: row.event_id,
+  provider: row.provider,
+  providerEventId: row.provider_event_id,
+  checkoutRef: row.provider_ref,
+  type: row.kind,
+  action: row.action,
+  paymentRef: row.payment_intent,
+  amountMinor: row.amount,
+  currency: row.currency,
+  status: row.status,
+});
+
+export async function recordPayment(db: Queryable, payment: NewPayment): Promise<void> {
+  await db.query(paymentSql.record, [
+    payment.bookingId, payment.eventId, payment.provider, payment.providerEventId, payment.checkoutRef, payment.type,
+    payment.action, payment.paymentRef, payment.amountMinor, payment.currency.toLowerCase(),
+  ]);
+}
+
+/** The fact under its row lock, for the rest of the transaction; null if there is none. */
+export async function lockPayment(db: Queryable, provider: string, providerEventId: string): Promise<StoredPayment | null> {
+  const { rows } = await db.query<PaymentRow>(paymentSql.lock, [provider, providerEventId]);
+  return rows[0] === undefined ? null : paymentOfRow(rows[0]);
+}
+
+export async function settlePayment(db: Queryable, id: string, status: string): Promise<void> {
+  await db.query(paymentSql.settle, [id, status]);
+}
+
+export async function staleReceivedPayments(db: Queryable, olderThanMs: number, max: number): Promise<{ provider: string; providerEventId: string }[]> {
+  const { rows } = await db.query<{ provider: string; provider_event_id: string }>(paymentSql.staleReceived, [olderThanMs, max]);
+  return rows.map((row) => ({ provider: row.provider, providerEventId: row.provider_event_id }));
+}
+
+export interface PaymentToRefund {
+  id: string;
+  bookingId: string | null;
+  checkoutRef: string;
+  paymentRef: string | null;
+  amountMinor: number;
+  /** Still owed: not refunded yet, and not a payment the engine applied. */
+  owed: boolean;
+}
+
+export async function paymentToRefund(db: Queryable, id: string): Promise<PaymentToRefund | null> {
+  const { rows } = await db.query<{ id: string; booking_id: string | null; provider_ref: string; payment_intent: string | null; amount: number; owed: boolean }>(
+    paymentSql.toRefund,
+    [id],
+  );
+  const row = rows[0];
+  if (row === undefined) return null;
+  return { id: row.id, bookingId: row.booking_id, checkoutRef: row.provider_ref, paymentRef: row.payment_intent, amountMinor: row.amount, owed: row.owed };
+}
+
+export async function setPaymentRef(db: Queryable, id: string, paymentRef: string): Promise<void> {
+  await db.query(paymentSql.setPaymentRef, [id, paymentRef]);
+}
+
+export async function markRefunded(db: Queryable, id: string, refundRef: string): Promise<void> {
+  await db.query(paymentSql.markRefunded, [id, refundRef]);
+}
+
+export async function markRefundFailed(db: Queryable, id: string, error: string): Promise<void> {
+  await db.query(paymentSql.markRefundFailed, [id, error]);
+}
+
+export async function refundIssuedFor(db: Queryable, paymentRef: string | null): Promise<boolean> {
+  return (await db.query(paymentSql.refundIssuedFor, [paymentRef])).rowCount !== 0;
+}
+
+export async function bookingPaidBy(db: Queryable, bookingId: string, checkoutRef: string): Promise<boolean> {
+  return (await db.query(paymentSql.bookingPaidBy, [bookingId, checkoutRef])).rowCount !== 0;
+}
+
+export async function recordCheckout(db: Queryable, checkout: { id: string; bookingId: string; eventId: string; holdExpiresAtMs: number }): Promise<void> {
+  await db.query(paymentSql.recordCheckout, [checkout.id, checkout.bookingId, checkout.eventId, new Date(checkout.holdExpiresAtMs)]);
+}
+
+export async function checkoutsToClose(db: Queryable, graceMs: number, max: number): Promise<string[]> {
+  const { rows } = await db.query<{ session_id: string }>(paymentSql.checkoutsToClose, [graceMs, max]);
+  return rows.map((row) => row.session_id);
+}
+
+export async function closeCheckout(db: Queryable, checkoutRef: string): Promise<void> {
+  await db.query(paymentSql.closeCheckout, [checkoutRef]);
+}
