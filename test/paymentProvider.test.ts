@@ -11,9 +11,9 @@ const signer = new Stripe("sk_test_signer");
 const bookingId = "01890a5d-ac96-7000-8000-000000000001";
 const eventId = "01890a5d-ac96-7000-8000-000000000002";
 
-function signed(provider: PaymentProvider, event: Record<string, unknown>, secret = SECRET) {
+function signed(provider: PaymentProvider, event: Record<string, unknown>, secret = SECRET, timestamp = Math.floor(Date.now() / 1000)) {
   const payload = JSON.stringify({ object: "event", created: Math.floor(Date.now() / 1000), ...event });
-  const header = signer.webhooks.generateTestHeaderString({ payload, secret });
+  const header = signer.webhooks.generateTestHeaderString({ payload, secret, timestamp });
   return provider.decodeWebhook(Buffer.from(payload), { [provider.webhookHeaders[0]!]: header });
 }
 
@@ -66,5 +66,15 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
   it("rejects a wrong signature or a missing header as WebhookRejected", () => {
     expect(() => signed(provider, { id: "evt_4", type: "checkout.session.completed", data: { object: session() } }, "whsec_wrong")).toThrow(WebhookRejected);
     expect(() => provider.decodeWebhook(Buffer.from("{}"), {})).toThrow(WebhookRejected);
+  });
+
+  it("refuses a signature timestamp beyond the tolerance, in the past or in the future", () => {
+    const event = { id: "evt_5", type: "checkout.session.completed", data: { object: session() } };
+    const nowS = Math.floor(Date.now() / 1000);
+    expect(() => signed(provider, event, SECRET, nowS - 301)).toThrow(WebhookRejected);
+    expect(() => signed(provider, event, SECRET, nowS + 301)).toThrow(/future/);
+    expect(() => signed(provider, event, SECRET, nowS + 3600 * 24 * 365)).toThrow(WebhookRejected);
+    // Clocks a little apart still agree.
+    expect(signed(provider, event, SECRET, nowS + 5)).toMatchObject({ kind: "succeeded" });
   });
 });

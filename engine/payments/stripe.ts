@@ -18,6 +18,8 @@ export interface StripeOptions {
 // hold ended is handled as a late payment.
 const STRIPE_MIN_SESSION_MS = 30 * 60 * 1000;
 const SIGNATURE_HEADER = "stripe-signature";
+/** How far a webhook's signed timestamp may be from our clock, either way (Stripe's default). */
+const WEBHOOK_TOLERANCE_S = 300;
 
 type Metadata = Stripe.Metadata | null | undefined;
 
@@ -149,11 +151,17 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
     },
 
     decodeWebhook(rawBody, headers) {
+      const header = headers[SIGNATURE_HEADER] ?? "";
       let event: Stripe.Event;
       try {
-        event = stripe.webhooks.constructEvent(rawBody, headers[SIGNATURE_HEADER] ?? "", options.webhookSecret);
+        // The SDK refuses a timestamp older than the tolerance, and not one in the future.
+        event = stripe.webhooks.constructEvent(rawBody, header, options.webhookSecret, WEBHOOK_TOLERANCE_S);
       } catch (error) {
         throw new WebhookRejected((error as Error).message);
+      }
+      const signedAtS = Number(/(?:^|,)t=(\d+)/.exec(header)?.[1]);
+      if (!(signedAtS <= Date.now() / 1000 + WEBHOOK_TOLERANCE_S)) {
+        throw new WebhookRejected(`Timestamp ${signedAtS} is in the future, beyond the tolerance of ${WEBHOOK_TOLERANCE_S} s`);
       }
       return stripeFactOf(event);
     },
