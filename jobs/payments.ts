@@ -3,11 +3,12 @@ import type { ConfirmOutcome, Engine } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
+import { bookingKey, liveEventsKey } from "../engine/keys.js";
 import type { PaymentFact, PaymentFactKind } from "../engine/payments/provider.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import {
-  bookingPaidBy, lockPayment, recordPayment, refundIssuedFor, settlePayment, staleReceivedPayments,
-  type PaymentAction, type StoredPayment,
+  bookingPaidBy, eventOfBooking, lockPayment, recordPayment, refundIssuedFor, setPaymentEvent, settlePayment,
+  staleReceivedPayments, type PaymentAction, type StoredPayment,
 } from "../sql/payments.js";
 import { QUEUES, sendIn } from "./queues.js";
 
@@ -17,18 +18,22 @@ import { QUEUES, sendIn } from "./queues.js";
 // A crash in between leaves a 'received' row: the provider's redelivery, or `repairStale`,
 // applies it. The engine's scripts are idempotent per payment, so applying a fact whose
 // settle was lost changes nothing twice.
+//
+// Every signed fact is kept. One that names our booking but not its event (a session made
+// in the provider's dashboard, a payment link) is applied once the event is found; one that
+// names no booking of ours is 'unmatched', and the money it took goes back.
 
 export type IngestOutcome =
   | ConfirmOutcome
   | "released"
   | "unchanged"
-  | "ignored"
+  | "unmatched"
   | "awaiting_payment"
   | "replayed"
   | "refund_confirmed"
   | "refund_external";
 
-type Applied = Exclude<IngestOutcome, "replayed" | "ignored">;
+type Applied = Exclude<IngestOutcome, "replayed">;
 
 const ACTION_OF: Record<PaymentFactKind, PaymentAction> = {
   succeeded: "confirm",
@@ -48,6 +53,7 @@ const STATUS_OF: Record<Applied, string> = {
   mismatch: "mismatch",
   released: "released",
   unchanged: "unchanged",
+  unmatched: "unmatched",
   awaiting_payment: "awaiting_payment",
   refund_confirmed: "refund_confirmed",
   refund_external: "refund_external",
@@ -57,10 +63,16 @@ const STATUS_OF: Record<Applied, string> = {
 const REFUND_REASONS: Partial<Record<IngestOutcome, string>> = {
   refund: "not_applicable_to_booking",
   mismatch: "amount_or_currency_mismatch",
+  unmatched: "no_booking_of_ours",
 };
 
-/** A stored fact that names one of our bookings. */
-type BookingPayment = StoredPayment & { bookingId: string; eventId: string };
+/** Live events looked through at most for a booking named without its event. */
+const LIVE_EVENTS_SCAN_MAX = 1000;
+
+interface BookingRef {
+  bookingId: string;
+  eventId: string;
+}
 
 export class PaymentIngest {
   constructor(
@@ -71,10 +83,6 @@ export class PaymentIngest {
   ) {}
 
   async handle(fact: PaymentFact): Promise<IngestOutcome> {
-    if (fact.bookingId === null || fact.eventId === null) {
-      this.log.info({ provider: fact.provider, providerEventId: fact.providerEventId, type: fact.type }, "webhook ignored");
-      return this.count("ignored");
-    }
     await recordPayment(this.pool, { ...fact, action: ACTION_OF[fact.kind] });
     return this.applyRecorded(fact.provider, fact.providerEventId);
   }
@@ -95,15 +103,26 @@ export class PaymentIngest {
       const payment = await lockPayment(client, provider, providerEventId);
       if (payment === null) throw new Error(`payment fact ${provider}/${providerEventId} vanished`);
       if (payment.status !== "received") return this.count("replayed");
-      const outcome = await this.apply(client, payment as BookingPayment);
+      const outcome = await this.apply(client, payment);
       await settlePayment(client, payment.id, STATUS_OF[outcome]);
-      const reason = REFUND_REASONS[outcome];
+      // Only a payment that took money has any to give back.
+      const reason = outcome === "unmatched" && payment.action !== "confirm" ? undefined : REFUND_REASONS[outcome];
       if (reason !== undefined) await sendIn(this.boss, client, QUEUES.refund.name, { paymentId: payment.id, reason });
       return this.count(outcome);
     });
   }
 
-  private async apply(client: PoolClient, payment: BookingPayment): Promise<Applied> {
+  private async apply(client: PoolClient, payment: StoredPayment): Promise<Applied> {
+    if (payment.action === "refund_notice") {
+      const ours = await refundIssuedFor(client, payment.paymentRef);
+      if (!ours) this.log.warn({ paymentRef: payment.paymentRef, bookingId: payment.bookingId }, "refund made outside the engine; booking unchanged");
+      return ours ? "refund_confirmed" : "refund_external";
+    }
+    const booking = await this.bookingOf(client, payment);
+    if (booking === null) {
+      this.log.warn({ provider: payment.provider, providerEventId: payment.providerEventId, type: payment.type, bookingId: payment.bookingId }, "payment names no booking of ours");
+      return "unmatched";
+    }
     switch (payment.action) {
       case "await":
         return "awaiting_payment";
@@ -111,32 +130,47 @@ export class PaymentIngest {
         return "unchanged";
       case "release": {
         const reason = payment.type === "checkout.session.expired" ? "checkout_expired" : "payment_failed";
-        const booking = await this.engine.release(payment.eventId, payment.bookingId, reason);
-        return booking.kind === "cancelled" ? "released" : "unchanged";
-      }
-      case "refund_notice": {
-        const ours = await refundIssuedFor(client, payment.paymentRef);
-        if (!ours) this.log.warn({ paymentRef: payment.paymentRef, bookingId: payment.bookingId }, "refund made outside the engine; booking unchanged");
-        return ours ? "refund_confirmed" : "refund_external";
+        const released = await this.engine.release(booking.eventId, booking.bookingId, reason);
+        return released.kind === "cancelled" ? "released" : "unchanged";
       }
       case "confirm":
-        return this.confirm(client, payment);
+        return this.confirm(client, payment, booking);
     }
   }
 
-  private async confirm(client: PoolClient, payment: BookingPayment): Promise<ConfirmOutcome> {
+  /** The booking a fact names, its event found when the fact did not carry it; null if none of ours. */
+  private async bookingOf(client: PoolClient, payment: StoredPayment): Promise<BookingRef | null> {
+    const { bookingId } = payment;
+    if (bookingId === null) return null;
+    if (payment.eventId !== null) return { bookingId, eventId: payment.eventId };
+    const eventId = (await eventOfBooking(client, bookingId)) ?? (await this.liveEventOf(bookingId));
+    if (eventId === null) return null;
+    await setPaymentEvent(client, payment.id, eventId);
+    return { bookingId, eventId };
+  }
+
+  /** The live event whose Redis keys hold the booking: one held moments ago is not in PostgreSQL yet. */
+  private async liveEventOf(bookingId: string): Promise<string | null> {
+    const { redis } = this.engine;
+    const live = (await redis.smembers(liveEventsKey)).slice(0, LIVE_EVENTS_SCAN_MAX);
+    const found = await Promise.all(live.map((eventId) => redis.exists(bookingKey(eventId, bookingId))));
+    const index = found.indexOf(1);
+    return index === -1 ? null : live[index]!;
+  }
+
+  private async confirm(client: PoolClient, payment: StoredPayment, { bookingId, eventId }: BookingRef): Promise<ConfirmOutcome> {
     let outcome: ConfirmOutcome;
     try {
-      const booking = await this.engine.confirm(payment.eventId, payment.bookingId, payment.checkoutRef, payment.amountMinor, payment.currency);
+      const booking = await this.engine.confirm(eventId, bookingId, payment.checkoutRef, payment.amountMinor, payment.currency);
       outcome = booking.kind;
     } catch (error) {
       if (!(error instanceof EngineError) || error.code !== "BOOKING_NOT_FOUND") throw error;
       // The booking has aged out of Redis (or never existed): money for it goes back,
       // unless this very payment is what paid it.
-      outcome = (await bookingPaidBy(client, payment.bookingId, payment.checkoutRef)) ? "duplicate" : "refund";
+      outcome = (await bookingPaidBy(client, bookingId, payment.checkoutRef)) ? "duplicate" : "refund";
     }
     if (outcome === "mismatch" || outcome === "refund") {
-      this.log.warn({ bookingId: payment.bookingId, providerEventId: payment.providerEventId, outcome, amountMinor: payment.amountMinor, currency: payment.currency }, "payment not applied");
+      this.log.warn({ bookingId, providerEventId: payment.providerEventId, outcome, amountMinor: payment.amountMinor, currency: payment.currency }, "payment not applied");
     }
     return outcome;
   }

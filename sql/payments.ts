@@ -35,28 +35,38 @@ export const paymentSql = {
     ORDER BY updated_at
     LIMIT $2`,
 
-  // Owed: refund_due, or a mismatch (kept as its status, so an operator sees why) not yet refunded.
+  // The event of a booking named without it: relayed, checked out, or paid for before.
+  eventOfBooking: `
+    SELECT event_id FROM bookings WHERE id = $1
+    UNION ALL SELECT event_id FROM checkouts WHERE booking_id = $1
+    UNION ALL SELECT event_id FROM payments WHERE booking_id = $1 AND event_id IS NOT NULL
+    LIMIT 1`,
+
+  setEvent: `UPDATE payments SET event_id = $2 WHERE id = $1`,
+
+  // Owed: refund_due, or a mismatch or an unmatched payment (kept as its status, so an
+  // operator sees why) that took money and is not yet refunded.
   toRefund: `
     SELECT id, booking_id, provider_ref, payment_intent, amount,
-           (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL)) AS owed
+           (status = 'refund_due' OR (status IN ('mismatch', 'unmatched') AND action = 'confirm' AND refund_ref IS NULL)) AS owed
     FROM payments WHERE id = $1`,
 
   setPaymentRef: `UPDATE payments SET payment_intent = $2 WHERE id = $1`,
 
   markRefunded: `
-    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refunded' END,
+    UPDATE payments SET status = CASE WHEN status = 'refund_due' THEN 'refunded' ELSE status END,
                         refund_ref = $2, refund_error = '', updated_at = now()
-    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
+    WHERE id = $1 AND (status = 'refund_due' OR (status IN ('mismatch', 'unmatched') AND refund_ref IS NULL))`,
 
   markRefundFailed: `
-    UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'refund_failed' END,
+    UPDATE payments SET status = CASE WHEN status = 'refund_due' THEN 'refund_failed' ELSE status END,
                         refund_error = $2, updated_at = now()
-    WHERE id = $1 AND (status = 'refund_due' OR (status = 'mismatch' AND refund_ref IS NULL))`,
+    WHERE id = $1 AND (status = 'refund_due' OR (status IN ('mismatch', 'unmatched') AND refund_ref IS NULL))`,
 
   // A refund the provider reports: ours (we owe or issued it; its notice may land before the
   // job records the refund) or made elsewhere (the dashboard).
   refundIssuedFor: `
-    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded', 'mismatch') LIMIT 1`,
+    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded', 'mismatch', 'unmatched') LIMIT 1`,
 
   // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
   bookingPaidBy: `SELECT 1 FROM bookings WHERE id = $1 AND status = 'paid' AND payment_ref = $2`,
@@ -168,6 +178,15 @@ export async function paymentToRefund(db: Queryable, id: string): Promise<Paymen
   const row = rows[0];
   if (row === undefined) return null;
   return { id: row.id, bookingId: row.booking_id, checkoutRef: row.provider_ref, paymentRef: row.payment_intent, amountMinor: row.amount, owed: row.owed };
+}
+
+export async function eventOfBooking(db: Queryable, bookingId: string): Promise<string | null> {
+  const { rows } = await db.query<{ event_id: string }>(paymentSql.eventOfBooking, [bookingId]);
+  return rows[0]?.event_id ?? null;
+}
+
+export async function setPaymentEvent(db: Queryable, id: string, eventId: string): Promise<void> {
+  await db.query(paymentSql.setEvent, [id, eventId]);
 }
 
 export async function setPaymentRef(db: Queryable, id: string, paymentRef: string): Promise<void> {

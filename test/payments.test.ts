@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
@@ -368,6 +369,35 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.press(secondSession, "pay");
     await shop.untilStatus(again, "paid");
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 0 });
+  });
+
+  it("a session made in the provider's dashboard: paid for our booking it applies; for none of ours it is kept unmatched and refunded", async () => {
+    const shop = shopOf(engine);
+    const eventId = await shop.client.eventId();
+    const booking = await shop.hold(eventId, "dashboard-buyer", 2);
+    const dashboardSession = (reference: string) =>
+      shop.stripe.checkout.sessions.create({
+        mode: "payment",
+        line_items: [{ quantity: 2, price_data: { currency: "eur", unit_amount: 5000, product_data: { name: "By hand" } } }],
+        client_reference_id: reference,
+        success_url: "http://127.0.0.1/done",
+      });
+    const ours = await dashboardSession(booking.id);
+    await shop.press(ours.id, "pay");
+    await shop.untilStatus(booking, "paid");
+    const stranger = await dashboardSession(randomUUID());
+    await shop.press(stranger.id, "pay");
+    const rows = await waitFor(
+      async () => (await engine.running.pool.query("SELECT kind, status, refund_ref FROM payments WHERE provider_ref IN ($1, $2) ORDER BY created_at", [stranger.id, stranger.payment_intent])).rows,
+      (found) => found.some((row) => row.status === "refund_confirmed"),
+    );
+    expect(rows).toMatchObject([
+      { kind: "checkout.session.completed", status: "unmatched", refund_ref: expect.stringMatching(/^re_/) },
+      { kind: "charge.refunded", status: "refund_confirmed" },
+    ]);
+    expect((await shop.stripe.checkout.sessions.retrieve(stranger.id)) as unknown).toMatchObject({ amount_refunded: 10000 });
+    expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 2 });
+    shop.touched.pop(); // its events carry no metadata.bookingId for verify() to find
   });
 
   it("a payment fact recorded before a crash is applied by the repair pass", async () => {

@@ -1,0 +1,5 @@
+-- Every signed payment fact is kept, also one that names no booking of ours (a session made
+-- in the provider's dashboard for something else, a payment link): its booking and event are
+-- then unknown, its status 'unmatched', and the money it moved is refunded.
+ALTER TABLE payments ALTER COLUMN booking_id DROP NOT NULL, ALTER COLUMN event_id DROP NOT NULL;
+CREATE INDEX payments_unmatched ON payments (created_at) WHERE status = 'unmatched';
