@@ -28,6 +28,7 @@ export type IngestOutcome =
   | "released"
   | "unchanged"
   | "unmatched"
+  | "declined"
   | "awaiting_payment"
   | "replayed"
   | "refund_confirmed"
@@ -39,7 +40,8 @@ const ACTION_OF: Record<PaymentFactKind, PaymentAction> = {
   succeeded: "confirm",
   pending: "await",
   failed: "release",
-  declined: "release",
+  // The checkout stays open for another card: the hold stays until it or the checkout ends.
+  declined: "decline_notice",
   expired: "release",
   refunded: "refund_notice",
 };
@@ -54,6 +56,7 @@ const STATUS_OF: Record<Applied, string> = {
   released: "released",
   unchanged: "unchanged",
   unmatched: "unmatched",
+  declined: "declined",
   awaiting_payment: "awaiting_payment",
   refund_confirmed: "refund_confirmed",
   refund_external: "refund_external",
@@ -127,7 +130,7 @@ export class PaymentIngest {
       case "await":
         return "awaiting_payment";
       case "decline_notice":
-        return "unchanged";
+        return "declined";
       case "release": {
         const reason = payment.type === "checkout.session.expired" ? "checkout_expired" : "payment_failed";
         const released = await this.engine.release(booking.eventId, booking.bookingId, reason);

@@ -71,6 +71,9 @@ export const paymentSql = {
   // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
   bookingPaidBy: `SELECT 1 FROM bookings WHERE id = $1 AND status = 'paid' AND payment_ref = $2`,
 
+  // A card refused for the booking: its page offers to try again while the hold lasts.
+  declinedFor: `SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'declined' LIMIT 1`,
+
   recordCheckout: `
     INSERT INTO checkouts (session_id, booking_id, event_id, hold_expires_at)
     VALUES ($1, $2, $3, $4)
@@ -207,6 +210,10 @@ export async function refundIssuedFor(db: Queryable, paymentRef: string | null):
 
 export async function bookingPaidBy(db: Queryable, bookingId: string, checkoutRef: string): Promise<boolean> {
   return (await db.query(paymentSql.bookingPaidBy, [bookingId, checkoutRef])).rowCount !== 0;
+}
+
+export async function wasDeclined(db: Queryable, bookingId: string): Promise<boolean> {
+  return (await db.query(paymentSql.declinedFor, [bookingId])).rowCount !== 0;
 }
 
 export async function recordCheckout(db: Queryable, checkout: { id: string; bookingId: string; eventId: string; holdExpiresAtMs: number }): Promise<void> {

@@ -153,15 +153,25 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     });
   });
 
-  it("releases the hold at once when the card is declined, and serves the line", async () => {
+  it("a declined card keeps the hold: the page says so and offers to try again, and another card pays", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const first = await shop.hold(eventId, "declined");
     const second = await shop.hold(eventId, "next-in-line");
     expect(second.status).toBe("waiting");
-    await shop.press(await shop.openCheckout(first), "decline");
-    expect(await shop.untilStatus(first, "cancelled")).toMatchObject({ reason: "payment_failed" });
-    await shop.untilStatus(second, "held", 2_000);
+    const session = await shop.openCheckout(first);
+    const back = await shop.press(session, "decline");
+    expect(await shop.untilPayments(first.id, (r) => r.length === 1)).toMatchObject([{ kind: "payment_intent.payment_failed", status: "declined" }]);
+    expect((await shop.status(first)).status).toBe("held");
+    expect((await shop.status(second)).status).toBe("waiting");
+    const page = await shop.client.request("GET", back.slice(back.indexOf("/pay/")));
+    expect(page.body).toContain('data-status="declined"');
+    expect(page.body).toContain(`href="/pay/${first.id}?token=${encodeURIComponent(first.token)}"`);
+    // Trying again opens the same checkout, still open at the gateway.
+    expect(await shop.openCheckout(first)).toBe(session);
+    await shop.press(session, "pay");
+    await shop.untilStatus(first, "paid");
+    expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 0 });
   });
 
   it("releases the hold at once when the Checkout Session expires, and serves the line", async () => {
@@ -176,27 +186,28 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.untilStatus(second, "held", 2_000);
   });
 
-  it("failed then completed: the second card pays, taking stock again when some is left", async () => {
+  it("declined twice then completed: the third card pays on the hold it kept", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 2 });
-    const booking = await shop.hold(eventId, "second-card");
+    const booking = await shop.hold(eventId, "third-card");
     const session = await shop.openCheckout(booking);
     await shop.press(session, "decline");
-    await shop.untilStatus(booking, "cancelled");
+    await shop.press(session, "decline");
+    await shop.untilPayments(booking.id, (r) => r.length === 2);
     await shop.press(session, "pay");
     await shop.untilStatus(booking, "paid");
-    const rows = await shop.untilPayments(booking.id, (r) => r.length === 2);
-    expect(rows.map((row) => row.status)).toEqual(["released", "late_applied"]);
+    const rows = await shop.untilPayments(booking.id, (r) => r.length === 3);
+    expect(rows.map((row) => row.status).sort()).toEqual(["applied", "declined", "declined"]);
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 1 });
   });
 
-  it("failed then completed with the tickets gone to the line: refunded through the provider", async () => {
+  it("paid after the hold was cancelled, its tickets gone to the line: refunded through the provider", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const booking = await shop.hold(eventId, "too-late-card");
     const next = await shop.hold(eventId, "took-it");
     const session = await shop.openCheckout(booking);
-    await shop.press(session, "decline");
+    await engine.running.engine.release(eventId, booking.id, "payment_failed");
     await shop.untilStatus(next, "held");
     await shop.press(session, "pay");
     await shop.untilStatus(booking, "refunded");
@@ -218,7 +229,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const rows = await shop.untilPayments(booking.id, (r) => r.length === 2);
     expect(rows.map((row) => [row.kind, row.status])).toEqual([
       ["checkout.session.completed", "applied"],
-      ["payment_intent.payment_failed", "unchanged"],
+      ["payment_intent.payment_failed", "declined"],
     ]);
     expect((await shop.status(booking)).status).toBe("paid");
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 1 });
@@ -355,13 +366,13 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.untilStatus(next, "held", 2_000);
   });
 
-  it("after a declined card the person can book again and pay: no idempotency key blocks the retry (alf.io #1254)", async () => {
+  it("after a cancelled booking the person can book again and pay: no idempotency key blocks the retry (alf.io #1254)", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const first = await shop.hold(eventId, "retrier");
     const firstSession = await shop.openCheckout(first);
     await shop.press(firstSession, "decline");
-    await shop.untilStatus(first, "cancelled");
+    expect((await shop.client.cancel(first.id, first.token)).status).toBe(200);
     const again = await shop.hold(eventId, "retrier");
     expect(again.status).toBe("held");
     const secondSession = await shop.openCheckout(again);
