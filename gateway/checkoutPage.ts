@@ -1,4 +1,6 @@
 import type { Reply, RouteSpec } from "../http/exchange.js";
+import { formatMoney } from "../engine/money.js";
+import { fromStripeAmount } from "../engine/payments/stripe.js";
 import { escapeHtml, page } from "../http/pages.js";
 import { stripeError } from "./api.js";
 import { knobsOf, type Knobs, type SessionFlows } from "./flows.js";
@@ -12,19 +14,19 @@ const ACTION_BODY_BYTES = 4 * 1024;
 const CHECKOUT_CLOSED: Reply = { status: 409, html: page("Checkout closed", "<p>This checkout cannot be paid.</p>") };
 
 function checkoutPage(session: Session, query: URLSearchParams): Reply {
-  const amount = (session.amount_total / 100).toFixed(2);
+  const amount = escapeHtml(formatMoney(fromStripeAmount(session.amount_total, session.currency), session.currency));
   const knobs = query.toString() === "" ? "" : `?${escapeHtml(query.toString())}`;
   const action = (name: string, label: string, extra = "") =>
     `<form method="post" action="/checkout/${session.id}/${name}${knobs}"><button id="${name}"${extra}>${label}</button></form>`;
   const actions =
     session.status === "open"
-      ? action("pay", `Pay ${amount} ${session.currency.toUpperCase()}`, ' class="primary"') +
+      ? action("pay", `Pay ${amount}`, ' class="primary"') +
         action("decline", "Decline card") +
         action("abandon", "Abandon checkout")
       : `<p>This checkout is ${session.status}.</p>`;
   return {
     status: 200,
-    html: page("Mock checkout", `<p>${escapeHtml(session.line_items_name)} × ${session.quantity}</p><p>Total: <strong>${amount} ${session.currency.toUpperCase()}</strong></p>${actions}`),
+    html: page("Mock checkout", `<p>${escapeHtml(session.line_items_name)} × ${session.quantity}</p><p>Total: <strong>${amount}</strong></p>${actions}`),
   };
 }
 

@@ -35,6 +35,7 @@ export class Refunds {
     const refund = await this.provider.refund({
       paymentRef,
       amountMinor: payment.amountMinor,
+      currency: payment.currency,
       idempotencyKey: `refund:${payment.checkoutRef}`,
       bookingId: payment.bookingId,
       reason,

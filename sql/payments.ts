@@ -47,7 +47,7 @@ export const paymentSql = {
   // Owed: refund_due, or a mismatch or an unmatched payment (kept as its status, so an
   // operator sees why) that took money and is not yet refunded.
   toRefund: `
-    SELECT id, booking_id, provider_ref, payment_intent, amount,
+    SELECT id, booking_id, provider_ref, payment_intent, amount, currency,
            (status = 'refund_due' OR (status IN ('mismatch', 'unmatched') AND action = 'confirm' AND refund_ref IS NULL)) AS owed
     FROM payments WHERE id = $1`,
 
@@ -169,18 +169,21 @@ export interface PaymentToRefund {
   checkoutRef: string;
   paymentRef: string | null;
   amountMinor: number;
+  currency: string;
   /** Still owed: not refunded yet, and not a payment the engine applied. */
   owed: boolean;
 }
 
 export async function paymentToRefund(db: Queryable, id: string): Promise<PaymentToRefund | null> {
-  const { rows } = await db.query<{ id: string; booking_id: string | null; provider_ref: string; payment_intent: string | null; amount: number; owed: boolean }>(
-    paymentSql.toRefund,
-    [id],
-  );
+  const { rows } = await db.query<{
+    id: string; booking_id: string | null; provider_ref: string; payment_intent: string | null; amount: number; currency: string; owed: boolean;
+  }>(paymentSql.toRefund, [id]);
   const row = rows[0];
   if (row === undefined) return null;
-  return { id: row.id, bookingId: row.booking_id, checkoutRef: row.provider_ref, paymentRef: row.payment_intent, amountMinor: row.amount, owed: row.owed };
+  return {
+    id: row.id, bookingId: row.booking_id, checkoutRef: row.provider_ref, paymentRef: row.payment_intent,
+    amountMinor: row.amount, currency: row.currency, owed: row.owed,
+  };
 }
 
 export async function eventOfBooking(db: Queryable, bookingId: string): Promise<string | null> {

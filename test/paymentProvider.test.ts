@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { WebhookRejected, type PaymentProvider } from "../engine/payments/provider.js";
-import { createStripeProvider } from "../engine/payments/stripe.js";
+import { createStripeProvider, fromStripeAmount, toStripeAmount } from "../engine/payments/stripe.js";
 
 // The payment provider interface, through its Stripe adapter: a signed webhook in, a neutral
 // payment fact out. No engine, no network: decoding is pure.
@@ -76,5 +76,26 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
     expect(() => signed(provider, event, SECRET, nowS + 3600 * 24 * 365)).toThrow(WebhookRejected);
     // Clocks a little apart still agree.
     expect(signed(provider, event, SECRET, nowS + 5)).toMatchObject({ kind: "succeeded" });
+  });
+
+  it("converts minor units to Stripe's units: its zero-decimal list, and its two-decimal ISK", () => {
+    expect(toStripeAmount(1999, "jpy")).toBe(1999);
+    expect(toStripeAmount(1999, "eur")).toBe(1999);
+    expect(toStripeAmount(1230, "kwd")).toBe(1230);
+    // ISO gives ISK no decimals; Stripe counts it in hundredths.
+    expect(toStripeAmount(500, "isk")).toBe(50000);
+    // ISO gives MGA two decimals; Stripe charges it as zero-decimal.
+    expect(toStripeAmount(150000, "mga")).toBe(1500);
+    expect(() => toStripeAmount(150050, "mga")).toThrow(/whole/);
+    // Stripe charges three-decimal currencies in tens.
+    expect(() => toStripeAmount(1234, "kwd")).toThrow(/10/);
+    for (const [amount, currency] of [[1999, "jpy"], [500, "isk"], [150000, "mga"], [1230, "kwd"]] as const) {
+      expect(fromStripeAmount(toStripeAmount(amount, currency), currency)).toBe(amount);
+    }
+  });
+
+  it("states a webhook's amount in ISO minor units", () => {
+    const fact = signed(provider, { id: "evt_isk", type: "checkout.session.completed", data: { object: session({ currency: "isk", amount_total: 50000 }) } });
+    expect(fact).toMatchObject({ amountMinor: 500, currency: "isk" });
   });
 });

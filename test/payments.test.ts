@@ -411,6 +411,19 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     shop.touched.pop(); // its events carry no metadata.bookingId for verify() to find
   });
 
+  it("a currency without cents: 1999 JPY is ¥1,999 on the booking page, at checkout and in the charge", async () => {
+    const shop = shopOf(engine);
+    const eventId = await shop.client.eventId({ price: 1999, currency: "JPY" });
+    expect((await shop.client.request("GET", `/e/${eventId}`)).body).toContain("¥1,999 per ticket");
+    const booking = await shop.hold(eventId, "yen-payer", 2);
+    const session = await shop.openCheckout(booking);
+    expect(await shop.stripe.checkout.sessions.retrieve(session)).toMatchObject({ amount_total: 3998, currency: "jpy" });
+    const checkoutPage = await (await fetch(`${shop.gateway}/checkout/${session}`)).text();
+    expect(checkoutPage).toContain("¥3,998");
+    await shop.press(session, "pay");
+    await shop.untilStatus(booking, "paid");
+  });
+
   it("a payment fact recorded before a crash is applied by the repair pass", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId();
@@ -440,8 +453,8 @@ describe("payments through the stripe SDK and the mock gateway", () => {
       duplicates: fc.integer({ min: 1, max: 3 }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.array(act, { minLength: 1, maxLength: 12 }), async (capacity, acts) => {
-        const eventId = await shop.client.eventId({ capacity });
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom("EUR", "JPY"), fc.array(act, { minLength: 1, maxLength: 12 }), async (capacity, currency, acts) => {
+        const eventId = await shop.client.eventId({ capacity, currency });
         const people: (Held & { status: string })[] = [];
         for (let person = 0; person < 5; person++) people.push(await shop.hold(eventId, `racer-${person}`));
         const sessions = new Map<number, string>();

@@ -60,6 +60,7 @@ export interface Checkout {
 export interface RefundRequest {
   paymentRef: string;
   amountMinor: number;
+  currency: string;
   /** The same key for the same payment, so a retried job never refunds twice. */
   idempotencyKey: string;
   bookingId: string | null;

@@ -1,5 +1,6 @@
 import Stripe from "stripe";
 import { isUuid } from "../ids.js";
+import { minorDigits } from "../money.js";
 import { WebhookRejected, type PaymentFact, type PaymentFactKind, type PaymentProvider } from "./provider.js";
 
 // The Stripe adapter: Checkout Sessions, refunds and signed webhooks through the `stripe`
@@ -20,6 +21,36 @@ const STRIPE_MIN_SESSION_MS = 30 * 60 * 1000;
 const SIGNATURE_HEADER = "stripe-signature";
 /** How far a webhook's signed timestamp may be from our clock, either way (Stripe's default). */
 const WEBHOOK_TOLERANCE_S = 300;
+
+// Stripe counts most currencies in hundredths; these it counts whole, these in thousandths
+// (charged in tens). ISK, whole in ISO 4217, it counts in hundredths.
+const STRIPE_ZERO_DECIMAL = new Set(["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
+const STRIPE_THREE_DECIMAL = new Set(["BHD", "JOD", "KWD", "OMR", "TND"]);
+
+/** Powers of ten between Stripe's unit of a currency and its ISO 4217 minor unit. */
+function stripeShift(currency: string): number {
+  const code = currency.toUpperCase();
+  const stripeDigits = STRIPE_ZERO_DECIMAL.has(code) ? 0 : STRIPE_THREE_DECIMAL.has(code) ? 3 : 2;
+  return stripeDigits - minorDigits(code);
+}
+
+/** An amount in ISO minor units as Stripe takes it; throws if Stripe cannot charge it exactly. */
+export function toStripeAmount(amountMinor: number, currency: string): number {
+  const shift = stripeShift(currency);
+  const divisor = 10 ** Math.max(0, -shift);
+  if (amountMinor % divisor !== 0) throw new RangeError(`${amountMinor} ${currency} minor units is no whole amount in Stripe's units`);
+  const amount = (amountMinor / divisor) * 10 ** Math.max(0, shift);
+  if (STRIPE_THREE_DECIMAL.has(currency.toUpperCase()) && amount % 10 !== 0) {
+    throw new RangeError(`Stripe charges ${currency.toUpperCase()} in multiples of 10 minor units, not ${amount}`);
+  }
+  return amount;
+}
+
+/** An amount Stripe states, in ISO minor units. */
+export function fromStripeAmount(amount: number, currency: string): number {
+  const shift = stripeShift(currency);
+  return shift >= 0 ? Math.round(amount / 10 ** shift) : amount * 10 ** -shift;
+}
 
 type Metadata = Stripe.Metadata | null | undefined;
 
@@ -52,16 +83,17 @@ export function stripeFactOf(event: Stripe.Event): PaymentFact | null {
       let kind = SESSION_KINDS[event.type]!;
       // Bank debits and the like complete the session unpaid; async_payment_succeeded follows.
       if (kind === "succeeded" && session.payment_status !== "paid") kind = "pending";
+      const currency = (session.currency ?? "").toLowerCase();
       return {
         ...base, ...bookingOf(session.metadata, session.client_reference_id), kind,
-        amountMinor: session.amount_total ?? 0, currency: (session.currency ?? "").toLowerCase(),
+        amountMinor: fromStripeAmount(session.amount_total ?? 0, currency), currency,
         paymentRef: idOf(session.payment_intent), checkoutRef: session.id,
       };
     }
     case "payment_intent.payment_failed": {
       const intent = event.data.object;
       return {
-        ...base, ...bookingOf(intent.metadata), kind: "declined", amountMinor: intent.amount,
+        ...base, ...bookingOf(intent.metadata), kind: "declined", amountMinor: fromStripeAmount(intent.amount, intent.currency),
         currency: intent.currency.toLowerCase(), paymentRef: intent.id, checkoutRef: intent.id,
       };
     }
@@ -69,7 +101,7 @@ export function stripeFactOf(event: Stripe.Event): PaymentFact | null {
       const charge = event.data.object;
       const intent = idOf(charge.payment_intent);
       return {
-        ...base, ...bookingOf(charge.metadata), kind: "refunded", amountMinor: charge.amount_refunded,
+        ...base, ...bookingOf(charge.metadata), kind: "refunded", amountMinor: fromStripeAmount(charge.amount_refunded, charge.currency),
         currency: charge.currency.toLowerCase(), paymentRef: intent, checkoutRef: intent ?? charge.id,
       };
     }
@@ -98,7 +130,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
               quantity: request.quantity,
               price_data: {
                 currency: request.currency,
-                unit_amount: request.amountMinor / request.quantity,
+                unit_amount: toStripeAmount(request.amountMinor / request.quantity, request.currency),
                 product_data: { name: request.eventName },
               },
             },
@@ -127,7 +159,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
         const refund = await stripe.refunds.create(
           {
             payment_intent: request.paymentRef,
-            amount: request.amountMinor,
+            amount: toStripeAmount(request.amountMinor, request.currency),
             metadata: { bookingId: request.bookingId ?? "", reason: request.reason },
           },
           { idempotencyKey: request.idempotencyKey },

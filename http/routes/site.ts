@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isUuid } from "../../engine/ids.js";
+import { formatMoney } from "../../engine/money.js";
 import { selectEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
@@ -16,10 +17,6 @@ const STATIC_FILES: Record<string, string> = {
   "site.js": "text/javascript; charset=utf-8",
   "site.css": "text/css; charset=utf-8",
 };
-
-function money(minor: number, currency: string): string {
-  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(minor / 100);
-}
 
 export function siteRoutes(deps: HttpDeps): RouteSpec[] {
   const { engine, readPool } = deps;
@@ -57,7 +54,7 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
         const body = `<link rel="stylesheet" href="/static/site.css">
 <main id="app" data-event-id="${eventId}" data-pow-bits="${powBits}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
-<p>${escapeHtml(money(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
+<p>${escapeHtml(formatMoney(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
 ${opens}
 <section id="choose" aria-labelledby="choose-title">
 <h2 id="choose-title" tabindex="-1">Choose your tickets</h2>
