@@ -64,6 +64,13 @@ export async function withPorts(config: Config): Promise<Config> {
   return { ...config, port, mockGatewayPort, publicUrl, mockWebhookUrl };
 }
 
+/** The mock gateway runs only beside the mock provider: it would pay for anything on request. */
+function runsMockGateway(config: Config, roles: Roles): boolean {
+  if (!roles.gateway || config.paymentProvider === "mock") return roles.gateway;
+  if (!roles.serve && !roles.work) throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.paymentProvider}`);
+  return false;
+}
+
 export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale")): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
   const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
@@ -80,14 +87,15 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   const ingest = new PaymentIngest(pool, engine, boss, log);
 
   let gateway: Listening | null = null;
-  if (roles.gateway) {
+  if (runsMockGateway(config, roles)) {
     const mock = createMockGateway({
       webhookUrl: config.mockWebhookUrl,
-      webhookSecret: config.stripeWebhookSecret,
+      webhookSecret: config.mockWebhookSecret,
+      apiKey: config.stripeSecretKey,
       publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
       log,
     });
-    gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
+    gateway = await listen(mock.routes, config.mockGatewayHost, config.mockGatewayPort, log);
     stops.push(() => mock.stop());
     stops.push(() => gateway!.close());
   }

@@ -55,8 +55,11 @@ export interface Config {
   paymentProvider: PaymentProviderName;
   stripeSecretKey: string;
   stripeWebhookSecret: string;
-  /** Where the mock gateway listens; the stripe SDK is pointed at it when provider is mock. */
+  /** Where the mock gateway listens (PAYMENT_PROVIDER=mock only); the stripe SDK is pointed at it. */
+  mockGatewayHost: string;
   mockGatewayPort: number;
+  /** What the mock gateway signs its webhooks with; never the real provider's secret. */
+  mockWebhookSecret: string;
   /** Where the mock gateway delivers its webhooks. */
   mockWebhookUrl: string;
   adminToken: string;
@@ -211,7 +214,10 @@ export function loadConfig(env: Env = process.env): Config {
     paymentProvider: provider,
     stripeSecretKey: str(env, "STRIPE_SECRET_KEY", "sk_test_mock"),
     stripeWebhookSecret: str(env, "STRIPE_WEBHOOK_SECRET", "whsec_mock_local_development_only"),
+    // Loopback unless asked: the mock gateway pays for anything on request.
+    mockGatewayHost: str(env, "MOCK_GATEWAY_HOST", "127.0.0.1"),
     mockGatewayPort,
+    mockWebhookSecret: str(env, "MOCK_WEBHOOK_SECRET", "whsec_mock_gateway_local_only"),
     mockWebhookUrl: str(env, "MOCK_WEBHOOK_URL", `${publicUrl}/webhooks/stripe`),
     adminToken: str(env, "ADMIN_TOKEN", "dev-admin-token"),
     logLevel: str(env, "LOG_LEVEL", "info"),

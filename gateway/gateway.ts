@@ -15,6 +15,8 @@ export interface MockGatewayOptions {
   /** Where webhooks go. */
   webhookUrl: string;
   webhookSecret: string;
+  /** The one secret key its API takes. */
+  apiKey: string;
   /** Base URL of the gateway itself, for hosted checkout links. */
   publicUrl: () => string;
   log: Logger;
@@ -35,7 +37,7 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
   const expiryTimer = setInterval(() => flows.expireDue(store.all()), EXPIRY_CHECK_MS);
   expiryTimer.unref();
   return {
-    routes: [...apiRoutes({ store, flows, delivery, publicUrl: options.publicUrl }), ...checkoutRoutes(store, flows)],
+    routes: [...apiRoutes({ store, flows, delivery, apiKey: options.apiKey, publicUrl: options.publicUrl }), ...checkoutRoutes(store, flows)],
     stop() {
       clearInterval(expiryTimer);
       timers.clear();

@@ -5,7 +5,7 @@ import { createStripeProvider } from "./stripe.js";
 // PAYMENT_PROVIDER names one entry here: the adapter it runs and that adapter's settings.
 // `mock` is the Stripe adapter pointed at the mock gateway (gateway/) on loopback.
 
-type PaymentSettings = Pick<Config, "stripeSecretKey" | "stripeWebhookSecret" | "mockGatewayPort">;
+type PaymentSettings = Pick<Config, "stripeSecretKey" | "stripeWebhookSecret" | "mockGatewayHost" | "mockGatewayPort" | "mockWebhookSecret">;
 
 const PROVIDERS = {
   stripe: (config: PaymentSettings) =>
@@ -13,8 +13,8 @@ const PROVIDERS = {
   mock: (config: PaymentSettings) =>
     createStripeProvider({
       secretKey: config.stripeSecretKey,
-      webhookSecret: config.stripeWebhookSecret,
-      endpoint: { host: "127.0.0.1", port: config.mockGatewayPort, protocol: "http" },
+      webhookSecret: config.mockWebhookSecret,
+      endpoint: { host: config.mockGatewayHost === "0.0.0.0" ? "127.0.0.1" : config.mockGatewayHost, port: config.mockGatewayPort, protocol: "http" },
     }),
 } satisfies Record<string, (config: PaymentSettings) => PaymentProvider>;
 
