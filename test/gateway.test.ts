@@ -6,7 +6,12 @@ import { api, completedEvent, startTestEngine } from "./helpers.js";
 // The mock gateway can take money on nobody's behalf, so it must never run beside a real
 // provider, nor be reachable from elsewhere, nor sign with the real provider's secret.
 
-const REAL_PROVIDER = { PAYMENT_PROVIDER: "stripe", STRIPE_SECRET_KEY: "sk_test_gateway_suite_key", STRIPE_WEBHOOK_SECRET: "whsec_gateway_suite_real" };
+const REAL_PROVIDER = {
+  PAYMENT_PROVIDER: "stripe",
+  STRIPE_SECRET_KEY: "sk_test_gateway_suite_key",
+  STRIPE_WEBHOOK_SECRET: "whsec_gateway_suite_real",
+  POW_SECRET: "gateway-suite-pow-secret",
+};
 const external = Object.values(networkInterfaces()).flat().find((address) => address?.family === "IPv4" && !address.internal)?.address;
 
 let running: RunningEngine | null = null;
