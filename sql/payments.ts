@@ -66,7 +66,10 @@ export const paymentSql = {
   // A refund the provider reports: ours (we owe or issued it; its notice may land before the
   // job records the refund) or made elsewhere (the dashboard).
   refundIssuedFor: `
-    SELECT 1 FROM payments WHERE payment_intent = $1 AND status IN ('refund_due', 'refunded', 'mismatch', 'unmatched') LIMIT 1`,
+    SELECT 1 FROM payments
+    WHERE payment_intent = $1
+      AND (status IN ('refund_due', 'refunded', 'mismatch') OR (status = 'unmatched' AND action = 'confirm'))
+    LIMIT 1`,
 
   // A payment whose booking hash has aged out of Redis: was it the payment that paid it?
   bookingPaidBy: `SELECT 1 FROM bookings WHERE id = $1 AND status = 'paid' AND payment_ref = $2`,

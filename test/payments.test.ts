@@ -95,10 +95,21 @@ class Shop {
   async gatewayEvents(bookingId: string): Promise<Stripe.Event[]> {
     const events: Stripe.Event[] = [];
     for await (const event of this.stripe.events.list({ limit: 100 })) {
-      const object = event.data.object as { metadata?: Record<string, string> };
-      if (object.metadata?.bookingId === bookingId) events.push(event);
+      const object = event.data.object as { metadata?: Record<string, string>; client_reference_id?: string };
+      if (object.metadata?.bookingId === bookingId || object.client_reference_id === bookingId) events.push(event);
     }
     return events;
+  }
+
+  /** Pays a session made outside the engine (a payment link): it names the booking by client_reference_id only. */
+  async payByLink(booking: Held, amountMinor: number, currency: string, knobs: Record<string, number>): Promise<void> {
+    const session = await this.stripe.checkout.sessions.create({
+      mode: "payment",
+      line_items: [{ quantity: 1, price_data: { currency, unit_amount: amountMinor, product_data: { name: "Payment link" } } }],
+      client_reference_id: booking.id,
+      success_url: "http://127.0.0.1/done",
+    });
+    await this.press(session.id, "pay", knobs);
   }
 
   /** After a test: the invariant holds, and every event the gateway sent is one payment row. */
@@ -445,10 +456,10 @@ describe("payments through the stripe SDK and the mock gateway", () => {
 
   it("whatever people and the gateway do, in any order: no oversell, and every payment either bought the tickets or was refunded", async () => {
     const shop = shopOf(engine);
-    type Act = { person: number; what: "pay" | "decline" | "expire" | "cancel"; delayMs: number; duplicates: number };
+    type Act = { person: number; what: "pay" | "decline" | "expire" | "cancel" | "link"; delayMs: number; duplicates: number };
     const act: fc.Arbitrary<Act> = fc.record({
       person: fc.nat(4),
-      what: fc.constantFrom("pay" as const, "decline" as const, "expire" as const, "cancel" as const),
+      what: fc.constantFrom("pay" as const, "decline" as const, "expire" as const, "cancel" as const, "link" as const),
       delayMs: fc.integer({ min: 0, max: 300 }),
       duplicates: fc.integer({ min: 1, max: 3 }),
     });
@@ -463,6 +474,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
           acts.map(async ({ person, what, delayMs, duplicates }) => {
             const session = sessions.get(person);
             if (what === "cancel") return shop.client.cancel(people[person]!.id, people[person]!.token);
+            if (what === "link") return shop.payByLink(people[person]!, 5000, currency.toLowerCase(), { delayMs, duplicates });
             if (session === undefined) return;
             if (what === "expire") return shop.stripe.checkout.sessions.expire(session, {}).catch(() => undefined);
             const query = new URLSearchParams({ delayMs: String(delayMs), duplicates: String(duplicates) });
