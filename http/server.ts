@@ -14,6 +14,7 @@ import { siteRoutes } from "./routes/site.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { payRoutes } from "./routes/pay.js";
+import { paymentAdminRoutes } from "./routes/payments.js";
 import { searchRoutes } from "./routes/search.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { operationRoutes } from "./routes/operations.js";
@@ -77,5 +78,6 @@ export function engineRoutes(deps: HttpDeps): RouteSpec[] {
     ...challengeRoutes(deps),
     ...siteRoutes(deps),
     ...operationRoutes(deps),
+    ...paymentAdminRoutes(deps),
   ];
 }

@@ -77,6 +77,16 @@ export const paymentSql = {
   // A card refused for the booking: its page offers to try again while the hold lasts.
   declinedFor: `SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'declined' LIMIT 1`,
 
+  // The literal list lets the planner use payments_attention; $1 narrows it.
+  forOperators: `
+    SELECT id, provider, provider_event_id, kind, status, booking_id, event_id, amount, currency,
+           refund_ref, refund_error, created_at
+    FROM payments
+    WHERE status IN ('unmatched', 'mismatch', 'refund_due', 'refunded', 'refund_failed', 'refund_external')
+      AND status = ANY($1::text[])
+    ORDER BY created_at DESC
+    LIMIT $2`,
+
   recordCheckout: `
     INSERT INTO checkouts (session_id, booking_id, event_id, hold_expires_at)
     VALUES ($1, $2, $3, $4)
@@ -220,6 +230,45 @@ export async function bookingPaidBy(db: Queryable, bookingId: string, checkoutRe
 
 export async function wasDeclined(db: Queryable, bookingId: string): Promise<boolean> {
   return (await db.query(paymentSql.declinedFor, [bookingId])).rowCount !== 0;
+}
+
+/** Statuses an operator lists: money that found no booking, went back, or is owed back. */
+export const OPERATOR_PAYMENT_STATUSES = ["unmatched", "mismatch", "refund_due", "refunded", "refund_failed", "refund_external"] as const;
+/** Most payments one listing returns. */
+export const OPERATOR_PAYMENTS_MAX = 1000;
+
+/** The statuses a comma-separated list names; every operator status when empty; null if it names another. */
+export function operatorStatuses(text: string | null): string[] | null {
+  if (text === null || text === "") return [...OPERATOR_PAYMENT_STATUSES];
+  const named = text.split(",");
+  return named.every((status) => (OPERATOR_PAYMENT_STATUSES as readonly string[]).includes(status)) ? named : null;
+}
+
+export interface OperatorPayment {
+  id: string;
+  provider: string;
+  providerEventId: string;
+  type: string;
+  status: string;
+  bookingId: string | null;
+  eventId: string | null;
+  amountMinor: number;
+  currency: string;
+  refundRef: string | null;
+  refundError: string;
+  createdAt: Date;
+}
+
+export async function paymentsForOperators(db: Queryable, statuses: string[], limit: number): Promise<OperatorPayment[]> {
+  const { rows } = await db.query<{
+    id: string; provider: string; provider_event_id: string; kind: string; status: string; booking_id: string | null; event_id: string | null;
+    amount: number; currency: string; refund_ref: string | null; refund_error: string; created_at: Date;
+  }>(paymentSql.forOperators, [statuses, limit]);
+  return rows.map((row) => ({
+    id: row.id, provider: row.provider, providerEventId: row.provider_event_id, type: row.kind, status: row.status,
+    bookingId: row.booking_id, eventId: row.event_id, amountMinor: row.amount, currency: row.currency.trim(),
+    refundRef: row.refund_ref, refundError: row.refund_error, createdAt: row.created_at,
+  }));
 }
 
 export async function recordCheckout(db: Queryable, checkout: { id: string; bookingId: string; eventId: string; holdExpiresAtMs: number }): Promise<void> {

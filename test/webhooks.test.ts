@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
-import { logKey } from "../engine/keys.js";
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { describe, expect, inject, it } from "vitest";
+import { logKey } from "../engine/keys.js";
 import { paymentToRefund } from "../sql/payments.js";
-import { checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
+import { ADMIN_TOKEN, checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
 
 // The webhook is the only proof of payment: replays, duplicates, forgeries and late payments.
 
@@ -128,5 +130,30 @@ describe("webhooks", () => {
     }
     const metrics = await ctx.client.request("GET", "/metrics");
     expect(metrics.body).toMatch(/onsale_payments_total\{outcome="unmatched"\} [2-9]/);
+  });
+
+  it("lists unmatched and refunded payments for operators: GET /admin/payments, newest first", async () => {
+    const stranger = sessionNaming({ client_reference_id: randomUUID() }, 900);
+    expect((await ctx.client.webhook(stranger)).body.outcome).toBe("unmatched");
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const listed = await ctx.client.request("GET", "/admin/payments?status=unmatched&limit=5", { headers: admin });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data[0]).toMatchObject({
+      providerEventId: stranger.id, provider: "stripe", status: "unmatched", type: "checkout.session.completed",
+      amountMinor: 900, currency: "eur", bookingId: stranger.data.object.client_reference_id, eventId: null, refundRef: null,
+    });
+    expect(listed.body.data.length).toBeLessThanOrEqual(5);
+    expect(listed.body.data.every((row: { status: string }) => row.status === "unmatched")).toBe(true);
+    const everything = await ctx.client.request("GET", "/admin/payments", { headers: admin });
+    expect(everything.body.data.map((row: { providerEventId: string }) => row.providerEventId)).toContain(stranger.id);
+    expect((await ctx.client.request("GET", "/admin/payments?status=applied", { headers: admin })).status).toBe(400);
+    expect((await ctx.client.request("GET", "/admin/payments?limit=0", { headers: admin })).status).toBe(400);
+    expect((await ctx.client.request("GET", "/admin/payments")).status).toBe(401);
+
+    const env = { ...process.env, REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" };
+    const { stdout } = await promisify(execFile)("npx", ["tsx", "bin/onsale.ts", "payments", "--status", "unmatched,refunded", "--limit", "3"], { env, timeout: 60_000 });
+    const lines = stdout.trim().split("\n");
+    expect(lines[0]).toContain(`unmatched stripe/${stranger.id} checkout.session.completed €9.00`);
+    expect(lines.length).toBeLessThanOrEqual(3);
   });
 });
