@@ -42,7 +42,7 @@ const ACTION_OF: Record<PaymentFactKind, PaymentAction> = {
   failed: "release",
   // The checkout stays open for another card: the hold stays until it or the checkout ends.
   declined: "decline_notice",
-  expired: "release",
+  expired: "expire",
   refunded: "refund_notice",
 };
 
@@ -131,8 +131,9 @@ export class PaymentIngest {
         return "awaiting_payment";
       case "decline_notice":
         return "declined";
-      case "release": {
-        const reason = payment.type === "checkout.session.expired" ? "checkout_expired" : "payment_failed";
+      case "release":
+      case "expire": {
+        const reason = payment.action === "expire" ? "checkout_expired" : "payment_failed";
         const released = await this.engine.release(booking.eventId, booking.bookingId, reason);
         return released.kind === "cancelled" ? "released" : "unchanged";
       }

@@ -4,8 +4,8 @@ import type { Queryable } from "./db.js";
 // webhook fact, keyed by (provider, provider_event_id); for refunds it is also the outbox:
 // refund_due -> refunded (or refund_failed once the job's retries are spent).
 
-/** What a stored fact asks of the engine. */
-export type PaymentAction = "confirm" | "await" | "release" | "decline_notice" | "refund_notice";
+/** What a stored fact asks of the engine: release is for a failed payment, expire for a closed checkout. */
+export type PaymentAction = "confirm" | "await" | "release" | "expire" | "decline_notice" | "refund_notice";
 
 export const paymentSql = {
   // Written before the webhook is answered 2xx; a redelivered event inserts nothing.

@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { isUuid } from "../ids.js";
 import { minorDigits } from "../money.js";
-import { WebhookRejected, type PaymentFact, type PaymentFactKind, type PaymentProvider } from "./provider.js";
+import { WebhookRejected, type CheckoutRequest, type PaymentFact, type PaymentFactKind, type PaymentProvider } from "./provider.js";
 
 // The Stripe adapter: Checkout Sessions, refunds and signed webhooks through the `stripe`
 // SDK. With an endpoint it talks to the mock gateway (gateway/) instead of Stripe, so tests
@@ -113,6 +113,46 @@ export function stripeFactOf(event: Stripe.Event): PaymentFact | null {
 const isInvalidRequest = (error: unknown): error is Stripe.errors.StripeInvalidRequestError =>
   error instanceof Stripe.errors.StripeInvalidRequestError;
 
+/** A Checkout Session for one hold, carrying our booking in client_reference_id and metadata. */
+function sessionParams(request: CheckoutRequest): Stripe.Checkout.SessionCreateParams {
+  const metadata = { bookingId: request.bookingId, eventId: request.eventId, userId: request.userId };
+  return {
+    mode: "payment",
+    line_items: [
+      {
+        quantity: request.quantity,
+        price_data: {
+          currency: request.currency,
+          unit_amount: toStripeAmount(request.amountMinor / request.quantity, request.currency),
+          product_data: { name: request.eventName },
+        },
+      },
+    ],
+    client_reference_id: request.bookingId,
+    metadata,
+    payment_intent_data: { metadata },
+    success_url: request.successUrl,
+    cancel_url: request.cancelUrl,
+    expires_at: Math.ceil((request.holdExpiresAtMs + STRIPE_MIN_SESSION_MS) / 1000),
+  };
+}
+
+/** The event a webhook carries, once its signature and timestamp are checked; throws WebhookRejected. */
+function verifiedEvent(stripe: Stripe, rawBody: Buffer, header: string, secret: string): Stripe.Event {
+  let event: Stripe.Event;
+  try {
+    // The SDK refuses a timestamp older than the tolerance, and not one in the future.
+    event = stripe.webhooks.constructEvent(rawBody, header, secret, WEBHOOK_TOLERANCE_S);
+  } catch (error) {
+    throw new WebhookRejected((error as Error).message);
+  }
+  const signedAtS = Number(/(?:^|,)t=(\d+)/.exec(header)?.[1]);
+  if (!(signedAtS <= Date.now() / 1000 + WEBHOOK_TOLERANCE_S)) {
+    throw new WebhookRejected(`Timestamp ${signedAtS} is in the future, beyond the tolerance of ${WEBHOOK_TOLERANCE_S} s`);
+  }
+  return event;
+}
+
 export function createStripeProvider(options: StripeOptions): PaymentProvider {
   const stripe = new Stripe(options.secretKey, { maxNetworkRetries: 2, timeout: 10_000, ...options.endpoint });
 
@@ -121,30 +161,9 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
     webhookHeaders: [SIGNATURE_HEADER],
 
     async createCheckout(request) {
-      const metadata = { bookingId: request.bookingId, eventId: request.eventId, userId: request.userId };
-      const session = await stripe.checkout.sessions.create(
-        {
-          mode: "payment",
-          line_items: [
-            {
-              quantity: request.quantity,
-              price_data: {
-                currency: request.currency,
-                unit_amount: toStripeAmount(request.amountMinor / request.quantity, request.currency),
-                product_data: { name: request.eventName },
-              },
-            },
-          ],
-          client_reference_id: request.bookingId,
-          metadata,
-          payment_intent_data: { metadata },
-          success_url: request.successUrl,
-          cancel_url: request.cancelUrl,
-          expires_at: Math.ceil((request.holdExpiresAtMs + STRIPE_MIN_SESSION_MS) / 1000),
-        },
-        // One session per hold: opening the payment link twice reuses it.
-        { idempotencyKey: `checkout:${request.bookingId}:${request.holdExpiresAtMs}` },
-      );
+      // One session per hold: opening the payment link twice reuses it.
+      const idempotencyKey = `checkout:${request.bookingId}:${request.holdExpiresAtMs}`;
+      const session = await stripe.checkout.sessions.create(sessionParams(request), { idempotencyKey });
       if (!session.url) throw new Error(`checkout session ${session.id} has no url`);
       return { id: session.id, url: session.url };
     },
@@ -183,19 +202,7 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
     },
 
     decodeWebhook(rawBody, headers) {
-      const header = headers[SIGNATURE_HEADER] ?? "";
-      let event: Stripe.Event;
-      try {
-        // The SDK refuses a timestamp older than the tolerance, and not one in the future.
-        event = stripe.webhooks.constructEvent(rawBody, header, options.webhookSecret, WEBHOOK_TOLERANCE_S);
-      } catch (error) {
-        throw new WebhookRejected((error as Error).message);
-      }
-      const signedAtS = Number(/(?:^|,)t=(\d+)/.exec(header)?.[1]);
-      if (!(signedAtS <= Date.now() / 1000 + WEBHOOK_TOLERANCE_S)) {
-        throw new WebhookRejected(`Timestamp ${signedAtS} is in the future, beyond the tolerance of ${WEBHOOK_TOLERANCE_S} s`);
-      }
-      return stripeFactOf(event);
+      return stripeFactOf(verifiedEvent(stripe, rawBody, headers[SIGNATURE_HEADER] ?? "", options.webhookSecret));
     },
   };
 }

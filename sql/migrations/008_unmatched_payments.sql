@@ -5,3 +5,5 @@ ALTER TABLE payments ALTER COLUMN booking_id DROP NOT NULL, ALTER COLUMN event_i
 -- What operators list: money that found no booking, went back, or is owed back.
 CREATE INDEX payments_attention ON payments (created_at)
   WHERE status IN ('unmatched', 'mismatch', 'refund_due', 'refunded', 'refund_failed', 'refund_external');
+-- payments.action also takes 'expire' (a checkout closed unpaid; 'release' stays a failed
+-- payment) and 'decline_notice' (a card refused: the hold stays).
