@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { WebhookRejected, type PaymentProvider } from "../engine/payments/provider.js";
@@ -97,5 +99,14 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
   it("states a webhook's amount in ISO minor units", () => {
     const fact = signed(provider, { id: "evt_isk", type: "checkout.session.completed", data: { object: session({ currency: "isk", amount_total: 50000 }) } });
     expect(fact).toMatchObject({ amountMinor: 500, currency: "isk" });
+  });
+});
+
+describe("the provider stays behind its interface", () => {
+  it("no engine, jobs, http, sql or bin file but the Stripe adapter imports the stripe SDK", () => {
+    const importers = ["engine", "jobs", "http", "sql", "bin", "search"]
+      .flatMap((dir) => readdirSync(dir, { recursive: true, encoding: "utf8" }).map((file) => join(dir, file)))
+      .filter((file) => file.endsWith(".ts") && /from "stripe"/.test(readFileSync(file, "utf8")));
+    expect(importers).toEqual([join("engine", "payments", "stripe.ts")]);
   });
 });
