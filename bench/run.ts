@@ -122,7 +122,7 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
     DATABASE_READ_URL: options.databaseUrl,
     PGBOSS_SCHEMA: options.bossSchema,
     ADMIN_TOKEN,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    MOCK_WEBHOOK_SECRET: WEBHOOK_SECRET,
     PAYMENT_PROVIDER: "mock",
     HOLD_SECONDS: String(options.holdSeconds),
     LOG_LEVEL: "info",

@@ -3,8 +3,8 @@ import { createServer } from "node:net";
 import type { Config } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { createLogger, type Logger } from "../engine/logger.js";
-import { createPaymentProvider } from "../engine/payments.js";
-import { createMockGateway } from "../http/mockGateway.js";
+import { createPaymentProvider } from "../engine/payments/registry.js";
+import { createMockGateway } from "../gateway/gateway.js";
 import { LiveStatus } from "../http/live.js";
 import { engineAuthorizer } from "../http/auth.js";
 import { metricsRoutes } from "../http/routes/health.js";
@@ -74,12 +74,13 @@ type Stop = () => Promise<void> | void;
 async function startGateway(config: Config, log: Logger, stops: Stop[]): Promise<Listening> {
   const mock = createMockGateway({
     webhookUrl: config.mockWebhookUrl,
-    webhookSecret: config.stripeWebhookSecret,
+    webhookSecret: config.mockWebhookSecret,
+    apiKey: config.stripeSecretKey,
     publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
     log,
   });
   stops.push(() => mock.stop());
-  const gateway = await listen(mock.routes, config.host, config.mockGatewayPort, log);
+  const gateway = await listen(mock.routes, config.mockGatewayHost, config.mockGatewayPort, log);
   stops.push(() => gateway.close());
   return gateway;
 }
@@ -102,6 +103,13 @@ async function startServing(deps: HttpDeps, stops: Stop[], sharePort: boolean): 
   const metricsHttp = await listen(metricsRoutes(), host, port, log, { sharePort });
   stops.push(() => metricsHttp.close());
   return { http, metricsHttp };
+}
+
+/** The mock gateway runs only beside the mock provider: it would pay for anything on request. */
+function runsMockGateway(config: Config, roles: Roles): boolean {
+  if (!roles.gateway || config.paymentProvider === "mock") return roles.gateway;
+  if (!roles.serve && !roles.work) throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.paymentProvider}`);
+  return false;
 }
 
 export interface StartOptions {
@@ -128,12 +136,12 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   const boss = await startBoss(config, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
   const relay = new Relay(pool, redis, config, (client, eventId, changes) => queueNotifications(boss, client, config, eventId, changes));
-  const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
+  const ingest = new PaymentIngest(pool, engine, boss, log);
 
   let gateway: Listening | null = null;
   let serving: Serving = { http: null, metricsHttp: null };
   try {
-    if (roles.gateway) gateway = await startGateway(config, log, stops);
+    if (runsMockGateway(config, roles)) gateway = await startGateway(config, log, stops);
     if (roles.serve) serving = await startServing({ config, engine, pool, readPool, provider, ingest, boss, log }, stops, sharePort);
   } catch (error) {
     // A port in use: let go of what was started, so the caller's process can exit.

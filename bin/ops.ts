@@ -6,18 +6,21 @@ import { Engine } from "../engine/engine.js";
 import { isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
 import { Operations } from "../application/operations.js";
+import { formatMoney } from "../engine/money.js";
 import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
+import { OPERATOR_PAYMENTS_MAX, operatorStatuses, OPERATOR_PAYMENT_STATUSES, paymentsForOperators } from "../sql/payments.js";
 
 // The operator subcommands of bin/onsale.ts:
 //   cache warm <eventId | --on-sale>   load inventory and display fields from PostgreSQL
 //   cache flush <eventId>              drop cached display fields (never inventory)
 //   reconcile [--repair] [eventId]     report (and repair) drift between Redis and PostgreSQL
 //   mail                               list the messages the local SMTP sink stored
+//   payments [--status s,…] [--limit N]  list unmatched, mismatched and refunded payments, newest first
 
-export const OPS_COMMANDS = ["cache", "reconcile", "mail"];
-export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail";
+export const OPS_COMMANDS = ["cache", "reconcile", "mail", "payments"];
+export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail | payments [--status s,…] [--limit N]";
 
 function eventArg(args: string[]): string {
   const id = args.find((arg) => !arg.startsWith("--"));
@@ -38,9 +41,38 @@ function listMail(config: Config): string {
   return `${files.length} message(s) in ${dir}:\n${files.map((f) => `  ${join(dir, f)}  ${statSync(join(dir, f)).size} bytes`).join("\n")}\n`;
 }
 
+/** One line per payment an operator looks at: when, status, which fact, how much, for what, refund. */
+async function listPayments(config: Config, args: string[]): Promise<string> {
+  const flag = (name: string) => (args.includes(name) ? (args[args.indexOf(name) + 1] ?? "") : null);
+  const statuses = operatorStatuses(flag("--status"));
+  const limit = Number(flag("--limit") ?? 100);
+  if (statuses === null || !Number.isSafeInteger(limit) || limit < 1 || limit > OPERATOR_PAYMENTS_MAX) {
+    throw new Error(`usage: onsale payments [--status ${OPERATOR_PAYMENT_STATUSES.join(",")}] [--limit 1..${OPERATOR_PAYMENTS_MAX}]`);
+  }
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    await migrate(pool);
+    const payments = await paymentsForOperators(pool, statuses, limit);
+    if (payments.length === 0) return `No payments with status ${statuses.join(", ")}.\n`;
+    return payments
+      .map((p) => {
+        const refund = p.refundRef ?? (p.refundError === "" ? "-" : `error: ${p.refundError}`);
+        const amount = /^[a-z]{3}$/i.test(p.currency) ? formatMoney(p.amountMinor, p.currency) : `${p.amountMinor} (no currency)`;
+        return `${p.createdAt.toISOString()} ${p.status} ${p.provider}/${p.providerEventId} ${p.type} ${amount} booking ${p.bookingId ?? "-"} event ${p.eventId ?? "-"} refund ${refund}\n`;
+      })
+      .join("");
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function runOps(command: string, args: string[], config: Config, log: Logger): Promise<void> {
   if (command === "mail") {
     process.stdout.write(listMail(config));
+    return;
+  }
+  if (command === "payments") {
+    process.stdout.write(await listPayments(config, args));
     return;
   }
   const pool = createPool(config.databaseUrl, 2);

@@ -64,7 +64,7 @@ export class Admission {
     const proofSent = request.powChallenge !== "" || request.powSolution !== "";
     let proof: Challenge | null = null;
     if (proofSent) {
-      const read = readChallenge(this.config.powSecret, request.powChallenge, request.eventId, nowMs);
+      const read = readChallenge(this.config.powSecret, request.powChallenge, request.eventId, this.config.powTtlMs, nowMs);
       if (read && solves(read.challenge, request.powSolution, read.bits)) proof = read;
     }
     return { clientIp: request.clientIp, proof, proofSent };

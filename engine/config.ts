@@ -1,3 +1,5 @@
+import { PAYMENT_PROVIDER_NAMES, type PaymentProviderName } from "./payments/registry.js";
+
 // Settings from the environment, each with a default that works on a developer machine.
 // Every limit the engine enforces is named here.
 
@@ -52,11 +54,14 @@ export interface Config {
   /** Seed nodes ("host:port") of a Redis Cluster; empty means one Redis at redisUrl. */
   redisClusterNodes: { host: string; port: number }[];
   holdMs: number;
-  paymentProvider: "mock" | "stripe";
+  paymentProvider: PaymentProviderName;
   stripeSecretKey: string;
   stripeWebhookSecret: string;
-  /** Where the mock gateway listens; the stripe SDK is pointed at it when provider is mock. */
+  /** Where the mock gateway listens (PAYMENT_PROVIDER=mock only); the stripe SDK is pointed at it. */
+  mockGatewayHost: string;
   mockGatewayPort: number;
+  /** What the mock gateway signs its webhooks with; never the real provider's secret. */
+  mockWebhookSecret: string;
   /** Where the mock gateway delivers its webhooks. */
   mockWebhookUrl: string;
   adminToken: string;
@@ -192,14 +197,33 @@ function offsets(env: Env, name: string, fallback: string): number[] {
   return [...new Set(values)].sort((a, b) => b - a);
 }
 
+/** Development defaults, public in this repository: refused where they would guard anything real. */
+const DEV_SECRETS = {
+  ADMIN_TOKEN: "dev-admin-token",
+  STRIPE_SECRET_KEY: "sk_test_mock",
+  STRIPE_WEBHOOK_SECRET: "whsec_mock_local_development_only",
+  POW_SECRET: "dev-pow-secret",
+} as const;
+
+/** In production, or with a real payment provider, every secret must be set to its own value. */
+function refuseDevSecrets(env: Env, provider: PaymentProviderName): void {
+  const production = env.NODE_ENV === "production";
+  if (!production && provider === "mock") return;
+  const left = Object.entries(DEV_SECRETS).filter(([name, dev]) => str(env, name, dev) === dev).map(([name]) => name);
+  if (left.length === 0) return;
+  const why = production ? "NODE_ENV=production" : `PAYMENT_PROVIDER=${provider}`;
+  throw new Error(`${left.join(", ")} must be set (unset or at its public development default) with ${why}`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "PORT", 3000, 0, 65535);
   const mockGatewayPort = int(env, "MOCK_GATEWAY_PORT", port === 0 ? 0 : port + 1, 0, 65535);
   const publicUrl = str(env, "PUBLIC_URL", `http://127.0.0.1:${port}`);
-  const provider = str(env, "PAYMENT_PROVIDER", "mock");
-  if (provider !== "mock" && provider !== "stripe") {
-    throw new Error(`PAYMENT_PROVIDER must be mock or stripe, got "${provider}"`);
+  const provider = str(env, "PAYMENT_PROVIDER", "mock") as PaymentProviderName;
+  if (!PAYMENT_PROVIDER_NAMES.includes(provider)) {
+    throw new Error(`PAYMENT_PROVIDER must be one of ${PAYMENT_PROVIDER_NAMES.join(", ")}, got "${provider}"`);
   }
+  refuseDevSecrets(env, provider);
   const databaseUrl = str(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onsale");
   return {
     host: str(env, "HOST", "127.0.0.1"),
@@ -213,11 +237,14 @@ export function loadConfig(env: Env = process.env): Config {
     redisClusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
     holdMs: int(env, "HOLD_SECONDS", 300, 1, HOLD_SECONDS_MAX) * 1000,
     paymentProvider: provider,
-    stripeSecretKey: str(env, "STRIPE_SECRET_KEY", "sk_test_mock"),
-    stripeWebhookSecret: str(env, "STRIPE_WEBHOOK_SECRET", "whsec_mock_local_development_only"),
+    stripeSecretKey: str(env, "STRIPE_SECRET_KEY", DEV_SECRETS.STRIPE_SECRET_KEY),
+    stripeWebhookSecret: str(env, "STRIPE_WEBHOOK_SECRET", DEV_SECRETS.STRIPE_WEBHOOK_SECRET),
+    // Loopback unless asked: the mock gateway pays for anything on request.
+    mockGatewayHost: str(env, "MOCK_GATEWAY_HOST", "127.0.0.1"),
     mockGatewayPort,
+    mockWebhookSecret: str(env, "MOCK_WEBHOOK_SECRET", "whsec_mock_gateway_local_only"),
     mockWebhookUrl: str(env, "MOCK_WEBHOOK_URL", `${publicUrl}/webhooks/stripe`),
-    adminToken: str(env, "ADMIN_TOKEN", "dev-admin-token"),
+    adminToken: str(env, "ADMIN_TOKEN", DEV_SECRETS.ADMIN_TOKEN),
     logLevel: str(env, "LOG_LEVEL", "info"),
     limits: {
       bodyBytes: int(env, "MAX_BODY_BYTES", 16 * 1024, 256, 1024 * 1024),
@@ -268,7 +295,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // Waiting room and anti-bot (issue 6).
     trustProxy: int(env, "TRUST_PROXY", 0, 0, TRUST_PROXY_MAX),
-    powSecret: str(env, "POW_SECRET", "dev-pow-secret"),
+    powSecret: str(env, "POW_SECRET", DEV_SECRETS.POW_SECRET),
     powTtlMs: int(env, "POW_TTL_SECONDS", 120, 10, 3600) * 1000,
     // Notifications (issue 4)
     smtpUrl: str(env, "SMTP_URL", ""),

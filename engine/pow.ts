@@ -29,8 +29,16 @@ export function issueChallenge(secret: string, eventId: string, bits: number, tt
   return { challenge: `${text}.${sign(secret, text)}`, eventId, bits, expiresAtMs, nonce };
 }
 
-/** The challenge if it is ours, for this event and not expired; null otherwise. */
-export function readChallenge(secret: string, challenge: string, eventId: string, nowMs = Date.now()): Challenge | null {
+/** When a challenge was issued: its nonce is a UUIDv7, whose first 48 bits are that time in ms. */
+function issuedAtMsOf(nonce: string): number {
+  return /^[0-9a-f]{32}$/.test(nonce) ? parseInt(nonce.slice(0, 12), 16) : NaN;
+}
+
+/**
+ * The challenge if it is ours, for this event and not expired; null otherwise. Its expiry
+ * counts only up to ttlMs from its issue, so one minted with a far expiry dies as ours do.
+ */
+export function readChallenge(secret: string, challenge: string, eventId: string, ttlMs: number, nowMs = Date.now()): Challenge | null {
   const parts = challenge.split(".");
   if (parts.length !== 6 || parts[0] !== VERSION) return null;
   const [, forEvent, bitsText, expiresText, nonce, mac] = parts as [string, string, string, string, string, string];
@@ -40,6 +48,8 @@ export function readChallenge(secret: string, challenge: string, eventId: string
   const bits = Number(bitsText);
   const expiresAtMs = Number(expiresText);
   if (forEvent !== eventId || expiresAtMs <= nowMs) return null;
+  const issuedAtMs = issuedAtMsOf(nonce);
+  if (!(issuedAtMs <= nowMs && expiresAtMs - issuedAtMs <= ttlMs)) return null;
   return { challenge, eventId, bits, expiresAtMs, nonce };
 }
 

@@ -3,7 +3,7 @@ import uWS from "uWebSockets.js";
 import type { Config } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
-import type { PaymentProvider } from "../engine/payments.js";
+import type { PaymentFact, PaymentProvider } from "../engine/payments/provider.js";
 import type { Pool } from "../sql/db.js";
 import { InFlight, problemReply, route, type RouteSpec } from "./exchange.js";
 import type { Authorizer } from "./auth.js";
@@ -14,13 +14,14 @@ import { siteRoutes } from "./routes/site.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes, metricsRoutes } from "./routes/health.js";
 import { payRoutes } from "./routes/pay.js";
+import { paymentAdminRoutes } from "./routes/payments.js";
 import { searchRoutes } from "./routes/search.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { operationRoutes } from "./routes/operations.js";
 
 /** Makes a verified webhook's payment fact durable; the work role's payment ingest. */
 export interface WebhookIngest {
-  handle(event: ReturnType<PaymentProvider["verifyWebhook"]>): Promise<string>;
+  handle(fact: PaymentFact): Promise<string>;
 }
 
 export interface HttpDeps {
@@ -110,5 +111,6 @@ export function engineRoutes(deps: HttpDeps): RouteSpec[] {
     ...challengeRoutes(deps),
     ...siteRoutes(deps),
     ...operationRoutes(deps),
+    ...paymentAdminRoutes(deps),
   ];
 }

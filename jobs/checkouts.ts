@@ -1,7 +1,7 @@
 import type { Logger } from "../engine/logger.js";
-import type { PaymentProvider } from "../engine/payments.js";
+import type { PaymentProvider } from "../engine/payments/provider.js";
 import { inTransaction, type Pool } from "../sql/db.js";
-import { sql } from "../sql/queries.js";
+import { checkoutsToClose, closeCheckout } from "../sql/payments.js";
 
 // Closes Checkout Sessions whose hold is over. A session must live 30 minutes at Stripe, a
 // hold 5: left open, a person could pay for tickets already handed to the next in line and
@@ -14,12 +14,12 @@ export const CHECKOUT_CLOSE_BATCH = 50;
 /** Closes sessions whose hold ended more than graceMs ago; true when there may be more. */
 export async function closeEndedCheckouts(pool: Pool, provider: PaymentProvider, graceMs: number, log: Logger): Promise<boolean> {
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ session_id: string }>(sql.checkoutsToClose, [graceMs, CHECKOUT_CLOSE_BATCH]);
-    for (const { session_id: sessionId } of rows) {
-      const expired = await provider.expireCheckout(sessionId);
-      await client.query(sql.closeCheckout, [sessionId]);
-      if (expired) log.info({ sessionId }, "checkout closed after its hold ended");
+    const checkoutRefs = await checkoutsToClose(client, graceMs, CHECKOUT_CLOSE_BATCH);
+    for (const checkoutRef of checkoutRefs) {
+      const expired = await provider.expireCheckout(checkoutRef);
+      await closeCheckout(client, checkoutRef);
+      if (expired) log.info({ checkoutRef }, "checkout closed after its hold ended");
     }
-    return rows.length === CHECKOUT_CLOSE_BATCH;
+    return checkoutRefs.length === CHECKOUT_CLOSE_BATCH;
   });
 }

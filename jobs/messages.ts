@@ -1,5 +1,6 @@
 import { getVtimezoneComponent } from "@touch4it/ical-timezones";
 import ical, { ICalCalendarMethod } from "ical-generator";
+import { formatMoney } from "../engine/money.js";
 
 // The emails the notify job sends, rendered from one booking and its event. Plain text with
 // an HTML twin; the confirmation carries an .ics in the event's own time zone.
@@ -36,10 +37,6 @@ const EVENT_LENGTH_MS = 3 * 3_600_000;
 
 export function reminderKind(offsetMs: number): NotificationKind {
   return `reminder_${Math.round(offsetMs / 60_000)}m`;
-}
-
-function money(amount: number, currency: string): string {
-  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(amount / 100);
 }
 
 /** The event's start as people there read it, e.g. "Tuesday 1 June 2027, 20:00 (Europe/Paris)". */
@@ -166,7 +163,7 @@ export function renderMail(kind: NotificationKind, b: BookingForMail): MailConte
   if (kind === "confirmation") {
     return content(
       `Your tickets: ${b.eventName}`,
-      [`Booking ${b.bookingId} is paid: ${what}.`, `Amount paid: ${money(b.amount, b.currency)}.`, "The attached event.ics adds the event to your calendar."],
+      [`Booking ${b.bookingId} is paid: ${what}.`, `Amount paid: ${formatMoney(b.amount, b.currency)}.`, "The attached event.ics adds the event to your calendar."],
       { href: googleCalendarUrl(b), label: "Add to Google Calendar" },
       [{ filename: "event.ics", content: icsFor(b), contentType: "text/calendar; charset=utf-8; method=PUBLISH" }],
     );
@@ -175,14 +172,14 @@ export function renderMail(kind: NotificationKind, b: BookingForMail): MailConte
     const deadline = b.expiresAt ? localTime(b.expiresAt, b.timeZone) : "soon";
     return content(
       `Your turn: pay for ${b.eventName}`,
-      [`You reached the head of the line: ${what} are held for you.`, `Pay by ${deadline}, or they go to the next person (${money(b.amount, b.currency)}).`],
+      [`You reached the head of the line: ${what} are held for you.`, `Pay by ${deadline}, or they go to the next person (${formatMoney(b.amount, b.currency)}).`],
       { href: b.payUrl, label: "Pay now" },
     );
   }
   if (kind === "refund") {
     return content(
       `Refund: ${b.eventName}`,
-      [`We could not give you ${what}${b.reason ? ` (${b.reason.replace(/_/g, " ")})` : ""}.`, `Your payment of ${money(b.amount, b.currency)} is being refunded in full to the card you paid with.`],
+      [`We could not give you ${what}${b.reason ? ` (${b.reason.replace(/_/g, " ")})` : ""}.`, `Your payment of ${formatMoney(b.amount, b.currency)} is being refunded in full to the card you paid with.`],
     );
   }
   return content(`Reminder: ${b.eventName}`, [`Booking ${b.bookingId}: ${what}.`], { href: googleCalendarUrl(b), label: "Add to Google Calendar" });

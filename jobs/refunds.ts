@@ -1,9 +1,9 @@
 import type PgBoss from "pg-boss";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
-import type { PaymentProvider } from "../engine/payments.js";
+import type { PaymentProvider } from "../engine/payments/provider.js";
 import type { Pool } from "../sql/db.js";
-import { sql } from "../sql/queries.js";
+import { markRefundFailed, markRefunded, paymentToRefund, setPaymentRef } from "../sql/payments.js";
 import { QUEUES, workEach } from "./queues.js";
 
 // The payments-refund job: gives back a payment the engine could not apply. The payment
@@ -16,15 +16,6 @@ export interface RefundJob {
   reason: string;
 }
 
-interface PaymentToRefund {
-  id: string;
-  booking_id: string;
-  provider_ref: string;
-  payment_intent: string | null;
-  amount: number;
-  owed: boolean;
-}
-
 export class Refunds {
   constructor(
     private readonly pool: Pool,
@@ -33,31 +24,31 @@ export class Refunds {
   ) {}
 
   async issue({ paymentId, reason }: RefundJob): Promise<"refunded" | "not_due"> {
-    const { rows } = await this.pool.query<PaymentToRefund>(sql.paymentToRefund, [paymentId]);
-    const payment = rows[0];
-    if (payment === undefined || !payment.owed) return "not_due";
-    let intent = payment.payment_intent;
-    if (intent === null) {
-      intent = await this.provider.paymentIntentOf(payment.provider_ref);
-      if (intent === null) throw new Error(`checkout ${payment.provider_ref} has no payment intent to refund`);
-      await this.pool.query(sql.setPaymentIntent, [payment.id, intent]);
+    const payment = await paymentToRefund(this.pool, paymentId);
+    if (payment === null || !payment.owed) return "not_due";
+    let paymentRef = payment.paymentRef;
+    if (paymentRef === null) {
+      paymentRef = await this.provider.paymentRefOf(payment.checkoutRef);
+      if (paymentRef === null) throw new Error(`checkout ${payment.checkoutRef} has no payment to refund`);
+      await setPaymentRef(this.pool, payment.id, paymentRef);
     }
     const refund = await this.provider.refund({
-      paymentIntent: intent,
-      amount: payment.amount,
-      idempotencyKey: `refund:${payment.provider_ref}`,
-      bookingId: payment.booking_id,
+      paymentRef,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      idempotencyKey: `refund:${payment.checkoutRef}`,
+      bookingId: payment.bookingId,
       reason,
     });
-    await this.pool.query(sql.markRefunded, [payment.id, refund.id]);
+    await markRefunded(this.pool, payment.id, refund.id);
     metrics.refunds.inc({ result: "refunded" });
-    this.log.info({ paymentId, bookingId: payment.booking_id, refundId: refund.id, amount: payment.amount }, "refund issued");
+    this.log.info({ paymentId, bookingId: payment.bookingId, refundId: refund.id, amountMinor: payment.amountMinor }, "refund issued");
     return "refunded";
   }
 
   /** A refund whose retries are spent: an operator has to look at it. */
   async giveUp(job: RefundJob, error: string): Promise<void> {
-    await this.pool.query(sql.markRefundFailed, [job.paymentId, error]);
+    await markRefundFailed(this.pool, job.paymentId, error);
     metrics.refunds.inc({ result: "failed" });
     this.log.error({ paymentId: job.paymentId, error }, "refund failed after every retry");
   }

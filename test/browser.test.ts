@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkInvariant, useTestEngine } from "./helpers.js";
 
 // The whole flow in a real browser (Debian's chromium): two people compete for the last
-// ticket of a proof-of-work protected event. The first holds it and her card is declined;
-// the second, waiting in line, sees her place and then her turn live, pays on the mock
+// ticket of a proof-of-work protected event. The first holds it, her card is declined, and
+// she releases it; the second, waiting in line, sees her place and then her turn live, pays on the mock
 // gateway's page, and sees the confirmation once the webhook has landed.
 
 const ARTIFACTS = join(process.cwd(), "test-artifacts", "browser");
@@ -52,14 +52,20 @@ describe("booking page in chromium", () => {
     await expect(ben.locator("#position").textContent()).resolves.toBe("1");
     await shot(ben, "ben-waiting-room");
 
-    // Ana goes to checkout and her card is declined: the hold ends at once.
+    // Ana goes to checkout and her card is declined: her ticket stays held, and she may try again.
     await ana.getByRole("link", { name: "Pay now" }).click();
     await ana.locator("#decline").waitFor();
     await shot(ana, "ana-checkout");
     await ana.locator("#decline").click();
     await ana.waitForURL(/\/pay\/.+\/return/);
-    await ana.locator('#status[data-status="cancelled"]').waitFor({ timeout: 15_000 });
+    await ana.locator('#status[data-status="declined"]').waitFor({ timeout: 15_000 });
+    await ana.getByRole("link", { name: "Try again" }).waitFor();
     await shot(ana, "ana-declined");
+    // She gives up instead, and releases her ticket on the event page.
+    await ana.goto(`${base}/e/${eventId}`);
+    await ana.locator("#held").waitFor({ state: "visible" });
+    await ana.locator("#cancel").click();
+    await ana.locator('#app[data-final="cancelled"]').waitFor();
 
     // Ben's page turns to "held" by itself, over the WebSocket.
     await ben.locator("#held").waitFor({ state: "visible", timeout: 10_000 });

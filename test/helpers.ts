@@ -16,7 +16,7 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     MOCK_GATEWAY_PORT: "0",
     LOG_LEVEL: "silent",
     ADMIN_TOKEN,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    MOCK_WEBHOOK_SECRET: WEBHOOK_SECRET,
     REDIS_URL: inject("redisUrl"),
     // Set, the engine runs on that Redis Cluster (.ci/redis-cluster) instead of REDIS_URL.
     REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "",

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
@@ -95,10 +96,21 @@ class Shop {
   async gatewayEvents(bookingId: string): Promise<Stripe.Event[]> {
     const events: Stripe.Event[] = [];
     for await (const event of this.stripe.events.list({ limit: 100 })) {
-      const object = event.data.object as { metadata?: Record<string, string> };
-      if (object.metadata?.bookingId === bookingId) events.push(event);
+      const object = event.data.object as { metadata?: Record<string, string>; client_reference_id?: string };
+      if (object.metadata?.bookingId === bookingId || object.client_reference_id === bookingId) events.push(event);
     }
     return events;
+  }
+
+  /** Pays a session made outside the engine (a payment link): it names the booking by client_reference_id only. */
+  async payByLink(booking: Held, amountMinor: number, currency: string, knobs: Record<string, number>): Promise<void> {
+    const session = await this.stripe.checkout.sessions.create({
+      mode: "payment",
+      line_items: [{ quantity: 1, price_data: { currency, unit_amount: amountMinor, product_data: { name: "Payment link" } } }],
+      client_reference_id: booking.id,
+      success_url: "http://127.0.0.1/done",
+    });
+    await this.press(session.id, "pay", knobs);
   }
 
   /** After a test: the invariant holds, and every event the gateway sent is one payment row. */
@@ -153,15 +165,25 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     });
   });
 
-  it("releases the hold at once when the card is declined, and serves the line", async () => {
+  it("a declined card keeps the hold: the page says so and offers to try again, and another card pays", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const first = await shop.hold(eventId, "declined");
     const second = await shop.hold(eventId, "next-in-line");
     expect(second.status).toBe("waiting");
-    await shop.press(await shop.openCheckout(first), "decline");
-    expect(await shop.untilStatus(first, "cancelled")).toMatchObject({ reason: "payment_failed" });
-    await shop.untilStatus(second, "held", 2_000);
+    const session = await shop.openCheckout(first);
+    const back = await shop.press(session, "decline");
+    expect(await shop.untilPayments(first.id, (r) => r.length === 1)).toMatchObject([{ kind: "payment_intent.payment_failed", status: "declined" }]);
+    expect((await shop.status(first)).status).toBe("held");
+    expect((await shop.status(second)).status).toBe("waiting");
+    const page = await shop.client.request("GET", back.slice(back.indexOf("/pay/")));
+    expect(page.body).toContain('data-status="declined"');
+    expect(page.body).toContain(`href="/pay/${first.id}?token=${encodeURIComponent(first.token)}"`);
+    // Trying again opens the same checkout, still open at the gateway.
+    expect(await shop.openCheckout(first)).toBe(session);
+    await shop.press(session, "pay");
+    await shop.untilStatus(first, "paid");
+    expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 0 });
   });
 
   it("releases the hold at once when the Checkout Session expires, and serves the line", async () => {
@@ -176,27 +198,28 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.untilStatus(second, "held", 2_000);
   });
 
-  it("failed then completed: the second card pays, taking stock again when some is left", async () => {
+  it("declined twice then completed: the third card pays on the hold it kept", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 2 });
-    const booking = await shop.hold(eventId, "second-card");
+    const booking = await shop.hold(eventId, "third-card");
     const session = await shop.openCheckout(booking);
     await shop.press(session, "decline");
-    await shop.untilStatus(booking, "cancelled");
+    await shop.press(session, "decline");
+    await shop.untilPayments(booking.id, (r) => r.length === 2);
     await shop.press(session, "pay");
     await shop.untilStatus(booking, "paid");
-    const rows = await shop.untilPayments(booking.id, (r) => r.length === 2);
-    expect(rows.map((row) => row.status)).toEqual(["released", "late_applied"]);
+    const rows = await shop.untilPayments(booking.id, (r) => r.length === 3);
+    expect(rows.map((row) => row.status).sort()).toEqual(["applied", "declined", "declined"]);
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 1 });
   });
 
-  it("failed then completed with the tickets gone to the line: refunded through the provider", async () => {
+  it("paid after the hold was cancelled, its tickets gone to the line: refunded through the provider", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const booking = await shop.hold(eventId, "too-late-card");
     const next = await shop.hold(eventId, "took-it");
     const session = await shop.openCheckout(booking);
-    await shop.press(session, "decline");
+    await engine.running.engine.release(eventId, booking.id, "payment_failed");
     await shop.untilStatus(next, "held");
     await shop.press(session, "pay");
     await shop.untilStatus(booking, "refunded");
@@ -218,7 +241,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const rows = await shop.untilPayments(booking.id, (r) => r.length === 2);
     expect(rows.map((row) => [row.kind, row.status])).toEqual([
       ["checkout.session.completed", "applied"],
-      ["payment_intent.payment_failed", "unchanged"],
+      ["payment_intent.payment_failed", "declined"],
     ]);
     expect((await shop.status(booking)).status).toBe("paid");
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 1 });
@@ -355,13 +378,13 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.untilStatus(next, "held", 2_000);
   });
 
-  it("after a declined card the person can book again and pay: no idempotency key blocks the retry (alf.io #1254)", async () => {
+  it("after a cancelled booking the person can book again and pay: no idempotency key blocks the retry (alf.io #1254)", async () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId({ capacity: 1 });
     const first = await shop.hold(eventId, "retrier");
     const firstSession = await shop.openCheckout(first);
     await shop.press(firstSession, "decline");
-    await shop.untilStatus(first, "cancelled");
+    expect((await shop.client.cancel(first.id, first.token)).status).toBe(200);
     const again = await shop.hold(eventId, "retrier");
     expect(again.status).toBe("held");
     const secondSession = await shop.openCheckout(again);
@@ -369,6 +392,48 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.press(secondSession, "pay");
     await shop.untilStatus(again, "paid");
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 1, instock: 0 });
+  });
+
+  it("a session made in the provider's dashboard: paid for our booking it applies; for none of ours it is kept unmatched and refunded", async () => {
+    const shop = shopOf(engine);
+    const eventId = await shop.client.eventId();
+    const booking = await shop.hold(eventId, "dashboard-buyer", 2);
+    const dashboardSession = (reference: string) =>
+      shop.stripe.checkout.sessions.create({
+        mode: "payment",
+        line_items: [{ quantity: 2, price_data: { currency: "eur", unit_amount: 5000, product_data: { name: "By hand" } } }],
+        client_reference_id: reference,
+        success_url: "http://127.0.0.1/done",
+      });
+    const ours = await dashboardSession(booking.id);
+    await shop.press(ours.id, "pay");
+    await shop.untilStatus(booking, "paid");
+    const stranger = await dashboardSession(randomUUID());
+    await shop.press(stranger.id, "pay");
+    const rows = await waitFor(
+      async () => (await engine.running.pool.query("SELECT kind, status, refund_ref FROM payments WHERE provider_ref IN ($1, $2) ORDER BY created_at", [stranger.id, stranger.payment_intent])).rows,
+      (found) => found.some((row) => row.status === "refund_confirmed"),
+    );
+    expect(rows).toMatchObject([
+      { kind: "checkout.session.completed", status: "unmatched", refund_ref: expect.stringMatching(/^re_/) },
+      { kind: "charge.refunded", status: "refund_confirmed" },
+    ]);
+    expect((await shop.stripe.checkout.sessions.retrieve(stranger.id)) as unknown).toMatchObject({ amount_refunded: 10000 });
+    expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 2 });
+    shop.touched.pop(); // its events carry no metadata.bookingId for verify() to find
+  });
+
+  it("a currency without cents: 1999 JPY is ¥1,999 on the booking page, at checkout and in the charge", async () => {
+    const shop = shopOf(engine);
+    const eventId = await shop.client.eventId({ price: 1999, currency: "JPY" });
+    expect((await shop.client.request("GET", `/e/${eventId}`)).body).toContain("¥1,999 per ticket");
+    const booking = await shop.hold(eventId, "yen-payer", 2);
+    const session = await shop.openCheckout(booking);
+    expect(await shop.stripe.checkout.sessions.retrieve(session)).toMatchObject({ amount_total: 3998, currency: "jpy" });
+    const checkoutPage = await (await fetch(`${shop.gateway}/checkout/${session}`)).text();
+    expect(checkoutPage).toContain("¥3,998");
+    await shop.press(session, "pay");
+    await shop.untilStatus(booking, "paid");
   });
 
   it("a payment fact recorded before a crash is applied by the repair pass", async () => {
@@ -379,7 +444,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     // What ingest writes first; the process then died before the engine confirmed.
     await engine.running.pool.query(
       `INSERT INTO payments (booking_id, event_id, provider, provider_event_id, provider_ref, kind, action, amount, currency, status, updated_at)
-       VALUES ($1, $2, 'mock', $3, $4, 'checkout.session.completed', 'confirm', 5000, 'eur', 'received', now() - interval '2 minutes')`,
+       VALUES ($1, $2, 'stripe', $3, $4, 'checkout.session.completed', 'confirm', 5000, 'eur', 'received', now() - interval '2 minutes')`,
       [booking.id, eventId, `evt_crash_${booking.id}`, session],
     );
     const repaired = await engine.running.ingest.repairStale(60_000, 100);
@@ -392,16 +457,16 @@ describe("payments through the stripe SDK and the mock gateway", () => {
 
   it("whatever people and the gateway do, in any order: no oversell, and every payment either bought the tickets or was refunded", async () => {
     const shop = shopOf(engine);
-    type Act = { person: number; what: "pay" | "decline" | "expire" | "cancel"; delayMs: number; duplicates: number };
+    type Act = { person: number; what: "pay" | "decline" | "expire" | "cancel" | "link"; delayMs: number; duplicates: number };
     const act: fc.Arbitrary<Act> = fc.record({
       person: fc.nat(4),
-      what: fc.constantFrom("pay" as const, "decline" as const, "expire" as const, "cancel" as const),
+      what: fc.constantFrom("pay" as const, "decline" as const, "expire" as const, "cancel" as const, "link" as const),
       delayMs: fc.integer({ min: 0, max: 300 }),
       duplicates: fc.integer({ min: 1, max: 3 }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.array(act, { minLength: 1, maxLength: 12 }), async (capacity, acts) => {
-        const eventId = await shop.client.eventId({ capacity });
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom("EUR", "JPY"), fc.array(act, { minLength: 1, maxLength: 12 }), async (capacity, currency, acts) => {
+        const eventId = await shop.client.eventId({ capacity, currency });
         const people: (Held & { status: string })[] = [];
         for (let person = 0; person < 5; person++) people.push(await shop.hold(eventId, `racer-${person}`));
         const sessions = new Map<number, string>();
@@ -410,6 +475,7 @@ describe("payments through the stripe SDK and the mock gateway", () => {
           acts.map(async ({ person, what, delayMs, duplicates }) => {
             const session = sessions.get(person);
             if (what === "cancel") return shop.client.cancel(people[person]!.id, people[person]!.token);
+            if (what === "link") return shop.payByLink(people[person]!, 5000, currency.toLowerCase(), { delayMs, duplicates });
             if (session === undefined) return;
             if (what === "expire") return shop.stripe.checkout.sessions.expire(session, {}).catch(() => undefined);
             const query = new URLSearchParams({ delayMs: String(delayMs), duplicates: String(duplicates) });

@@ -1,6 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { describe, expect, inject, it } from "vitest";
 import { logKey } from "../engine/keys.js";
-import { checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
+import { paymentToRefund } from "../sql/payments.js";
+import { ADMIN_TOKEN, checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
 
 // The webhook is the only proof of payment: replays, duplicates, forgeries and late payments.
 
@@ -9,6 +13,13 @@ const ctx = useTestEngine({ HOLD_SECONDS: "1" });
 async function paymentRows(bookingId: string) {
   const { rows } = await ctx.running.pool.query("SELECT provider_event_id, status FROM payments WHERE booking_id = $1 ORDER BY created_at", [bookingId]);
   return rows;
+}
+
+/** A completed session that carries our booking only as the given fields, as a dashboard session or payment link does. */
+function sessionNaming(names: { client_reference_id?: string | null; metadata?: Record<string, string> }, amount: number) {
+  const event = completedEvent({ id: "", eventId: "" }, amount);
+  Object.assign(event.data.object, { client_reference_id: null, metadata: {} }, names);
+  return event;
 }
 
 describe("webhooks", () => {
@@ -48,6 +59,16 @@ describe("webhooks", () => {
     expect(await paymentRows(held.body.id)).toEqual([]);
   });
 
+  it("answers 404 problem+json for a provider this engine does not run, and records nothing", async () => {
+    const eventId = await ctx.client.eventId();
+    const held = await ctx.client.book(eventId, "elsewhere", 1);
+    const answer = await ctx.client.request("POST", "/webhooks/paypal", { body: completedEvent({ id: held.body.id, eventId }, 5000) });
+    expect(answer.status).toBe(404);
+    expect(answer.contentType).toBe("application/problem+json");
+    expect(answer.body.type).toMatch(/not-found$/);
+    expect(await paymentRows(held.body.id)).toEqual([]);
+  });
+
   it("refuses a payment whose amount differs from the booking's", async () => {
     const eventId = await ctx.client.eventId();
     const held = await ctx.client.book(eventId, "underpayer", 2);
@@ -79,5 +100,60 @@ describe("webhooks", () => {
     expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("refunded");
     expect(await paymentRows(held.body.id)).toMatchObject([{ status: "refund_due" }]);
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 0, held: 1, instock: 0 });
+  });
+
+  it("applies a payment whose session names our booking but not its event (client_reference_id or metadata.bookingId only)", async () => {
+    const eventId = await ctx.client.eventId({ capacity: 4 });
+    // Held a moment ago: only Redis knows it yet.
+    const fresh = await ctx.client.book(eventId, "dashboard-session", 1);
+    const byReference = await ctx.client.webhook(sessionNaming({ client_reference_id: fresh.body.id }, 5000));
+    expect(byReference).toMatchObject({ status: 200, body: { outcome: "paid" } });
+    // Relayed to PostgreSQL already.
+    const relayed = await ctx.client.book(eventId, "payment-link", 2);
+    await ctx.running.relay.pass();
+    const byMetadata = await ctx.client.webhook(sessionNaming({ metadata: { bookingId: relayed.body.id } }, 10000));
+    expect(byMetadata).toMatchObject({ status: 200, body: { outcome: "paid" } });
+    for (const held of [fresh, relayed]) expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("paid");
+    const { rows } = await ctx.running.pool.query("SELECT event_id, status FROM payments WHERE booking_id = ANY($1::uuid[])", [[fresh.body.id, relayed.body.id]]);
+    expect(rows).toEqual([{ event_id: eventId, status: "applied" }, { event_id: eventId, status: "applied" }]);
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 3, instock: 1 });
+  });
+
+  it("stores a payment that names no booking of ours as unmatched, counts it, and owes its refund", async () => {
+    const strangers = [sessionNaming({ client_reference_id: randomUUID() }, 700), sessionNaming({ metadata: { bookingId: "order-7" } }, 800)];
+    for (const event of strangers) {
+      const answer = await ctx.client.webhook(event);
+      expect(answer).toMatchObject({ status: 200, body: { outcome: "unmatched" } });
+      const { rows } = await ctx.running.pool.query("SELECT id, status, amount FROM payments WHERE provider_event_id = $1", [event.id]);
+      expect(rows).toMatchObject([{ status: "unmatched", amount: event.data.object.amount_total }]);
+      expect(await paymentToRefund(ctx.running.pool, rows[0].id)).toMatchObject({ owed: true });
+    }
+    const metrics = await ctx.client.request("GET", "/metrics");
+    expect(metrics.body).toMatch(/onsale_payments_total\{outcome="unmatched"\} [2-9]/);
+  });
+
+  it("lists unmatched and refunded payments for operators: GET /admin/payments, newest first", async () => {
+    const stranger = sessionNaming({ client_reference_id: randomUUID() }, 900);
+    expect((await ctx.client.webhook(stranger)).body.outcome).toBe("unmatched");
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const listed = await ctx.client.request("GET", "/admin/payments?status=unmatched&limit=5", { headers: admin });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data[0]).toMatchObject({
+      providerEventId: stranger.id, provider: "stripe", status: "unmatched", type: "checkout.session.completed",
+      amountMinor: 900, currency: "eur", bookingId: stranger.data.object.client_reference_id, eventId: null, refundRef: null,
+    });
+    expect(listed.body.data.length).toBeLessThanOrEqual(5);
+    expect(listed.body.data.every((row: { status: string }) => row.status === "unmatched")).toBe(true);
+    const everything = await ctx.client.request("GET", "/admin/payments", { headers: admin });
+    expect(everything.body.data.map((row: { providerEventId: string }) => row.providerEventId)).toContain(stranger.id);
+    expect((await ctx.client.request("GET", "/admin/payments?status=applied", { headers: admin })).status).toBe(400);
+    expect((await ctx.client.request("GET", "/admin/payments?limit=0", { headers: admin })).status).toBe(400);
+    expect((await ctx.client.request("GET", "/admin/payments")).status).toBe(401);
+
+    const env = { ...process.env, REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" };
+    const { stdout } = await promisify(execFile)("npx", ["tsx", "bin/onsale.ts", "payments", "--status", "unmatched,refunded", "--limit", "3"], { env, timeout: 60_000 });
+    const lines = stdout.trim().split("\n");
+    expect(lines[0]).toContain(`unmatched stripe/${stranger.id} checkout.session.completed €9.00`);
+    expect(lines.length).toBeLessThanOrEqual(3);
   });
 });

@@ -16,8 +16,17 @@ export interface PaidSession {
   paymentIntent?: string;
 }
 
+/** A provider event as the webhook body carries it. */
+export type WebhookEvent = {
+  id: string;
+  object: "event";
+  type: string;
+  created: number;
+  data: { object: Record<string, unknown> };
+};
+
 /** A checkout.session.completed event paying for the booking. */
-export function checkoutCompleted(paid: PaidSession): Record<string, unknown> {
+export function checkoutCompleted(paid: PaidSession): WebhookEvent {
   return {
     id: paid.id,
     object: "event",

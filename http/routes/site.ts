@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Events } from "../../application/events.js";
 import type { EventRecord, LiveEvent } from "../../engine/engine.js";
 import { isUuid } from "../../engine/ids.js";
+import { formatMoney } from "../../engine/money.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
 import type { HttpDeps } from "../server.js";
@@ -18,10 +19,6 @@ const STATIC_FILES: Record<string, string> = {
   "site.css": "text/css; charset=utf-8",
 };
 
-function money(minor: number, currency: string): string {
-  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(minor / 100);
-}
-
 /** The booking page's body: the event, the form, and the sections site.js shows in turn. */
 function eventPage(event: EventRecord, live: LiveEvent): string {
   const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "short", timeZone: event.timeZone }).format(event.startsAt);
@@ -34,7 +31,7 @@ function eventPage(event: EventRecord, live: LiveEvent): string {
   return `<link rel="stylesheet" href="/static/site.css">
 <main id="app" data-event-id="${event.id}" data-pow-bits="${powBits}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
-<p>${escapeHtml(money(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
+<p>${escapeHtml(formatMoney(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
 ${opens}
 <section id="choose" aria-labelledby="choose-title">
 <h2 id="choose-title" tabindex="-1">Choose your tickets</h2>

@@ -31,7 +31,7 @@ export function engineEnv(redisUrl: string, databaseUrl: string, port: number, e
     REDIS_URL: redisUrl,
     DATABASE_URL: databaseUrl,
     ADMIN_TOKEN,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    MOCK_WEBHOOK_SECRET: WEBHOOK_SECRET,
     PGBOSS_SCHEMA: "pgboss_faults",
     LOG_LEVEL: "info",
     RATE_IP_PER_S: "1000000",
