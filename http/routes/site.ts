@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isUuid } from "../../engine/ids.js";
+import { BOOKING_STATES } from "../../engine/schema.js";
 import { selectEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
@@ -55,7 +56,7 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
           ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
           : "";
         const body = `<link rel="stylesheet" href="/static/site.css">
-<main id="app" data-event-id="${eventId}" data-pow-bits="${powBits}">
+<main id="app" data-event-id="${eventId}" data-pow-bits="${powBits}" data-states="${BOOKING_STATES.join(" ")}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
 <p>${escapeHtml(money(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
 ${opens}
