@@ -30,7 +30,7 @@ reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 local b = loadBooking(ctx, bookingId)
 if not b or (reason == 'user' and b.token ~= token) then return { 'BOOKING_NOT_FOUND', '' } end
 
-local kind = 'cancelled'
+local kind = STATE.cancelled
 if b.state == STATE.held then
   releaseHold(ctx, ev, b, STATE.cancelled, reason, nowMs, retentionMs)
 elseif b.state == STATE.waiting then

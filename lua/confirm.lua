@@ -56,7 +56,7 @@ elseif b.state == STATE.held then
   moveStock(ctx, ev, 0, -b.qty, b.qty)
   closeOpen(ctx, b)
   setState(ctx, b, STATE.paid, 'payment', nowMs, retentionMs)
-  outcome = 'paid'
+  outcome = STATE.paid
 elseif b.state == STATE.cancelled and b.reason == 'user' then
   outcome = 'refund'
 elseif (b.state == STATE.expired or b.state == STATE.cancelled) and ev.instock >= b.qty then
