@@ -22,6 +22,7 @@ import {
   sweepArgs,
   type Arg,
   type Booking,
+  type CancelInput,
   type CancelKind,
   type ConfirmOutcome,
   type HoldInput,
@@ -179,7 +180,7 @@ export class Engine {
     return this.end(eventId, bookingId, "", reason, nowMs);
   }
 
-  private async end(eventId: string, bookingId: string, secret: string, reason: "user" | "payment_failed" | "checkout_expired", nowMs: number) {
+  private async end(eventId: string, bookingId: string, secret: string, reason: CancelInput["reason"], nowMs: number) {
     const args = cancelArgs(this.keys(eventId), nowMs, this.settings, { bookingId, secret, reason });
     return decodeCancel(eventId, await this.timed("cancel", () => this.redis.cancel(...args)));
   }

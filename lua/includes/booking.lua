@@ -89,7 +89,7 @@ local function linePosition(ctx, b)
   return (redis.call('ZRANK', ctx.line, b.id) or -1) + 1
 end
 
--- The booking reply every script gives (see engine/commands.ts bookingReply).
+-- The booking reply of hold, cancel, confirm and lookup (engine/commands.ts decodes it).
 local function bookingReply(ctx, kind, b)
   return { 'ok', kind, b.id, b.state, b.qty, b.exp, linePosition(ctx, b), b.token, b.user, b.amount,
     b.currency, b.reason }
