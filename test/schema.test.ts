@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { loadConfig } from "../engine/config.js";
 import { Engine, type EventRecord } from "../engine/engine.js";
 import { decodeLogEntry } from "../engine/eventLog.js";
@@ -115,6 +115,11 @@ describe("the schema and what the scripts store", () => {
       capacity: 1, price: 1000, currency: "eur", maxPerUser: 1, saleStartsAt: null, saleEndsAt: null,
       status: "on_sale", version: 1, powBits: 0, holdSeconds: 0,
     };
+    // Gone however the test ends, so no other file's sweep meets a half-written event.
+    onTestFinished(async () => {
+      await redis.del(...eventKeys(eventId).slice(0, 6));
+      await engine.forgetLiveEvents([eventId]);
+    });
     const loaded = await engine.loadEvent(event, 0);
     const eventFields = new Set<string>(Object.values(EVENT));
     expect(Object.keys(loaded.fields).filter((field) => !eventFields.has(field))).toEqual([]);
@@ -128,8 +133,6 @@ describe("the schema and what the scripts store", () => {
     const entries = await redis.xrange(logKey(eventId), "-", "+");
     expect(entries.map(([id, flat]) => decodeLogEntry(id, flat).status)).toEqual(["held", "waiting", "cancelled", "held"]);
     for (const [, flat] of entries) expect(flat.filter((_, i) => i % 2 === 0).sort()).toEqual([...LOG_NAMES].sort());
-    await redis.del(...eventKeys(eventId).slice(0, 6));
-    await engine.forgetLiveEvents([eventId]);
   });
 });
 
