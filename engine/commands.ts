@@ -3,7 +3,7 @@ import type { Config } from "./config.js";
 import { EngineError, isEngineErrorCode, type EngineErrorCode } from "./errors.js";
 import { bookingToken } from "./ids.js";
 import { bookingKey, lineKey, type EventKeys } from "./keys.js";
-import { isBookingState, type BookingState } from "./schema.js";
+import { BOOKING_REPLY, isBookingState, type BookingState } from "./schema.js";
 
 // The typed boundary to lua/: one builder per script turns named inputs into the KEYS and
 // ARGV its Input header lists, in that order; one decoder per reply checks the shape, the
@@ -239,28 +239,30 @@ const KINDS = {
   lookup: new Set<string>(["status"]),
 } as const;
 
-const BOOKING_REPLY_LENGTH = 12;
+/** Where each entry of the booking reply is: after 'ok' and the kind. */
+const AT = Object.fromEntries(BOOKING_REPLY.map((name, i) => [name, i + 2])) as Record<(typeof BOOKING_REPLY)[number], number>;
+const BOOKING_REPLY_LENGTH = BOOKING_REPLY.length + 2;
 
 /** The booking reply (lua/includes/booking.lua bookingReply) of hold, cancel, confirm and lookup. */
 function decodeBooking(script: keyof typeof KINDS, eventId: string, reply: unknown): Booking & { kind: string } {
   const r = okReply(script, reply, BOOKING_REPLY_LENGTH, REFUSALS[script]);
   const kind = str(script, r, 1);
   if (!KINDS[script].has(kind)) wrongReply(script, reply, `unknown kind ${kind}`);
-  const status = r[3];
+  const status = r[AT.state];
   if (!isBookingState(status)) return wrongReply(script, reply, `unknown booking state ${String(status)}`);
   return {
     kind,
-    id: str(script, r, 2),
+    id: str(script, r, AT.id),
     eventId,
     status,
-    quantity: num(script, r, 4),
-    expiresAtMs: num(script, r, 5),
-    position: num(script, r, 6),
-    token: bookingToken(eventId, str(script, r, 7)),
-    userId: str(script, r, 8),
-    amount: num(script, r, 9),
-    currency: str(script, r, 10),
-    reason: str(script, r, 11),
+    quantity: num(script, r, AT.qty),
+    expiresAtMs: num(script, r, AT.exp),
+    position: num(script, r, AT.position),
+    token: bookingToken(eventId, str(script, r, AT.token)),
+    userId: str(script, r, AT.user),
+    amount: num(script, r, AT.amount),
+    currency: str(script, r, AT.currency),
+    reason: str(script, r, AT.reason),
   };
 }
 

@@ -100,6 +100,13 @@ export const EVENT = Object.freeze(
   Object.fromEntries(Object.entries(EVENT_HASH).map(([name, spec]) => [name, spec.field])),
 ) as { readonly [K in EventName]: (typeof EVENT_HASH)[K]["field"] };
 
+/**
+ * The booking reply of hold, cancel, confirm and lookup: { 'ok', kind, ...these }, each a
+ * booking hash field, the booking's id, or its position (1-based place in the line; 0 when
+ * not waiting). engine/commands.ts decodes it.
+ */
+export const BOOKING_REPLY = ["id", "state", "qty", "exp", "position", "token", "user", "amount", "currency", "reason"] as const;
+
 /** A log entry's fields beside the booking's logged ones: what happened, to which booking, when. */
 export const LOG_HEAD = { kind: "k", bookingId: "id", atMs: "at" } as const;
 
@@ -141,6 +148,7 @@ export function schemaLua(): string {
         return `{ ${luaString(name)}, ${luaString(spec.orZero ? "count" : spec.type)} }`;
       })
       .join(", ")} }`,
+    `local BOOKING_REPLY = ${luaList(BOOKING_REPLY)}`,
     `local LOG = ${strictTable("log field", Object.entries(LOG_HEAD))}`,
     `local LOGGED = { ${LOGGED.map(([log, field]) => `{ ${luaString(log)}, ${luaString(field)} }`).join(", ")} }`,
     "",

@@ -26,8 +26,7 @@
     ARGV[21] powBits           difficulty of the presented proof; 0 when none
     ARGV[22] powExpiresAtMs    when the presented proof expires
 
-  Output: { 'ok', kind, id, state, quantity, expiresAtMs, position, token, userId,
-            amount, currency, reason }  kind = held | waiting | replay
+  Output: { 'ok', kind, id, state, ... } (see bookingReply)  kind = held | waiting | replay
       or  { errorCode, detail }
         EVENT_NOT_FOUND, RATE_LIMITED, POW_REQUIRED, POW_REUSED (see includes/gate.lua), SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
         OPEN_BOOKING_EXISTS (detail: its id), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT

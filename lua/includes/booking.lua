@@ -91,6 +91,9 @@ end
 
 -- The booking reply of hold, cancel, confirm and lookup (engine/commands.ts decodes it).
 local function bookingReply(ctx, kind, b)
-  return { 'ok', kind, b.id, b.state, b.qty, b.exp, linePosition(ctx, b), b.token, b.user, b.amount,
-    b.currency, b.reason }
+  local reply = { 'ok', kind }
+  for i, field in ipairs(BOOKING_REPLY) do
+    if field == 'position' then reply[i + 2] = linePosition(ctx, b) else reply[i + 2] = b[field] end
+  end
+  return reply
 end
