@@ -11,6 +11,7 @@ import {
   decodeRecover,
   decodeSweep,
   HOLD_BATCH_REQUEST_ARGS,
+  REFUSALS,
   holdArgs,
   holdBatchArgs,
   loadArgs,
@@ -104,6 +105,17 @@ describe("script builders and the Lua Input headers", () => {
 });
 
 describe("script reply decoders", () => {
+  it("accept as refusals exactly the codes each script's Output header lists", () => {
+    /** Codes a decoder answers as a result, not an error. */
+    const answered: Partial<Record<keyof typeof REFUSALS, string[]>> = { sweep: ["EVENT_NOT_FOUND"], recover: ["RELAY_BEHIND"] };
+    for (const script of Object.keys(REFUSALS) as (keyof typeof REFUSALS)[]) {
+      const text = readFileSync(join(LUA_DIR, `${script}.lua`), "utf8");
+      const output = text.slice(text.indexOf("Output:"), text.indexOf("]]"));
+      const listed = new Set(output.match(/\b[A-Z][A-Z_]{3,}\b/g));
+      expect([...listed].sort(), script).toEqual([...REFUSALS[script], ...(answered[script] ?? [])].sort());
+    }
+  });
+
   const booking = (kind: string, state: string): unknown[] => ["ok", kind, "b", state, 1, 0, 0, "s", "u", 100, "eur", ""];
 
   it("decode a booking reply and refuse a state or kind the script does not give", () => {
