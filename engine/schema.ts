@@ -6,7 +6,10 @@
 export const BOOKING_STATES = ["waiting", "held", "paid", "expired", "cancelled", "refunded"] as const;
 export type BookingState = (typeof BOOKING_STATES)[number];
 
-/** States a booking never leaves (but a late payment can revive an expired or cancelled one); its hash is kept only for the retention period. */
+/**
+ * States that end a booking: its hash is then kept only for the retention period (a late
+ * payment can still turn an expired or cancelled booking into a paid one).
+ */
 export const TERMINAL_STATES: readonly BookingState[] = ["paid", "expired", "cancelled", "refunded"];
 
 const STATE_SET: ReadonlySet<string> = new Set(BOOKING_STATES);
@@ -133,7 +136,9 @@ export function schemaLua(): string {
   return [
     "-- Generated from engine/schema.ts when the scripts load; change it there.",
     "local function strict(label, t)",
-    "  return setmetatable(t, { __index = function(_, name) error('schema: no ' .. label .. ' ' .. tostring(name)) end })",
+    "  return setmetatable(t, { __index = function(_, name)",
+    "    error('schema: no ' .. label .. ' ' .. tostring(name))",
+    "  end })",
     "end",
     `local STATE = ${strictTable("booking state", BOOKING_STATES.map((s) => [s, s]))}`,
     `local TERMINAL = { ${TERMINAL_STATES.map((s) => `${s} = true`).join(", ")} }`,
