@@ -124,38 +124,70 @@ const LOGGED: readonly (readonly [string, BookingField])[] = (Object.keys(BOOKIN
 /** Every name a log entry uses. */
 export const LOG_NAMES: readonly string[] = [...Object.values(LOG_HEAD), ...LOGGED.map(([log]) => log)];
 
-const luaString = (value: string): string => `'${value}'`;
-const luaList = (values: readonly string[]): string => `{ ${values.map(luaString).join(", ")} }`;
-const strictTable = (label: string, entries: readonly (readonly [string, string])[]): string =>
-  `strict('${label}', { ${entries.map(([name, value]) => `${name} = ${luaString(value)}`).join(", ")} })`;
+const q = (value: string): string => `'${value}'`;
+const list = (values: readonly string[]): string => values.join(", ");
 
-/** The include "generated/schema": the tables above as Lua. A name missing from a table is an error, not nil. */
-export function schemaLua(): string {
-  const bookingFields = Object.keys(BOOKING_HASH) as BookingField[];
-  const eventRead = (Object.keys(EVENT_HASH) as EventName[]).filter((name) => "read" in EVENT_HASH[name]);
+/** The tables Lua code names schema entries through, resolved to literals when a script loads. */
+const LUA_NAMES: Record<string, Readonly<Record<string, string>>> = { STATE, BOOKING, EVENT, LOG: LOG_HEAD };
+
+/**
+ * Replaces each STATE.x, BOOKING.x, EVENT.x and LOG.x in a script with its literal, so a
+ * script pays nothing for naming them; a name the schema lacks fails the load.
+ */
+export function resolveSchemaNames(lua: string, script: string): string {
+  return lua.replace(/\b(STATE|BOOKING|EVENT|LOG)\.(\w+)/g, (_match, table: string, name: string) => {
+    const names = LUA_NAMES[table]!;
+    if (!Object.hasOwn(names, name)) throw new Error(`lua/${script}.lua: ${table}.${name} is not in engine/schema.ts`);
+    return q(names[name]!);
+  });
+}
+
+function eventLua(): string[] {
+  const read = (Object.keys(EVENT_HASH) as EventName[]).filter((name) => "read" in EVENT_HASH[name]);
+  const values = read.map((name, i) => {
+    const spec: EventFieldSpec = EVENT_HASH[name];
+    const raw = `v[${i + 1}]`;
+    return `${name} = ${spec.type === "string" ? raw : spec.orZero ? `tonumber(${raw}) or 0` : `tonumber(${raw})`}`;
+  });
   return [
-    "-- Generated from engine/schema.ts when the scripts load; change it there.",
-    "local function strict(label, t)",
-    "  return setmetatable(t, { __index = function(_, name)",
-    "    error('schema: no ' .. label .. ' ' .. tostring(name))",
-    "  end })",
+    "-- The event's fields every script reads, by their schema names; nil when the event is not live.",
+    "local function readEvent(key)",
+    `  local v = redis.call('HMGET', key, ${list(read.map((name) => q(EVENT_HASH[name].field)))})`,
+    `  if not v[${read.indexOf("status") + 1}] then return nil end`,
+    `  return { ${list(values)} }`,
     "end",
-    `local STATE = ${strictTable("booking state", BOOKING_STATES.map((s) => [s, s]))}`,
-    `local TERMINAL = { ${TERMINAL_STATES.map((s) => `${s} = true`).join(", ")} }`,
-    `local BOOKING = ${strictTable("booking field", Object.keys(BOOKING).map((f) => [f, f]))}`,
-    `local BOOKING_FIELDS = ${luaList(bookingFields)}`,
-    `local BOOKING_NUMBERS = { ${bookingFields.filter((f) => BOOKING_HASH[f].type === "number").map((f) => `${f} = true`).join(", ")} }`,
-    `local EVENT = ${strictTable("event field", Object.entries(EVENT))}`,
-    `local EVENT_READ_FIELDS = ${luaList(eventRead.map((name) => EVENT_HASH[name].field))}`,
-    `local EVENT_READ = { ${eventRead
-      .map((name) => {
-        const spec: EventFieldSpec = EVENT_HASH[name];
-        return `{ ${luaString(name)}, ${luaString(spec.orZero ? "count" : spec.type)} }`;
-      })
-      .join(", ")} }`,
-    `local BOOKING_REPLY = ${luaList(BOOKING_REPLY)}`,
-    `local LOG = ${strictTable("log field", Object.entries(LOG_HEAD))}`,
-    `local LOGGED = { ${LOGGED.map(([log, field]) => `{ ${luaString(log)}, ${luaString(field)} }`).join(", ")} }`,
-    "",
-  ].join("\n");
+  ];
+}
+
+function bookingLua(): string[] {
+  const fields = Object.keys(BOOKING_HASH) as BookingField[];
+  const values = fields.map((field, i) => `${field} = ${BOOKING_HASH[field].type === "number" ? `tonumber(v[${i + 1}]) or 0` : `v[${i + 1}] or ''`}`);
+  return [
+    "-- A booking as a table named by its hash fields, plus id and key; nil when there is none.",
+    "local function readBooking(key, id)",
+    `  local v = redis.call('HMGET', key, ${list(fields.map(q))})`,
+    `  if not v[${fields.indexOf("state") + 1}] then return nil end`,
+    `  return { id = id, key = key, ${list(values)} }`,
+    "end",
+    "-- Writes every field of a new booking.",
+    "local function saveBooking(b)",
+    `  redis.call('HSET', b.key, ${list(fields.map((field) => `${q(field)}, b.${field}`))})`,
+    "end",
+    "-- Appends the booking as it now stands to the log.",
+    "local function logBooking(log, kind, b, nowMs)",
+    `  redis.call('XADD', log, '*', ${q(LOG_HEAD.kind)}, kind, ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs,`,
+    `    ${list(LOGGED.map(([log, field]) => `${q(log)}, b.${field}`))})`,
+    "end",
+    "local function bookingReplyOf(kind, b, position)",
+    `  return { 'ok', kind, ${list(BOOKING_REPLY.map((entry) => (entry === "position" ? "position" : `b.${entry}`)))} }`,
+    "end",
+    "local function isTerminal(state)",
+    `  return ${TERMINAL_STATES.map((state) => `state == ${q(state)}`).join(" or ")}`,
+    "end",
+  ];
+}
+
+/** The include "generated/schema": reading and writing the booking and event hashes and the log, as the schema lists them. */
+export function schemaLua(): string {
+  return ["-- Generated from engine/schema.ts when the scripts load; change it there.", ...eventLua(), ...bookingLua(), ""].join("\n");
 }

@@ -4,11 +4,12 @@ import { fileURLToPath } from "node:url";
 import type { Arg } from "./commands.js";
 import { EVENT_KEYS } from "./keys.js";
 import type { RedisClient } from "./redis.js";
-import { schemaLua } from "./schema.js";
+import { resolveSchemaNames, schemaLua } from "./schema.js";
 
 // Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
 // is replaced by lua/x.lua when the script is loaded; each include is inserted once.
-// "generated/x" is Lua built from TypeScript instead of read from a file.
+// "generated/x" is Lua built from TypeScript instead of read from a file, and the names a
+// script takes from the schema (STATE.held, EVENT.instock) become literals.
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "lua");
 const INCLUDE = /^--- @include "([\w/]+)"$/gm;
@@ -22,7 +23,7 @@ export function loadLua(name: string): string {
       seen.add(include);
       return expand(include);
     });
-  return expand(name);
+  return resolveSchemaNames(expand(name), name);
 }
 
 /** What a script answered, before its decoder in engine/commands.ts checks it. */

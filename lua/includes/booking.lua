@@ -1,43 +1,17 @@
 --[[
   One hash per booking at booking:{E}:<id>, its fields and states as engine/schema.ts
-  defines them (BOOKING_FIELDS, STATE). Every change goes through these helpers so it is
-  logged.
+  defines them (read, written and logged by the include generated/schema). Every change
+  goes through these helpers so it is logged.
 ]]
-
--- The booking as a table named by its hash fields, plus id and key; nil if there is none.
-local function readBooking(key, id)
-  local v = redis.call('HMGET', key, unpack(BOOKING_FIELDS))
-  local b = { id = id, key = key }
-  for i, field in ipairs(BOOKING_FIELDS) do
-    if BOOKING_NUMBERS[field] then b[field] = tonumber(v[i]) or 0 else b[field] = v[i] or '' end
-  end
-  if b.state == '' then return nil end
-  return b
-end
 
 local function loadBooking(ctx, id)
   return readBooking(ctx.bookingPrefix .. id, id)
 end
 
--- Writes every field of a new booking.
-local function saveBooking(b)
-  local args = {}
-  for _, field in ipairs(BOOKING_FIELDS) do
-    args[#args + 1] = field
-    args[#args + 1] = b[field]
-  end
-  redis.call('HSET', b.key, unpack(args))
-end
-
 -- Appends the booking as it now stands; the relay upserts whole rows, so replaying an
 -- entry twice or out of order of other bookings changes nothing.
 local function appendLog(ctx, kind, b, nowMs)
-  local args = { LOG.kind, kind, LOG.bookingId, b.id, LOG.atMs, nowMs }
-  for _, logged in ipairs(LOGGED) do
-    args[#args + 1] = logged[1]
-    args[#args + 1] = b[logged[2]]
-  end
-  redis.call('XADD', ctx.log, '*', unpack(args))
+  logBooking(ctx.log, kind, b, nowMs)
 end
 
 -- Writes state (and the fields that go with it), keeps terminal bookings only for the
@@ -46,7 +20,7 @@ local function setState(ctx, b, state, reason, nowMs, retentionMs)
   b.state, b.reason = state, reason
   redis.call('HSET', b.key, BOOKING.state, state, BOOKING.reason, reason, BOOKING.exp, b.exp,
     BOOKING.pay, b.pay, BOOKING.hseq, b.hseq)
-  if TERMINAL[state] then redis.call('PEXPIRE', b.key, retentionMs) end
+  if isTerminal(state) then redis.call('PEXPIRE', b.key, retentionMs) end
   appendLog(ctx, state, b, nowMs)
 end
 
@@ -91,9 +65,5 @@ end
 
 -- The booking reply of hold, cancel, confirm and lookup (engine/commands.ts decodes it).
 local function bookingReply(ctx, kind, b)
-  local reply = { 'ok', kind }
-  for i, field in ipairs(BOOKING_REPLY) do
-    if field == 'position' then reply[i + 2] = linePosition(ctx, b) else reply[i + 2] = b[field] end
-  end
-  return reply
+  return bookingReplyOf(kind, b, linePosition(ctx, b))
 end

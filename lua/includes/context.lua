@@ -22,18 +22,8 @@ local function eventContext(keys)
   }
 end
 
--- The event's fields every script reads (EVENT_READ), by their schema names; nil if the event is not live.
 local function loadEvent(ctx)
-  local v = redis.call('HMGET', ctx.event, unpack(EVENT_READ_FIELDS))
-  local ev = {}
-  for i, f in ipairs(EVENT_READ) do
-    local kind = f[2]
-    if kind == 'string' then ev[f[1]] = v[i]
-    elseif kind == 'count' then ev[f[1]] = tonumber(v[i]) or 0
-    else ev[f[1]] = tonumber(v[i]) end
-  end
-  if not ev.status then return nil end
-  return ev
+  return readEvent(ctx.event)
 end
 
 -- How long a new or served hold lasts: the event's own length, else the caller's (HOLD_SECONDS).
