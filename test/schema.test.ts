@@ -105,10 +105,10 @@ describe("the schema and the Lua scripts", () => {
 describe("the schema and what the scripts store", () => {
   const config = loadConfig({ REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" });
   const redis = connectRedis(config);
-  const engine = new Engine(redis, config);
   afterAll(() => redis.quit());
 
   it("a booking's hash and its log entries hold exactly the schema's fields", async () => {
+    const engine = new Engine(redis, config);
     const eventId = uuidv7();
     const event: EventRecord = {
       id: eventId, name: "Schema", venue: "Hall", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",

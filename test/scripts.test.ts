@@ -24,7 +24,7 @@ import {
 } from "../engine/commands.js";
 import { EngineError } from "../engine/errors.js";
 import { bookingKey, eventKeys, lineKey } from "../engine/keys.js";
-import { SCRIPTS, type ScriptCommands } from "../engine/scripts.js";
+import { loadLua, SCRIPTS, type ScriptCommands } from "../engine/scripts.js";
 
 // The typed script boundary (engine/commands.ts) against the scripts' Input headers: each
 // builder sends exactly the KEYS and ARGV its script's header lists, and each decoder refuses
@@ -85,6 +85,10 @@ describe("script builders and the Lua Input headers", () => {
     const files = readdirSync(LUA_DIR).filter((f) => f.endsWith(".lua")).map((f) => f.slice(0, -4)).sort();
     expect(Object.keys(SCRIPTS).sort()).toEqual(files);
     expect(Object.keys(BUILDERS).sort()).toEqual(files);
+  });
+
+  it("every script loads: its includes exist and every schema name it uses is in engine/schema.ts", () => {
+    for (const script of Object.keys(SCRIPTS)) expect(() => loadLua(script), script).not.toThrow();
   });
 
   for (const script of Object.keys(BUILDERS) as (keyof ScriptCommands)[]) {
