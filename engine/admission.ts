@@ -2,9 +2,9 @@ import type { Config } from "./config.js";
 import { EngineError } from "./errors.js";
 import { eventKey } from "./keys.js";
 import { metrics } from "./metrics.js";
+import { EVENT } from "./schema.js";
 import { issueChallenge, readChallenge, solves, type Challenge } from "./pow.js";
 import type { RedisClient } from "./redis.js";
-import type { ScriptReply } from "./scripts.js";
 
 // The anti-bot gate: per-IP and per-user token buckets and the event's proof-of-work. The
 // proof is checked here (hashing is CPU work, not Redis work); the buckets, the difficulty
@@ -29,28 +29,16 @@ export interface Gate {
   proofSent: boolean;
 }
 
-/** The gate's entries in a hold script's ARGV: gated, clientIp, powNonce, powBits, powExpiresAtMs. */
-export type GateArgs = [number, string, string, number, number];
-
-/** An internal caller (tests, the benchmark's Redis ceiling) passes no gate. */
-const UNGATED: GateArgs = [0, "", "", 0, 0];
-
-export function gateArgs(gate: Gate | undefined): GateArgs {
-  if (gate === undefined) return UNGATED;
-  return [1, gate.clientIp, gate.proof?.nonce ?? "", gate.proof?.bits ?? 0, gate.proof?.expiresAtMs ?? 0];
-}
-
 const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED"]);
 
-/** Throws the gate's refusal, counted, if the hold script gave one. */
-export function throwIfGateRefused(reply: ScriptReply, gate: Gate | undefined): void {
-  let code = String(reply[0]);
-  if (!GATE_REFUSALS.has(code)) return;
+/** A hold's error as the client is told it: the gate's refusals are counted, and a bad proof told apart from a missing one. */
+export function gateRefusal(error: unknown, gate: Gate | undefined): unknown {
+  if (!(error instanceof EngineError) || !GATE_REFUSALS.has(error.code)) return error;
+  const { detail } = error;
   // A proof was sent but is forged, expired, for another event or wrong: say so.
-  if (code === "POW_REQUIRED" && gate?.proofSent && gate.proof === null) code = "POW_INVALID";
-  const detail = String(reply[1] ?? "");
+  const code = error.code === "POW_REQUIRED" && gate?.proofSent && gate.proof === null ? "POW_INVALID" : error.code;
   metrics.admissionRefusals.inc({ reason: code === "RATE_LIMITED" ? `rate_${detail.split(":")[0]}` : code.toLowerCase() });
-  throw new EngineError(code as "RATE_LIMITED" | "POW_REQUIRED" | "POW_INVALID" | "POW_REUSED", detail);
+  return code === error.code ? error : new EngineError(code, detail);
 }
 
 export class Admission {
@@ -72,7 +60,7 @@ export class Admission {
 
   /** A fresh challenge at the event's current difficulty; null if the event is not live. */
   async challenge(eventId: string, nowMs = Date.now()): Promise<Challenge | null> {
-    const [status, bits] = await this.redis.hmget(eventKey(eventId), "status", "pow_bits");
+    const [status, bits] = await this.redis.hmget(eventKey(eventId), EVENT.status, EVENT.powBits);
     if (status === null) return null;
     return issueChallenge(this.config.powSecret, eventId, Number(bits ?? 0), this.config.powTtlMs, nowMs);
   }

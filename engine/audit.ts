@@ -2,6 +2,7 @@ import type { Engine } from "./engine.js";
 import { lastLogId } from "./eventLog.js";
 import { bookingKey, eventKey, holdsKey, lineKey } from "./keys.js";
 import { scanKeys } from "./redis.js";
+import { BOOKING, EVENT, STATE } from "./schema.js";
 
 // Recounts an event from its bookings; the tests and the benchmark use it to prove no oversell.
 
@@ -28,7 +29,7 @@ export async function checkInvariant(engine: Engine, eventId: string): Promise<T
   const mark = async () => {
     const [last, version] = await Promise.all([
       lastLogId(engine.redis, eventId),
-      engine.redis.hget(eventKey(eventId), "version"),
+      engine.redis.hget(eventKey(eventId), EVENT.version),
     ]);
     return `${last ?? ""}|${version ?? ""}`;
   };
@@ -53,20 +54,20 @@ async function recountEvent(engine: Engine, eventId: string): Promise<Recount> {
   const event = await redis.hgetall(eventKey(eventId));
   const prefix = bookingKey(eventId, "");
   const keys = await bookingKeysOf(engine, eventId);
-  const tally: Tally = { instock: Number(event.instock), capacity: Number(event.capacity), held: 0, paid: 0, waiting: 0 };
+  const tally: Tally = { instock: Number(event[EVENT.instock]), capacity: Number(event[EVENT.capacity]), held: 0, paid: 0, waiting: 0 };
   const heldIds = new Set<string>();
   const waitingIds = new Set<string>();
   const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hmget(key, "state", "qty");
+  for (const key of keys) pipeline.hmget(key, BOOKING.state, BOOKING.qty);
   const fields = (await pipeline.exec()) ?? [];
   for (const [index, key] of keys.entries()) {
     const [state, qty] = fields[index]![1] as [string | null, string | null];
     const id = key.slice(prefix.length);
-    if (state === "held") {
+    if (state === STATE.held) {
       tally.held += Number(qty);
       heldIds.add(id);
-    } else if (state === "paid") tally.paid += Number(qty);
-    else if (state === "waiting") {
+    } else if (state === STATE.paid) tally.paid += Number(qty);
+    else if (state === STATE.waiting) {
       tally.waiting += 1;
       waitingIds.add(id);
     }
@@ -82,8 +83,9 @@ function judge(eventId: string, { tally, event, heldIds, waitingIds, holds, line
   if (tally.instock + tally.held + tally.paid !== tally.capacity) {
     problems.push(`instock ${tally.instock} + held ${tally.held} + paid ${tally.paid} != capacity ${tally.capacity}`);
   }
-  if (Number(event.held) !== tally.held || Number(event.paid) !== tally.paid) {
-    problems.push(`counters held ${event.held} paid ${event.paid} disagree with bookings ${tally.held}/${tally.paid}`);
+  const counted = { held: event[EVENT.held], paid: event[EVENT.paid] };
+  if (Number(counted.held) !== tally.held || Number(counted.paid) !== tally.paid) {
+    problems.push(`counters held ${counted.held} paid ${counted.paid} disagree with bookings ${tally.held}/${tally.paid}`);
   }
   if (holds.size !== heldIds.size || [...heldIds].some((id) => !holds.has(id))) problems.push("hold index differs from held bookings");
   if (line.size !== waitingIds.size || [...waitingIds].some((id) => !line.has(id))) problems.push("line differs from waiting bookings");
@@ -100,8 +102,8 @@ async function bookingKeysOf(engine: Engine, eventId: string): Promise<string[]>
 export async function paidBookingIds(engine: Engine, eventId: string): Promise<Set<string>> {
   const keys = await bookingKeysOf(engine, eventId);
   const pipeline = engine.redis.pipeline();
-  for (const key of keys) pipeline.hget(key, "state");
+  for (const key of keys) pipeline.hget(key, BOOKING.state);
   const states = (await pipeline.exec()) ?? [];
   const prefix = bookingKey(eventId, "");
-  return new Set(keys.filter((_, i) => states[i]![1] === "paid").map((key) => key.slice(prefix.length)));
+  return new Set(keys.filter((_, i) => states[i]![1] === STATE.paid).map((key) => key.slice(prefix.length)));
 }

@@ -1,34 +1,46 @@
 import type { RedisClient } from "./redis.js";
 import type { Config } from "./config.js";
-import { EngineError, isEngineErrorCode } from "./errors.js";
-import { gateArgs, throwIfGateRefused, type Gate } from "./admission.js";
-import { HoldBatcher, type BookingArgs, type HoldArgs } from "./holdBatch.js";
+import { EngineError } from "./errors.js";
+import { gateRefusal, type Gate } from "./admission.js";
+import {
+  cancelArgs,
+  confirmArgs,
+  decodeCancel,
+  decodeConfirm,
+  decodeHold,
+  decodeHoldBatch,
+  decodeLoad,
+  decodeLookup,
+  decodeRecover,
+  decodeSweep,
+  holdArgs,
+  holdBatchArgs,
+  loadArgs,
+  lookupArgs,
+  recoverArgs,
+  scriptSettings,
+  sweepArgs,
+  type Arg,
+  type Booking,
+  type CancelInput,
+  type CancelKind,
+  type ConfirmOutcome,
+  type HoldInput,
+  type HoldKind,
+  type KnownInDb,
+  type RecoverResult,
+  type ScriptSettings,
+  type SweepResult,
+} from "./commands.js";
+import { HoldBatcher } from "./holdBatch.js";
 import { bookingToken, newBookingSecret, parseBookingToken, uuidv7 } from "./ids.js";
-import { bookingKey, eventKey, eventKeys, lineKey, liveEventsKey, type EventKeys } from "./keys.js";
+import { bookingKey, eventKey, eventKeys, liveEventsKey, type EventKeys } from "./keys.js";
 import { metrics } from "./metrics.js";
+import { BOOKING, EVENT } from "./schema.js";
 import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
 
-export type BookingStatus = "waiting" | "held" | "paid" | "expired" | "cancelled" | "refunded";
-
-/** A booking as its holder sees it. */
-export interface Booking {
-  id: string;
-  eventId: string;
-  userId: string;
-  quantity: number;
-  status: BookingStatus;
-  /** When the hold ends; 0 when not held. */
-  expiresAtMs: number;
-  /** 1-based place in the waiting line; 0 when not waiting. */
-  position: number;
-  token: string;
-  amount: number;
-  currency: string;
-  reason: string;
-}
-
-export type HoldKind = "held" | "waiting" | "replay";
-export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "mismatch";
+export type { Booking, ConfirmOutcome, HoldKind, KnownInDb, RecoverResult, SweepResult } from "./commands.js";
+export type { BookingState as BookingStatus } from "./schema.js";
 
 export interface HoldRequest {
   eventId: string;
@@ -62,7 +74,7 @@ export interface EventRecord {
 }
 
 /** Fields of event:{E} that are display data, cached from PostgreSQL; `cache flush` drops only these. */
-export const DISPLAY_FIELDS = ["name", "venue", "starts_at", "time_zone"] as const;
+export const DISPLAY_FIELDS = [EVENT.name, EVENT.venue, EVENT.startsAt, EVENT.timeZone] as const;
 
 export interface LiveEvent {
   instock: number;
@@ -72,35 +84,6 @@ export interface LiveEvent {
   fields: Record<string, string>;
 }
 
-/** What PostgreSQL knows of an event's bookings, for restoring Redis after a loss. */
-export interface KnownInDb {
-  paid: number;
-  maxArrivalSeq: number;
-  maxHoldSeq: number;
-  /** The relay's offset in the same snapshot: PostgreSQL has every log entry up to it. */
-  relayedUpTo: string;
-  /** External user id and that person's paid tickets. */
-  paidByUser: [string, number][];
-}
-
-export interface RecoverResult {
-  /** The log has entries PostgreSQL lacks yet: nothing was written. */
-  relayBehind: boolean;
-  paidAdded: number;
-  countersRaised: number;
-  talliesRaised: number;
-}
-
-export interface SweepResult {
-  reclaimed: number;
-  served: number;
-  dropped: number;
-  lineLength: number;
-  holdCount: number;
-  /** The sale is over and nothing is held or waiting: no sweep is needed until the event is loaded again. */
-  finished: boolean;
-}
-
 const KEYS_CACHE_MAX = 10_000;
 
 /** The domain core: every change to live inventory is one Lua script call. */
@@ -108,23 +91,15 @@ export class Engine {
   readonly redis: RedisClient & ScriptCommands;
   private readonly keysCache = new Map<string, EventKeys>();
   private readonly batcher: HoldBatcher | null;
-  /**
-   * The settings both hold scripts read as one run of ARGV (hold.lua's 9–17, hold_batch.lua's
-   * 3–11): idempotencyTtlMs, reclaimMax, serveMax, lineMax, retentionMs, then the token
-   * buckets' ipPerS, ipBurst, userPerS, userBurst. Fixed per process, so built once.
-   */
-  private readonly holdSettings: number[];
+  /** What every script call of this process sends from the config. */
+  private readonly settings: ScriptSettings;
 
   constructor(
     redis: RedisClient,
     readonly config: Config,
   ) {
     this.redis = defineScripts(redis);
-    const { limits } = config;
-    this.holdSettings = [
-      config.idempotencyTtlMs, config.reclaimMax, config.serveMax, limits.lineMax, config.retentionMs,
-      limits.rateIpPerS, limits.rateIpBurst, limits.rateUserPerS, limits.rateUserBurst,
-    ];
+    this.settings = scriptSettings(config);
     this.batcher = config.holdBatch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holdBatch) : null;
   }
 
@@ -139,41 +114,35 @@ export class Engine {
   }
 
   async hold(request: HoldRequest, nowMs = Date.now()): Promise<Booking & { kind: HoldKind }> {
-    const { config } = this;
-    const booking: BookingArgs = [uuidv7(nowMs), newBookingSecret(), request.userId, request.quantity, request.email, request.idempotencyKey];
-    const gate = gateArgs(request.gate);
+    const input: HoldInput = {
+      bookingId: uuidv7(nowMs),
+      secret: newBookingSecret(),
+      userId: request.userId,
+      quantity: request.quantity,
+      email: request.email,
+      idempotencyKey: request.idempotencyKey,
+      gate: request.gate,
+    };
     const reply =
       this.batcher !== null
-        ? await this.batcher.hold(request.eventId, [...booking, ...gate])
-        : await this.timed("hold", () =>
-            this.redis.hold(
-              ...this.keys(request.eventId),
-              nowMs,
-              config.holdMs,
-              ...booking,
-              ...this.holdSettings,
-              ...gate,
-            ),
-          );
-    throwIfGateRefused(reply, request.gate);
-    const held = parseBooking(request.eventId, reply);
+        ? await this.batcher.hold(request.eventId, input)
+        : await this.timed("hold", () => this.redis.hold(...holdArgs(this.keys(request.eventId), nowMs, this.settings, input)));
+    let held: Booking & { kind: HoldKind };
+    try {
+      held = decodeHold(request.eventId, reply);
+    } catch (error) {
+      throw gateRefusal(error, request.gate);
+    }
     metrics.bookingOutcomes.inc({ outcome: held.kind });
-    return held as Booking & { kind: HoldKind };
+    return held;
   }
 
   /** One lua/hold_batch.lua call for holds of one event, in the order given. */
-  private async holdBatch(eventId: string, requests: HoldArgs[]): Promise<ScriptReply[]> {
-    const { config } = this;
+  private async holdBatch(eventId: string, requests: HoldInput[]): Promise<ScriptReply[]> {
     const end = metrics.scriptSeconds.startTimer({ script: "hold_batch" });
     try {
-      return await this.redis.hold_batch(
-        ...this.keys(eventId),
-        Date.now(),
-        config.holdMs,
-        ...this.holdSettings,
-        requests.length,
-        ...requests.flat(),
-      );
+      const reply = await this.redis.hold_batch(...holdBatchArgs(this.keys(eventId), Date.now(), this.settings, requests));
+      return decodeHoldBatch(reply, requests.length);
     } finally {
       end();
     }
@@ -184,10 +153,8 @@ export class Engine {
     const parsed = parseBookingToken(token);
     if (parsed === null) throw new EngineError("BOOKING_NOT_FOUND", "");
     const { eventId, secret } = parsed;
-    const reply = await this.timed("lookup", () =>
-      this.redis.lookup(bookingKey(eventId, bookingId), lineKey(eventId), secret, bookingId),
-    );
-    return parseBooking(eventId, reply);
+    const reply = await this.timed("lookup", () => this.redis.lookup(...lookupArgs({ eventId, bookingId, secret })));
+    return decodeLookup(eventId, reply);
   }
 
   /** The person cancels a waiting or held booking with its token. */
@@ -199,7 +166,7 @@ export class Engine {
 
   /** The token of a booking still in Redis, for messages that must carry it (the payment link); null once gone. */
   async tokenOf(eventId: string, bookingId: string): Promise<string | null> {
-    const secret = await this.redis.hget(bookingKey(eventId, bookingId), "token");
+    const secret = await this.redis.hget(bookingKey(eventId, bookingId), BOOKING.token);
     return secret === null ? null : bookingToken(eventId, secret);
   }
 
@@ -209,28 +176,13 @@ export class Engine {
     bookingId: string,
     reason: "payment_failed" | "checkout_expired",
     nowMs = Date.now(),
-  ): Promise<Booking & { kind: "cancelled" | "unchanged" }> {
-    return (await this.end(eventId, bookingId, "", reason, nowMs)) as Booking & {
-      kind: "cancelled" | "unchanged";
-    };
+  ): Promise<Booking & { kind: CancelKind }> {
+    return this.end(eventId, bookingId, "", reason, nowMs);
   }
 
-  private async end(eventId: string, bookingId: string, secret: string, reason: string, nowMs: number) {
-    const { config } = this;
-    const reply = await this.timed("cancel", () =>
-      this.redis.cancel(
-        ...this.keys(eventId),
-        nowMs,
-        config.holdMs,
-        bookingId,
-        secret,
-        reason,
-        config.reclaimMax,
-        config.serveMax,
-        config.retentionMs,
-      ),
-    );
-    return parseBooking(eventId, reply);
+  private async end(eventId: string, bookingId: string, secret: string, reason: CancelInput["reason"], nowMs: number) {
+    const args = cancelArgs(this.keys(eventId), nowMs, this.settings, { bookingId, secret, reason });
+    return decodeCancel(eventId, await this.timed("cancel", () => this.redis.cancel(...args)));
   }
 
   async confirm(
@@ -241,78 +193,46 @@ export class Engine {
     currency: string,
     nowMs = Date.now(),
   ): Promise<Booking & { kind: ConfirmOutcome }> {
-    const { config } = this;
-    const reply = await this.timed("confirm", () =>
-      this.redis.confirm(
-        ...this.keys(eventId),
-        nowMs,
-        config.holdMs,
-        bookingId,
-        paymentRef,
-        amount,
-        currency.toLowerCase(),
-        config.reclaimMax,
-        config.serveMax,
-        config.retentionMs,
-      ),
-    );
-    return parseBooking(eventId, reply) as Booking & { kind: ConfirmOutcome };
+    const args = confirmArgs(this.keys(eventId), nowMs, this.settings, { bookingId, paymentRef, amount, currency });
+    return decodeConfirm(eventId, await this.timed("confirm", () => this.redis.confirm(...args)));
   }
 
   /** Reclaims expired holds and serves the line of one event; null if the event is not live. */
   async sweep(eventId: string, nowMs = Date.now()): Promise<SweepResult | null> {
-    const { config } = this;
-    const reply = (await this.timed("sweep", () =>
-      this.redis.sweep(
-        ...this.keys(eventId),
-        nowMs,
-        config.holdMs,
-        config.reclaimMax,
-        config.serveMax,
-        config.retentionMs,
-      ),
-    )) as number[];
-    if (reply[0] === -1) return null;
-    const [reclaimed, served, dropped, lineLength, holdCount, finished] = reply as [number, number, number, number, number, number];
-    return { reclaimed, served, dropped, lineLength, holdCount, finished: finished === 1 };
+    const args = sweepArgs(this.keys(eventId), nowMs, this.settings);
+    return decodeSweep(await this.timed("sweep", () => this.redis.sweep(...args)));
   }
 
   /** Makes an event live, or refreshes its settings without touching live inventory. */
   async loadEvent(event: EventRecord, paidInDb: number, options = { display: true }): Promise<LiveEvent> {
-    const fields: (string | number)[] = [
-      "status", event.status,
-      "version", event.version,
-      "price", event.price,
-      "currency", event.currency.toLowerCase(),
-      "max_per_user", event.maxPerUser,
-      "sale_starts_at", event.saleStartsAt?.getTime() ?? 0,
-      "sale_ends_at", event.saleEndsAt?.getTime() ?? 0,
-      "pow_bits", event.powBits,
-      "hold_ms", event.holdSeconds * 1000,
+    const fields: Arg[] = [
+      EVENT.status, event.status,
+      EVENT.version, event.version,
+      EVENT.price, event.price,
+      EVENT.currency, event.currency.toLowerCase(),
+      EVENT.maxPerUser, event.maxPerUser,
+      EVENT.saleStartsAtMs, event.saleStartsAt?.getTime() ?? 0,
+      EVENT.saleEndsAtMs, event.saleEndsAt?.getTime() ?? 0,
+      EVENT.powBits, event.powBits,
+      EVENT.holdMs, event.holdSeconds * 1000,
       ...(options.display ? displayFields(event) : []),
     ];
-    const reply = await this.redis.load(...this.keys(event.id), event.capacity, paidInDb, ...fields);
-    throwIfError(reply);
+    decodeLoad(await this.redis.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })));
     await this.redis.sadd(liveEventsKey, event.id);
     return this.liveEvent(event.id) as Promise<LiveEvent>;
   }
 
   /** Raises paid tickets, counters and per-person tallies to what PostgreSQL knows (after a Redis loss). */
   async recover(eventId: string, known: KnownInDb): Promise<RecoverResult> {
-    const pairs = known.paidByUser.flatMap(([user, paid]) => [user, paid]);
-    const reply = await this.timed("recover", () =>
-      this.redis.recover(...this.keys(eventId), known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo, ...pairs),
-    );
-    if (reply[0] === "behind") return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0 };
-    throwIfError(reply);
-    return { relayBehind: false, paidAdded: Number(reply[1]), countersRaised: Number(reply[2]), talliesRaised: Number(reply[3]) };
+    const args = recoverArgs(this.keys(eventId), known);
+    return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
   }
 
   /** Caches display fields read from PostgreSQL (cache-aside) on a live event. */
   async cacheDisplay(event: EventRecord): Promise<void> {
     const key = eventKey(event.id);
     // Only on a live event: a display cache must never create an event without inventory.
-    if ((await this.redis.hexists(key, "status")) === 1) await this.redis.hset(key, ...displayFields(event));
+    if ((await this.redis.hexists(key, EVENT.status)) === 1) await this.redis.hset(key, ...displayFields(event));
   }
 
   /** Drops cached display fields; inventory and settings stay. */
@@ -322,12 +242,12 @@ export class Engine {
 
   async liveEvent(eventId: string): Promise<LiveEvent | null> {
     const fields = await this.redis.hgetall(eventKey(eventId));
-    if (fields.status === undefined) return null;
+    if (fields[EVENT.status] === undefined) return null;
     return {
-      instock: Number(fields.instock),
-      held: Number(fields.held),
-      paid: Number(fields.paid),
-      capacity: Number(fields.capacity),
+      instock: Number(fields[EVENT.instock]),
+      held: Number(fields[EVENT.held]),
+      paid: Number(fields[EVENT.paid]),
+      capacity: Number(fields[EVENT.capacity]),
       fields,
     };
   }
@@ -352,30 +272,5 @@ export class Engine {
 }
 
 function displayFields(event: EventRecord): string[] {
-  return ["name", event.name, "venue", event.venue, "starts_at", event.startsAt.toISOString(), "time_zone", event.timeZone];
-}
-
-function throwIfError(reply: ScriptReply): void {
-  const code = String(reply[0]);
-  if (code === "ok") return;
-  if (isEngineErrorCode(code)) throw new EngineError(code, String(reply[1] ?? ""));
-  throw new Error(`script answered an unknown code: ${code}`);
-}
-
-function parseBooking(eventId: string, reply: ScriptReply): Booking & { kind: string } {
-  throwIfError(reply);
-  return {
-    kind: String(reply[1]),
-    id: String(reply[2]),
-    eventId,
-    status: String(reply[3]) as BookingStatus,
-    quantity: Number(reply[4]),
-    expiresAtMs: Number(reply[5]),
-    position: Number(reply[6]),
-    token: bookingToken(eventId, String(reply[7])),
-    userId: String(reply[8]),
-    amount: Number(reply[9]),
-    currency: String(reply[10]),
-    reason: String(reply[11] ?? ""),
-  };
+  return [EVENT.name, event.name, EVENT.venue, event.venue, EVENT.startsAt, event.startsAt.toISOString(), EVENT.timeZone, event.timeZone];
 }

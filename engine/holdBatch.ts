@@ -1,4 +1,4 @@
-import type { GateArgs } from "./admission.js";
+import type { HoldInput } from "./commands.js";
 import type { HoldBatch } from "./config.js";
 import type { ScriptReply } from "./scripts.js";
 
@@ -10,19 +10,14 @@ import type { ScriptReply } from "./scripts.js";
 // in flight, so Redis and this process keep working at the same time, and one connection
 // keeps them in order.
 
-/** A booking's entries in a hold script's ARGV: bookingId, token, userId, quantity, email, idempotencyKey. */
-export type BookingArgs = [string, string, string, number, string, string];
-
-/** The eleven per-request entries hold_batch.lua reads: the booking's, then the gate's. */
-export type HoldArgs = [...BookingArgs, ...GateArgs];
-
 interface Pending {
-  args: HoldArgs;
+  request: HoldInput;
   resolve: (reply: ScriptReply) => void;
   reject: (error: unknown) => void;
 }
 
-export type SendBatch = (eventId: string, requests: HoldArgs[]) => Promise<ScriptReply[]>;
+/** Sends one batch; answers one reply per request, in order. */
+export type SendBatch = (eventId: string, requests: HoldInput[]) => Promise<ScriptReply[]>;
 
 export class HoldBatcher {
   private readonly queues = new Map<string, Pending[]>();
@@ -34,14 +29,14 @@ export class HoldBatcher {
     private readonly options: HoldBatch,
   ) {}
 
-  hold(eventId: string, args: HoldArgs): Promise<ScriptReply> {
+  hold(eventId: string, request: HoldInput): Promise<ScriptReply> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(eventId);
       if (queue === undefined) {
         queue = [];
         this.queues.set(eventId, queue);
       }
-      queue.push({ args, resolve, reject });
+      queue.push({ request, resolve, reject });
       if (!this.scheduled.has(eventId)) {
         this.scheduled.add(eventId);
         const flush = () => this.flush(eventId);
@@ -60,11 +55,8 @@ export class HoldBatcher {
 
   private async sendBatch(eventId: string, batch: Pending[]): Promise<void> {
     try {
-      const replies = await this.send(eventId, batch.map((pending) => pending.args));
-      // A batch for an event that is not live gets one refusal for all.
-      const shared = replies.length === 1 && batch.length > 1 ? replies[0] : undefined;
-      if (shared === undefined && replies.length !== batch.length) throw new Error(`hold_batch answered ${replies.length} replies for ${batch.length} holds`);
-      batch.forEach((pending, i) => pending.resolve(shared ?? replies[i]!));
+      const replies = await this.send(eventId, batch.map((pending) => pending.request));
+      batch.forEach((pending, i) => pending.resolve(replies[i]));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
     }

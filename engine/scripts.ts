@@ -1,42 +1,49 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Arg } from "./commands.js";
 import { EVENT_KEYS } from "./keys.js";
 import type { RedisClient } from "./redis.js";
+import { resolveSchemaNames, schemaLua } from "./schema.js";
 
 // Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
 // is replaced by lua/x.lua when the script is loaded; each include is inserted once.
+// "generated/x" is Lua built from TypeScript instead of read from a file, and the names a
+// script takes from the schema (STATE.held, EVENT.instock) become literals.
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "lua");
 const INCLUDE = /^--- @include "([\w/]+)"$/gm;
+const GENERATED: Record<string, () => string> = { "generated/schema": schemaLua };
 
 export function loadLua(name: string): string {
   const seen = new Set<string>();
   const expand = (file: string): string =>
-    readFileSync(join(LUA_DIR, `${file}.lua`), "utf8").replace(INCLUDE, (_line, include: string) => {
+    (GENERATED[file]?.() ?? readFileSync(join(LUA_DIR, `${file}.lua`), "utf8")).replace(INCLUDE, (_line, include: string) => {
       if (seen.has(include)) return "";
       seen.add(include);
       return expand(include);
     });
-  return expand(name);
+  return resolveSchemaNames(expand(name), name);
 }
 
-type Arg = string | number;
-export type ScriptReply = (string | number | null)[];
+/** What a script answered, before its decoder in engine/commands.ts checks it. */
+export type ScriptReply = unknown;
+type Script = (...keysAndArgs: Arg[]) => Promise<ScriptReply>;
 
-/** The commands the engine defines on its Redis client, one per file in lua/. */
+/** The commands the engine defines on its Redis client, one per file in lua/; their KEYS and ARGV come from engine/commands.ts. */
 export interface ScriptCommands {
-  hold(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  hold_batch(...keysAndArgs: Arg[]): Promise<ScriptReply[]>;
-  cancel(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  confirm(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  sweep(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  lookup(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  load(...keysAndArgs: Arg[]): Promise<ScriptReply>;
-  recover(...keysAndArgs: Arg[]): Promise<ScriptReply>;
+  hold: Script;
+  hold_batch: Script;
+  cancel: Script;
+  confirm: Script;
+  sweep: Script;
+  lookup: Script;
+  load: Script;
+  recover: Script;
 }
 
-const SCRIPTS: Record<keyof ScriptCommands, number> = {
+/** Each script and the number of KEYS it takes. */
+export const SCRIPTS: Record<keyof ScriptCommands, number> = {
   hold: EVENT_KEYS,
   hold_batch: EVENT_KEYS,
   cancel: EVENT_KEYS,

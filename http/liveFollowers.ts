@@ -1,10 +1,12 @@
 import type { WebSocket } from "uWebSockets.js";
 import type { Config } from "../engine/config.js";
 import type { Booking, Engine } from "../engine/engine.js";
+import { decodeLogEntry, type LogEntry } from "../engine/eventLog.js";
 import { logKey } from "../engine/keys.js";
 import type { Logger } from "../engine/logger.js";
 import { LogTail, type RawLogEntry } from "../engine/logTail.js";
 import { metrics } from "../engine/metrics.js";
+import { STATE } from "../engine/schema.js";
 import { bookingView } from "./bookingView.js";
 
 // The bookings the live channel's sockets follow, grouped by event: each followed event's log
@@ -62,7 +64,7 @@ export class Followers {
       return;
     }
     const followed: Followed = { sockets: new Set(), pending: 1, servedAtMs: [] };
-    for (const [, fields] of recent.reverse()) noteServed(followed, entryFields(fields));
+    for (const [id, fields] of recent.reverse()) noteServed(followed, decodeLogEntry(id, fields));
     this.followed.set(eventId, followed);
     await this.tail.follow(eventId, recent[recent.length - 1]?.[0] ?? "0-0");
   }
@@ -105,16 +107,16 @@ export class Followers {
     if (followed === undefined) return;
     const touched = new Set<string>();
     let lineMoved = false;
-    for (const [, raw] of entries) {
-      const fields = entryFields(raw);
-      touched.add(fields.id!);
+    for (const [id, raw] of entries) {
+      const entry = decodeLogEntry(id, raw);
+      touched.add(entry.bookingId);
       // Joining at the tail moves nobody; anything else may have taken someone out of the line.
-      if (fields.s !== "waiting") lineMoved = true;
-      noteServed(followed, fields);
+      if (entry.status !== STATE.waiting) lineMoved = true;
+      noteServed(followed, entry);
     }
     for (const ws of followed.sockets) {
       const follower = ws.getUserData();
-      if (touched.has(follower.bookingId) || (lineMoved && follower.status === "waiting")) void this.refresh(ws);
+      if (touched.has(follower.bookingId) || (lineMoved && follower.status === STATE.waiting)) void this.refresh(ws);
     }
   }
 
@@ -137,10 +139,10 @@ export class Followers {
   private message(booking: Booking): Record<string, unknown> {
     const nowMs = Date.now();
     const view = bookingView(booking, this.config.publicUrl, nowMs);
-    if (view.status === "waiting") {
+    if (view.status === STATE.waiting) {
       return { type: "position", ...view, estimatedWaitSeconds: this.estimateWaitSeconds(booking.eventId, booking.position, nowMs) };
     }
-    if (view.status === "held") return { type: "turn", ...view };
+    if (view.status === STATE.held) return { type: "turn", ...view };
     return { type: "status", ...view };
   }
 
@@ -153,14 +155,8 @@ export class Followers {
   }
 }
 
-function entryFields(raw: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) fields[raw[i]!] = raw[i + 1]!;
-  return fields;
-}
-
-function noteServed(followed: Followed, fields: Record<string, string>): void {
-  if (fields.s !== "held" || fields.why !== "served") return;
-  followed.servedAtMs.push(Number(fields.at));
+function noteServed(followed: Followed, entry: LogEntry): void {
+  if (entry.status !== STATE.held || entry.reason !== "served") return;
+  followed.servedAtMs.push(entry.atMs);
   if (followed.servedAtMs.length > SERVED_SAMPLES_MAX) followed.servedAtMs.shift();
 }

@@ -4,6 +4,7 @@ import type { Config } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
+import { STATE, type BookingState } from "../engine/schema.js";
 import type { Pool, PoolClient } from "../sql/db.js";
 import { paidBookingsOfEvent } from "../sql/bookings.js";
 import { eventStartsAt } from "../sql/events.js";
@@ -25,10 +26,10 @@ export interface NotifyJob {
 }
 
 /** The state a booking must still be in when its email goes out. */
-function stateFor(kind: NotificationKind): string {
-  if (kind === "your_turn") return "held";
-  if (kind === "refund") return "refunded";
-  return "paid";
+function stateFor(kind: NotificationKind): BookingState {
+  if (kind === "your_turn") return STATE.held;
+  if (kind === "refund") return STATE.refunded;
+  return STATE.paid;
 }
 
 /** One job id per booking and kind: pg-boss inserts a second copy as nothing. */
@@ -40,9 +41,9 @@ function jobId(job: NotifyJob, dueAtMs = 0): string {
 /** The emails a change calls for: only transitions, never a repeated state. */
 export function notificationsFor(change: StateChange): ("confirmation" | "your_turn" | "refund")[] {
   if (change.from === change.to) return [];
-  if (change.to === "paid") return ["confirmation"];
-  if (change.to === "refunded") return ["refund"];
-  if (change.from === "waiting" && change.to === "held") return ["your_turn"];
+  if (change.to === STATE.paid) return ["confirmation"];
+  if (change.to === STATE.refunded) return ["refund"];
+  if (change.from === STATE.waiting && change.to === STATE.held) return ["your_turn"];
   return [];
 }
 
@@ -162,7 +163,7 @@ export class Notifier {
 
   private async toMail(booking: MailBooking): Promise<BookingForMail> {
     // The payment link carries the booking's token, which only Redis keeps.
-    const token = booking.status === "held" ? await this.engine.tokenOf(booking.eventId, booking.bookingId) : null;
+    const token = booking.status === STATE.held ? await this.engine.tokenOf(booking.eventId, booking.bookingId) : null;
     const payUrl = `${this.config.publicUrl}/pay/${booking.bookingId}`;
     return { ...booking, payUrl: token ? `${payUrl}?token=${encodeURIComponent(token)}` : payUrl };
   }

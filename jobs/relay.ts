@@ -1,7 +1,8 @@
 import type { RedisClient } from "../engine/redis.js";
-import { compareStreamIds, lastLogId } from "../engine/eventLog.js";
+import { compareStreamIds, decodeLogEntry, lastLogId, type LogEntry } from "../engine/eventLog.js";
 import type { Config } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
+import type { BookingState } from "../engine/schema.js";
 import { metrics } from "../engine/metrics.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import { bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
@@ -13,51 +14,11 @@ import { activeRelayOffsets, lockRelayOffset, saveRelayOffset } from "../sql/rel
 // locked FOR UPDATE SKIP LOCKED, so one works on an event at a time and another takes over
 // as soon as it stops. Works through pgbouncer in transaction mode (no session state).
 
-interface LogEntry {
-  streamId: string;
-  bookingId: string;
-  userId: string;
-  quantity: number;
-  status: string;
-  arrivalSeq: number;
-  holdSeq: number;
-  atMs: number;
-  expiresAtMs: number;
-  amount: number;
-  currency: string;
-  email: string;
-  paymentRef: string;
-  reason: string;
-  createdAtMs: number;
-}
-
-function parseEntry(streamId: string, flat: string[]): LogEntry {
-  const f: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return {
-    streamId,
-    bookingId: f.id!,
-    userId: f.u!,
-    quantity: Number(f.q),
-    status: f.s!,
-    arrivalSeq: Number(f.seq),
-    holdSeq: Number(f.hs ?? 0),
-    atMs: Number(f.at),
-    expiresAtMs: Number(f.exp ?? 0),
-    amount: Number(f.amt),
-    currency: f.cur ?? "",
-    email: f.em ?? "",
-    paymentRef: f.pay ?? "",
-    reason: f.why ?? "",
-    createdAtMs: Number(f.c),
-  };
-}
-
 /** A booking's state moving from what PostgreSQL had (null: new) to a log entry's. */
 export interface StateChange {
   bookingId: string;
-  from: string | null;
-  to: string;
+  from: BookingState | null;
+  to: BookingState;
 }
 
 /** Runs in the relay's transaction with each batch: queues the side effects its changes call for. */
@@ -93,7 +54,7 @@ export class Relay {
       if (from === null) return { lastId: null, count: 0 };
       const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.relayBatch);
       if (raw.length === 0) return { lastId: null, count: 0 };
-      await this.write(client, eventId, raw.map(([id, flat]) => parseEntry(id, flat)));
+      await this.write(client, eventId, raw.map(([id, flat]) => decodeLogEntry(id, flat)));
       const last = raw[raw.length - 1]![0];
       await saveRelayOffset(client, eventId, last);
       return { lastId: last, count: raw.length };
@@ -108,7 +69,7 @@ export class Relay {
 
   /** Every state transition in the batch, in log order, starting from the rows as committed. */
   private async changes(client: PoolClient, entries: LogEntry[], bookingIds: string[]): Promise<StateChange[]> {
-    const state = new Map<string, string | null>(await bookingStatuses(client, bookingIds));
+    const state: Map<string, BookingState | null> = await bookingStatuses(client, bookingIds);
     const changes: StateChange[] = [];
     for (const entry of entries) {
       const from = state.get(entry.bookingId) ?? null;

@@ -21,23 +21,20 @@
 --- @include "includes/booking"
 --- @include "includes/housekeeping"
 
-local ctx = eventContext(KEYS)
-local nowMs, holdMs, bookingId, token, reason = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+if not ctx then return { 'BOOKING_NOT_FOUND', '' } end
+local bookingId, token, reason = ARGV[3], ARGV[4], ARGV[5]
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-
-local ev = loadEvent(ctx)
-if not ev then return { 'BOOKING_NOT_FOUND', '' } end
-holdMs = holdMsOf(ev, holdMs)
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 
 local b = loadBooking(ctx, bookingId)
 if not b or (reason == 'user' and b.token ~= token) then return { 'BOOKING_NOT_FOUND', '' } end
 
-local kind = 'cancelled'
-if b.state == 'held' then
-  releaseHold(ctx, ev, b, 'cancelled', reason, nowMs, retentionMs)
-elseif b.state == 'waiting' then
-  leaveLine(ctx, b, 'cancelled', reason, nowMs, retentionMs)
+local kind = STATE.cancelled
+if b.state == STATE.held then
+  releaseHold(ctx, ev, b, STATE.cancelled, reason, nowMs, retentionMs)
+elseif b.state == STATE.waiting then
+  leaveLine(ctx, b, STATE.cancelled, reason, nowMs, retentionMs)
 elseif reason == 'user' then
   serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
   return { 'NOT_CANCELLABLE', b.state }

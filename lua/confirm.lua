@@ -32,49 +32,45 @@
 --- @include "includes/booking"
 --- @include "includes/housekeeping"
 
-local ctx = eventContext(KEYS)
-local nowMs, holdMs, bookingId, paymentRef = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local amount, currency = tonumber(ARGV[5]), ARGV[6]
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+if not ctx then return { 'BOOKING_NOT_FOUND', '' } end
+local bookingId, paymentRef, amount, currency = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-
-local ev = loadEvent(ctx)
-if not ev then return { 'BOOKING_NOT_FOUND', '' } end
-holdMs = holdMsOf(ev, holdMs)
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 
 local b = loadBooking(ctx, bookingId)
 if not b then return { 'BOOKING_NOT_FOUND', '' } end
 
 local outcome
-if b.pay == paymentRef and b.state == 'paid' then
+if b.pay == paymentRef and b.state == STATE.paid then
   outcome = 'duplicate'
-elseif b.pay == paymentRef and b.state == 'refunded' then
+elseif b.pay == paymentRef and b.state == STATE.refunded then
   -- Answered again so a caller that crashed before queueing the refund queues it now.
   outcome = 'refund'
 elseif amount ~= b.amount or currency ~= b.currency then
-  redis.call('HSET', b.key, 'flag', 'amount_mismatch:' .. paymentRef)
+  redis.call('HSET', b.key, BOOKING.flag, 'amount_mismatch:' .. paymentRef)
   outcome = 'mismatch'
-elseif b.state == 'held' then
+elseif b.state == STATE.held then
   b.pay = paymentRef
   redis.call('ZREM', ctx.holds, b.id)
   moveStock(ctx, ev, 0, -b.qty, b.qty)
   closeOpen(ctx, b)
-  setState(ctx, b, 'paid', 'payment', nowMs, retentionMs)
-  outcome = 'paid'
-elseif b.state == 'cancelled' and b.reason == 'user' then
+  setState(ctx, b, STATE.paid, 'payment', nowMs, retentionMs)
+  outcome = STATE.paid
+elseif b.state == STATE.cancelled and b.reason == 'user' then
   outcome = 'refund'
-elseif (b.state == 'expired' or b.state == 'cancelled') and ev.instock >= b.qty then
+elseif (b.state == STATE.expired or b.state == STATE.cancelled) and ev.instock >= b.qty then
   b.pay = paymentRef
   moveStock(ctx, ev, -b.qty, 0, b.qty)
   addTally(ctx, b.user, b.qty)
-  setState(ctx, b, 'paid', 'late_payment', nowMs, retentionMs)
+  setState(ctx, b, STATE.paid, 'late_payment', nowMs, retentionMs)
   outcome = 'late_paid'
-elseif b.state == 'waiting' or b.state == 'paid' or b.state == 'refunded' then
+elseif b.state == STATE.waiting or b.state == STATE.paid or b.state == STATE.refunded then
   -- Paid twice, or paid without ever holding: this payment goes back, the booking stays.
   outcome = 'refund'
 else
   b.pay = paymentRef
-  setState(ctx, b, 'refunded', 'late_payment_no_stock', nowMs, retentionMs)
+  setState(ctx, b, STATE.refunded, 'late_payment_no_stock', nowMs, retentionMs)
   outcome = 'refund'
 end
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)

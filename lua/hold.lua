@@ -26,8 +26,7 @@
     ARGV[21] powBits           difficulty of the presented proof; 0 when none
     ARGV[22] powExpiresAtMs    when the presented proof expires
 
-  Output: { 'ok', kind, id, state, quantity, expiresAtMs, position, token, userId,
-            amount, currency, reason }  kind = held | waiting | replay
+  Output: { 'ok', kind, id, state, ... } (see bookingReply)  kind = held | waiting | replay
       or  { errorCode, detail }
         EVENT_NOT_FOUND, RATE_LIMITED, POW_REQUIRED, POW_REUSED (see includes/gate.lua), SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
         OPEN_BOOKING_EXISTS (detail: its id), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT
@@ -38,17 +37,14 @@
 --- @include "includes/admission"
 --- @include "includes/gate"
 
-local ctx = eventContext(KEYS)
-local nowMs, holdMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+if not ctx then return { 'EVENT_NOT_FOUND', '' } end
 local bookingId, token, userId = ARGV[3], ARGV[4], ARGV[5]
 local quantity, email, idemKey = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local idemTtlMs, reclaimMax, serveMax = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local lineMax, retentionMs = tonumber(ARGV[12]), tonumber(ARGV[13])
 local rates = { ipPerS = tonumber(ARGV[14]), ipBurst = tonumber(ARGV[15]), userPerS = tonumber(ARGV[16]), userBurst = tonumber(ARGV[17]) }
 
-local ev = loadEvent(ctx)
-if not ev then return { 'EVENT_NOT_FOUND', '' } end
-holdMs = holdMsOf(ev, holdMs)
 if ARGV[18] == '1' then
   local refused = gate(ctx, ev, nowMs, rates, { ip = ARGV[19], user = userId, powNonce = ARGV[20],
     powBits = tonumber(ARGV[21]), powExpiresAtMs = tonumber(ARGV[22]) })

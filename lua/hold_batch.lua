@@ -28,17 +28,15 @@
 --- @include "includes/gate"
 
 local REQUEST_FIELDS, HEAD = 11, 12
-local ctx = eventContext(KEYS)
-local nowMs, holdMs, idemTtlMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local idemTtlMs = tonumber(ARGV[3])
 local reclaimMax, serveMax, lineMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local retentionMs = tonumber(ARGV[7])
 local rates = { ipPerS = tonumber(ARGV[8]), ipBurst = tonumber(ARGV[9]), userPerS = tonumber(ARGV[10]), userBurst = tonumber(ARGV[11]) }
 local count = tonumber(ARGV[HEAD])
 if #ARGV ~= HEAD + count * REQUEST_FIELDS then error('hold_batch: ARGV holds ' .. #ARGV .. ' entries for ' .. count .. ' requests') end
 
-local ev = loadEvent(ctx)
-if not ev then return { { 'EVENT_NOT_FOUND', '' } } end
-holdMs = holdMsOf(ev, holdMs)
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+if not ctx then return { { 'EVENT_NOT_FOUND', '' } } end
 
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)

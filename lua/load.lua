@@ -30,6 +30,6 @@ else
   if capacity < paidInDb then return { 'CAPACITY_BELOW_SOLD', paidInDb } end
   ev = { instock = capacity - paidInDb, held = 0, paid = paidInDb, capacity = capacity }
 end
-redis.call('HSET', ctx.event, 'instock', ev.instock, 'held', ev.held, 'paid', ev.paid,
-  'capacity', ev.capacity, unpack(fields))
+redis.call('HSET', ctx.event, EVENT.instock, ev.instock, EVENT.held, ev.held, EVENT.paid, ev.paid,
+  EVENT.capacity, ev.capacity, unpack(fields))
 return { 'ok', ev.instock, ev.held, ev.paid, ev.capacity }

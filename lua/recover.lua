@@ -17,7 +17,7 @@
     ARGV[4] relayedUpTo     the relay's offset read in the same snapshot as ARGV[1..3]
     ARGV[5..] userId, paid tickets pairs from PostgreSQL
 
-  Output: { 'ok', paidAdded, countersRaised, talliesRaised } | { 'behind', lastLogId }
+  Output: { 'ok', paidAdded, countersRaised, talliesRaised } | { 'RELAY_BEHIND', lastLogId }
         | { 'EVENT_NOT_FOUND', '' } | { 'CAPACITY_BELOW_SOLD', paidInDb }
 ]]
 --- @include "includes/context"
@@ -29,7 +29,7 @@ local ev = loadEvent(ctx)
 if not ev or not ev.instock then return { 'EVENT_NOT_FOUND', '' } end
 
 local last = redis.call('XREVRANGE', ctx.log, '+', '-', 'COUNT', 1)[1]
-if last and last[1] ~= ARGV[4] then return { 'behind', last[1] } end
+if last and last[1] ~= ARGV[4] then return { 'RELAY_BEHIND', last[1] } end
 
 local paidAdded = 0
 if paidInDb > ev.paid then
@@ -39,13 +39,13 @@ if paidInDb > ev.paid then
 end
 
 local countersRaised = 0
-local seqs = redis.call('HMGET', ctx.event, 'next_seq', 'next_hold')
+local seqs = redis.call('HMGET', ctx.event, EVENT.nextSeq, EVENT.nextHold)
 if (tonumber(seqs[1]) or 0) < maxSeq then
-  redis.call('HSET', ctx.event, 'next_seq', maxSeq)
+  redis.call('HSET', ctx.event, EVENT.nextSeq, maxSeq)
   countersRaised = countersRaised + 1
 end
 if (tonumber(seqs[2]) or 0) < maxHold then
-  redis.call('HSET', ctx.event, 'next_hold', maxHold)
+  redis.call('HSET', ctx.event, EVENT.nextHold, maxHold)
   countersRaised = countersRaised + 1
 end
 

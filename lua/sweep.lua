@@ -10,23 +10,19 @@
     ARGV[4] serveMax
     ARGV[5] retentionMs
 
-  Output: { reclaimed, served, dropped, lineLength, holdCount, finished } or { -1 } if no
-  such event. finished is 1 once the sale is over and nothing is held or waiting: the sweep
+  Output: { 'ok', reclaimed, served, dropped, lineLength, holdCount, finished }
+      or  { 'EVENT_NOT_FOUND', '' } when the event is not live. finished is 1 once the sale is over and nothing is held or waiting: the sweep
   has nothing left to do for the event (a late payment still finds its hash).
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
 --- @include "includes/housekeeping"
 
-local ctx = eventContext(KEYS)
-local nowMs, holdMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+if not ctx then return { 'EVENT_NOT_FOUND', '' } end
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-
-local ev = loadEvent(ctx)
-if not ev then return { -1 } end
-holdMs = holdMsOf(ev, holdMs)
 local reclaimed = reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 local served, dropped = serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 local lineLength, holdCount = redis.call('ZCARD', ctx.line), redis.call('ZCARD', ctx.holds)
 local finished = (saleOver(ev, nowMs) and lineLength == 0 and holdCount == 0) and 1 or 0
-return { reclaimed, served, dropped, lineLength, holdCount, finished }
+return { 'ok', reclaimed, served, dropped, lineLength, holdCount, finished }

@@ -1,3 +1,4 @@
+import type { BookingState } from "../engine/schema.js";
 import type { Queryable } from "./db.js";
 
 // Bookings as PostgreSQL keeps them: written by the relay from the event log (whole rows,
@@ -79,8 +80,8 @@ export async function upsertUsers(db: Queryable, emailByExternalId: Map<string, 
 }
 
 /** The status of each of these bookings that PostgreSQL has. */
-export async function bookingStatuses(db: Queryable, bookingIds: string[]): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ id: string; status: string }>(SQL.statuses, [bookingIds]);
+export async function bookingStatuses(db: Queryable, bookingIds: string[]): Promise<Map<string, BookingState>> {
+  const { rows } = await db.query<{ id: string; status: BookingState }>(SQL.statuses, [bookingIds]);
   return new Map(rows.map((row) => [row.id, row.status]));
 }
 

@@ -5,6 +5,7 @@ import { Events } from "../../application/events.js";
 import type { EventRecord, LiveEvent } from "../../engine/engine.js";
 import { isUuid } from "../../engine/ids.js";
 import { formatMoney } from "../../engine/money.js";
+import { BOOKING_STATES } from "../../engine/schema.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
 import type { HttpDeps } from "../server.js";
@@ -29,7 +30,7 @@ function eventPage(event: EventRecord, live: LiveEvent): string {
     ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
     : "";
   return `<link rel="stylesheet" href="/static/site.css">
-<main id="app" data-event-id="${event.id}" data-pow-bits="${powBits}">
+<main id="app" data-event-id="${event.id}" data-pow-bits="${powBits}" data-states="${BOOKING_STATES.join(" ")}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
 <p>${escapeHtml(formatMoney(event.price, event.currency))} per ticket · <span id="instock">${live.instock}</span> available now</p>
 ${opens}

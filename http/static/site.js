@@ -7,6 +7,8 @@ const eventId = app.dataset.eventId;
 const storeKey = `booking:${eventId}`;
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 3000;
+/** Booking states by name, as the server's schema (engine/schema.ts) lists them in data-states. */
+const STATE = Object.freeze(Object.fromEntries(app.dataset.states.split(" ").map((name) => [name, name])));
 /** Digests started together while solving; WebCrypto is asynchronous, so batches keep it busy. */
 const POW_BATCH = 256;
 
@@ -91,12 +93,12 @@ async function book(event) {
 
 function render(view) {
   clearInterval(countdownTimer);
-  if (view.status === "waiting") {
+  if (view.status === STATE.waiting) {
     show("waiting");
     $("position").textContent = String(view.position);
     const wait = view.estimatedWaitSeconds;
     $("estimate").textContent = wait == null ? "Estimating your wait…" : `Estimated wait: about ${wait < 90 ? `${wait} seconds` : `${Math.round(wait / 60)} minutes`}.`;
-  } else if (view.status === "held") {
+  } else if (view.status === STATE.held) {
     show("held");
     $("pay").href = view.paymentUrl;
     const endsAtMs = Date.parse(view.expiresAt);
@@ -110,10 +112,10 @@ function render(view) {
   } else {
     show("ended");
     const words = {
-      paid: "Paid: your tickets are confirmed. A confirmation email is on its way.",
-      expired: view.reason === "sold_out" ? "Sold out: no tickets are left." : "Your hold ended before payment.",
-      cancelled: "Your booking was released.",
-      refunded: "Your payment was refunded.",
+      [STATE.paid]: "Paid: your tickets are confirmed. A confirmation email is on its way.",
+      [STATE.expired]: view.reason === "sold_out" ? "Sold out: no tickets are left." : "Your hold ended before payment.",
+      [STATE.cancelled]: "Your booking was released.",
+      [STATE.refunded]: "Your payment was refunded.",
     };
     $("ended-text").textContent = words[view.status] || `Your booking is ${view.status}.`;
     app.dataset.final = view.status;

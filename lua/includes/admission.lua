@@ -35,24 +35,22 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, lineMax)
 
   local b = {
     id = bookingId, key = ctx.bookingPrefix .. bookingId, user = userId, qty = quantity,
-    seq = redis.call('HINCRBY', ctx.event, 'next_seq', 1), exp = 0, hseq = 0,
+    seq = redis.call('HINCRBY', ctx.event, EVENT.nextSeq, 1), exp = 0, hseq = 0,
     amount = ev.price * quantity, currency = ev.currency, email = email, pay = '',
     reason = '', created = nowMs, token = token,
   }
-  local kind
   if canHoldNow then
     takeHold(ctx, ev, b, nowMs, holdMs)
-    b.state, kind = 'held', 'held'
+    b.state = STATE.held
   else
     redis.call('ZADD', ctx.line, b.seq, b.id)
-    b.state, kind = 'waiting', 'waiting'
+    b.state = STATE.waiting
   end
-  redis.call('HSET', b.key, 'user', b.user, 'qty', b.qty, 'state', b.state, 'seq', b.seq,
-    'exp', b.exp, 'amount', b.amount, 'currency', b.currency, 'email', b.email, 'pay', '',
-    'reason', '', 'created', b.created, 'token', b.token, 'hseq', b.hseq)
+  saveBooking(b)
   redis.call('HSET', ctx.open, userId, b.id)
   if idemFull ~= '' then redis.call('SET', idemFull, b.id, 'PX', idemTtlMs) end
   appendLog(ctx, b.state, b, nowMs)
 
-  return bookingReply(ctx, kind, b)
+  -- The reply's kind is the new booking's state: held or waiting.
+  return bookingReply(ctx, b.state, b)
 end

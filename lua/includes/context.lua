@@ -12,6 +12,8 @@
     KEYS[9]  rate:{E}:       prefix of the token buckets per IP and per userId (the hold scripts' gate)
     KEYS[10] pow:{E}:        prefix of used proof-of-work nonces (the hold scripts' gate)
 ]]
+--- @include "generated/schema"
+
 local function eventContext(keys)
   return {
     event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
@@ -21,16 +23,7 @@ local function eventContext(keys)
 end
 
 local function loadEvent(ctx)
-  local v = redis.call('HMGET', ctx.event, 'status', 'instock', 'held', 'paid', 'capacity',
-    'max_per_user', 'sale_starts_at', 'sale_ends_at', 'price', 'currency', 'pow_bits', 'hold_ms')
-  if not v[1] then return nil end
-  return {
-    status = v[1], instock = tonumber(v[2]), held = tonumber(v[3]), paid = tonumber(v[4]),
-    capacity = tonumber(v[5]), maxPerUser = tonumber(v[6]),
-    saleStartsAtMs = tonumber(v[7]) or 0, saleEndsAtMs = tonumber(v[8]) or 0,
-    price = tonumber(v[9]), currency = v[10], powBits = tonumber(v[11]) or 0,
-    holdMs = tonumber(v[12]) or 0,
-  }
+  return readEvent(ctx.event)
 end
 
 -- How long a new or served hold lasts: the event's own length, else the caller's (HOLD_SECONDS).
@@ -48,6 +41,16 @@ local function saleOver(ev, nowMs)
   return ev.status == 'closed' or (ev.saleEndsAtMs > 0 and nowMs >= ev.saleEndsAtMs)
 end
 
+-- The opening of every script that changes an event's bookings: its keys, the clock
+-- (ARGV[1] nowMs) and the hold length (ARGV[2] holdMs, unless the event sets its own).
+-- Returns nil when the event is not live.
+local function openEvent(keys, argv)
+  local ctx = eventContext(keys)
+  local ev = loadEvent(ctx)
+  if not ev then return nil end
+  return ctx, ev, tonumber(argv[1]), holdMsOf(ev, tonumber(argv[2]))
+end
+
 -- Moves tickets between instock, held and paid. The invariant is checked before anything
 -- is written, because Redis does not roll back a script that fails halfway.
 local function moveStock(ctx, ev, dInstock, dHeld, dPaid)
@@ -57,5 +60,5 @@ local function moveStock(ctx, ev, dInstock, dHeld, dPaid)
       .. ' ~= capacity ' .. ev.capacity)
   end
   ev.instock, ev.held, ev.paid = instock, held, paid
-  redis.call('HSET', ctx.event, 'instock', instock, 'held', held, 'paid', paid)
+  redis.call('HSET', ctx.event, EVENT.instock, instock, EVENT.held, held, EVENT.paid, paid)
 end

@@ -15,17 +15,17 @@
 ]]
 
 -- A bucket refilled at perS tokens a second up to burst.
-local function bucketTokens(key, perS, burst, nowMs)
-  local v = redis.call('HMGET', key, 'tokens', 'atMs')
+local function bucketTokens(bucketKey, perS, burst, nowMs)
+  local v = redis.call('HMGET', bucketKey, 'tokens', 'atMs')
   local tokens = tonumber(v[1]) or burst
   local atMs = tonumber(v[2]) or nowMs
   return math.min(burst, tokens + math.max(0, nowMs - atMs) * perS / 1000)
 end
 
-local function takeToken(key, tokens, perS, burst, nowMs)
-  redis.call('HSET', key, 'tokens', tokens - 1, 'atMs', nowMs)
+local function takeToken(bucketKey, tokens, perS, burst, nowMs)
+  redis.call('HSET', bucketKey, 'tokens', tokens - 1, 'atMs', nowMs)
   -- A full bucket equals no key, so a key lives only as long as it takes to refill.
-  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / perS) + 1000)
+  redis.call('PEXPIRE', bucketKey, math.ceil(burst * 1000 / perS) + 1000)
 end
 
 local function gate(ctx, ev, nowMs, rates, g)

@@ -7,8 +7,8 @@ local function reclaimExpired(ctx, ev, nowMs, maxCount, retentionMs)
   local ids = redis.call('ZRANGE', ctx.holds, '-inf', nowMs, 'BYSCORE', 'LIMIT', 0, maxCount)
   for _, id in ipairs(ids) do
     local b = loadBooking(ctx, id)
-    if b and b.state == 'held' then
-      releaseHold(ctx, ev, b, 'expired', 'hold_expired', nowMs, retentionMs)
+    if b and b.state == STATE.held then
+      releaseHold(ctx, ev, b, STATE.expired, 'hold_expired', nowMs, retentionMs)
     else
       error('invariant: hold index names booking ' .. id .. ' which is not held')
     end
@@ -27,19 +27,19 @@ local function serveLine(ctx, ev, nowMs, holdMs, maxCount, retentionMs)
     local head = redis.call('ZRANGE', ctx.line, 0, 0)[1]
     if not head then break end
     local b = loadBooking(ctx, head)
-    if not b or b.state ~= 'waiting' then
+    if not b or b.state ~= STATE.waiting then
       error('invariant: line names booking ' .. head .. ' which is not waiting')
     end
     if over then
-      leaveLine(ctx, b, 'expired', 'sale_closed', nowMs, retentionMs)
+      leaveLine(ctx, b, STATE.expired, 'sale_closed', nowMs, retentionMs)
       dropped = dropped + 1
     elseif b.qty <= ev.instock then
       redis.call('ZREM', ctx.line, b.id)
       takeHold(ctx, ev, b, nowMs, holdMs)
-      setState(ctx, b, 'held', 'served', nowMs, retentionMs)
+      setState(ctx, b, STATE.held, 'served', nowMs, retentionMs)
       served = served + 1
     elseif b.qty > ev.instock + ev.held then
-      leaveLine(ctx, b, 'expired', 'sold_out', nowMs, retentionMs)
+      leaveLine(ctx, b, STATE.expired, 'sold_out', nowMs, retentionMs)
       dropped = dropped + 1
     else
       break

@@ -1,0 +1,327 @@
+import type { Gate } from "./admission.js";
+import type { Config } from "./config.js";
+import { EngineError, isEngineErrorCode, type EngineErrorCode } from "./errors.js";
+import { bookingToken } from "./ids.js";
+import { bookingKey, lineKey, type EventKeys } from "./keys.js";
+import { BOOKING_REPLY, isBookingState, type BookingState } from "./schema.js";
+
+// The typed boundary to lua/: one builder per script turns named inputs into the KEYS and
+// ARGV its Input header lists, in that order; one decoder per reply checks the shape, the
+// codes and the state names the script answered. An answer of any other shape is an error
+// naming the script, never a cast. test/scripts.test.ts holds each builder to its header.
+
+export type Arg = string | number;
+
+/** The settings every script call of this process sends, from the config; built once. */
+export interface ScriptSettings {
+  holdMs: number;
+  idempotencyTtlMs: number;
+  reclaimMax: number;
+  serveMax: number;
+  lineMax: number;
+  retentionMs: number;
+  rateIpPerS: number;
+  rateIpBurst: number;
+  rateUserPerS: number;
+  rateUserBurst: number;
+}
+
+export function scriptSettings(config: Config): ScriptSettings {
+  const { limits } = config;
+  return {
+    holdMs: config.holdMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    reclaimMax: config.reclaimMax,
+    serveMax: config.serveMax,
+    lineMax: limits.lineMax,
+    retentionMs: config.retentionMs,
+    rateIpPerS: limits.rateIpPerS,
+    rateIpBurst: limits.rateIpBurst,
+    rateUserPerS: limits.rateUserPerS,
+    rateUserBurst: limits.rateUserBurst,
+  };
+}
+
+/** One person's hold, as both hold scripts read it. */
+export interface HoldInput {
+  bookingId: string;
+  /** The token's secret half. */
+  secret: string;
+  userId: string;
+  quantity: number;
+  email: string;
+  idempotencyKey: string;
+  /** A client's request passes the anti-bot gate; undefined for internal callers. */
+  gate: Gate | undefined;
+}
+
+// ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
+
+export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: HoldInput): Arg[] {
+  const gate = r.gate;
+  const proof = gate?.proof ?? null;
+  return [
+    ...keys,
+    nowMs, s.holdMs, r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
+    s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
+    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst,
+    gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
+  ];
+}
+
+/** hold_batch.lua's entries per request. */
+export const HOLD_BATCH_REQUEST_ARGS = 11;
+
+export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, requests: readonly HoldInput[]): Arg[] {
+  const args: Arg[] = [
+    ...keys,
+    nowMs, s.holdMs, s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
+    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, requests.length,
+  ];
+  for (const r of requests) {
+    const gate = r.gate;
+    const proof = gate?.proof ?? null;
+    args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
+      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0);
+  }
+  return args;
+}
+
+export interface CancelInput {
+  bookingId: string;
+  /** Checked only when reason is "user". */
+  secret: string;
+  reason: "user" | "payment_failed" | "checkout_expired";
+}
+
+export function cancelArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: CancelInput): Arg[] {
+  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs];
+}
+
+export interface ConfirmInput {
+  bookingId: string;
+  paymentRef: string;
+  /** Minor units actually paid. */
+  amount: number;
+  currency: string;
+}
+
+export function confirmArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: ConfirmInput): Arg[] {
+  return [
+    ...keys, nowMs, s.holdMs, r.bookingId, r.paymentRef, r.amount, r.currency.toLowerCase(),
+    s.reclaimMax, s.serveMax, s.retentionMs,
+  ];
+}
+
+export function sweepArgs(keys: EventKeys, nowMs: number, s: ScriptSettings): Arg[] {
+  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs];
+}
+
+export interface LookupInput {
+  eventId: string;
+  bookingId: string;
+  secret: string;
+}
+
+export function lookupArgs(r: LookupInput): Arg[] {
+  return [bookingKey(r.eventId, r.bookingId), lineKey(r.eventId), r.secret, r.bookingId];
+}
+
+export interface LoadInput {
+  capacity: number;
+  /** Tickets paid according to PostgreSQL. */
+  paidInDb: number;
+  /** Settings and display fields of event:{E} (no inventory), as field, value pairs. */
+  fields: readonly Arg[];
+}
+
+export function loadArgs(keys: EventKeys, r: LoadInput): Arg[] {
+  return [...keys, r.capacity, r.paidInDb, ...r.fields];
+}
+
+/** What PostgreSQL knows of an event's bookings, for restoring Redis after a loss. */
+export interface KnownInDb {
+  paid: number;
+  maxArrivalSeq: number;
+  maxHoldSeq: number;
+  /** The relay's offset in the same snapshot: PostgreSQL has every log entry up to it. */
+  relayedUpTo: string;
+  /** External user id and that person's paid tickets. */
+  paidByUser: [string, number][];
+}
+
+export function recoverArgs(keys: EventKeys, known: KnownInDb): Arg[] {
+  const args: Arg[] = [...keys, known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo];
+  for (const [user, paid] of known.paidByUser) args.push(user, paid);
+  return args;
+}
+
+// ---- Decoders: what a script answered, checked.
+
+/** A booking as its holder sees it. */
+export interface Booking {
+  id: string;
+  eventId: string;
+  userId: string;
+  quantity: number;
+  status: BookingState;
+  /** When the hold ends; 0 when not held. */
+  expiresAtMs: number;
+  /** 1-based place in the waiting line; 0 when not waiting. */
+  position: number;
+  token: string;
+  amount: number;
+  currency: string;
+  reason: string;
+}
+
+export type HoldKind = "held" | "waiting" | "replay";
+export type CancelKind = "cancelled" | "unchanged";
+export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "mismatch";
+
+function wrongReply(script: string, reply: unknown, why: string): never {
+  throw new Error(`script ${script} answered ${JSON.stringify(reply)}: ${why}`);
+}
+
+/**
+ * A script's reply of `length` entries led by 'ok', returned as is; a refusal
+ * { code, detail } with one of the script's codes throws that code's EngineError.
+ */
+function okReply(script: string, reply: unknown, length: number, codes: ReadonlySet<EngineErrorCode>): unknown[] {
+  if (!Array.isArray(reply)) wrongReply(script, reply, "not a list");
+  const code = reply[0];
+  if (code === "ok") {
+    if (reply.length !== length) wrongReply(script, reply, `${length} entries expected`);
+    return reply;
+  }
+  if (typeof code === "string" && isEngineErrorCode(code) && codes.has(code) && reply.length === 2) {
+    throw new EngineError(code, String(reply[1]));
+  }
+  return wrongReply(script, reply, "not a reply this script gives");
+}
+
+function isRefusal(reply: unknown, code: string): boolean {
+  return Array.isArray(reply) && reply.length === 2 && reply[0] === code;
+}
+
+function num(script: string, reply: unknown[], index: number): number {
+  const value = reply[index];
+  if (typeof value !== "number") wrongReply(script, reply, `entry ${index + 1} is not a number`);
+  return value;
+}
+
+function str(script: string, reply: unknown[], index: number): string {
+  const value = reply[index];
+  if (typeof value !== "string") wrongReply(script, reply, `entry ${index + 1} is not a string`);
+  return value;
+}
+
+const codes = (...list: EngineErrorCode[]): ReadonlySet<EngineErrorCode> => new Set(list);
+
+/** The codes each script refuses with, as its Output header lists them. */
+export const REFUSALS = {
+  hold: codes(
+    "EVENT_NOT_FOUND", "RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "SALE_CLOSED", "PER_PERSON_LIMIT",
+    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "LINE_FULL", "SOLD_OUT",
+  ),
+  cancel: codes("BOOKING_NOT_FOUND", "NOT_CANCELLABLE"),
+  confirm: codes("BOOKING_NOT_FOUND"),
+  lookup: codes("BOOKING_NOT_FOUND"),
+  load: codes("CAPACITY_BELOW_SOLD"),
+  recover: codes("EVENT_NOT_FOUND", "CAPACITY_BELOW_SOLD"),
+  sweep: codes(),
+} as const;
+
+const KINDS = {
+  hold: new Set<string>(["held", "waiting", "replay"]),
+  cancel: new Set<string>(["cancelled", "unchanged"]),
+  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "mismatch"]),
+  lookup: new Set<string>(["status"]),
+} as const;
+
+/** Where each entry of the booking reply is: after 'ok' and the kind. */
+const AT = Object.fromEntries(BOOKING_REPLY.map((name, i) => [name, i + 2])) as Record<(typeof BOOKING_REPLY)[number], number>;
+const BOOKING_REPLY_LENGTH = BOOKING_REPLY.length + 2;
+
+/** The booking reply (lua/includes/booking.lua bookingReply) of hold, cancel, confirm and lookup. */
+function decodeBooking(script: keyof typeof KINDS, eventId: string, reply: unknown): Booking & { kind: string } {
+  const r = okReply(script, reply, BOOKING_REPLY_LENGTH, REFUSALS[script]);
+  const kind = str(script, r, 1);
+  if (!KINDS[script].has(kind)) wrongReply(script, reply, `unknown kind ${kind}`);
+  const status = r[AT.state];
+  if (!isBookingState(status)) return wrongReply(script, reply, `unknown booking state ${String(status)}`);
+  return {
+    kind,
+    id: str(script, r, AT.id),
+    eventId,
+    status,
+    quantity: num(script, r, AT.qty),
+    expiresAtMs: num(script, r, AT.exp),
+    position: num(script, r, AT.position),
+    token: bookingToken(eventId, str(script, r, AT.token)),
+    userId: str(script, r, AT.user),
+    amount: num(script, r, AT.amount),
+    currency: str(script, r, AT.currency),
+    reason: str(script, r, AT.reason),
+  };
+}
+
+export const decodeHold = (eventId: string, reply: unknown) => decodeBooking("hold", eventId, reply) as Booking & { kind: HoldKind };
+export const decodeCancel = (eventId: string, reply: unknown) => decodeBooking("cancel", eventId, reply) as Booking & { kind: CancelKind };
+export const decodeConfirm = (eventId: string, reply: unknown) =>
+  decodeBooking("confirm", eventId, reply) as Booking & { kind: ConfirmOutcome };
+export const decodeLookup = (eventId: string, reply: unknown): Booking => decodeBooking("lookup", eventId, reply);
+
+/** hold_batch's replies, one per request; an event that is not live answers one refusal, given to each. */
+export function decodeHoldBatch(reply: unknown, count: number): unknown[] {
+  if (!Array.isArray(reply)) return wrongReply("hold_batch", reply, "not a list");
+  if (reply.length === count) return reply;
+  if (reply.length === 1 && isRefusal(reply[0], "EVENT_NOT_FOUND")) return new Array<unknown>(count).fill(reply[0]);
+  return wrongReply("hold_batch", reply, `${reply.length} replies for ${count} holds`);
+}
+
+export interface SweepResult {
+  reclaimed: number;
+  served: number;
+  dropped: number;
+  lineLength: number;
+  holdCount: number;
+  /** The sale is over and nothing is held or waiting: no sweep is needed until the event is loaded again. */
+  finished: boolean;
+}
+
+/** null when the event is not live. */
+export function decodeSweep(reply: unknown): SweepResult | null {
+  if (isRefusal(reply, "EVENT_NOT_FOUND")) return null;
+  const r = okReply("sweep", reply, 7, REFUSALS.sweep);
+  const n = (index: number) => num("sweep", r, index);
+  return { reclaimed: n(1), served: n(2), dropped: n(3), lineLength: n(4), holdCount: n(5), finished: n(6) === 1 };
+}
+
+export interface LoadResult {
+  instock: number;
+  held: number;
+  paid: number;
+  capacity: number;
+}
+
+export function decodeLoad(reply: unknown): LoadResult {
+  const r = okReply("load", reply, 5, REFUSALS.load);
+  const n = (index: number) => num("load", r, index);
+  return { instock: n(1), held: n(2), paid: n(3), capacity: n(4) };
+}
+
+export interface RecoverResult {
+  /** The log has entries PostgreSQL lacks yet: nothing was written. */
+  relayBehind: boolean;
+  paidAdded: number;
+  countersRaised: number;
+  talliesRaised: number;
+}
+
+export function decodeRecover(reply: unknown): RecoverResult {
+  if (isRefusal(reply, "RELAY_BEHIND")) return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0 };
+  const r = okReply("recover", reply, 4, REFUSALS.recover);
+  const n = (index: number) => num("recover", r, index);
+  return { relayBehind: false, paidAdded: n(1), countersRaised: n(2), talliesRaised: n(3) };
+}

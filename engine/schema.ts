@@ -1,0 +1,193 @@
+// The one definition of what the Lua scripts and TypeScript share: booking states, the
+// booking and event hashes, the log entry. lua/ reads it as the include "generated/schema"
+// (schemaLua below, built when the scripts load); test/schema.test.ts proves the Lua sources,
+// this file and PostgreSQL's booking_status agree.
+
+export const BOOKING_STATES = ["waiting", "held", "paid", "expired", "cancelled", "refunded"] as const;
+export type BookingState = (typeof BOOKING_STATES)[number];
+
+/**
+ * States that end a booking: its hash is then kept only for the retention period (a late
+ * payment can still turn an expired or cancelled booking into a paid one).
+ */
+export const TERMINAL_STATES: readonly BookingState[] = ["paid", "expired", "cancelled", "refunded"];
+
+const STATE_SET: ReadonlySet<string> = new Set(BOOKING_STATES);
+
+export function isBookingState(value: unknown): value is BookingState {
+  return typeof value === "string" && STATE_SET.has(value);
+}
+
+/** A name -> itself table, so code names a state or field through the schema: STATE.held. */
+type Names<T extends string> = { readonly [K in T]: K };
+function names<T extends string>(list: readonly T[]): Names<T> {
+  return Object.freeze(Object.fromEntries(list.map((name) => [name, name]))) as Names<T>;
+}
+
+export const STATE = names(BOOKING_STATES);
+
+interface FieldSpec {
+  type: "string" | "number";
+  /** The field's name in a log entry; absent when it is not logged. */
+  log?: string;
+}
+
+/**
+ * booking:{E}:<id>, one hash per booking. Scripts load every field into a table named by
+ * these fields (an absent one reads as '' or 0); the log carries each field that names a
+ * log name.
+ */
+export const BOOKING_HASH = {
+  user: { type: "string", log: "u" },
+  qty: { type: "number", log: "q" },
+  state: { type: "string", log: "s" },
+  /** Arrival sequence (FCFS order). */
+  seq: { type: "number", log: "seq" },
+  /** When the hold ends (ms); 0 when not held. */
+  exp: { type: "number", log: "exp" },
+  amount: { type: "number", log: "amt" },
+  currency: { type: "string", log: "cur" },
+  email: { type: "string", log: "em" },
+  /** The payment that settled it. */
+  pay: { type: "string", log: "pay" },
+  reason: { type: "string", log: "why" },
+  created: { type: "number", log: "c" },
+  /** The token's secret half: never logged. */
+  token: { type: "string" },
+  /** Hold sequence: holds numbered in the order granted. */
+  hseq: { type: "number", log: "hs" },
+} as const satisfies Record<string, FieldSpec>;
+
+export type BookingField = keyof typeof BOOKING_HASH;
+/** Fields set on a booking beside the loaded ones: a payment whose amount or currency differs. */
+const BOOKING_EXTRA = ["flag"] as const;
+export const BOOKING = names([...(Object.keys(BOOKING_HASH) as BookingField[]), ...BOOKING_EXTRA]);
+
+interface EventFieldSpec {
+  field: string;
+  type: "string" | "number";
+  /** Read into `ev` by every script; absent reads as nil, or 0 when `orZero`. */
+  read?: true;
+  orZero?: true;
+}
+
+/** event:{E}, one hash per live event, by the name scripts and TypeScript give each field. */
+export const EVENT_HASH = {
+  status: { field: "status", type: "string", read: true },
+  instock: { field: "instock", type: "number", read: true },
+  held: { field: "held", type: "number", read: true },
+  paid: { field: "paid", type: "number", read: true },
+  capacity: { field: "capacity", type: "number", read: true },
+  maxPerUser: { field: "max_per_user", type: "number", read: true },
+  saleStartsAtMs: { field: "sale_starts_at", type: "number", read: true, orZero: true },
+  saleEndsAtMs: { field: "sale_ends_at", type: "number", read: true, orZero: true },
+  price: { field: "price", type: "number", read: true },
+  currency: { field: "currency", type: "string", read: true },
+  powBits: { field: "pow_bits", type: "number", read: true, orZero: true },
+  holdMs: { field: "hold_ms", type: "number", read: true, orZero: true },
+  /** Bumped by every settings change. */
+  version: { field: "version", type: "number" },
+  /** The last arrival and hold sequence handed out. */
+  nextSeq: { field: "next_seq", type: "number" },
+  nextHold: { field: "next_hold", type: "number" },
+  /** Display fields cached from PostgreSQL; `cache flush` drops only these. */
+  name: { field: "name", type: "string" },
+  venue: { field: "venue", type: "string" },
+  startsAt: { field: "starts_at", type: "string" },
+  timeZone: { field: "time_zone", type: "string" },
+} as const satisfies Record<string, EventFieldSpec>;
+
+type EventName = keyof typeof EVENT_HASH;
+/** Each event field's hash field name: EVENT.maxPerUser is "max_per_user". */
+export const EVENT = Object.freeze(
+  Object.fromEntries(Object.entries(EVENT_HASH).map(([name, spec]) => [name, spec.field])),
+) as { readonly [K in EventName]: (typeof EVENT_HASH)[K]["field"] };
+
+/**
+ * The booking reply of hold, cancel, confirm and lookup: { 'ok', kind, ...these }, each a
+ * booking hash field, the booking's id, or its position (1-based place in the line; 0 when
+ * not waiting). engine/commands.ts decodes it.
+ */
+export const BOOKING_REPLY = ["id", "state", "qty", "exp", "position", "token", "user", "amount", "currency", "reason"] as const;
+
+/** A log entry's fields beside the booking's logged ones: what happened, to which booking, when. */
+export const LOG_HEAD = { kind: "k", bookingId: "id", atMs: "at" } as const;
+
+/** Short name in the log -> booking hash field, for each logged field. */
+const LOGGED: readonly (readonly [string, BookingField])[] = (Object.keys(BOOKING_HASH) as BookingField[]).flatMap(
+  (field) => {
+    const log = (BOOKING_HASH[field] as FieldSpec).log;
+    return log === undefined ? [] : [[log, field] as const];
+  },
+);
+
+/** Every name a log entry uses. */
+export const LOG_NAMES: readonly string[] = [...Object.values(LOG_HEAD), ...LOGGED.map(([log]) => log)];
+
+const q = (value: string): string => `'${value}'`;
+const list = (values: readonly string[]): string => values.join(", ");
+
+/** The tables Lua code names schema entries through, resolved to literals when a script loads. */
+const LUA_NAMES: Record<string, Readonly<Record<string, string>>> = { STATE, BOOKING, EVENT, LOG: LOG_HEAD };
+
+/**
+ * Replaces each STATE.x, BOOKING.x, EVENT.x and LOG.x in a script with its literal, so a
+ * script pays nothing for naming them; a name the schema lacks fails the load.
+ */
+export function resolveSchemaNames(lua: string, script: string): string {
+  return lua.replace(/\b(STATE|BOOKING|EVENT|LOG)\.(\w+)/g, (_match, table: string, name: string) => {
+    const names = LUA_NAMES[table]!;
+    if (!Object.hasOwn(names, name)) throw new Error(`lua/${script}.lua: ${table}.${name} is not in engine/schema.ts`);
+    return q(names[name]!);
+  });
+}
+
+function eventLua(): string[] {
+  const read = (Object.keys(EVENT_HASH) as EventName[]).filter((name) => "read" in EVENT_HASH[name]);
+  const values = read.map((name, i) => {
+    const spec: EventFieldSpec = EVENT_HASH[name];
+    const raw = `v[${i + 1}]`;
+    return `${name} = ${spec.type === "string" ? raw : spec.orZero ? `tonumber(${raw}) or 0` : `tonumber(${raw})`}`;
+  });
+  return [
+    "-- The event's fields every script reads, by their schema names; nil when the event is not live.",
+    "local function readEvent(key)",
+    `  local v = redis.call('HMGET', key, ${list(read.map((name) => q(EVENT_HASH[name].field)))})`,
+    `  if not v[${read.indexOf("status") + 1}] then return nil end`,
+    `  return { ${list(values)} }`,
+    "end",
+  ];
+}
+
+function bookingLua(): string[] {
+  const fields = Object.keys(BOOKING_HASH) as BookingField[];
+  const values = fields.map((field, i) => `${field} = ${BOOKING_HASH[field].type === "number" ? `tonumber(v[${i + 1}]) or 0` : `v[${i + 1}] or ''`}`);
+  return [
+    "-- A booking as a table named by its hash fields, plus id and key; nil when there is none.",
+    "local function readBooking(key, id)",
+    `  local v = redis.call('HMGET', key, ${list(fields.map(q))})`,
+    `  if not v[${fields.indexOf("state") + 1}] then return nil end`,
+    `  return { id = id, key = key, ${list(values)} }`,
+    "end",
+    "-- Writes every field of a new booking.",
+    "local function saveBooking(b)",
+    `  redis.call('HSET', b.key, ${list(fields.map((field) => `${q(field)}, b.${field}`))})`,
+    "end",
+    "-- Appends the booking as it now stands to the log.",
+    "local function logBooking(log, kind, b, nowMs)",
+    `  redis.call('XADD', log, '*', ${q(LOG_HEAD.kind)}, kind, ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs,`,
+    `    ${list(LOGGED.map(([log, field]) => `${q(log)}, b.${field}`))})`,
+    "end",
+    "local function bookingReplyOf(kind, b, position)",
+    `  return { 'ok', kind, ${list(BOOKING_REPLY.map((entry) => (entry === "position" ? "position" : `b.${entry}`)))} }`,
+    "end",
+    "local function isTerminal(state)",
+    `  return ${TERMINAL_STATES.map((state) => `state == ${q(state)}`).join(" or ")}`,
+    "end",
+  ];
+}
+
+/** The include "generated/schema": reading and writing the booking and event hashes and the log, as the schema lists them. */
+export function schemaLua(): string {
+  return ["-- Generated from engine/schema.ts when the scripts load; change it there.", ...eventLua(), ...bookingLua(), ""].join("\n");
+}
