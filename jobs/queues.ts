@@ -32,7 +32,7 @@ export const QUEUES = {
     batchSize: 20,
     pollingIntervalSeconds: 0.5,
   },
-  // Search (issue 7): keeps Typesense's copy of an event in step with PostgreSQL.
+  // Search: keeps Typesense's copy of an event in step with PostgreSQL.
   searchSync: {
     name: "search-sync",
     retryLimit: 10,
@@ -42,7 +42,7 @@ export const QUEUES = {
     batchSize: 20,
     pollingIntervalSeconds: 1,
   },
-  // Booking emails (issue 4): an SMTP outage is ridden out with backed-off retries.
+  // Booking emails: an SMTP outage is ridden out with backed-off retries.
   notify: {
     name: "notify",
     retryLimit: 8,
