@@ -3,7 +3,7 @@ import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 import { Fields, parseJsonObject } from "../validate.js";
 
 // POST /bookings, GET /bookings/:id, DELETE /bookings/:id.

@@ -2,7 +2,7 @@ import type { Booking } from "../../engine/engine.js";
 import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { page, escapeHtml } from "../pages.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 import { recordCheckout, wasDeclined } from "../../sql/payments.js";
 
 // GET /pay/:id opens checkout for a held booking (the session is created only when someone
