@@ -46,7 +46,7 @@ export interface RedisConfig {
 
 export interface PostgresConfig {
   url: string;
-  /** Where stale reads (search, catalog) go; the primary unless DATABASE_READ_URL is set. */
+  /** Where reads that may lag go (search, event pages, admin lists); the primary unless DATABASE_READ_URL is set. */
   readUrl: string;
   /** DATABASE_URL was set: a server that is not running is an error, not one to start. */
   urlGiven: boolean;
