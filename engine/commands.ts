@@ -27,18 +27,18 @@ export interface ScriptSettings {
 }
 
 export function scriptSettings(config: Config): ScriptSettings {
-  const { limits } = config;
+  const { holds, antiBot } = config;
   return {
-    holdMs: config.holdMs,
-    idempotencyTtlMs: config.idempotencyTtlMs,
-    reclaimMax: config.reclaimMax,
-    serveMax: config.serveMax,
-    lineMax: limits.lineMax,
-    retentionMs: config.retentionMs,
-    rateIpPerS: limits.rateIpPerS,
-    rateIpBurst: limits.rateIpBurst,
-    rateUserPerS: limits.rateUserPerS,
-    rateUserBurst: limits.rateUserBurst,
+    holdMs: holds.holdMs,
+    idempotencyTtlMs: holds.idempotencyTtlMs,
+    reclaimMax: holds.reclaimMax,
+    serveMax: holds.serveMax,
+    lineMax: config.limits.lineMax,
+    retentionMs: holds.retentionMs,
+    rateIpPerS: antiBot.rateIpPerS,
+    rateIpBurst: antiBot.rateIpBurst,
+    rateUserPerS: antiBot.rateUserPerS,
+    rateUserBurst: antiBot.rateUserBurst,
   };
 }
 

@@ -81,7 +81,7 @@ function listenOn(app: uWS.TemplatedApp, host: string, port: number, options: nu
 export function engineRoutes(deps: HttpDeps): RouteSpec[] {
   return [
     ...healthRoutes(deps),
-    ...(deps.config.metricsListen === null ? metricsRoutes() : []),
+    ...(deps.config.http.metricsListen === null ? metricsRoutes() : []),
     ...eventRoutes(deps),
     ...bookingRoutes(deps),
     ...payRoutes(deps),

@@ -9,7 +9,7 @@ import type { HttpDeps } from "../deps.js";
 // difficultyBits zero bits, and send both with POST /bookings before expiresAt.
 
 export function challengeRoutes(deps: HttpDeps): RouteSpec[] {
-  const admission = new Admission(deps.engine.redis, deps.config);
+  const admission = new Admission(deps.engine.redis, deps.config.antiBot);
   return [
     {
       method: "get",

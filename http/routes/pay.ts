@@ -28,7 +28,7 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
           return { status: 409, html: page("Nothing to pay", `<p>This booking is ${escapeHtml(booking.status === "held" ? "expired" : booking.status)}.</p>`) };
         }
         const live = await engine.liveEvent(booking.eventId);
-        const back = `${config.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
+        const back = `${config.http.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
         const checkout = await provider.createCheckout({
           bookingId: booking.id,
           eventId: booking.eventId,
