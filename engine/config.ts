@@ -1,5 +1,3 @@
-import { PAYMENT_PROVIDER_NAMES, type PaymentProviderName } from "./payments/registry.js";
-
 // Settings from the environment, each with a default that works on a developer machine.
 // This is the only module that reads them: one interface and one reader per group, and every
 // consumer receives its group. Every limit the engine enforces is named here.
@@ -14,6 +12,10 @@ const TRUST_PROXY_MAX = 8;
 export const WEB_WORKERS_MAX = 64;
 /** Most reminders per booking. */
 const REMINDERS_MAX = 5;
+
+/** The payment providers engine/payments/registry.ts has an adapter for. */
+export const PAYMENT_PROVIDER_NAMES = ["stripe", "mock"] as const;
+export type PaymentProviderName = (typeof PAYMENT_PROVIDER_NAMES)[number];
 
 export interface HostPort {
   host: string;

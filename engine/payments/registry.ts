@@ -1,4 +1,4 @@
-import type { PaymentsConfig } from "../config.js";
+import type { PaymentProviderName, PaymentsConfig } from "../config.js";
 import type { PaymentProvider } from "./provider.js";
 import { createStripeProvider } from "./stripe.js";
 
@@ -7,7 +7,7 @@ import { createStripeProvider } from "./stripe.js";
 
 type PaymentSettings = Pick<PaymentsConfig, "stripe" | "mock">;
 
-const PROVIDERS = {
+const PROVIDERS: Record<PaymentProviderName, (config: PaymentSettings) => PaymentProvider> = {
   stripe: (config: PaymentSettings) =>
     createStripeProvider({ secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret }),
   mock: (config: PaymentSettings) =>
@@ -16,10 +16,7 @@ const PROVIDERS = {
       webhookSecret: config.mock.webhookSecret,
       endpoint: { host: config.mock.host === "0.0.0.0" ? "127.0.0.1" : config.mock.host, port: config.mock.port, protocol: "http" },
     }),
-} satisfies Record<string, (config: PaymentSettings) => PaymentProvider>;
-
-export type PaymentProviderName = keyof typeof PROVIDERS;
-export const PAYMENT_PROVIDER_NAMES = Object.keys(PROVIDERS) as PaymentProviderName[];
+};
 
 export function createPaymentProvider(config: PaymentSettings & { provider: PaymentProviderName }): PaymentProvider {
   return PROVIDERS[config.provider](config);
