@@ -14,9 +14,9 @@ import { Periodic } from "../jobs/periodic.js";
 import { startBoss } from "../jobs/queues.js";
 import { closeEndedCheckouts } from "../jobs/checkouts.js";
 import { Refunds } from "../jobs/refunds.js";
-import { Relay } from "../jobs/relay.js";
+import type { Relay } from "../jobs/relay.js";
+import { notifyingRelay } from "../application/deadLetters.js";
 import { SearchSync } from "../jobs/searchSync.js";
-import { queueNotifications } from "../jobs/notify.js";
 import { startNotifications } from "../jobs/notifications.js";
 import { sweepPass } from "../jobs/sweep.js";
 import { connectRedis } from "../engine/redis.js";
@@ -127,7 +127,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   // Serving processes queue jobs (refunds) as they record why; only workers run them.
   const boss = await startBoss(config, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
-  const relay = new Relay(pool, redis, config, (client, eventId, changes) => queueNotifications(boss, client, config, eventId, changes));
+  const relay = notifyingRelay({ pool, redis, config, boss, log });
   const ingest = new PaymentIngest(pool, engine, boss, provider.name, log);
 
   let gateway: Listening | null = null;

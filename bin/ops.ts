@@ -6,6 +6,8 @@ import { Engine } from "../engine/engine.js";
 import { isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
 import { Operations } from "../application/operations.js";
+import { DeadLetters } from "../application/deadLetters.js";
+import { startBoss } from "../jobs/queues.js";
 import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
@@ -15,9 +17,10 @@ import { migrate } from "../sql/migrate.js";
 //   cache flush <eventId>              drop cached display fields (never inventory)
 //   reconcile [--repair] [eventId]     report (and repair) drift between Redis and PostgreSQL
 //   mail                               list the messages the local SMTP sink stored
+//   relay list | relay replay [id]     log entries the relay set aside; write them again
 
-export const OPS_COMMANDS = ["cache", "reconcile", "mail"];
-export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail";
+export const OPS_COMMANDS = ["cache", "reconcile", "mail", "relay"];
+export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail | relay list | relay replay [deadLetterId]";
 
 function eventArg(args: string[]): string {
   const id = args.find((arg) => !arg.startsWith("--"));
@@ -38,11 +41,38 @@ function listMail(config: Config): string {
   return `${files.length} message(s) in ${dir}:\n${files.map((f) => `  ${join(dir, f)}  ${statSync(join(dir, f)).size} bytes`).join("\n")}\n`;
 }
 
+/** `relay list` and `relay replay [id]`: replayed entries queue their mails like the relay's. */
+async function runRelay(args: string[], config: Config, log: Logger): Promise<void> {
+  const [sub, id] = args;
+  if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id))) throw new Error(`usage: onsale ${OPS_USAGE}`);
+  const pool = createPool(config.databaseUrl, 2);
+  const redis = connectRedis(config);
+  await migrate(pool);
+  const boss = await startBoss(config, log, { maintain: false });
+  try {
+    const deadLetters = new DeadLetters({ pool, redis, config, boss, log });
+    if (sub === "list") {
+      const open = await deadLetters.open();
+      for (const d of open) process.stdout.write(`${d.id}  event ${d.eventId}  entry ${d.streamId}  booking ${JSON.stringify(d.bookingId)}  ${d.createdAt.toISOString()}\n    ${d.error}\n`);
+      process.stdout.write(`${open.length} dead letter(s) not replayed.\n`);
+    } else {
+      const result = await deadLetters.replay(id === undefined ? null : Number(id));
+      process.stdout.write(`${result.replayed} replayed, ${result.superseded} superseded by a later state, ${result.failed} refused again (kept).\n`);
+      if (result.failed > 0) process.exitCode = 2;
+    }
+  } finally {
+    await boss.stop({ graceful: true, wait: true });
+    redis.disconnect();
+    await pool.end();
+  }
+}
+
 export async function runOps(command: string, args: string[], config: Config, log: Logger): Promise<void> {
   if (command === "mail") {
     process.stdout.write(listMail(config));
     return;
   }
+  if (command === "relay") return runRelay(args, config, log);
   const pool = createPool(config.databaseUrl, 2);
   const redis = connectRedis(config);
   try {

@@ -73,6 +73,8 @@ export interface Config {
   relayIntervalMs: number;
   /** Log entries the relay writes in one transaction at most. */
   relayBatch: number;
+  /** Failed passes over an event's next entries before each is tried alone and a refused one set aside. */
+  relayMaxAttempts: number;
   /** pg-boss's schema: processes sharing one names one set of queues. */
   bossSchema: string;
   // Payments: a webhook fact recorded but not applied this long ago is applied by the repair pass.
@@ -245,6 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     relayIntervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
     relayBatch: int(env, "RELAY_BATCH", 500, 1, 10_000),
+    relayMaxAttempts: int(env, "RELAY_MAX_ATTEMPTS", 5, 1, 1000),
     bossSchema: identifier(env, "PGBOSS_SCHEMA", "pgboss"),
     paymentRepairAfterMs: int(env, "PAYMENT_REPAIR_AFTER_SECONDS", 60, 1, 86_400) * 1000,
     paymentRepairIntervalMs: int(env, "PAYMENT_REPAIR_INTERVAL_MS", 10_000, 100, 600_000),

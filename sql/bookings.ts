@@ -14,6 +14,8 @@ const SQL = {
 
   statuses: `SELECT id, status FROM bookings WHERE id = ANY($1::uuid[])`,
 
+  logId: `SELECT log_id FROM bookings WHERE id = $1`,
+
   upsert: `
     INSERT INTO bookings (id, event_id, user_id, quantity, status, reason, arrival_seq, hold_seq,
                           amount, currency, expires_at, payment_ref, log_id, created_at, updated_at)
@@ -82,6 +84,12 @@ export async function upsertUsers(db: Queryable, emailByExternalId: Map<string, 
 export async function bookingStatuses(db: Queryable, bookingIds: string[]): Promise<Map<string, string>> {
   const { rows } = await db.query<{ id: string; status: string }>(SQL.statuses, [bookingIds]);
   return new Map(rows.map((row) => [row.id, row.status]));
+}
+
+/** The log entry the booking's row was last written from; null if PostgreSQL has no such booking. */
+export async function bookingLogId(db: Queryable, bookingId: string): Promise<string | null> {
+  const { rows } = await db.query<{ log_id: string }>(SQL.logId, [bookingId]);
+  return rows[0]?.log_id ?? null;
 }
 
 /** Writes whole rows of one event in one statement. */
