@@ -248,6 +248,7 @@ export class Relay {
       logId: column((e) => e.streamId),
       createdAt: column((e) => new Date(e.createdAtMs)),
       updatedAt: column((e) => new Date(e.atMs)),
+      email: column((e) => e.email),
     });
   }
 }
