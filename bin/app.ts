@@ -111,7 +111,7 @@ export interface StartOptions {
 
 export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
-  const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true, commandTimeoutMs: config.redisCommandTimeoutMs, log });
   const pool = createPool(config.databaseUrl);
   const readPool = config.databaseReadUrl === config.databaseUrl ? pool : createPool(config.databaseReadUrl);
   await migrate(pool);

@@ -71,6 +71,8 @@ export interface Config {
   idempotencyTtlMs: number;
   sweepIntervalMs: number;
   relayIntervalMs: number;
+  /** Longest the engine waits for one Redis command before the request answers 503. */
+  redisCommandTimeoutMs: number;
   /** Log entries the relay writes in one transaction at most. */
   relayBatch: number;
   /** Failed passes over an event's next entries before each is tried alone and a refused one set aside. */
@@ -246,6 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyTtlMs: int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 30 * 86_400) * 1000,
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     relayIntervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
+    redisCommandTimeoutMs: int(env, "REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000),
     relayBatch: int(env, "RELAY_BATCH", 500, 1, 10_000),
     relayMaxAttempts: int(env, "RELAY_MAX_ATTEMPTS", 5, 1, 1000),
     bossSchema: identifier(env, "PGBOSS_SCHEMA", "pgboss"),

@@ -1,4 +1,6 @@
 import { Admission } from "../../engine/admission.js";
+import { EngineError } from "../../engine/errors.js";
+import { selectEvent } from "../../sql/events.js";
 import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
@@ -12,9 +14,15 @@ const USER_ID = /^[A-Za-z0-9._@+|-]+$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
 export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
-  const { config, engine } = deps;
+  const { config, engine, readPool } = deps;
   const { limits } = config;
   const admission = new Admission(engine.redis, config);
+
+  /** Redis has no such event: if PostgreSQL has it on sale, Redis lost it (restarted empty), which is not the client's fault. */
+  const explainMissing = async (error: unknown, eventId: string): Promise<never> => {
+    if (error instanceof EngineError && error.code === "EVENT_NOT_FOUND" && (await selectEvent(readPool, eventId))?.status === "on_sale") throw problems.inventoryNotLoaded();
+    throw error;
+  };
   return [
     {
       method: "post",
@@ -38,7 +46,9 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
         fields.done();
         const nowMs = Date.now();
         const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
-        const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs);
+        const booking = await engine
+          .hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs)
+          .catch((error: unknown) => explainMissing(error, eventId!));
         const view = { ...bookingView(booking, config.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
         if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
