@@ -92,6 +92,8 @@ export interface Config {
   // Waiting room and anti-bot (issue 6).
   /** Proxies in front of the HTTP roles: the client IP is the X-Forwarded-For entry this many from the right; 0: the socket's. */
   trustProxy: number;
+  /** Signed identities on POST /bookings: on when secret or jwksUrl is set (http/userTokens.ts). */
+  userTokens: UserTokenSettings;
   /** Key that signs proof-of-work challenges; every HTTP process of one deployment shares it. */
   powSecret: string;
   /** How long a proof-of-work challenge may be used. */
@@ -196,6 +198,27 @@ function offsets(env: Env, name: string, fallback: string): number[] {
   return [...new Set(values)].sort((a, b) => b - a);
 }
 
+export interface UserTokenSettings {
+  /** HS256 key shared with the ticketing site; "" for none. */
+  secret: string;
+  /** Where the ticketing site publishes its public keys (JWKS); "" for none. */
+  jwksUrl: string;
+  /** Oldest token accepted, by its iat. */
+  maxAgeS: number;
+}
+
+/** Shortest USER_TOKEN_SECRET: an HS256 key under 256 bits can be guessed offline from one token. */
+const USER_TOKEN_SECRET_MIN_CHARS = 32;
+
+function userTokenSettings(env: Env): UserTokenSettings {
+  const secret = str(env, "USER_TOKEN_SECRET", "");
+  const jwksUrl = str(env, "USER_TOKEN_JWKS_URL", "");
+  if (secret !== "" && secret.length < USER_TOKEN_SECRET_MIN_CHARS) throw new Error(`USER_TOKEN_SECRET must be at least ${USER_TOKEN_SECRET_MIN_CHARS} characters`);
+  if (secret !== "" && jwksUrl !== "") throw new Error("set USER_TOKEN_SECRET or USER_TOKEN_JWKS_URL, not both");
+  if (jwksUrl !== "" && !/^https?:\/\//.test(jwksUrl)) throw new Error(`USER_TOKEN_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
+  return { secret, jwksUrl, maxAgeS: int(env, "USER_TOKEN_MAX_AGE_SECONDS", 300, 10, 86_400) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "PORT", 3000, 0, 65535);
   const mockGatewayPort = int(env, "MOCK_GATEWAY_PORT", port === 0 ? 0 : port + 1, 0, 65535);
@@ -274,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // Waiting room and anti-bot (issue 6).
     trustProxy: int(env, "TRUST_PROXY", 0, 0, TRUST_PROXY_MAX),
+    userTokens: userTokenSettings(env),
     powSecret: str(env, "POW_SECRET", "dev-pow-secret"),
     powTtlMs: int(env, "POW_TTL_SECONDS", 120, 10, 3600) * 1000,
     // Notifications (issue 4)

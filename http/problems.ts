@@ -48,6 +48,13 @@ export const problems = {
     new Problem(401, "unauthorized", "Unauthorized", "This route needs Authorization: Bearer <ADMIN_TOKEN>.", {}, {
       "WWW-Authenticate": 'Bearer realm="admin"',
     }),
+  userTokenRequired: () =>
+    new Problem(401, "user-token-required", "User token required", "Send Authorization: Bearer <token>, the signed token the ticketing site issued for this person.", {}, {
+      "WWW-Authenticate": 'Bearer realm="bookings"',
+    }),
+  userTokenInvalid: (detail: string) =>
+    new Problem(401, "user-token-invalid", "User token refused", detail, {}, { "WWW-Authenticate": 'Bearer realm="bookings", error="invalid_token"' }),
+  userTokenMismatch: (detail: string) => new Problem(403, "user-token-mismatch", "User token names someone or something else", detail),
   notFound: (what: string) => new Problem(404, "not-found", "Not found", what),
   invalidSignature: (detail: string) =>
     new Problem(400, "invalid-signature", "Webhook signature rejected", detail),
