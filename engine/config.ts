@@ -26,6 +26,11 @@ export interface Limits {
   // Waiting room and anti-bot (issue 6).
   /** WebSocket clients one HTTP process follows at most. */
   liveSocketsMax: number;
+  /** WebSocket clients one process lets follow one booking (tabs of one person), and come from one client address. */
+  liveSocketsPerBooking: number;
+  liveSocketsPerIp: number;
+  /** Shortest time between two rounds of booking reads for one event's sockets: changes within it share one read per booking. */
+  liveRefreshMs: number;
   /** Booking requests per second per client IP (token bucket refill) and the bucket's size. */
   rateIpPerS: number;
   rateIpBurst: number;
@@ -258,6 +263,9 @@ export function loadConfig(env: Env = process.env): Config {
       textChars: 200,
       // Waiting room and anti-bot (issue 6).
       liveSocketsMax: int(env, "LIVE_SOCKETS_MAX", 100_000, 1, 10_000_000),
+      liveSocketsPerBooking: int(env, "LIVE_SOCKETS_PER_BOOKING", 10, 1, 10_000),
+      liveSocketsPerIp: int(env, "LIVE_SOCKETS_PER_IP", 200, 1, 10_000_000),
+      liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
       rateIpPerS: int(env, "RATE_IP_PER_S", 50, 1, 1_000_000),
       rateIpBurst: int(env, "RATE_IP_BURST", 100, 1, 10_000_000),
       rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),

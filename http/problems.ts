@@ -55,6 +55,8 @@ export const problems = {
   userTokenInvalid: (detail: string) =>
     new Problem(401, "user-token-invalid", "User token refused", detail, {}, { "WWW-Authenticate": 'Bearer realm="bookings", error="invalid_token"' }),
   userTokenMismatch: (detail: string) => new Problem(403, "user-token-mismatch", "User token names someone or something else", detail),
+  liveSocketsLimit: () =>
+    new Problem(429, "live-sockets-limit", "Too many live connections", "At most LIVE_SOCKETS_PER_BOOKING live connections follow one booking, and LIVE_SOCKETS_PER_IP come from one address; close one, or poll GET /bookings/:id.", {}, { "Retry-After": "10" }),
   notFound: (what: string) => new Problem(404, "not-found", "Not found", what),
   invalidSignature: (detail: string) =>
     new Problem(400, "invalid-signature", "Webhook signature rejected", detail),
