@@ -170,8 +170,7 @@ export class Relay {
         await client.query("RELEASE SAVEPOINT relay_entry");
       } catch (error) {
         await client.query("ROLLBACK TO SAVEPOINT relay_entry");
-        const bookingId = storable(fields[fields.indexOf("id") + 1] ?? "");
-        const letter = { eventId, streamId, bookingId, fields, error: errorText(error) };
+        const letter = { eventId, streamId, bookingId: storable(parseEntry(streamId, fields).bookingId ?? ""), fields, error: errorText(error) };
         await insertDeadLetter(client, letter);
         setAside.push(letter);
       }

@@ -1,5 +1,6 @@
 import { Admission } from "../../engine/admission.js";
 import { EngineError } from "../../engine/errors.js";
+import { liveEventsKey } from "../../engine/keys.js";
 import { selectEvent } from "../../sql/events.js";
 import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
@@ -28,9 +29,14 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
     return identity.userId;
   };
 
-  /** Redis has no such event: if PostgreSQL has it on sale, Redis lost it (restarted empty), which is not the client's fault. */
+  /**
+   * Redis has no such event. If Redis has no live event at all it restarted empty, and an event
+   * PostgreSQL has on sale is not the client's fault. Asked only then, so that unknown event ids
+   * sent by the thousand cost no PostgreSQL query.
+   */
   const explainMissing = async (error: unknown, eventId: string): Promise<never> => {
-    if (error instanceof EngineError && error.code === "EVENT_NOT_FOUND" && (await selectEvent(readPool, eventId))?.status === "on_sale") throw problems.inventoryNotLoaded();
+    if (!(error instanceof EngineError) || error.code !== "EVENT_NOT_FOUND" || (await engine.redis.scard(liveEventsKey)) > 0) throw error;
+    if ((await selectEvent(readPool, eventId))?.status === "on_sale") throw problems.inventoryNotLoaded();
     throw error;
   };
   return [
