@@ -47,6 +47,7 @@ const SERVED_SAMPLES_MAX = 1000;
 export class Followers {
   private readonly followed = new Map<string, Followed>();
   private readonly tail: LogTail;
+  private stopped = false;
 
   constructor(
     private readonly engine: Engine,
@@ -113,6 +114,7 @@ export class Followers {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const followed of this.followed.values()) {
       for (const sockets of followed.bookings.values()) for (const ws of sockets) ws.end(1001, "server stopping");
     }
@@ -135,7 +137,7 @@ export class Followers {
 
   /** Starts the event's next round now, or LIVE_REFRESH_MS after the last one began; at most one at a time. */
   private schedule(eventId: string, followed: Followed): void {
-    if (followed.refreshing) return;
+    if (followed.refreshing || this.stopped) return;
     followed.refreshing = true;
     const waitMs = Math.max(0, followed.lastRoundAtMs + this.config.limits.liveRefreshMs - Date.now());
     setTimeout(() => void this.round(eventId, followed), waitMs);
