@@ -122,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
     const pool = createPool(config.databaseUrl, 1);
     await migrate(pool);
     await pool.end();
-    const redis = connectRedis(config);
+    const redis = connectRedis(config, { log });
     const eventId = await seedDemo(config, new Engine(redis, config), log);
     redis.disconnect();
     process.stdout.write(howToBook(config, eventId));

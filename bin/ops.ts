@@ -46,7 +46,7 @@ async function runRelay(args: string[], config: Config, log: Logger): Promise<vo
   const [sub, id] = args;
   if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id))) throw new Error(`usage: onsale ${OPS_USAGE}`);
   const pool = createPool(config.databaseUrl, 2);
-  const redis = connectRedis(config);
+  const redis = connectRedis(config, { log });
   await migrate(pool);
   const boss = await startBoss(config, log, { maintain: false });
   try {
@@ -74,7 +74,7 @@ export async function runOps(command: string, args: string[], config: Config, lo
   }
   if (command === "relay") return runRelay(args, config, log);
   const pool = createPool(config.databaseUrl, 2);
-  const redis = connectRedis(config);
+  const redis = connectRedis(config, { log });
   try {
     await migrate(pool);
     const ops = new Operations(pool, new Engine(redis, config), log);
