@@ -15,9 +15,9 @@ import { Periodic } from "../jobs/periodic.js";
 import { startBoss } from "../jobs/queues.js";
 import { closeEndedCheckouts } from "../jobs/checkouts.js";
 import { Refunds } from "../jobs/refunds.js";
-import { Relay } from "../jobs/relay.js";
+import type { Relay } from "../jobs/relay.js";
+import { notifyingRelay } from "../application/deadLetters.js";
 import { SearchSync } from "../jobs/searchSync.js";
-import { queueNotifications } from "../jobs/notify.js";
 import { startNotifications } from "../jobs/notifications.js";
 import { sweepPass } from "../jobs/sweep.js";
 import { connectRedis } from "../engine/redis.js";
@@ -125,7 +125,7 @@ export interface StartOptions {
 
 export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
-  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, enableAutoPipelining: true, commandTimeoutMs: config.redis.commandTimeoutMs, log });
   const pool = createPool(config.postgres.url);
   const readPool = config.postgres.readUrl === config.postgres.url ? pool : createPool(config.postgres.readUrl);
   await migrate(pool);
@@ -141,7 +141,7 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   // Serving processes queue jobs (refunds) as they record why; only workers run them.
   const boss = await startBoss(config.postgres, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
-  const relay = new Relay(pool, redis, config.relay, (client, eventId, changes) => queueNotifications(boss, client, config.mail, eventId, changes));
+  const relay = notifyingRelay({ pool, redis, config, boss, log });
   const ingest = new PaymentIngest(pool, engine, boss, log);
 
   let gateway: Listening | null = null;

@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<void> {
     const pool = createPool(config.postgres.url, 1);
     await migrate(pool);
     await pool.end();
-    const redis = connectRedis(config.redis);
+    const redis = connectRedis(config.redis, { log });
     const eventId = await seedDemo(config, new Engine(redis, config), log);
     redis.disconnect();
     process.stdout.write(howToBook(config, eventId));

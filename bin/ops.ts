@@ -7,6 +7,8 @@ import { isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
 import { Operations } from "../application/operations.js";
 import { formatMoney } from "../engine/money.js";
+import { DeadLetters } from "../application/deadLetters.js";
+import { startBoss } from "../jobs/queues.js";
 import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
@@ -18,9 +20,11 @@ import { OPERATOR_PAYMENTS_MAX, operatorStatuses, OPERATOR_PAYMENT_STATUSES, pay
 //   reconcile [--repair] [eventId]     report (and repair) drift between Redis and PostgreSQL
 //   mail                               list the messages the local SMTP sink stored
 //   payments [--status s,…] [--limit N]  list unmatched, mismatched and refunded payments, newest first
+//   relay list | relay replay [id]     log entries the relay set aside; write them again
 
-export const OPS_COMMANDS = ["cache", "reconcile", "mail", "payments"];
-export const OPS_USAGE = "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail | payments [--status s,…] [--limit N]";
+export const OPS_COMMANDS = ["cache", "reconcile", "mail", "payments", "relay"];
+export const OPS_USAGE =
+  "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail | payments [--status s,…] [--limit N] | relay list | relay replay [deadLetterId]";
 
 function eventArg(args: string[]): string {
   const id = args.find((arg) => !arg.startsWith("--"));
@@ -66,6 +70,32 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
   }
 }
 
+/** `relay list` and `relay replay [id]`: replayed entries queue their mails like the relay's. */
+async function runRelay(args: string[], config: Config, log: Logger): Promise<void> {
+  const [sub, id] = args;
+  if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id))) throw new Error(`usage: onsale ${OPS_USAGE}`);
+  const pool = createPool(config.postgres.url, 2);
+  const redis = connectRedis(config.redis, { log });
+  await migrate(pool);
+  const boss = await startBoss(config.postgres, log, { maintain: false });
+  try {
+    const deadLetters = new DeadLetters({ pool, redis, config, boss, log });
+    if (sub === "list") {
+      const open = await deadLetters.open();
+      for (const d of open) process.stdout.write(`${d.id}  event ${d.eventId}  entry ${d.streamId}  booking ${JSON.stringify(d.bookingId)}  ${d.createdAt.toISOString()}\n    ${d.error}\n`);
+      process.stdout.write(`${open.length} dead letter(s) not replayed.\n`);
+    } else {
+      const result = await deadLetters.replay(id === undefined ? null : Number(id));
+      process.stdout.write(`${result.replayed} replayed, ${result.superseded} superseded by a later state, ${result.failed} refused again (kept).\n`);
+      if (result.failed > 0) process.exitCode = 2;
+    }
+  } finally {
+    await boss.stop({ graceful: true, wait: true });
+    redis.disconnect();
+    await pool.end();
+  }
+}
+
 export async function runOps(command: string, args: string[], config: Config, log: Logger): Promise<void> {
   if (command === "mail") {
     process.stdout.write(listMail(config));
@@ -75,8 +105,9 @@ export async function runOps(command: string, args: string[], config: Config, lo
     process.stdout.write(await listPayments(config, args));
     return;
   }
+  if (command === "relay") return runRelay(args, config, log);
   const pool = createPool(config.postgres.url, 2);
-  const redis = connectRedis(config.redis);
+  const redis = connectRedis(config.redis, { log });
   try {
     await migrate(pool);
     const ops = new Operations(pool, new Engine(redis, config), log);

@@ -44,6 +44,8 @@ export interface RedisConfig {
   clusterNodes: HostPort[];
   /** REDIS_URL was set: a Redis that is not running is an error, not one to start. */
   urlGiven: boolean;
+  /** Longest the engine waits for one Redis command before the request answers 503. */
+  commandTimeoutMs: number;
 }
 
 export interface PostgresConfig {
@@ -84,6 +86,8 @@ export interface RelayConfig {
   intervalMs: number;
   /** Log entries the relay writes in one transaction at most. */
   batch: number;
+  /** Failed passes over an event's next entries before each is tried alone and a refused one set aside. */
+  maxAttempts: number;
 }
 
 export interface PaymentsConfig {
@@ -147,6 +151,17 @@ export interface AntiBotConfig {
   /** Booking requests per second per userId and the bucket's size. */
   rateUserPerS: number;
   rateUserBurst: number;
+  /** Signed identities on POST /bookings: on when secret or jwksUrl is set (http/userTokens.ts). */
+  userTokens: UserTokenSettings;
+}
+
+export interface UserTokenSettings {
+  /** HS256 key shared with the ticketing site; "" for none. */
+  secret: string;
+  /** Where the ticketing site publishes its public keys (JWKS); "" for none. */
+  jwksUrl: string;
+  /** Oldest token accepted, by its iat. */
+  maxAgeS: number;
 }
 
 export interface Limits {
@@ -170,6 +185,11 @@ export interface Limits {
   textChars: number;
   /** WebSocket clients one HTTP process follows at most. */
   liveSocketsMax: number;
+  /** WebSocket clients one process lets follow one booking (tabs of one person), and come from one client address. */
+  liveSocketsPerBooking: number;
+  liveSocketsPerIp: number;
+  /** Shortest time between two rounds of booking reads for one event's sockets: changes within it share one read per booking. */
+  liveRefreshMs: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
   powBitsMax: number;
   /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
@@ -290,6 +310,7 @@ function readRedis(env: Env): RedisConfig {
     url: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
     clusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
     urlGiven: given(env, "REDIS_URL"),
+    commandTimeoutMs: int(env, "REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000),
   };
 }
 
@@ -324,6 +345,7 @@ function readRelay(env: Env): RelayConfig {
   return {
     intervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
     batch: int(env, "RELAY_BATCH", 500, 1, 10_000),
+    maxAttempts: int(env, "RELAY_MAX_ATTEMPTS", 5, 1, 1000),
   };
 }
 
@@ -384,7 +406,22 @@ function readAntiBot(env: Env): AntiBotConfig {
     rateIpBurst: int(env, "RATE_IP_BURST", 100, 1, 10_000_000),
     rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),
     rateUserBurst: int(env, "RATE_USER_BURST", 5, 1, 10_000_000),
+    userTokens: readUserTokens(env),
   };
+}
+
+/** Shortest USER_TOKEN_SECRET: an HS256 key under 256 bits can be guessed offline from one token. */
+const USER_TOKEN_SECRET_MIN_CHARS = 32;
+
+function readUserTokens(env: Env): UserTokenSettings {
+  const secret = str(env, "USER_TOKEN_SECRET", "");
+  const jwksUrl = str(env, "USER_TOKEN_JWKS_URL", "");
+  if (secret !== "" && secret.length < USER_TOKEN_SECRET_MIN_CHARS) {
+    throw new Error(`USER_TOKEN_SECRET must be at least ${USER_TOKEN_SECRET_MIN_CHARS} characters`);
+  }
+  if (secret !== "" && jwksUrl !== "") throw new Error("set USER_TOKEN_SECRET or USER_TOKEN_JWKS_URL, not both");
+  if (jwksUrl !== "" && !/^https?:\/\//.test(jwksUrl)) throw new Error(`USER_TOKEN_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
+  return { secret, jwksUrl, maxAgeS: int(env, "USER_TOKEN_MAX_AGE_SECONDS", 300, 10, 86_400) };
 }
 
 function readLimits(env: Env): Limits {
@@ -399,6 +436,9 @@ function readLimits(env: Env): Limits {
     priceMax: 100_000_000,
     textChars: 200,
     liveSocketsMax: int(env, "LIVE_SOCKETS_MAX", 100_000, 1, 10_000_000),
+    liveSocketsPerBooking: int(env, "LIVE_SOCKETS_PER_BOOKING", 10, 1, 10_000),
+    liveSocketsPerIp: int(env, "LIVE_SOCKETS_PER_IP", 200, 1, 10_000_000),
+    liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
     powBitsMax: 28,
     holdSecondsMax: HOLD_SECONDS_MAX,
   };

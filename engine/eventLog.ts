@@ -69,3 +69,9 @@ export function decodeLogEntry(streamId: string, flat: readonly string[]): LogEn
     createdAtMs: Number(f[B.created.log] ?? 0),
   };
 }
+
+/** The booking an entry names, read without decoding the rest (an entry that cannot be decoded still names one). */
+export function logEntryBookingId(flat: readonly string[]): string {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === L.bookingId) return flat[i + 1]!;
+  return "";
+}

@@ -84,7 +84,7 @@ export class LogTail {
     try {
       if (this.reader === null) {
         const cluster = isCluster(this.redis);
-        this.reader = connectRedis(this.config, { enableAutoPipelining: cluster, maxRetriesPerRequest: null });
+        this.reader = connectRedis(this.config, { enableAutoPipelining: cluster, maxRetriesPerRequest: null, log: this.log, role: "live log reader" });
         if (!cluster) this.readerId = Number(await this.reader.call("CLIENT", "ID"));
       }
       while (!this.stopped && this.positions.size > 0) await this.readOnce(this.reader);

@@ -41,6 +41,16 @@ export const metrics = {
     help: "Log entries the relay wrote to PostgreSQL.",
     registers: [registry],
   }),
+  relayFailures: new Counter({
+    name: "onsale_relay_failures_total",
+    help: "Relay passes over one event's entries that PostgreSQL (or Redis) refused; the event is tried again.",
+    registers: [registry],
+  }),
+  relayDeadLetters: new Counter({
+    name: "onsale_relay_dead_letters_total",
+    help: "Log entries set aside in relay_dead_letters after RELAY_MAX_ATTEMPTS failed passes (replay with `onsale relay replay`).",
+    registers: [registry],
+  }),
   searchSeconds: new Histogram({
     name: "onsale_search_seconds",
     help: "GET /events answer time inside the engine, by backend and cache: hit, miss, shared (waited for the same search in flight), off.",

@@ -246,7 +246,8 @@ function readBody(res: HttpResponse, exchange: Exchange, limit: number, contentL
 const CLIENT_IP_CHARS = 64;
 const ADDRESS = /^[0-9A-Fa-f.:]+$/;
 
-function clientAddress(res: HttpResponse, req: HttpRequest, proxyHops: number): string {
+/** The client's address (see RouteSpec.clientIp); read it inside the uWS handler, before any await. */
+export function clientAddress(res: HttpResponse, req: HttpRequest, proxyHops: number): string {
   if (proxyHops > 0) {
     // Every X-Forwarded-For line, in order: a proxy may add its own line rather than append.
     const entries: string[] = [];

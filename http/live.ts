@@ -5,7 +5,8 @@ import { EngineError } from "../engine/errors.js";
 import { eventIdOfToken, isUuid } from "../engine/ids.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
-import { problemReply, writeReply } from "./exchange.js";
+import { isRedisUnavailable } from "../engine/redis.js";
+import { clientAddress, problemReply, writeReply } from "./exchange.js";
 import { Followers, type Follower } from "./liveFollowers.js";
 import { problems, toProblem, type Problem } from "./problems.js";
 
@@ -14,12 +15,18 @@ import { problems, toProblem, type Problem } from "./problems.js";
 // way: each process tails the per-event log stream `log:{E}` (the one the relay reads) for
 // the events its sockets follow (http/liveFollowers.ts). GET /bookings/:id stays the polling
 // fallback. This file is the socket side: admitting upgrades, opening and closing sockets.
+// An upgrade's token is checked before its event is followed, so a forged one costs one
+// booking read and no stream read; sockets are counted per booking and per client address
+// from admission to close (LIVE_SOCKETS_PER_BOOKING, LIVE_SOCKETS_PER_IP: 429 beyond).
 
 const SOCKET_BACKPRESSURE_BYTES = 64 * 1024;
 
 export class LiveStatus {
   private readonly followers: Followers;
   private sockets = 0;
+  /** Sockets admitted and not closed, per booking and per client address; absent at 0. */
+  private readonly perBooking = new Map<string, number>();
+  private readonly perIp = new Map<string, number>();
 
   constructor(
     private readonly engine: Engine,
@@ -41,14 +48,18 @@ export class LiveStatus {
         const key = req.getHeader("sec-websocket-key");
         const protocol = req.getHeader("sec-websocket-protocol");
         const extensions = req.getHeader("sec-websocket-extensions");
+        const ip = clientAddress(res, req, this.config.trustProxy);
         const state = { aborted: false };
         res.onAborted(() => {
           state.aborted = true;
         });
-        this.admit(query.get("booking") ?? "", query.get("token") ?? "").then(
+        this.admit(query.get("booking") ?? "", query.get("token") ?? "", ip).then(
           (follower) => {
             if (state.aborted) {
-              if (typeof follower !== "number") this.followers.release(follower.eventId, false);
+              if (typeof follower !== "number") {
+                this.followers.release(follower.eventId, false);
+                this.count(follower, -1);
+              }
               return;
             }
             res.cork(() => {
@@ -71,6 +82,7 @@ export class LiveStatus {
         this.sockets -= 1;
         metrics.liveSockets.set(this.sockets);
         this.followers.closed(ws);
+        this.count(ws.getUserData(), -1);
       },
     });
   }
@@ -79,24 +91,39 @@ export class LiveStatus {
     this.followers.stop();
   }
 
-  /** Checks the token and starts following the event; a number is the HTTP status to refuse with. */
-  private async admit(bookingId: string, token: string): Promise<Follower | number> {
+  /** Checks the caps and the token, then starts following the event; a number is the HTTP status to refuse with. */
+  private async admit(bookingId: string, token: string, ip: string): Promise<Follower | number> {
     const eventId = eventIdOfToken(token);
     if (!isUuid(bookingId) || eventId === null) return 404;
-    if (this.sockets >= this.config.limits.liveSocketsMax) return 503;
-    await this.followers.follow(eventId);
-    const booking = await this.engine.status(bookingId, token).catch(() => null);
-    if (booking === null) {
-      this.followers.release(eventId, false);
-      return 404;
+    const { liveSocketsMax, liveSocketsPerBooking, liveSocketsPerIp } = this.config.limits;
+    if (this.sockets >= liveSocketsMax) return 503;
+    if ((this.perBooking.get(bookingId) ?? 0) >= liveSocketsPerBooking || (this.perIp.get(ip) ?? 0) >= liveSocketsPerIp) return 429;
+    // Counted before the read, so concurrent upgrades cannot all pass the caps at once.
+    const follower: Follower = { eventId, bookingId, token, ip, status: "", lastJson: "", closed: false };
+    this.count(follower, 1);
+    const booking = await this.engine.status(bookingId, token).catch((error: unknown) => (isRedisUnavailable(error) ? 503 : null));
+    if (booking === null || booking === 503) {
+      this.count(follower, -1);
+      return booking ?? 404;
     }
-    return { eventId, bookingId, token, status: booking.status, lastJson: "", closed: false };
+    follower.status = booking.status;
+    await this.followers.follow(eventId);
+    return follower;
+  }
+
+  private count(follower: Follower, delta: 1 | -1): void {
+    for (const [counts, key] of [[this.perBooking, follower.bookingId], [this.perIp, follower.ip]] as const) {
+      const next = (counts.get(key) ?? 0) + delta;
+      if (next > 0) counts.set(key, next);
+      else counts.delete(key);
+    }
   }
 }
 
 const REFUSALS: Record<number, () => Problem> = {
   404: () => toProblem(new EngineError("BOOKING_NOT_FOUND", ""))!,
-  503: () => problems.unavailable("Too many live connections on this process (LIVE_SOCKETS_MAX); poll GET /bookings/:id."),
+  429: () => problems.liveSocketsLimit(),
+  503: () => problems.unavailable("Too many live connections on this process (LIVE_SOCKETS_MAX), or live inventory (Redis) not answering; poll GET /bookings/:id."),
   500: () => problems.internal(),
 };
 

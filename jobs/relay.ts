@@ -1,18 +1,52 @@
 import type { RedisClient } from "../engine/redis.js";
-import { compareStreamIds, decodeLogEntry, lastLogId, type LogEntry } from "../engine/eventLog.js";
+import { compareStreamIds, decodeLogEntry, lastLogId, logEntryBookingId, type LogEntry } from "../engine/eventLog.js";
 import type { RelayConfig } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
 import type { BookingState } from "../engine/schema.js";
+import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import { bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
-import { activeRelayOffsets, lockRelayOffset, saveRelayOffset } from "../sql/relay.js";
+import { bookingLogId, bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
+import {
+  activeRelayOffsets, insertDeadLetter, lockDeadLetter, lockRelayOffset, markDeadLetterReplayed, openDeadLetters,
+  recordRelayFailure, saveRelayOffset, updateDeadLetterError, waitForRelayOffset, type DeadLetter, type LockedOffset, type NewDeadLetter,
+} from "../sql/relay.js";
 
 // The relay copies each event's Redis log (log:{E}) into PostgreSQL. One transaction writes
 // a batch of booking rows and the stream id it reached, so every entry is applied exactly
 // once however often the relay crashes. Any number of relays may run: the offset row is
 // locked FOR UPDATE SKIP LOCKED, so one works on an event at a time and another takes over
 // as soon as it stops. Works through pgbouncer in transaction mode (no session state).
+//
+// One event's trouble never holds up another's: a pass goes on to the next event, and the
+// failing one goes last in line. After RELAY_MAX_ATTEMPTS failed passes over the same entries,
+// each is written alone (a savepoint each); one PostgreSQL refuses is set aside in
+// relay_dead_letters with its error, and the offset moves past it. `replay` writes them again.
+
+/** Dead letters one replay walks at most. */
+export const REPLAY_MAX = 1000;
+/** Characters of an error message kept with a dead letter or an offset. */
+const ERROR_TEXT_MAX = 2000;
+
+type RawEntry = [streamId: string, fields: string[]];
+
+export interface ReplayResult {
+  /** Written to bookings. */
+  replayed: number;
+  /** Not written: PostgreSQL already had a later state of the booking. */
+  superseded: number;
+  /** Refused again; the dead letter keeps the new error. */
+  failed: number;
+}
+
+/** An error as text PostgreSQL can store (no NUL), of bounded length. */
+function errorText(error: unknown): string {
+  return storable(error instanceof Error ? error.message : String(error)).slice(0, ERROR_TEXT_MAX);
+}
+
+function storable(text: string): string {
+  return text.replace(/\u0000/g, "\uFFFD");
+}
 
 /** A booking's state moving from what PostgreSQL had (null: new) to a log entry's. */
 export interface StateChange {
@@ -29,6 +63,7 @@ export class Relay {
     private readonly pool: Pool,
     private readonly redis: RedisClient,
     private readonly config: RelayConfig,
+    private readonly log: Logger,
     private readonly onChanges: OnChanges | null = null,
   ) {}
 
@@ -42,29 +77,96 @@ export class Relay {
     for (const [index, { eventId, streamId }] of offsets.entries()) {
       const last = newest[index]!;
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
-      more = (await this.relayEvent(eventId)) === this.config.batch || more;
+      try {
+        more = (await this.relayEvent(eventId)) === this.config.batch || more;
+      } catch (error) {
+        this.log.error({ err: error, eventId }, "relay could not write the event's next entries; other events go on, it will be retried");
+      }
     }
     return more;
   }
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
-    const { lastId, count } = await inTransaction(this.pool, async (client) => {
-      const from = await lockRelayOffset(client, eventId);
-      if (from === null) return { lastId: null, count: 0 };
-      const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.batch);
-      if (raw.length === 0) return { lastId: null, count: 0 };
-      await this.write(client, eventId, raw.map(([id, flat]) => decodeLogEntry(id, flat)));
-      const last = raw[raw.length - 1]![0];
-      await saveRelayOffset(client, eventId, last);
-      return { lastId: last, count: raw.length };
-    });
-    if (lastId !== null) {
-      metrics.relayEntries.inc(count);
-      // Entries up to the committed id are in PostgreSQL; the log keeps only what follows.
-      await this.redis.xtrim(logKey(eventId), "MINID", lastId);
+    const locked: { offset: LockedOffset | null } = { offset: null };
+    let setAside: NewDeadLetter[] = [];
+    let written: { lastId: string | null; count: number };
+    try {
+      written = await inTransaction(this.pool, async (client) => {
+        const from = (locked.offset = await lockRelayOffset(client, eventId));
+        if (from === null) return { lastId: null, count: 0 };
+        const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", this.config.batch);
+        if (raw.length === 0) return { lastId: null, count: 0 };
+        if (from.failures < this.config.maxAttempts) await this.write(client, eventId, raw.map(([id, flat]) => decodeLogEntry(id, flat)));
+        else setAside = await this.writeEachAlone(client, eventId, raw);
+        const last = raw[raw.length - 1]![0];
+        await saveRelayOffset(client, eventId, last);
+        return { lastId: last, count: raw.length };
+      });
+    } catch (error) {
+      metrics.relayFailures.inc();
+      // Not counted if PostgreSQL itself is out of reach: the next pass will try again anyway.
+      if (locked.offset !== null) await recordRelayFailure(this.pool, eventId, locked.offset.streamId, errorText(error)).catch(() => null);
+      throw error;
     }
-    return count;
+    for (const letter of setAside) {
+      metrics.relayDeadLetters.inc();
+      this.log.error({ eventId, streamId: letter.streamId, bookingId: letter.bookingId, error: letter.error }, "relay set a log entry aside in relay_dead_letters (replay with: onsale relay replay)");
+    }
+    if (written.lastId !== null) {
+      metrics.relayEntries.inc(written.count - setAside.length);
+      // Entries up to the committed id are in PostgreSQL; the log keeps only what follows.
+      await this.redis.xtrim(logKey(eventId), "MINID", written.lastId);
+    }
+    return written.count;
+  }
+
+  /** Each entry in a savepoint of its own; one PostgreSQL refuses is set aside, the others are written. */
+  private async writeEachAlone(client: PoolClient, eventId: string, raw: RawEntry[]): Promise<NewDeadLetter[]> {
+    const setAside: NewDeadLetter[] = [];
+    for (const [streamId, fields] of raw) {
+      await client.query("SAVEPOINT relay_entry");
+      try {
+        await this.write(client, eventId, [decodeLogEntry(streamId, fields)]);
+        await client.query("RELEASE SAVEPOINT relay_entry");
+      } catch (error) {
+        await client.query("ROLLBACK TO SAVEPOINT relay_entry");
+        const letter = { eventId, streamId, bookingId: storable(logEntryBookingId(fields)), fields, error: errorText(error) };
+        await insertDeadLetter(client, letter);
+        setAside.push(letter);
+      }
+    }
+    return setAside;
+  }
+
+  /** Writes set-aside entries again (every open one, or those of these ids), each in its own transaction. */
+  async replay(ids: number[] | null = null): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, superseded: 0, failed: 0 };
+    for (const letter of await openDeadLetters(this.pool, ids, REPLAY_MAX)) {
+      try {
+        const outcome = await inTransaction(this.pool, (client) => this.replayOne(client, letter));
+        if (outcome !== null) result[outcome] += 1;
+      } catch (error) {
+        result.failed += 1;
+        await updateDeadLetterError(this.pool, letter.id, errorText(error));
+        this.log.warn({ deadLetter: letter.id, eventId: letter.eventId, error: errorText(error) }, "relay dead letter refused again; kept");
+      }
+    }
+    this.log.info(result, "relay dead letters replayed");
+    return result;
+  }
+
+  private async replayOne(client: PoolClient, letter: DeadLetter): Promise<"replayed" | "superseded" | null> {
+    // The event's relay waits meanwhile, so the booking's row cannot move under the check below.
+    await waitForRelayOffset(client, letter.eventId);
+    if (!(await lockDeadLetter(client, letter.id))) return null;
+    const entry = decodeLogEntry(letter.streamId, letter.fields);
+    // A later entry of the booking already written is its newer state: never go back to this one.
+    const writtenFrom = await bookingLogId(client, entry.bookingId);
+    const superseded = writtenFrom !== null && compareStreamIds(writtenFrom, entry.streamId) >= 0;
+    if (!superseded) await this.write(client, letter.eventId, [entry]);
+    await markDeadLetterReplayed(client, letter.id);
+    return superseded ? "superseded" : "replayed";
   }
 
   /** Every state transition in the batch, in log order, starting from the rows as committed. */
@@ -106,6 +208,7 @@ export class Relay {
       logId: column((e) => e.streamId),
       createdAt: column((e) => new Date(e.createdAtMs)),
       updatedAt: column((e) => new Date(e.atMs)),
+      email: column((e) => e.email),
     });
   }
 }

@@ -10,24 +10,26 @@ const SQL = {
     INSERT INTO users (external_id, email)
     SELECT * FROM unnest($1::text[], $2::text[])
     ON CONFLICT (external_id) DO UPDATE
-      SET email = COALESCE(NULLIF(EXCLUDED.email, ''), users.email)
+      SET email = COALESCE(users.email, NULLIF(EXCLUDED.email, ''))
     RETURNING id, external_id`,
 
   statuses: `SELECT id, status FROM bookings WHERE id = ANY($1::uuid[])`,
 
+  logId: `SELECT log_id FROM bookings WHERE id = $1`,
+
   upsert: `
     INSERT INTO bookings (id, event_id, user_id, quantity, status, reason, arrival_seq, hold_seq,
-                          amount, currency, expires_at, payment_ref, log_id, created_at, updated_at)
+                          amount, currency, expires_at, payment_ref, log_id, created_at, updated_at, email)
     SELECT b.id, $1, b.user_id, b.quantity, b.status::booking_status, b.reason, b.arrival_seq,
            NULLIF(b.hold_seq, 0), b.amount, b.currency, b.expires_at, NULLIF(b.payment_ref, ''),
-           b.log_id, b.created_at, b.updated_at
+           b.log_id, b.created_at, b.updated_at, b.email
     FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::bigint[],
                 $8::bigint[], $9::bigint[], $10::text[], $11::timestamptz[], $12::text[],
-                $13::text[], $14::timestamptz[], $15::timestamptz[])
+                $13::text[], $14::timestamptz[], $15::timestamptz[], $16::text[])
       AS b(id, user_id, quantity, status, reason, arrival_seq, hold_seq, amount, currency,
-           expires_at, payment_ref, log_id, created_at, updated_at)
+           expires_at, payment_ref, log_id, created_at, updated_at, email)
     ON CONFLICT (id) DO UPDATE SET
-      status = EXCLUDED.status, reason = EXCLUDED.reason, hold_seq = EXCLUDED.hold_seq,
+      status = EXCLUDED.status, reason = EXCLUDED.reason, hold_seq = EXCLUDED.hold_seq, email = EXCLUDED.email,
       expires_at = EXCLUDED.expires_at, payment_ref = EXCLUDED.payment_ref,
       log_id = EXCLUDED.log_id, updated_at = EXCLUDED.updated_at`,
 
@@ -66,6 +68,8 @@ export interface BookingColumns {
   logId: string[];
   createdAt: Date[];
   updatedAt: Date[];
+  /** The address given with the booking ("" for none): its mails go there and nowhere else. */
+  email: string[];
 }
 
 export interface PaidBooking {
@@ -73,7 +77,10 @@ export interface PaidBooking {
   userId: string;
 }
 
-/** Creates or updates users by their external id (an empty email keeps the one known); returns external id → users.id. */
+/**
+ * Creates users by their external id, keeping the first address known (for an operator; mails
+ * go to each booking's own address); returns external id → users.id.
+ */
 export async function upsertUsers(db: Queryable, emailByExternalId: Map<string, string>): Promise<Map<string, string>> {
   const { rows } = await db.query<{ id: string; external_id: string }>(SQL.upsertUsers, [[...emailByExternalId.keys()], [...emailByExternalId.values()]]);
   return new Map(rows.map((row) => [row.external_id, row.id]));
@@ -85,11 +92,17 @@ export async function bookingStatuses(db: Queryable, bookingIds: string[]): Prom
   return new Map(rows.map((row) => [row.id, row.status]));
 }
 
+/** The log entry the booking's row was last written from; null if PostgreSQL has no such booking. */
+export async function bookingLogId(db: Queryable, bookingId: string): Promise<string | null> {
+  const { rows } = await db.query<{ log_id: string }>(SQL.logId, [bookingId]);
+  return rows[0]?.log_id ?? null;
+}
+
 /** Writes whole rows of one event in one statement. */
 export async function upsertBookings(db: Queryable, eventId: string, c: BookingColumns): Promise<void> {
   await db.query(SQL.upsert, [
     eventId, c.id, c.userId, c.quantity, c.status, c.reason, c.arrivalSeq, c.holdSeq, c.amount, c.currency,
-    c.expiresAt, c.paymentRef, c.logId, c.createdAt, c.updatedAt,
+    c.expiresAt, c.paymentRef, c.logId, c.createdAt, c.updatedAt, c.email,
   ]);
 }
 

@@ -4,12 +4,13 @@ import type { Queryable } from "./db.js";
 // kind), which makes a retried job send at most once.
 
 const SQL = {
-  // The booking as it now stands in PostgreSQL, with its event and where to write.
+  // The booking as it now stands in PostgreSQL, with its event and where to write: the
+  // address given with this booking, never one another booking under the same userId gave.
   bookingForMail: `
     SELECT b.id AS booking_id, b.status, b.quantity, b.amount, b.currency, b.expires_at, b.reason,
-           COALESCE(u.email, '') AS recipient, e.id AS event_id, e.name AS event_name, e.venue,
+           b.email AS recipient, e.id AS event_id, e.name AS event_name, e.venue,
            e.starts_at, e.time_zone
-    FROM bookings b JOIN users u ON u.id = b.user_id JOIN events e ON e.id = b.event_id
+    FROM bookings b JOIN events e ON e.id = b.event_id
     WHERE b.id = $1`,
 
   // The claim: a new row, or a row whose last attempt the SMTP server refused. A row that is

@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startEngine, type Roles, type RunningEngine } from "../bin/app.js";
 import { loadConfig } from "../engine/config.js";
+import type { Logger } from "../engine/logger.js";
 import { eventFields } from "../testkit/fixtures.js";
 import { sleep } from "../testkit/processes.js";
 import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
@@ -10,7 +11,7 @@ import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
 export const ADMIN_TOKEN = "test-admin-token";
 export const WEBHOOK_SECRET = "whsec_test_secret";
 
-export async function startTestEngine(env: Record<string, string> = {}, roles: Partial<Roles> = {}): Promise<RunningEngine> {
+export async function startTestEngine(env: Record<string, string> = {}, roles: Partial<Roles> = {}, log?: Logger): Promise<RunningEngine> {
   const config = loadConfig({
     PORT: "0",
     MOCK_GATEWAY_PORT: "0",
@@ -33,7 +34,7 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     MAIL_DIR: join(tmpdir(), `onsale-test-mail-${process.env.VITEST_POOL_ID ?? "0"}`),
     ...env,
   });
-  return startEngine(config, { serve: true, work: false, gateway: true, ...roles });
+  return startEngine(config, { serve: true, work: false, gateway: true, ...roles }, log);
 }
 
 /** pg-boss schemas are named after their test file; test/globalSetup.ts drops them before a run. */

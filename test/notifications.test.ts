@@ -107,6 +107,30 @@ describe("notifications", () => {
     ]);
   });
 
+  it("a booking's mail goes to the address given with it, whatever a later booking under the same userId says", async () => {
+    // The reminder is due 8 s from now, long after the other booking below reaches PostgreSQL.
+    const startsAt = new Date(Date.now() + 3_600_000 + 8000);
+    const own = await ctx.client.eventId({ name: "Own Address Night", startsAt: startsAt.toISOString(), price: 5000 });
+    const given = await ctx.client.request("POST", "/bookings", { body: { eventId: own, userId: "shared-user", quantity: 1, email: "owner@example.com" } });
+    expect(given.status).toBe(201);
+    expect((await ctx.client.webhook(completedEvent({ id: given.body.id, eventId: own }, 5000))).status).toBe(200);
+    await waitFor(async () => mailsTo("owner@example.com"), (mails) => mails.length >= 1, 20_000);
+
+    // Someone else names the same userId, with an address of their own, on another event.
+    const elsewhere = await ctx.client.eventId({ name: "Other Address Night" });
+    const other = await ctx.client.request("POST", "/bookings", { body: { eventId: elsewhere, userId: "shared-user", quantity: 1, email: "intruder@example.com" } });
+    expect(other.status).toBe(201);
+    await waitFor(async () => (await ctx.running.pool.query("SELECT 1 FROM bookings WHERE id = $1", [other.body.id])).rowCount, (n) => n === 1, 5000);
+
+    const sent = await waitFor(() => notifications(given.body.id), (list) => list.length === 2 && list.every((n) => n.status === "sent"), 30_000);
+    expect(sent).toEqual([
+      { kind: "confirmation", status: "sent", recipient: "owner@example.com" },
+      { kind: "reminder_60m", status: "sent", recipient: "owner@example.com" },
+    ]);
+    expect(mailsTo("owner@example.com").map((m) => m.subject).sort()).toEqual(["Reminder: Own Address Night", "Your tickets: Own Address Night"]);
+    expect(mailsTo("intruder@example.com").filter((m) => m.text?.includes(given.body.id))).toEqual([]);
+  });
+
   it("a reminder is scheduled with startAfter and sent when its time comes", async () => {
     const startsAt = new Date(Date.now() + 3_600_000 + 6000);
     const dueAtMs = startsAt.getTime() - 3_600_000;

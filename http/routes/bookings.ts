@@ -1,33 +1,57 @@
 import { Admission } from "../../engine/admission.js";
+import { EngineError } from "../../engine/errors.js";
+import { liveEventsKey } from "../../engine/keys.js";
+import { selectEvent } from "../../sql/events.js";
 import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
 import type { HttpDeps } from "../deps.js";
+import { USER_ID, UserTokens } from "../userTokens.js";
 import { Fields, parseJsonObject } from "../validate.js";
 
 // POST /bookings, GET /bookings/:id, DELETE /bookings/:id.
 
-const USER_ID = /^[A-Za-z0-9._@+|-]+$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
 export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
-  const { config, engine } = deps;
+  const { config, engine, readPool } = deps;
   const { limits } = config;
   const admission = new Admission(engine.redis, config.antiBot);
+  const userTokens = new UserTokens(config.antiBot.userTokens, limits.userIdChars);
+
+  /** The person booking: the body's userId, or with signed identities on, the token's (a body userId must match). */
+  const personOf = async (authorization: string, eventId: string, given: string | undefined): Promise<string> => {
+    if (!userTokens.required) return given!;
+    const identity = await userTokens.identify(authorization);
+    if (identity.eventId !== null && identity.eventId !== eventId) throw problems.userTokenMismatch("The token is for another event.");
+    if (given !== undefined && given !== identity.userId) throw problems.userTokenMismatch("userId differs from the person the token names.");
+    return identity.userId;
+  };
+
+  /**
+   * Redis has no such event. If Redis has no live event at all it restarted empty, and an event
+   * PostgreSQL has on sale is not the client's fault. Asked only then, so that unknown event ids
+   * sent by the thousand cost no PostgreSQL query.
+   */
+  const explainMissing = async (error: unknown, eventId: string): Promise<never> => {
+    if (!(error instanceof EngineError) || error.code !== "EVENT_NOT_FOUND" || (await engine.redis.scard(liveEventsKey)) > 0) throw error;
+    if ((await selectEvent(readPool, eventId))?.status === "on_sale") throw problems.inventoryNotLoaded();
+    throw error;
+  };
   return [
     {
       method: "post",
       pattern: "/bookings",
       name: "bookings.create",
       auth: "none",
-      headers: ["idempotency-key", "content-type"],
+      headers: ["idempotency-key", "content-type", "authorization"],
       clientIp: { trustProxy: config.antiBot.trustProxy },
       bodyLimit: limits.bodyBytes,
       async handler({ body, headers, clientIp }): Promise<Reply> {
         if (!headers["content-type"]!.startsWith("application/json")) throw problems.unsupportedMediaType("application/json");
         const fields = new Fields(parseJsonObject(body));
-        const userId = fields.string("userId", { required: true, maxChars: limits.userIdChars, pattern: USER_ID, patternHint: "may hold letters, digits and . _ @ + | -" });
+        const givenUserId = fields.string("userId", { required: !userTokens.required, maxChars: limits.userIdChars, pattern: USER_ID, patternHint: "may hold letters, digits and . _ @ + | -" });
         const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id (a lower-case UUID)" });
         const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
         const email = fields.email("email", { required: false, maxChars: limits.emailChars });
@@ -36,9 +60,12 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
         const idempotencyKey = headers["idempotency-key"]!;
         fields.check(idempotencyKey.length <= limits.idempotencyKeyChars && (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)), "Idempotency-Key", `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`);
         fields.done();
+        const userId = await personOf(headers.authorization!, eventId!, givenUserId);
         const nowMs = Date.now();
         const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
-        const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs);
+        const booking = await engine
+          .hold({ eventId: eventId!, userId, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs)
+          .catch((error: unknown) => explainMissing(error, eventId!));
         const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
         if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
