@@ -177,7 +177,7 @@ export interface Booking {
 
 export type HoldKind = "held" | "waiting" | "replay";
 export type CancelKind = "cancelled" | "unchanged";
-export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "mismatch";
+export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "over_limit" | "mismatch";
 
 function wrongReply(script: string, reply: unknown, why: string): never {
   throw new Error(`script ${script} answered ${JSON.stringify(reply)}: ${why}`);
@@ -235,7 +235,7 @@ export const REFUSALS = {
 const KINDS = {
   hold: new Set<string>(["held", "waiting", "replay"]),
   cancel: new Set<string>(["cancelled", "unchanged"]),
-  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "mismatch"]),
+  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "over_limit", "mismatch"]),
   lookup: new Set<string>(["status"]),
 } as const;
 
