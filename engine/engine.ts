@@ -222,9 +222,12 @@ export class Engine {
     return this.liveEvent(event.id) as Promise<LiveEvent>;
   }
 
-  /** Raises paid tickets, counters and per-person tallies to what PostgreSQL knows (after a Redis loss). */
-  async recover(eventId: string, known: KnownInDb): Promise<RecoverResult> {
-    const args = recoverArgs(this.keys(eventId), known);
+  /**
+   * Raises paid tickets, counters and per-person tallies to what PostgreSQL knows, and makes
+   * paid again the bookings applied payment facts say are paid (after a Redis loss).
+   */
+  async recover(eventId: string, known: KnownInDb, nowMs = Date.now()): Promise<RecoverResult> {
+    const args = recoverArgs(this.keys(eventId), nowMs, this.settings, known);
     return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
   }
 

@@ -1,5 +1,5 @@
 import type { KnownInDb } from "../engine/engine.js";
-import type { Queryable } from "./db.js";
+import type { Pool, Queryable } from "./db.js";
 
 // The operator commands' reads: cache warm (which events belong in Redis) and reconcile
 // (what PostgreSQL knows of an event, to compare with Redis).
@@ -24,7 +24,31 @@ const SQL = {
              WHERE pb.event_id = $1 AND pb.status = 'paid'
              GROUP BY u.external_id) p), '[]'::json) AS paid_by_user
     FROM bookings b WHERE b.event_id = $1`,
+
+  // Bookings a payment fact says are paid whose paid state Redis may lack: the relay had not
+  // written them paid, or (when Redis has a log, $2) their last change is past Redis's newest
+  // entry (a failover to a replica that missed it). A booking the relay never wrote at all
+  // comes without its person. Oldest payment first, so earlier payers get stock first.
+  paidToRestore: `
+    SELECT p.booking_id, p.provider_ref, p.amount, p.currency, b.status IS NOT DISTINCT FROM 'paid' AS relayed,
+           COALESCE(u.external_id, '') AS user_id, COALESCE(u.email, '') AS email,
+           COALESCE(b.quantity, 0) AS quantity, COALESCE(b.arrival_seq, 0) AS arrival_seq,
+           COALESCE(b.hold_seq, 0) AS hold_seq,
+           COALESCE((extract(epoch FROM b.created_at) * 1000)::bigint, 0) AS created_ms
+    FROM payments p
+    LEFT JOIN bookings b ON b.id = p.booking_id
+    LEFT JOIN users u ON u.id = b.user_id
+    WHERE p.event_id = $1 AND p.status IN ('applied', 'late_applied')
+      AND (b.status IS DISTINCT FROM 'paid'
+           OR ($2::text IS NOT NULL
+               AND (split_part(b.log_id, '-', 1)::bigint, split_part(b.log_id, '-', 2)::bigint)
+                 > (split_part($2, '-', 1)::bigint, split_part($2, '-', 2)::bigint)))
+    ORDER BY p.created_at
+    LIMIT $3`,
 } as const;
+
+/** Most paid bookings one recovery restores; a second run takes the rest. */
+export const RESTORE_MAX = 10_000;
 
 interface KnownRow {
   paid: number;
@@ -34,16 +58,48 @@ interface KnownRow {
   paid_by_user: [string, number][];
 }
 
-export async function knownInDb(db: Queryable, eventId: string): Promise<KnownInDb> {
-  const { rows } = await db.query<KnownRow>(SQL.knownInDb, [eventId]);
-  const row = rows[0]!;
-  return {
-    paid: row.paid,
-    maxArrivalSeq: row.max_arrival_seq,
-    maxHoldSeq: row.max_hold_seq,
-    relayedUpTo: row.relayed_up_to,
-    paidByUser: row.paid_by_user.map(([user, paid]) => [user, Number(paid)]),
-  };
+interface RestoreRow {
+  booking_id: string;
+  provider_ref: string;
+  amount: number;
+  currency: string;
+  relayed: boolean;
+  user_id: string;
+  email: string;
+  quantity: number;
+  arrival_seq: number;
+  hold_seq: number;
+  created_ms: number;
+}
+
+/**
+ * What PostgreSQL knows of an event, read in one snapshot so the counts, the relay offset
+ * and the payments agree. `lastLogId` is the newest entry of the event's log in Redis (null
+ * when Redis has none).
+ */
+export async function knownInDb(pool: Pool, eventId: string, lastLogId: string | null): Promise<KnownInDb> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const row = (await client.query<KnownRow>(SQL.knownInDb, [eventId])).rows[0]!;
+    const { rows } = await client.query<RestoreRow>(SQL.paidToRestore, [eventId, lastLogId, RESTORE_MAX]);
+    return {
+      paid: row.paid,
+      maxArrivalSeq: row.max_arrival_seq,
+      maxHoldSeq: row.max_hold_seq,
+      relayedUpTo: row.relayed_up_to,
+      paidByUser: row.paid_by_user.map(([user, paid]) => [user, Number(paid)]),
+      restore: rows.map((r) => ({
+        bookingId: r.booking_id, relayed: r.relayed, userId: r.user_id, quantity: r.quantity, amount: r.amount,
+        currency: r.currency.trim(), paymentRef: r.provider_ref, arrivalSeq: r.arrival_seq, holdSeq: r.hold_seq,
+        email: r.email, createdMs: r.created_ms,
+      })),
+    };
+  } finally {
+    // Read only: ending it either way changes nothing.
+    await client.query("ROLLBACK").catch(() => undefined);
+    client.release();
+  }
 }
 
 export async function onSaleEventIds(db: Queryable, max: number): Promise<string[]> {
