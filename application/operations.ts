@@ -150,12 +150,12 @@ export class Operations {
     return drift;
   }
 
-  /** Bookings an applied payment says are paid that Redis does not hold as paid (nor counts, its hash gone). */
+  /** Bookings an applied payment says are paid that Redis does not hold as paid. */
   private async paymentsLost(eventId: string, known: KnownInDb): Promise<EventDrift["drift"]> {
     const states = await Promise.all(known.restore.map((r) => this.redis.hget(bookingKey(eventId, r.bookingId), BOOKING.state)));
     return known.restore.flatMap((r, i) => {
       const state = states[i] ?? null;
-      if (state === STATE.paid || (state === null && r.relayed)) return [];
+      if (state === STATE.paid) return [];
       return [{ kind: "payment_lost" as const, redis: state ?? "absent", postgres: `booking ${r.bookingId} paid by ${r.paymentRef}` }];
     });
   }

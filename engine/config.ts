@@ -53,6 +53,11 @@ export interface Config {
   // Redis Cluster and pgbouncer (issue 8).
   /** Seed nodes ("host:port") of a Redis Cluster; empty means one Redis at redisUrl. */
   redisClusterNodes: { host: string; port: number }[];
+  /**
+   * Replicas a payment's confirm waits for (Redis WAIT) before the webhook is answered; 0 = no
+   * wait. Applied payments are restored from PostgreSQL after a failover either way.
+   */
+  confirmWait: { replicas: number; timeoutMs: number };
   holdMs: number;
   paymentProvider: PaymentProviderName;
   stripeSecretKey: string;
@@ -235,6 +240,10 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReadUrl: str(env, "DATABASE_READ_URL", databaseUrl),
     // Redis Cluster and pgbouncer (issue 8).
     redisClusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
+    confirmWait: {
+      replicas: int(env, "REDIS_CONFIRM_WAIT_REPLICAS", 0, 0, 16),
+      timeoutMs: int(env, "REDIS_CONFIRM_WAIT_MS", 100, 1, 10_000),
+    },
     holdMs: int(env, "HOLD_SECONDS", 300, 1, HOLD_SECONDS_MAX) * 1000,
     paymentProvider: provider,
     stripeSecretKey: str(env, "STRIPE_SECRET_KEY", DEV_SECRETS.STRIPE_SECRET_KEY),

@@ -30,6 +30,11 @@ export const metrics = {
     labelNames: ["outcome"] as const,
     registers: [registry],
   }),
+  confirmWaitShort: new Counter({
+    name: "onsale_confirm_wait_short_total",
+    help: "Payments confirmed before REDIS_CONFIRM_WAIT_REPLICAS replicas acknowledged them (the wait timed out)",
+    registers: [registry],
+  }),
   refunds: new Counter({
     name: "onsale_refunds_total",
     help: "Refunds issued through the provider (refunded), or given up after every retry (failed).",

@@ -74,18 +74,19 @@ local function bookingFromDb(r)
   }
 end
 
--- Paid tickets PostgreSQL counts that Redis does not yet: instock keeps them aside.
+-- Tickets paid in Redis that PostgreSQL's paid count lacks (the relay had not written them).
 local paidUnrelayed = 0
+-- Paid tickets Redis does not count yet: instock keeps them aside.
 local function owed()
   return math.max(0, paidInDb + paidUnrelayed - ev.paid)
 end
 
--- Makes one booking paid again. Returns 'kept' (it was paid), 'restored', 'counted' (its
--- hash is gone but PostgreSQL's paid count has it) or 'refused', and its tickets.
+-- Makes one booking paid again. Returns 'kept' (it was paid), 'restored' or 'refused', and
+-- its tickets. A booking PostgreSQL has as paid is listed only when its last change is past
+-- the end of this log, so a missing hash was lost, not let go after the retention period.
 local function restorePaid(r)
   local b = loadBooking(ctx, r[1])
   if b and b.state == STATE.paid then return 'kept', b.qty end
-  if not b and r[2] == 1 then return 'counted', r[4] end
   if b and b.state == STATE.held then
     redis.call('ZREM', ctx.holds, b.id)
     moveStock(ctx, ev, 0, -b.qty, b.qty)
