@@ -25,25 +25,30 @@ const SQL = {
              GROUP BY u.external_id) p), '[]'::json) AS paid_by_user
     FROM bookings b WHERE b.event_id = $1`,
 
-  // Bookings a payment fact says are paid whose paid state Redis may lack: the relay had not
-  // written them paid, or (when Redis has a log, $2) their last change is past Redis's newest
-  // entry (a failover to a replica that missed it). A booking the relay never wrote at all
-  // comes without its person. Oldest payment first, so earlier payers get stock first.
+  // Paid bookings whose paid state Redis may lack: one an applied payment fact names that the
+  // relay had not written paid (a booking it never wrote at all comes without its person), and,
+  // when Redis has a log ($2, its newest entry), one PostgreSQL has as paid whose last change
+  // is past that entry (a failover to a replica that missed it). Oldest first, so earlier
+  // payers get stock first.
   paidToRestore: `
-    SELECT p.booking_id, p.provider_ref, p.amount, p.currency, b.status IS NOT DISTINCT FROM 'paid' AS relayed,
-           COALESCE(u.external_id, '') AS user_id, COALESCE(u.email, '') AS email,
-           COALESCE(b.quantity, 0) AS quantity, COALESCE(b.arrival_seq, 0) AS arrival_seq,
-           COALESCE(b.hold_seq, 0) AS hold_seq,
-           COALESCE((extract(epoch FROM b.created_at) * 1000)::bigint, 0) AS created_ms
-    FROM payments p
-    LEFT JOIN bookings b ON b.id = p.booking_id
-    LEFT JOIN users u ON u.id = b.user_id
-    WHERE p.event_id = $1 AND p.status IN ('applied', 'late_applied')
-      AND (b.status IS DISTINCT FROM 'paid'
-           OR ($2::text IS NOT NULL
-               AND (split_part(b.log_id, '-', 1)::bigint, split_part(b.log_id, '-', 2)::bigint)
-                 > (split_part($2, '-', 1)::bigint, split_part($2, '-', 2)::bigint)))
-    ORDER BY p.created_at
+    SELECT * FROM (
+      SELECT b.id AS booking_id, b.payment_ref, b.amount, b.currency, true AS relayed, u.external_id AS user_id,
+             COALESCE(u.email, '') AS email, b.quantity, b.arrival_seq, COALESCE(b.hold_seq, 0) AS hold_seq,
+             (extract(epoch FROM b.created_at) * 1000)::bigint AS created_ms, b.updated_at AS at
+      FROM bookings b JOIN users u ON u.id = b.user_id
+      WHERE b.event_id = $1 AND b.status = 'paid' AND $2::text IS NOT NULL
+        AND (split_part(b.log_id, '-', 1)::bigint, split_part(b.log_id, '-', 2)::bigint)
+          > (split_part($2, '-', 1)::bigint, split_part($2, '-', 2)::bigint)
+      UNION ALL
+      SELECT p.booking_id, p.provider_ref, p.amount, p.currency, false, COALESCE(u.external_id, ''),
+             COALESCE(u.email, ''), COALESCE(b.quantity, 0), COALESCE(b.arrival_seq, 0), COALESCE(b.hold_seq, 0),
+             COALESCE((extract(epoch FROM b.created_at) * 1000)::bigint, 0), p.created_at
+      FROM payments p
+      LEFT JOIN bookings b ON b.id = p.booking_id
+      LEFT JOIN users u ON u.id = b.user_id
+      WHERE p.event_id = $1 AND p.status IN ('applied', 'late_applied') AND b.status IS DISTINCT FROM 'paid'
+    ) restore
+    ORDER BY at
     LIMIT $3`,
 } as const;
 
@@ -60,7 +65,7 @@ interface KnownRow {
 
 interface RestoreRow {
   booking_id: string;
-  provider_ref: string;
+  payment_ref: string;
   amount: number;
   currency: string;
   relayed: boolean;
@@ -91,7 +96,7 @@ export async function knownInDb(pool: Pool, eventId: string, lastLogId: string |
       paidByUser: row.paid_by_user.map(([user, paid]) => [user, Number(paid)]),
       restore: rows.map((r) => ({
         bookingId: r.booking_id, relayed: r.relayed, userId: r.user_id, quantity: r.quantity, amount: r.amount,
-        currency: r.currency.trim(), paymentRef: r.provider_ref, arrivalSeq: r.arrival_seq, holdSeq: r.hold_seq,
+        currency: r.currency.trim(), paymentRef: r.payment_ref, arrivalSeq: r.arrival_seq, holdSeq: r.hold_seq,
         email: r.email, createdMs: r.created_ms,
       })),
     };
