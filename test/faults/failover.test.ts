@@ -46,8 +46,11 @@ async function allowReplication(primaryUrl: string, on: boolean): Promise<void> 
 
 async function startReplica(primaryPort: number): Promise<{ url: string; port: number; proc: Child }> {
   const port = await freePort();
+  // A replica writes the primary's snapshot to its directory while it syncs.
+  const dir = mkdtempSync(join(tmpdir(), "onsale-faults-replica-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const args = [
-    "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", String(primaryPort),
+    "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", String(primaryPort),
     "--masteruser", REPLICATION_USER, "--masterauth", REPLICATION_PASSWORD,
   ];
   const proc = track(await startProc({ name: "replica", command: "redis-server", args, readyWhen: /MASTER <-> REPLICA sync: Finished with success/, readyTimeoutMs: 20_000 }));
