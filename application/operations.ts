@@ -1,12 +1,14 @@
 import type { RedisClient } from "../engine/redis.js";
 import { lastLogId } from "../engine/eventLog.js";
-import type { Engine, RecoverResult } from "../engine/engine.js";
+import type { Engine, KnownInDb, RecoverResult } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
-import { eventKey } from "../engine/keys.js";
+import { bookingKey, eventKey } from "../engine/keys.js";
 import type { Logger } from "../engine/logger.js";
+import { BOOKING, STATE } from "../engine/schema.js";
 import type { Pool } from "../sql/db.js";
 import { selectEvent } from "../sql/events.js";
 import { knownInDb, onSaleEventIds } from "../sql/operations.js";
+import { reopenPayments } from "../sql/payments.js";
 
 // Operator commands behind `onsale cache warm|flush`, `onsale reconcile` and the admin routes.
 // Inventory comes from PostgreSQL as capacity − paid − live holds: lua/load.lua never
@@ -32,6 +34,7 @@ export type DriftKind =
   | "display" // cached display fields differ from PostgreSQL (stale cache)
   | "paid_lost" // Redis counts fewer paid tickets than PostgreSQL
   | "paid_unrelayed" // Redis counts more paid tickets, with nothing left to relay
+  | "payment_lost" // an applied payment's booking is not paid in Redis (lost with it, or a stale replica)
   | "counters" // arrival or hold counter below PostgreSQL's highest
   | "invariant"; // instock + held + paid != capacity
 
@@ -63,9 +66,15 @@ export class Operations {
   async warm(eventId: string): Promise<WarmResult> {
     const event = await selectEvent(this.pool, eventId);
     if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
-    const known = await knownInDb(this.pool, eventId);
+    const known = await knownInDb(this.pool, eventId, await lastLogId(this.redis, eventId));
     await this.engine.loadEvent(event, known.paid);
     const recover = await this.engine.recover(eventId, known);
+    if (recover.unrestored.length > 0) {
+      // Paid for, but no stock is left or nobody is known: the repair pass applies each payment
+      // again, and the engine, finding no booking to give it, refunds it.
+      await reopenPayments(this.pool, eventId, recover.unrestored);
+      this.log.warn({ eventId, bookingIds: recover.unrestored }, "paid bookings not restored; their payments go back");
+    }
     const live = (await this.engine.liveEvent(eventId))!;
     this.log.info({ eventId, instock: live.instock, held: live.held, paid: live.paid, ...recover }, "cache warmed");
     return { eventId, instock: live.instock, held: live.held, paid: live.paid, capacity: live.capacity, recover };
@@ -108,12 +117,14 @@ export class Operations {
   private async compare(eventId: string): Promise<EventDrift["drift"]> {
     const event = await selectEvent(this.pool, eventId);
     if (event === null) throw new EngineError("EVENT_NOT_FOUND", "");
-    const known = await knownInDb(this.pool, eventId);
+    const last = await lastLogId(this.redis, eventId);
+    const known = await knownInDb(this.pool, eventId, last);
     const fields = await this.redis.hgetall(eventKey(eventId));
+    const lost = await this.paymentsLost(eventId, known);
     if (fields.status === undefined || fields.instock === undefined) {
-      return event.status === "on_sale" ? [{ kind: "missing", redis: "absent", postgres: `capacity ${event.capacity}, paid ${known.paid}` }] : [];
+      return event.status === "on_sale" ? [{ kind: "missing", redis: "absent", postgres: `capacity ${event.capacity}, paid ${known.paid}` }, ...lost] : lost;
     }
-    const drift: EventDrift["drift"] = [];
+    const drift: EventDrift["drift"] = [...lost];
     const n = (name: string) => Number(fields[name] ?? 0);
     const settings = (redis: (string | number)[], postgres: (string | number)[]) => {
       if (redis.join() !== postgres.join()) drift.push({ kind: "settings", redis: redis.join(" "), postgres: postgres.join(" ") });
@@ -130,7 +141,6 @@ export class Operations {
       drift.push({ kind: "invariant", redis: `instock ${n("instock")} + held ${n("held")} + paid ${n("paid")} vs capacity ${n("capacity")}`, postgres: "" });
     }
     // PostgreSQL lags Redis by the relay: compare counts only when the log is fully relayed.
-    const last = await lastLogId(this.redis, eventId);
     const relayed = last === null || last === known.relayedUpTo;
     if (relayed && n("paid") < known.paid) drift.push({ kind: "paid_lost", redis: String(n("paid")), postgres: String(known.paid) });
     if (relayed && n("paid") > known.paid) drift.push({ kind: "paid_unrelayed", redis: String(n("paid")), postgres: String(known.paid) });
@@ -138,5 +148,15 @@ export class Operations {
       drift.push({ kind: "counters", redis: `seq ${n("next_seq")} hold ${n("next_hold")}`, postgres: `seq ${known.maxArrivalSeq} hold ${known.maxHoldSeq}` });
     }
     return drift;
+  }
+
+  /** Bookings an applied payment says are paid that Redis does not hold as paid. */
+  private async paymentsLost(eventId: string, known: KnownInDb): Promise<EventDrift["drift"]> {
+    const states = await Promise.all(known.restore.map((r) => this.redis.hget(bookingKey(eventId, r.bookingId), BOOKING.state)));
+    return known.restore.flatMap((r, i) => {
+      const state = states[i] ?? null;
+      if (state === STATE.paid) return [];
+      return [{ kind: "payment_lost" as const, redis: state ?? "absent", postgres: `booking ${r.bookingId} paid by ${r.paymentRef}` }];
+    });
   }
 }

@@ -122,7 +122,10 @@ export async function runOps(command: string, args: string[], config: Config, lo
       const progress = progressBar("cache warm");
       const results = await ops.warmAll(ids, progress.progress).finally(() => progress.stop());
       for (const r of results) {
-        const note = r.recover.relayBehind ? " (relay behind: PostgreSQL counts not applied, run again)" : "";
+        const { relayBehind, restored, unrestored } = r.recover;
+        const note = relayBehind
+          ? " (relay behind: PostgreSQL counts not applied, run again)"
+          : restored + unrestored.length > 0 ? ` (${restored} paid booking(s) restored from payments, ${unrestored.length} payment(s) sent back)` : "";
         process.stdout.write(`${r.eventId}: instock ${r.instock}, held ${r.held}, paid ${r.paid}, capacity ${r.capacity}${note}\n`);
       }
     } else if (sub === "reconcile") {

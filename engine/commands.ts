@@ -139,6 +139,24 @@ export function loadArgs(keys: EventKeys, r: LoadInput): Arg[] {
   return [...keys, r.capacity, r.paidInDb, ...r.fields];
 }
 
+/** A booking an applied payment fact says is paid, as PostgreSQL has it, for restoring it in Redis. */
+export interface PaidToRestore {
+  bookingId: string;
+  /** PostgreSQL's row is paid (its tickets are in `paid`), not only the payment fact. */
+  relayed: boolean;
+  /** External user id; "" when the relay never wrote the booking (nobody is known). */
+  userId: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  /** The checkout the payment went through, as confirm stored it. */
+  paymentRef: string;
+  arrivalSeq: number;
+  holdSeq: number;
+  email: string;
+  createdMs: number;
+}
+
 /** What PostgreSQL knows of an event's bookings, for restoring Redis after a loss. */
 export interface KnownInDb {
   paid: number;
@@ -148,10 +166,19 @@ export interface KnownInDb {
   relayedUpTo: string;
   /** External user id and that person's paid tickets. */
   paidByUser: [string, number][];
+  /** Paid bookings whose paid state Redis may lack (see sql/operations.ts paidToRestore). */
+  restore: PaidToRestore[];
 }
 
-export function recoverArgs(keys: EventKeys, known: KnownInDb): Arg[] {
-  const args: Arg[] = [...keys, known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo];
+export function recoverArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, known: KnownInDb): Arg[] {
+  const restore = known.restore.map((r) => [
+    r.bookingId, r.relayed ? 1 : 0, r.userId, r.quantity, r.amount, r.currency.toLowerCase(), r.paymentRef,
+    r.arrivalSeq, r.holdSeq, r.email, r.createdMs,
+  ]);
+  const args: Arg[] = [
+    ...keys, known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo, nowMs, s.retentionMs,
+    JSON.stringify(restore),
+  ];
   for (const [user, paid] of known.paidByUser) args.push(user, paid);
   return args;
 }
@@ -177,7 +204,7 @@ export interface Booking {
 
 export type HoldKind = "held" | "waiting" | "replay";
 export type CancelKind = "cancelled" | "unchanged";
-export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "mismatch";
+export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "over_limit" | "mismatch";
 
 function wrongReply(script: string, reply: unknown, why: string): never {
   throw new Error(`script ${script} answered ${JSON.stringify(reply)}: ${why}`);
@@ -235,7 +262,7 @@ export const REFUSALS = {
 const KINDS = {
   hold: new Set<string>(["held", "waiting", "replay"]),
   cancel: new Set<string>(["cancelled", "unchanged"]),
-  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "mismatch"]),
+  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "over_limit", "mismatch"]),
   lookup: new Set<string>(["status"]),
 } as const;
 
@@ -317,11 +344,17 @@ export interface RecoverResult {
   paidAdded: number;
   countersRaised: number;
   talliesRaised: number;
+  /** Bookings made paid again from their payment facts. */
+  restored: number;
+  /** Bookings that could not be (no stock left, or nobody known): their payments go back. */
+  unrestored: string[];
 }
 
 export function decodeRecover(reply: unknown): RecoverResult {
-  if (isRefusal(reply, "RELAY_BEHIND")) return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0 };
-  const r = okReply("recover", reply, 4, REFUSALS.recover);
+  if (isRefusal(reply, "RELAY_BEHIND")) return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0, restored: 0, unrestored: [] };
+  const r = okReply("recover", reply, 6, REFUSALS.recover);
   const n = (index: number) => num("recover", r, index);
-  return { relayBehind: false, paidAdded: n(1), countersRaised: n(2), talliesRaised: n(3) };
+  const unrestored = r[5];
+  if (!Array.isArray(unrestored) || !unrestored.every((id) => typeof id === "string")) wrongReply("recover", reply, "entry 6 is not a list of booking ids");
+  return { relayBehind: false, paidAdded: n(1), countersRaised: n(2), talliesRaised: n(3), restored: n(4), unrestored: unrestored as string[] };
 }

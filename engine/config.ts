@@ -46,6 +46,11 @@ export interface RedisConfig {
   urlGiven: boolean;
   /** Longest the engine waits for one Redis command before the request answers 503. */
   commandTimeoutMs: number;
+  /**
+   * Replicas a payment's confirm waits for (Redis WAIT) before the webhook is answered; 0 = no
+   * wait. Applied payments are restored from PostgreSQL after a failover either way.
+   */
+  confirmWait: { replicas: number; timeoutMs: number };
 }
 
 export interface PostgresConfig {
@@ -311,6 +316,10 @@ function readRedis(env: Env): RedisConfig {
     clusterNodes: hostPorts(env, "REDIS_CLUSTER_NODES"),
     urlGiven: given(env, "REDIS_URL"),
     commandTimeoutMs: int(env, "REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000),
+    confirmWait: {
+      replicas: int(env, "REDIS_CONFIRM_WAIT_REPLICAS", 0, 0, 16),
+      timeoutMs: int(env, "REDIS_CONFIRM_WAIT_MS", 100, 1, 10_000),
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { RedisClient } from "./redis.js";
+import { isCluster, type RedisClient } from "./redis.js";
 import type { Config } from "./config.js";
 import { EngineError } from "./errors.js";
 import { gateRefusal, type Gate } from "./admission.js";
@@ -194,7 +194,21 @@ export class Engine {
     nowMs = Date.now(),
   ): Promise<Booking & { kind: ConfirmOutcome }> {
     const args = confirmArgs(this.keys(eventId), nowMs, this.settings, { bookingId, paymentRef, amount, currency });
-    return decodeConfirm(eventId, await this.timed("confirm", () => this.redis.confirm(...args)));
+    const booking = decodeConfirm(eventId, await this.timed("confirm", () => this.redis.confirm(...args)));
+    await this.waitForReplicas();
+    return booking;
+  }
+
+  /**
+   * With REDIS_CONFIRM_WAIT_REPLICAS, waits until that many replicas have the payment (or the
+   * timeout passes: the payment stays applied, and PostgreSQL has its fact for a failover).
+   * One Redis with replicas only: a Cluster's WAIT would have to go to the event's primary.
+   */
+  private async waitForReplicas(): Promise<void> {
+    const { replicas, timeoutMs } = this.config.redis.confirmWait;
+    if (replicas === 0 || isCluster(this.redis)) return;
+    const acked = (await this.redis.wait(replicas, timeoutMs)) as number;
+    if (acked < replicas) metrics.confirmWaitShort.inc();
   }
 
   /** Reclaims expired holds and serves the line of one event; null if the event is not live. */
@@ -222,9 +236,12 @@ export class Engine {
     return this.liveEvent(event.id) as Promise<LiveEvent>;
   }
 
-  /** Raises paid tickets, counters and per-person tallies to what PostgreSQL knows (after a Redis loss). */
-  async recover(eventId: string, known: KnownInDb): Promise<RecoverResult> {
-    const args = recoverArgs(this.keys(eventId), known);
+  /**
+   * Raises paid tickets, counters and per-person tallies to what PostgreSQL knows, and makes
+   * paid again the bookings applied payment facts say are paid (after a Redis loss).
+   */
+  async recover(eventId: string, known: KnownInDb, nowMs = Date.now()): Promise<RecoverResult> {
+    const args = recoverArgs(this.keys(eventId), nowMs, this.settings, known);
     return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
   }
 

@@ -26,8 +26,13 @@ export const metrics = {
   }),
   payments: new Counter({
     name: "onsale_payments_total",
-    help: "Payment webhooks by outcome: paid, late_paid, duplicate, refund, mismatch, released, unchanged, unmatched (names no booking of ours), declined (one card refused; the hold stays), awaiting_payment, replayed, refund_confirmed, refund_external, ignored, signature_rejected.",
+    help: "Payment webhooks by outcome: paid, late_paid, duplicate, refund, over_limit (a late payment past the per-person limit, refunded), mismatch, released, unchanged, unmatched (names no booking of ours), declined (one card refused; the hold stays), awaiting_payment, replayed, refund_confirmed, refund_external, ignored, signature_rejected.",
     labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
+  confirmWaitShort: new Counter({
+    name: "onsale_confirm_wait_short_total",
+    help: "Payments confirmed before REDIS_CONFIRM_WAIT_REPLICAS replicas acknowledged them (the wait timed out)",
     registers: [registry],
   }),
   refunds: new Counter({

@@ -48,7 +48,7 @@ export class LiveStatus {
         const key = req.getHeader("sec-websocket-key");
         const protocol = req.getHeader("sec-websocket-protocol");
         const extensions = req.getHeader("sec-websocket-extensions");
-        const ip = clientAddress(res, req, this.config.trustProxy);
+        const ip = clientAddress(res, req, this.config.antiBot.trustProxy);
         const state = { aborted: false };
         res.onAborted(() => {
           state.aborted = true;

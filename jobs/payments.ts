@@ -52,6 +52,7 @@ const STATUS_OF: Record<Applied, string> = {
   late_paid: "late_applied",
   duplicate: "duplicate",
   refund: "refund_due",
+  over_limit: "refund_due",
   mismatch: "mismatch",
   released: "released",
   unchanged: "unchanged",
@@ -65,6 +66,7 @@ const STATUS_OF: Record<Applied, string> = {
 /** Why a refund is owed, kept with the refund at the provider. */
 const REFUND_REASONS: Partial<Record<IngestOutcome, string>> = {
   refund: "not_applicable_to_booking",
+  over_limit: "over_per_person_limit",
   mismatch: "amount_or_currency_mismatch",
   unmatched: "no_booking_of_ours",
 };
@@ -173,7 +175,7 @@ export class PaymentIngest {
       // unless this very payment is what paid it.
       outcome = (await bookingPaidBy(client, bookingId, payment.checkoutRef)) ? "duplicate" : "refund";
     }
-    if (outcome === "mismatch" || outcome === "refund") {
+    if (outcome === "mismatch" || outcome === "refund" || outcome === "over_limit") {
       this.log.warn({ bookingId, providerEventId: payment.providerEventId, outcome, amountMinor: payment.amountMinor, currency: payment.currency }, "payment not applied");
     }
     return outcome;

@@ -3,7 +3,8 @@
   payment twice changes nothing. A payment for a hold that timed out or whose checkout
   failed takes stock again if any is in stock (money has moved; a refund is the worse
   outcome for everyone), otherwise the booking becomes refunded and the caller issues the
-  refund. A person who cancelled while their payment was in flight said they do not want
+  refund; so does one that would put the person past the per-person limit (they held or
+  bought others since the hold ended). A person who cancelled while their payment was in flight said they do not want
   the tickets: their booking stays cancelled and the payment is refunded.
 
   Input:
@@ -25,6 +26,8 @@
       refund      the hold had ended and no stock is left, the person had cancelled, or
                   the booking was already settled by another payment: the caller refunds
                   this payment (again, for a redelivery: refunds are idempotent per payment)
+      over_limit  the hold had ended and taking stock again would put the person past the
+                  per-person limit: the booking becomes refunded and the caller refunds
       mismatch    amount or currency differ from the booking's: not confirmed, flagged
     or { 'BOOKING_NOT_FOUND', '' }
 ]]
@@ -59,6 +62,13 @@ elseif b.state == STATE.held then
   outcome = STATE.paid
 elseif b.state == STATE.cancelled and b.reason == 'user' then
   outcome = 'refund'
+elseif (b.state == STATE.expired or b.state == STATE.cancelled)
+    and (tonumber(redis.call('HGET', ctx.tally, b.user)) or 0) + b.qty > ev.maxPerUser then
+  -- The person holds or bought others since this hold ended: taking stock again would put
+  -- them past the per-person limit.
+  b.pay = paymentRef
+  setState(ctx, b, STATE.refunded, 'late_payment_over_limit', nowMs, retentionMs)
+  outcome = 'over_limit'
 elseif (b.state == STATE.expired or b.state == STATE.cancelled) and ev.instock >= b.qty then
   b.pay = paymentRef
   moveStock(ctx, ev, -b.qty, 0, b.qty)

@@ -44,6 +44,12 @@ export const paymentSql = {
 
   setEvent: `UPDATE payments SET event_id = $2 WHERE id = $1`,
 
+  // Applied, then lost with Redis and not restorable: due for the repair pass at once, which
+  // applies it again (and, finding no booking to give it, refunds it).
+  reopen: `
+    UPDATE payments SET status = 'received', updated_at = 'epoch'
+    WHERE event_id = $1 AND booking_id = ANY($2::uuid[]) AND status IN ('applied', 'late_applied')`,
+
   // Owed: refund_due, or a mismatch or an unmatched payment (kept as its status, so an
   // operator sees why) that took money and is not yet refunded.
   toRefund: `
@@ -206,6 +212,10 @@ export async function eventOfBooking(db: Queryable, bookingId: string): Promise<
 
 export async function setPaymentEvent(db: Queryable, id: string, eventId: string): Promise<void> {
   await db.query(paymentSql.setEvent, [id, eventId]);
+}
+
+export async function reopenPayments(db: Queryable, eventId: string, bookingIds: string[]): Promise<void> {
+  await db.query(paymentSql.reopen, [eventId, bookingIds]);
 }
 
 export async function setPaymentRef(db: Queryable, id: string, paymentRef: string): Promise<void> {

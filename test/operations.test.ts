@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { freePort } from "../bin/app.js";
-import { holdsKey, lineKey } from "../engine/keys.js";
+import { bookingKey, holdsKey, lineKey } from "../engine/keys.js";
 import { paidTickets } from "../sql/events.js";
 import { ensureDatabase } from "../sql/migrate.js";
 import { bookingsInPostgres } from "../testkit/verify.js";
@@ -25,26 +25,44 @@ const databaseUrl = (() => {
   return url.toString();
 })();
 
-beforeAll(async () => {
-  await ensureDatabase(databaseUrl);
+/** A redis-server of this file's own; resolves once it answers. */
+async function startRedis(): Promise<{ server: ChildProcess; url: string }> {
   const port = await freePort();
-  redisServer = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  redisUrl = `redis://127.0.0.1:${port}`;
-  process.once("exit", () => redisServer.kill("SIGTERM")); // also when a failing hook skips afterAll
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  process.once("exit", () => server.kill("SIGTERM")); // also when a failing hook skips afterAll
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
   probe.on("error", () => undefined); // refused until the server is up
   await waitFor(() => probe.ping().catch(() => "down"), (reply) => reply === "PONG", 10_000, 100);
   probe.disconnect();
+  return { server, url };
+}
+
+// A second Redis for an engine without the work role: no relay copies its log unless a test
+// runs a pass itself.
+let quietRedisServer: ChildProcess;
+let quietRedisUrl = "";
+
+beforeAll(async () => {
+  await ensureDatabase(databaseUrl);
+  ({ server: redisServer, url: redisUrl } = await startRedis());
+  ({ server: quietRedisServer, url: quietRedisUrl } = await startRedis());
 });
 afterAll(() => {
   redisServer.kill("SIGTERM");
+  quietRedisServer.kill("SIGTERM");
 });
 
 const ctx = useTestEngine(() => ({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), { work: true });
+const quiet = useTestEngine(() => ({ REDIS_URL: quietRedisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), { work: false });
 
-/** Runs the real CLI against this file's Redis and the test database. */
+/** Runs the real CLI against this file's Redis (or another) and the test database. */
 async function onsale(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, LOG_LEVEL: "silent" };
+  return onsaleOn(redisUrl, ...args);
+}
+
+async function onsaleOn(redis: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, REDIS_URL: redis, DATABASE_URL: databaseUrl, LOG_LEVEL: "silent" };
   try {
     const { stdout, stderr } = await run("npx", ["tsx", "bin/onsale.ts", ...args], { env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
@@ -141,5 +159,44 @@ describe("operations after a Redis loss", () => {
     const reconcile = await ctx.client.request("POST", "/admin/reconcile", { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(reconcile.status).toBe(200);
     expect(reconcile.body.data.find((d: { eventId: string }) => d.eventId === eventId)).toBeUndefined();
+  });
+
+  it("a payment applied before the relay copied its booking survives a Redis loss: restored as paid, or refunded when nobody is known", async () => {
+    const { client, running } = quiet;
+    const eventId = await client.eventId({ name: "Unrelayed", capacity: 3, maxPerUser: 2 });
+    // Relayed as held, then paid: PostgreSQL's row still says held.
+    const relayedHold = (await client.book(eventId, "ops-unrelayed", 2)).body;
+    await running.relay.pass();
+    expect((await client.webhook(completedEvent({ id: relayedHold.id, eventId }, 10000))).body.outcome).toBe("paid");
+    // Held and paid before any relay pass: PostgreSQL knows only the payment.
+    const unknown = (await client.book(eventId, "ops-never-relayed", 1)).body;
+    expect((await client.webhook(completedEvent({ id: unknown.id, eventId }, 5000))).body.outcome).toBe("paid");
+    expect(await paidTickets(running.pool, eventId)).toBe(0);
+
+    await running.engine.redis.flushall();
+    const report = await onsaleOn(quietRedisUrl, "reconcile", eventId);
+    expect(report.code).toBe(2);
+    expect(report.stdout).toContain(`${eventId}: missing`);
+    expect(report.stdout).toContain(`${eventId}: payment_lost: redis absent | postgres booking ${relayedHold.id} paid by cs_test_${relayedHold.id}`);
+    expect(report.stdout).toContain(`${eventId}: payment_lost: redis absent | postgres booking ${unknown.id} paid by cs_test_${unknown.id}`);
+
+    const warm = await onsaleOn(quietRedisUrl, "cache", "warm", eventId);
+    expect(warm.stdout).toContain(`${eventId}: instock 1, held 0, paid 2, capacity 3`);
+    const repair = await onsaleOn(quietRedisUrl, "reconcile", "--repair", eventId);
+    expect(repair.stdout).toMatch(/1 event\(s\) checked, 0 with drift/);
+
+    // The booking is paid again, and the relay writes it as paid.
+    const redis = running.engine.redis;
+    expect(await redis.hget(bookingKey(eventId, relayedHold.id), "state")).toBe("paid");
+    await running.relay.pass();
+    expect(await paidTickets(running.pool, eventId)).toBe(2);
+    // Its tickets are not sold again, and the person's limit remembers them.
+    expect((await client.book(eventId, "ops-unrelayed", 1)).body.type).toMatch(/per-person-limit/);
+    // Nobody is known for the other booking: its payment goes back through the repair pass
+    // (this one, or the work role of the file's other engine, which shares the database).
+    await running.ingest.repairStale(0, 100);
+    const after = await running.pool.query("SELECT status FROM payments WHERE booking_id = $1", [unknown.id]);
+    expect(after.rows).toEqual([{ status: "refund_due" }]);
+    expect((await running.engine.liveEvent(eventId))!).toMatchObject({ instock: 1, held: 0, paid: 2 });
   });
 });

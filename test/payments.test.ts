@@ -457,10 +457,11 @@ describe("payments through the stripe SDK and the mock gateway", () => {
 
   it("whatever people and the gateway do, in any order: no oversell, and every payment either bought the tickets or was refunded", async () => {
     const shop = shopOf(engine);
-    type Act = { person: number; what: "pay" | "decline" | "expire" | "cancel" | "link"; delayMs: number; duplicates: number };
+    type Act = { person: number; what: "pay" | "decline" | "retry" | "expire" | "cancel" | "link"; delayMs: number; duplicates: number };
     const act: fc.Arbitrary<Act> = fc.record({
       person: fc.nat(4),
-      what: fc.constantFrom("pay" as const, "decline" as const, "expire" as const, "cancel" as const, "link" as const),
+      // retry: a card declined, then another card on the same checkout.
+      what: fc.constantFrom("pay" as const, "decline" as const, "retry" as const, "expire" as const, "cancel" as const, "link" as const),
       delayMs: fc.integer({ min: 0, max: 300 }),
       duplicates: fc.integer({ min: 1, max: 3 }),
     });
@@ -479,7 +480,12 @@ describe("payments through the stripe SDK and the mock gateway", () => {
             if (session === undefined) return;
             if (what === "expire") return shop.stripe.checkout.sessions.expire(session, {}).catch(() => undefined);
             const query = new URLSearchParams({ delayMs: String(delayMs), duplicates: String(duplicates) });
-            return fetch(`${shop.gateway}/checkout/${session}/${what}?${query}`, { method: "POST", redirect: "manual" });
+            const press = (button: string) => fetch(`${shop.gateway}/checkout/${session}/${button}?${query}`, { method: "POST", redirect: "manual" });
+            if (what === "retry") {
+              await press("decline");
+              return press("pay");
+            }
+            return press(what);
           }),
         );
         // Settled: every event the gateway sent is a row, none left to apply or refund.

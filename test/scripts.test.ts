@@ -74,9 +74,10 @@ const BUILDERS: Record<keyof ScriptCommands, (extra: number) => Arg[]> = {
   lookup: () => lookupArgs({ eventId, bookingId: "b", secret: "s" }),
   load: (n) => loadArgs(keys, { capacity: 1, paidInDb: 0, fields: Array.from({ length: n }, () => ["status", "on_sale"]).flat() }),
   recover: (n) =>
-    recoverArgs(keys, {
+    recoverArgs(keys, 0, settings, {
       paid: 0, maxArrivalSeq: 0, maxHoldSeq: 0, relayedUpTo: "0-0",
       paidByUser: Array.from({ length: n }, (_, i) => [`u${i}`, 1] as [string, number]),
+      restore: [],
     }),
 };
 
@@ -141,7 +142,8 @@ describe("script reply decoders", () => {
     expect(decodeSweep(["ok", 1, 2, 3, 4, 5, 1])).toEqual({ reclaimed: 1, served: 2, dropped: 3, lineLength: 4, holdCount: 5, finished: true });
     expect(() => decodeSweep([-1])).toThrow(/script sweep/);
     expect(decodeRecover(["RELAY_BEHIND", "1-0"])).toMatchObject({ relayBehind: true });
-    expect(decodeRecover(["ok", 1, 2, 3])).toEqual({ relayBehind: false, paidAdded: 1, countersRaised: 2, talliesRaised: 3 });
+    expect(decodeRecover(["ok", 1, 2, 3, 4, ["b"]])).toEqual({ relayBehind: false, paidAdded: 1, countersRaised: 2, talliesRaised: 3, restored: 4, unrestored: ["b"] });
+    expect(() => decodeRecover(["ok", 1, 2, 3, 4, [5]])).toThrow(/script recover/);
     expect(decodeHoldBatch([["EVENT_NOT_FOUND", ""]], 3)).toHaveLength(3);
     expect(() => decodeHoldBatch([["ok"], ["ok"]], 3)).toThrow(/script hold_batch .*2 replies for 3 holds/);
   });

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
-import { logKey } from "../engine/keys.js";
+import { eventKeys, logKey } from "../engine/keys.js";
 import { paymentToRefund } from "../sql/payments.js";
 import { ADMIN_TOKEN, checkInvariant, completedEvent, sleep, useTestEngine } from "./helpers.js";
 
@@ -100,6 +100,24 @@ describe("webhooks", () => {
     expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("refunded");
     expect(await paymentRows(held.body.id)).toMatchObject([{ status: "refund_due" }]);
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 0, held: 1, instock: 0 });
+  });
+
+  it("refunds a late payment that would take a person past the per-person limit (hold A lapses, hold B, pay A, pay B)", async () => {
+    const eventId = await ctx.client.eventId({ capacity: 10, maxPerUser: 2 });
+    const first = await ctx.client.book(eventId, "two-holds", 2);
+    await sleep(1100);
+    await ctx.running.engine.sweep(eventId);
+    expect((await ctx.client.get(first.body.id, first.body.token)).body.status).toBe("expired");
+    const second = await ctx.client.book(eventId, "two-holds", 2);
+    expect(second.status).toBe(201);
+    const late = await ctx.client.webhook(completedEvent({ id: first.body.id, eventId }, 10000));
+    expect(late.body.outcome).toBe("over_limit");
+    expect((await ctx.client.get(first.body.id, first.body.token)).body).toMatchObject({ status: "refunded", reason: "late_payment_over_limit" });
+    const onTime = await ctx.client.webhook(completedEvent({ id: second.body.id, eventId }, 10000));
+    expect(onTime.body.outcome).toBe("paid");
+    expect(await paymentRows(first.body.id)).toMatchObject([{ status: "refund_due" }]);
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 2, held: 0, instock: 8 });
+    expect(await ctx.running.engine.redis.hget(eventKeys(eventId)[4], "two-holds")).toBe("2");
   });
 
   it("applies a payment whose session names our booking but not its event (client_reference_id or metadata.bookingId only)", async () => {

@@ -58,7 +58,7 @@ describe("settings", () => {
         workers: 1,
         workersGiven: false,
       },
-      redis: { url: "redis://127.0.0.1:6379", clusterNodes: [], urlGiven: false },
+      redis: { url: "redis://127.0.0.1:6379", clusterNodes: [], urlGiven: false, commandTimeoutMs: 2000, confirmWait: { replicas: 0, timeoutMs: 100 } },
       postgres: {
         url: "postgres://postgres@127.0.0.1:5432/onsale",
         readUrl: "postgres://postgres@127.0.0.1:5432/onsale",
@@ -75,7 +75,7 @@ describe("settings", () => {
         sweepIntervalMs: 1000,
         batch: { enabled: false, max: 64, waitUs: 0 },
       },
-      relay: { intervalMs: 200, batch: 500 },
+      relay: { intervalMs: 200, batch: 500, maxAttempts: 5 },
       payments: {
         provider: "mock",
         stripe: { secretKey: "sk_test_mock", webhookSecret: "whsec_mock_local_development_only" },
@@ -96,7 +96,7 @@ describe("settings", () => {
         typesenseCollection: "events",
         reindexBatch: 1000,
       },
-      antiBot: { trustProxy: 0, powSecret: "dev-pow-secret", powTtlMs: 120_000, rateIpPerS: 50, rateIpBurst: 100, rateUserPerS: 2, rateUserBurst: 5 },
+      antiBot: { trustProxy: 0, powSecret: "dev-pow-secret", powTtlMs: 120_000, rateIpPerS: 50, rateIpBurst: 100, rateUserPerS: 2, rateUserBurst: 5, userTokens: { secret: "", jwksUrl: "", maxAgeS: 300 } },
       limits: {
         bodyBytes: 16_384,
         quantityMax: 10,
@@ -108,6 +108,9 @@ describe("settings", () => {
         priceMax: 100_000_000,
         textChars: 200,
         liveSocketsMax: 100_000,
+        liveSocketsPerBooking: 10,
+        liveSocketsPerIp: 200,
+        liveRefreshMs: 50,
         powBitsMax: 28,
         holdSecondsMax: 86_400,
       },
