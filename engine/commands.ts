@@ -53,6 +53,8 @@ export interface HoldInput {
   idempotencyKey: string;
   /** A client's request passes the anti-bot gate; undefined for internal callers. */
   gate: Gate | undefined;
+  /** The request proved it is userId: a refusal for an open booking may name that booking. */
+  identityVerified: boolean;
 }
 
 // ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
@@ -66,11 +68,12 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
     s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
     s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst,
     gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
+    r.identityVerified ? 1 : 0,
   ];
 }
 
 /** hold_batch.lua's entries per request. */
-export const HOLD_BATCH_REQUEST_ARGS = 11;
+export const HOLD_BATCH_REQUEST_ARGS = 12;
 
 export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, requests: readonly HoldInput[]): Arg[] {
   const args: Arg[] = [
@@ -82,7 +85,8 @@ export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings,
     const gate = r.gate;
     const proof = gate?.proof ?? null;
     args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
-      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0);
+      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
+      r.identityVerified ? 1 : 0);
   }
   return args;
 }

@@ -23,7 +23,7 @@ const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
   SALE_CLOSED: () => "The sale for this event is closed.",
   SOLD_OUT: () => "Sold out: no tickets are left and none are held that could come back.",
   PER_PERSON_LIMIT: (d) => `That would pass the per-person ticket limit; ${Math.max(0, Number(d))} more allowed.`,
-  OPEN_BOOKING_EXISTS: (d) => `This person already has an open booking (${d}) for this event.`,
+  OPEN_BOOKING_EXISTS: (d) => `This person already has an open booking${d === "" ? "" : ` (${d})`} for this event.`,
   IDEMPOTENCY_MISMATCH: (d) => `This Idempotency-Key was used for booking ${d} with a different quantity.`,
   LINE_FULL: (d) => `The waiting line is full (${d} people).`,
   NOT_CANCELLABLE: (d) => `Only waiting or held bookings can be cancelled; this one is ${d}.`,

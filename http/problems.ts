@@ -74,7 +74,8 @@ const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, ti
 
 const ENGINE_EXTRA: Partial<Record<EngineErrorCode, (detail: string) => Record<string, unknown>>> = {
   PER_PERSON_LIMIT: (d) => ({ remaining: Math.max(0, Number(d)) }),
-  OPEN_BOOKING_EXISTS: (d) => ({ bookingId: d }),
+  // Named only to a verified identity (the engine gives '' otherwise).
+  OPEN_BOOKING_EXISTS: (d) => (d === "" ? {} : { bookingId: d }),
   RATE_LIMITED: (d) => ({ limit: d.split(":")[0] === "ip" ? "RATE_IP_PER_S" : "RATE_USER_PER_S" }),
   POW_REQUIRED: (d) => ({ difficultyBits: Number(d) }),
 };

@@ -25,11 +25,12 @@
     ARGV[20] powNonce          '' when no valid proof was given
     ARGV[21] powBits           difficulty of the presented proof; 0 when none
     ARGV[22] powExpiresAtMs    when the presented proof expires
+    ARGV[23] identityVerified  1 when the request proved it is userId (a verified signed identity), else 0
 
   Output: { 'ok', kind, id, state, ... } (see bookingReply)  kind = held | waiting | replay
       or  { errorCode, detail }
         EVENT_NOT_FOUND, RATE_LIMITED, POW_REQUIRED, POW_REUSED (see includes/gate.lua), SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
-        OPEN_BOOKING_EXISTS (detail: its id), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT
+        OPEN_BOOKING_EXISTS (detail: its id when identityVerified, else ''), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
@@ -55,4 +56,4 @@ reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 
 return admit(ctx, ev, nowMs, holdMs, { id = bookingId, token = token, user = userId, qty = quantity,
-  email = email, idemKey = idemKey }, idemTtlMs, lineMax)
+  email = email, idemKey = idemKey, verified = ARGV[23] == '1' }, idemTtlMs, lineMax)

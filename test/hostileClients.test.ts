@@ -74,3 +74,29 @@ describe("the user's token bucket is charged only for a request whose proof pass
     expect(codes).toEqual(["POW_REQUIRED", "POW_REQUIRED", "POW_REQUIRED", "RATE_LIMITED"]);
   });
 });
+
+describe("the 409 for an open booking names it only to a verified identity", () => {
+  it("hides the other booking's id unless the request proves it is that person", async () => {
+    const eventId = await liveEvent();
+    const gate: Gate = { clientIp: "203.0.113.9", proof: null, proofSent: false };
+    const first = await holdFrom(eventId, "alice", gate);
+    const typedName = await holdFrom(eventId, "alice", gate).catch((error: EngineError) => error);
+    expect(typedName).toBeInstanceOf(EngineError);
+    expect(typedName).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
+    expect((typedName as EngineError).message).not.toContain(first.id);
+    const verified = await holdFrom(eventId, "alice", gate, { identityVerified: true }).catch((error: EngineError) => error);
+    expect(verified).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: first.id });
+    // Internal callers (no gate) follow the same flag.
+    const internal = await engine.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "" }).catch((error: EngineError) => error);
+    expect(internal).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
+
+    // The same through hold_batch.lua, which carries the flag per request.
+    const batching = new Engine(redis, loadConfig({ ...env, HOLD_BATCH: "on" }));
+    const [hidden, named] = await Promise.all([
+      batching.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate }).catch((error: EngineError) => error),
+      batching.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate, identityVerified: true }).catch((error: EngineError) => error),
+    ]);
+    expect(hidden).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
+    expect(named).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: first.id });
+  });
+});

@@ -60,7 +60,7 @@ const settings: ScriptSettings = {
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const request: HoldInput = {
-  bookingId: "b", secret: "s", userId: "u", quantity: 1, email: "", idempotencyKey: "",
+  bookingId: "b", secret: "s", userId: "u", quantity: 1, email: "", idempotencyKey: "", identityVerified: true,
   gate: { clientIp: "127.0.0.1", proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId }, proofSent: true },
 };
 

@@ -2,7 +2,9 @@
   Steps 3 to 6 of a hold for one request, once expired holds are reclaimed and the line is
   served: idempotent replay, the sale and the person's limits, then hold, queue or refuse.
   Shared by hold.lua (one request) and hold_batch.lua (many, in arrival order).
-  req = { id, token, user, qty, email, idemKey }; returns the reply hold.lua documents.
+  req = { id, token, user, qty, email, idemKey, verified }; returns the reply hold.lua documents.
+  The open booking's id is told only to a request that proved it is that person (verified):
+  anyone can type a userId, and the id is half of what reads the booking's state.
 ]]
 local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, lineMax)
   local bookingId, token, userId, quantity, email, idemKey = req.id, req.token, req.user, req.qty, req.email, req.idemKey
@@ -23,7 +25,7 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, lineMax)
   local tally = tonumber(redis.call('HGET', ctx.tally, userId) or '0')
   if tally + quantity > ev.maxPerUser then return { 'PER_PERSON_LIMIT', ev.maxPerUser - tally } end
   local openId = redis.call('HGET', ctx.open, userId)
-  if openId then return { 'OPEN_BOOKING_EXISTS', openId } end
+  if openId then return { 'OPEN_BOOKING_EXISTS', req.verified and openId or '' } end
 
   local lineLength = redis.call('ZCARD', ctx.line)
   local canHoldNow = saleOpen(ev, nowMs) and lineLength == 0 and ev.instock >= quantity
