@@ -30,7 +30,7 @@ export interface Gate {
   proofSent: boolean;
 }
 
-const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED"]);
+const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "IP_BOOKING_LIMIT"]);
 
 /** A hold's error as the client is told it: the gate's refusals are counted, and a bad proof told apart from a missing one. */
 export function gateRefusal(error: unknown, gate: Gate | undefined): unknown {

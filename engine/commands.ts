@@ -20,6 +20,8 @@ export interface ScriptSettings {
   serveMax: number;
   lineMax: number;
   retentionMs: number;
+  unpaidRetentionMs: number;
+  ipBookingsMax: number;
   rateIpPerS: number;
   rateIpBurst: number;
   rateUserPerS: number;
@@ -35,6 +37,8 @@ export function scriptSettings(config: Config): ScriptSettings {
     serveMax: config.serveMax,
     lineMax: limits.lineMax,
     retentionMs: config.retentionMs,
+    unpaidRetentionMs: config.unpaidRetentionMs,
+    ipBookingsMax: limits.ipBookingsMax,
     rateIpPerS: limits.rateIpPerS,
     rateIpBurst: limits.rateIpBurst,
     rateUserPerS: limits.rateUserPerS,
@@ -68,7 +72,7 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
     s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
     s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst,
     gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
-    r.identityVerified ? 1 : 0,
+    r.identityVerified ? 1 : 0, s.unpaidRetentionMs, s.ipBookingsMax,
   ];
 }
 
@@ -79,7 +83,7 @@ export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings,
   const args: Arg[] = [
     ...keys,
     nowMs, s.holdMs, s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
-    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, requests.length,
+    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, s.unpaidRetentionMs, s.ipBookingsMax, requests.length,
   ];
   for (const r of requests) {
     const gate = r.gate;
@@ -99,7 +103,7 @@ export interface CancelInput {
 }
 
 export function cancelArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: CancelInput): Arg[] {
-  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs];
+  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
 }
 
 export interface ConfirmInput {
@@ -113,12 +117,12 @@ export interface ConfirmInput {
 export function confirmArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: ConfirmInput): Arg[] {
   return [
     ...keys, nowMs, s.holdMs, r.bookingId, r.paymentRef, r.amount, r.currency.toLowerCase(),
-    s.reclaimMax, s.serveMax, s.retentionMs,
+    s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs,
   ];
 }
 
 export function sweepArgs(keys: EventKeys, nowMs: number, s: ScriptSettings): Arg[] {
-  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs];
+  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
 }
 
 export interface LookupInput {
@@ -226,7 +230,7 @@ const codes = (...list: EngineErrorCode[]): ReadonlySet<EngineErrorCode> => new 
 export const REFUSALS = {
   hold: codes(
     "EVENT_NOT_FOUND", "RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "SALE_CLOSED", "PER_PERSON_LIMIT",
-    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "LINE_FULL", "SOLD_OUT",
+    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "IP_BOOKING_LIMIT", "LINE_FULL", "SOLD_OUT",
   ),
   cancel: codes("BOOKING_NOT_FOUND", "NOT_CANCELLABLE"),
   confirm: codes("BOOKING_NOT_FOUND"),

@@ -34,6 +34,8 @@ export interface Limits {
   /** Booking requests per second per userId and the bucket's size. */
   rateUserPerS: number;
   rateUserBurst: number;
+  /** Bookings one client IP may make per event within one unpaid retention window. */
+  ipBookingsMax: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
   powBitsMax: number;
   /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
@@ -71,8 +73,10 @@ export interface Config {
   reclaimMax: number;
   /** Line entries a single script call serves at most. */
   serveMax: number;
-  /** How long finished bookings stay readable in Redis. */
+  /** How long paid and refunded bookings stay readable in Redis. */
   retentionMs: number;
+  /** How long bookings that ended unpaid (expired, cancelled) stay readable in Redis; at most retentionMs. */
+  unpaidRetentionMs: number;
   idempotencyTtlMs: number;
   sweepIntervalMs: number;
   relayIntervalMs: number;
@@ -225,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   refuseDevSecrets(env, provider);
   const databaseUrl = str(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onsale");
+  const retentionMs = int(env, "BOOKING_RETENTION_SECONDS", 7 * 86_400, 60, 365 * 86_400) * 1000;
   return {
     host: str(env, "HOST", "127.0.0.1"),
     port,
@@ -262,12 +267,14 @@ export function loadConfig(env: Env = process.env): Config {
       rateIpBurst: int(env, "RATE_IP_BURST", 100, 1, 10_000_000),
       rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),
       rateUserBurst: int(env, "RATE_USER_BURST", 5, 1, 10_000_000),
+      ipBookingsMax: int(env, "IP_BOOKINGS_MAX", 1000, 1, 10_000_000),
       powBitsMax: 28,
       holdSecondsMax: HOLD_SECONDS_MAX,
     },
     reclaimMax: int(env, "RECLAIM_MAX", 100, 1, 10_000),
     serveMax: int(env, "SERVE_MAX", 100, 1, 10_000),
-    retentionMs: int(env, "BOOKING_RETENTION_SECONDS", 7 * 86_400, 60, 365 * 86_400) * 1000,
+    retentionMs,
+    unpaidRetentionMs: int(env, "UNPAID_RETENTION_SECONDS", Math.min(3600, retentionMs / 1000), 60, retentionMs / 1000) * 1000,
     idempotencyTtlMs: int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 30 * 86_400) * 1000,
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     relayIntervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),

@@ -4,8 +4,10 @@ import { Admission, type Gate } from "../engine/admission.js";
 import { loadConfig } from "../engine/config.js";
 import { Engine, type EventRecord, type HoldRequest } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
+import { bookingKey, ipBookingsKey } from "../engine/keys.js";
 import { issueChallenge, solve } from "../engine/pow.js";
 import { connectRedis } from "../engine/redis.js";
+import { toProblem } from "../http/problems.js";
 
 // What one hostile client can do to others through the hold script, against real Redis at
 // the engine's boundary (Engine.hold with a client's gate): lock a person out, learn another
@@ -98,5 +100,56 @@ describe("the 409 for an open booking names it only to a verified identity", () 
     ]);
     expect(hidden).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
     expect(named).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: first.id });
+  });
+});
+
+describe("Redis memory one client can take", () => {
+  const bounded = loadConfig({ ...env, UNPAID_RETENTION_SECONDS: "120", IP_BOOKINGS_MAX: "3" });
+  const budgeted = new Engine(redis, bounded);
+
+  it("a booking that ended unpaid is kept for UNPAID_RETENTION_SECONDS, a paid one for BOOKING_RETENTION_SECONDS", async () => {
+    const eventId = await liveEvent();
+    const cancelled = await budgeted.hold({ eventId, userId: "cycler", quantity: 1, email: "", idempotencyKey: "" });
+    await budgeted.cancel(cancelled.id, cancelled.token);
+    const expired = await budgeted.hold({ eventId, userId: "slow", quantity: 1, email: "", idempotencyKey: "" });
+    await budgeted.sweep(eventId, Date.now() + bounded.holdMs + 1);
+    const paid = await budgeted.hold({ eventId, userId: "payer", quantity: 1, email: "", idempotencyKey: "" });
+    await budgeted.confirm(eventId, paid.id, "pay-1", paid.amount, paid.currency);
+    const ttlS = (id: string) => redis.ttl(bookingKey(eventId, id));
+    expect(await ttlS(cancelled.id)).toBeGreaterThan(100);
+    expect(await ttlS(cancelled.id)).toBeLessThanOrEqual(120);
+    expect(await ttlS(expired.id)).toBeLessThanOrEqual(120);
+    expect(await ttlS(paid.id)).toBeGreaterThan(120);
+    expect(await ttlS(paid.id)).toBeLessThanOrEqual(bounded.retentionMs / 1000);
+  });
+
+  it("one address makes at most IP_BOOKINGS_MAX bookings per event per window, cancelled or not", async () => {
+    const eventId = await liveEvent();
+    const gate = (clientIp: string): Gate => ({ clientIp, proof: null, proofSent: false });
+    const from = (ip: string, userId: string, idempotencyKey = "") =>
+      budgeted.hold({ eventId, userId, quantity: 1, email: "", idempotencyKey, gate: gate(ip) });
+    for (let n = 0; n < 3; n++) {
+      const held = await from("198.51.100.70", `cycle-${n}`, `key-${n}`);
+      await budgeted.cancel(held.id, held.token);
+    }
+    const refused = await from("198.51.100.70", "cycle-3").catch((error: EngineError) => error);
+    expect(refused).toMatchObject({ code: "IP_BOOKING_LIMIT" });
+    const waitMs = Number((refused as EngineError).detail);
+    expect(waitMs).toBeGreaterThan(100_000);
+    expect(waitMs).toBeLessThanOrEqual(120_000);
+    // An idempotent replay makes nothing new and is answered; other addresses and internal callers are not limited.
+    expect((await from("198.51.100.70", "cycle-2", "key-2")).kind).toBe("replay");
+    expect((await from("198.51.100.71", "someone")).kind).toBe("held");
+    expect((await budgeted.hold({ eventId, userId: "internal", quantity: 1, email: "", idempotencyKey: "" })).kind).toBe("held");
+    // The window passes: the address may book again.
+    await redis.pexpire(ipBookingsKey(eventId, "198.51.100.70"), 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await from("198.51.100.70", "cycle-4")).kind).toBe("held");
+
+    // Over HTTP: 429 problem+json naming the setting, with Retry-After until the window ends.
+    const problem = toProblem(refused)!;
+    expect(problem.status).toBe(429);
+    expect(problem.body("/bookings")).toMatchObject({ type: "/problems/too-many-bookings-from-address", limit: "IP_BOOKINGS_MAX" });
+    expect(Number(problem.headers["Retry-After"])).toBe(Math.ceil(waitMs / 1000));
   });
 });

@@ -55,7 +55,7 @@ function header(script: string): Header {
 
 const settings: ScriptSettings = {
   holdMs: 1, idempotencyTtlMs: 2, reclaimMax: 3, serveMax: 4, lineMax: 5, retentionMs: 6,
-  rateIpPerS: 7, rateIpBurst: 8, rateUserPerS: 9, rateUserBurst: 10,
+  rateIpPerS: 7, rateIpBurst: 8, rateUserPerS: 9, rateUserBurst: 10, unpaidRetentionMs: 11, ipBookingsMax: 12,
 };
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
