@@ -4,7 +4,7 @@ import { Admission, type Gate } from "../engine/admission.js";
 import { loadConfig } from "../engine/config.js";
 import { Engine, type EventRecord, type HoldRequest } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
-import { bookingKey, ipBookingsKey } from "../engine/keys.js";
+import { bookingKey, eventKeys, ipBookingsKey } from "../engine/keys.js";
 import { issueChallenge, solve } from "../engine/pow.js";
 import { connectRedis } from "../engine/redis.js";
 import { toProblem } from "../http/problems.js";
@@ -121,6 +121,16 @@ describe("Redis memory one client can take", () => {
     expect(await ttlS(expired.id)).toBeLessThanOrEqual(120);
     expect(await ttlS(paid.id)).toBeGreaterThan(120);
     expect(await ttlS(paid.id)).toBeLessThanOrEqual(bounded.retentionMs / 1000);
+
+    // Its Idempotency-Key goes with it; a paid booking's keeps IDEMPOTENCY_TTL_SECONDS.
+    const keyed = await budgeted.hold({ eventId, userId: "keyed", quantity: 1, email: "", idempotencyKey: "k1" });
+    await budgeted.cancel(keyed.id, keyed.token);
+    const idemKeyTtlS = (userId: string, key: string) => redis.ttl(`${eventKeys(eventId)[7]}${userId}:${key}`);
+    expect(await idemKeyTtlS("keyed", "k1")).toBeGreaterThan(100);
+    expect(await idemKeyTtlS("keyed", "k1")).toBeLessThanOrEqual(120);
+    const keyedPaid = await budgeted.hold({ eventId, userId: "keyed-payer", quantity: 1, email: "", idempotencyKey: "k2" });
+    await budgeted.confirm(eventId, keyedPaid.id, "pay-2", keyedPaid.amount, keyedPaid.currency);
+    expect(await idemKeyTtlS("keyed-payer", "k2")).toBeGreaterThan(120);
   });
 
   it("one address makes at most IP_BOOKINGS_MAX bookings per event per window, cancelled or not", async () => {
@@ -151,5 +161,54 @@ describe("Redis memory one client can take", () => {
     expect(problem.status).toBe(429);
     expect(problem.body("/bookings")).toMatchObject({ type: "/problems/too-many-bookings-from-address", limit: "IP_BOOKINGS_MAX" });
     expect(Number(problem.headers["Retry-After"])).toBe(Math.ceil(waitMs / 1000));
+  });
+});
+
+describe("Redis memory per abusive client per hour, at the default limits", () => {
+  it("a hold-then-cancel loop from one address stays under the bound the README states", async () => {
+    const defaults = loadConfig(env);
+    const engineAtDefaults = new Engine(redis, defaults);
+    const eventId = await liveEvent({ capacity: 10_000, maxPerUser: 10 });
+    const gate: Gate = { clientIp: "198.51.100.99", proof: null, proofSent: false };
+    const memoryOfEvent = async () => {
+      const [event, line, holds, open, tally, log, ...prefixes] = eventKeys(eventId);
+      let bytes = 0;
+      for (const key of [event, line, holds, open, tally]) bytes += (await redis.memory("USAGE", key)) ?? 0;
+      for (const prefix of prefixes) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[{}]/g, "\\$&")}*`, "COUNT", 1000);
+          for (const key of keys) bytes += (await redis.memory("USAGE", key)) ?? 0;
+          cursor = next;
+        } while (cursor !== "0");
+      }
+      return { bytes, logBytes: (await redis.memory("USAGE", log)) ?? 0 };
+    };
+    const before = await memoryOfEvent();
+    // The client books as fast as its address's bucket allows (RATE_IP_PER_S a second), each
+    // time as a new person with a new Idempotency-Key, and cancels at once, until refused.
+    let nowMs = Date.now();
+    let made = 0;
+    let refusedBy = "";
+    for (let n = 0; n < defaults.limits.ipBookingsMax + 50; n++) {
+      nowMs += Math.ceil(1000 / defaults.limits.rateIpPerS);
+      const request = { eventId, userId: `abuser-${n}@example.com`, quantity: 1, email: `abuser-${n}@example.com`, idempotencyKey: `k-${n}-0190d7a0-0000-7000`, gate };
+      const held = await engineAtDefaults.hold(request, nowMs).catch((error: EngineError) => error);
+      if (held instanceof EngineError) {
+        refusedBy = held.code;
+        continue;
+      }
+      made++;
+      await engineAtDefaults.cancel(held.id, held.token, nowMs);
+    }
+    const after = await memoryOfEvent();
+    const perHourBytes = after.bytes - before.bytes;
+    const logPerHourBytes = after.logBytes - before.logBytes;
+    console.log(`one address, one event, one hour at the default limits: ${made} bookings made, then ${refusedBy}; ` +
+      `${(perHourBytes / 1024).toFixed(0)} kB of keys (${Math.round(perHourBytes / made)} B a booking), ` +
+      `${(logPerHourBytes / 1024).toFixed(0)} kB of log until the relay trims it`);
+    expect(made).toBe(defaults.limits.ipBookingsMax);
+    expect(refusedBy).toBe("IP_BOOKING_LIMIT");
+    expect(perHourBytes).toBeLessThan(1024 * 1024);
   });
 });

@@ -47,7 +47,7 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
     id = bookingId, key = ctx.bookingPrefix .. bookingId, user = userId, qty = quantity,
     seq = redis.call('HINCRBY', ctx.event, EVENT.nextSeq, 1), exp = 0, hseq = 0,
     amount = ev.price * quantity, currency = ev.currency, email = email, pay = '',
-    reason = '', created = nowMs, token = token,
+    reason = '', created = nowMs, token = token, idem = idemKey,
   }
   if canHoldNow then
     takeHold(ctx, ev, b, nowMs, holdMs)
