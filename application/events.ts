@@ -43,7 +43,7 @@ export class Events {
       const event = await updateEvent(client, eventId, changes);
       if (before === null || event === null) throw new EngineError("EVENT_NOT_FOUND", "");
       await queueSearchSync(boss, client, config.search, eventId);
-      await queueMovedReminders(boss, client, config, eventId, before.startsAt.getTime(), event.startsAt.getTime());
+      await queueMovedReminders(boss, client, config.mail, eventId, before.startsAt.getTime(), event.startsAt.getTime());
       const live = await engine.loadEvent(event, await paidTickets(client, eventId), { display: false });
       return { event, live };
     });

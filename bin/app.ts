@@ -1,6 +1,6 @@
 import type PgBoss from "pg-boss";
 import { createServer } from "node:net";
-import type { Config } from "../engine/config.js";
+import type { Config, PaymentsConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { createLogger, type Logger } from "../engine/logger.js";
 import { createPaymentProvider } from "../engine/payments/registry.js";
@@ -8,7 +8,8 @@ import { createMockGateway } from "../gateway/gateway.js";
 import { LiveStatus } from "../http/live.js";
 import { engineAuthorizer } from "../http/auth.js";
 import { metricsRoutes } from "../http/routes/health.js";
-import { engineRoutes, listen, type HttpDeps, type Listening } from "../http/server.js";
+import type { HttpDeps } from "../http/deps.js";
+import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
 import { Periodic } from "../jobs/periodic.js";
 import { startBoss } from "../jobs/queues.js";
@@ -61,26 +62,31 @@ export function freePort(): Promise<number> {
 
 /** Fills in port 0 with free ports, and the URLs that depend on them. */
 export async function withPorts(config: Config): Promise<Config> {
-  const port = config.port === 0 ? await freePort() : config.port;
-  const mockGatewayPort = config.mockGatewayPort === 0 ? await freePort() : config.mockGatewayPort;
-  const publicUrl = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
-  const mockWebhookUrl = config.port === 0 ? `${publicUrl}/webhooks/stripe` : config.mockWebhookUrl;
-  return { ...config, port, mockGatewayPort, publicUrl, mockWebhookUrl };
+  const { http, payments } = config;
+  const port = http.port === 0 ? await freePort() : http.port;
+  const mockPort = payments.mock.port === 0 ? await freePort() : payments.mock.port;
+  const publicUrl = http.port === 0 ? `http://127.0.0.1:${port}` : http.publicUrl;
+  const webhookUrl = http.port === 0 ? `${publicUrl}/webhooks/stripe` : payments.mock.webhookUrl;
+  return {
+    ...config,
+    http: { ...http, port, publicUrl },
+    payments: { ...payments, mock: { ...payments.mock, port: mockPort, webhookUrl } },
+  };
 }
 
 type Stop = () => Promise<void> | void;
 
 /** The mock payment gateway on its own port. */
-async function startGateway(config: Config, log: Logger, stops: Stop[]): Promise<Listening> {
+async function startGateway(config: PaymentsConfig, log: Logger, stops: Stop[]): Promise<Listening> {
   const mock = createMockGateway({
-    webhookUrl: config.mockWebhookUrl,
-    webhookSecret: config.mockWebhookSecret,
-    apiKey: config.stripeSecretKey,
-    publicUrl: () => `http://127.0.0.1:${config.mockGatewayPort}`,
+    webhookUrl: config.mock.webhookUrl,
+    webhookSecret: config.mock.webhookSecret,
+    apiKey: config.stripe.secretKey,
+    publicUrl: () => `http://127.0.0.1:${config.mock.port}`,
     log,
   });
   stops.push(() => mock.stop());
-  const gateway = await listen(mock.routes, config.mockGatewayHost, config.mockGatewayPort, log);
+  const gateway = await listen(mock.routes, config.mock.host, config.mock.port, log);
   stops.push(() => gateway.close());
   return gateway;
 }
@@ -95,20 +101,20 @@ async function startServing(deps: HttpDeps, stops: Stop[], sharePort: boolean): 
   const { config, engine, log } = deps;
   const live = new LiveStatus(engine, config, log);
   stops.push(() => live.stop());
-  const authorizer = engineAuthorizer(config.adminToken, (bookingId, token) => engine.status(bookingId, token));
-  const http = await listen(engineRoutes(deps), config.host, config.port, log, { authorizer, mount: (app) => live.mount(app), sharePort });
-  stops.push(() => http.close(config.shutdownDrainMs));
-  if (config.metricsListen === null) return { http, metricsHttp: null };
-  const { host, port } = config.metricsListen;
+  const authorizer = engineAuthorizer(config.http.adminToken, (bookingId, token) => engine.status(bookingId, token));
+  const http = await listen(engineRoutes(deps), config.http.host, config.http.port, log, { authorizer, mount: (app) => live.mount(app), sharePort });
+  stops.push(() => http.close(config.http.shutdownDrainMs));
+  if (config.http.metricsListen === null) return { http, metricsHttp: null };
+  const { host, port } = config.http.metricsListen;
   const metricsHttp = await listen(metricsRoutes(), host, port, log, { sharePort });
   stops.push(() => metricsHttp.close());
   return { http, metricsHttp };
 }
 
 /** The mock gateway runs only beside the mock provider: it would pay for anything on request. */
-function runsMockGateway(config: Config, roles: Roles): boolean {
-  if (!roles.gateway || config.paymentProvider === "mock") return roles.gateway;
-  if (!roles.serve && !roles.work) throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.paymentProvider}`);
+function runsMockGateway(config: PaymentsConfig, roles: Roles): boolean {
+  if (!roles.gateway || config.provider === "mock") return roles.gateway;
+  if (!roles.serve && !roles.work) throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.provider}`);
   return false;
 }
 
@@ -119,12 +125,12 @@ export interface StartOptions {
 
 export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
-  const redis = connectRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
-  const pool = createPool(config.databaseUrl);
-  const readPool = config.databaseReadUrl === config.databaseUrl ? pool : createPool(config.databaseReadUrl);
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const pool = createPool(config.postgres.url);
+  const readPool = config.postgres.readUrl === config.postgres.url ? pool : createPool(config.postgres.readUrl);
   await migrate(pool);
   const engine = new Engine(redis, config);
-  const provider = createPaymentProvider(config);
+  const provider = createPaymentProvider(config.payments);
   const stops: Stop[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
@@ -133,15 +139,15 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     if (readPool !== pool) await readPool.end();
   };
   // Serving processes queue jobs (refunds) as they record why; only workers run them.
-  const boss = await startBoss(config, log, { maintain: roles.work });
+  const boss = await startBoss(config.postgres, log, { maintain: roles.work });
   stops.push(() => boss.stop({ graceful: true, wait: true }));
-  const relay = new Relay(pool, redis, config, (client, eventId, changes) => queueNotifications(boss, client, config, eventId, changes));
+  const relay = new Relay(pool, redis, config.relay, (client, eventId, changes) => queueNotifications(boss, client, config.mail, eventId, changes));
   const ingest = new PaymentIngest(pool, engine, boss, log);
 
   let gateway: Listening | null = null;
   let serving: Serving = { http: null, metricsHttp: null };
   try {
-    if (runsMockGateway(config, roles)) gateway = await startGateway(config, log, stops);
+    if (runsMockGateway(config.payments, roles)) gateway = await startGateway(config.payments, log, stops);
     if (roles.serve) serving = await startServing({ config, engine, pool, readPool, provider, ingest, boss, log }, stops, sharePort);
   } catch (error) {
     // A port in use: let go of what was started, so the caller's process can exit.
@@ -152,10 +158,11 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     await new Refunds(pool, provider, log).work(boss);
     if (config.search.typesenseUrl) await new SearchSync(pool, config.search, log).work(boss);
     stops.push(await startNotifications({ boss, pool, engine, config, log }));
-    const repairLoop = new Periodic("payments-repair", config.paymentRepairIntervalMs, async () => (await ingest.repairStale(config.paymentRepairAfterMs, config.relayBatch)) === config.relayBatch, log);
-    const checkoutLoop = new Periodic("checkout-close", config.sweepIntervalMs, () => closeEndedCheckouts(pool, provider, config.checkoutCloseGraceMs, log), log);
-    const relayLoop = new Periodic("relay", config.relayIntervalMs, () => relay.pass(), log);
-    const sweepLoop = new Periodic("sweep", config.sweepIntervalMs, () => sweepPass(engine), log);
+    const { payments, holds } = config;
+    const repairLoop = new Periodic("payments-repair", payments.repairIntervalMs, async () => (await ingest.repairStale(payments.repairAfterMs, config.relay.batch)) === config.relay.batch, log);
+    const checkoutLoop = new Periodic("checkout-close", holds.sweepIntervalMs, () => closeEndedCheckouts(pool, provider, payments.checkoutCloseGraceMs, log), log);
+    const relayLoop = new Periodic("relay", config.relay.intervalMs, () => relay.pass(), log);
+    const sweepLoop = new Periodic("sweep", holds.sweepIntervalMs, () => sweepPass(engine), log);
     relayLoop.start();
     sweepLoop.start();
     repairLoop.start();

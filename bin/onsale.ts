@@ -32,16 +32,19 @@ const ROLES: Record<string, Roles> = {
 
 async function services(config: Config, log: Logger): Promise<{ config: Config; services: Service[] }> {
   // On a Redis Cluster (REDIS_CLUSTER_NODES) there is no single local Redis to check or start.
-  const redis: Service = config.redisClusterNodes.length > 0
-    ? { url: config.redisUrl, stop: async () => undefined }
-    : await ensureRedis(config.redisUrl, Boolean(process.env.REDIS_URL), log);
-  const postgres = await ensurePostgres(config.databaseUrl, Boolean(process.env.DATABASE_URL), log);
-  const readUrl = process.env.DATABASE_READ_URL ? config.databaseReadUrl : postgres.url;
-  return { config: { ...config, redisUrl: redis.url, databaseUrl: postgres.url, databaseReadUrl: readUrl }, services: [redis, postgres] };
+  const redis: Service = config.redis.clusterNodes.length > 0
+    ? { url: config.redis.url, stop: async () => undefined }
+    : await ensureRedis(config.redis.url, config.redis.urlGiven, log);
+  const postgres = await ensurePostgres(config.postgres.url, config.postgres.urlGiven, log);
+  const readUrl = config.postgres.readUrlGiven ? config.postgres.readUrl : postgres.url;
+  return {
+    config: { ...config, redis: { ...config.redis, url: redis.url }, postgres: { ...config.postgres, url: postgres.url, readUrl } },
+    services: [redis, postgres],
+  };
 }
 
 async function seedDemo(config: Config, engine: Engine, log: Logger): Promise<string> {
-  const pool = createPool(config.databaseUrl, 2);
+  const pool = createPool(config.postgres.url, 2);
   try {
     const nowMs = Date.now();
     const event = await insertEvent(pool, {
@@ -67,10 +70,10 @@ async function seedDemo(config: Config, engine: Engine, log: Logger): Promise<st
 }
 
 function howToBook(config: Config, eventId: string): string {
-  const base = config.publicUrl;
+  const base = config.http.publicUrl;
   return [
     "",
-    `Engine on ${base} (mock payment gateway on http://127.0.0.1:${config.mockGatewayPort}). Demo event: ${eventId}`,
+    `Engine on ${base} (mock payment gateway on http://127.0.0.1:${config.payments.mock.port}). Demo event: ${eventId}`,
     `Book in a browser (waiting room, countdown, checkout): ${base}/e/${eventId}`,
     "Book two tickets:",
     `  curl -s -X POST ${base}/bookings -H 'Content-Type: application/json' -d '{"userId":"alice","eventId":"${eventId}","quantity":2,"email":"alice@example.com"}'`,
@@ -79,7 +82,7 @@ function howToBook(config: Config, eventId: string): string {
     "Pay: open the paymentUrl from the answer in a browser and press Pay. Cancel instead:",
     `  curl -s -X DELETE ${base}/bookings/<id> -H 'Authorization: Bearer <token>'`,
     `The event: curl -s ${base}/events/${eventId}`,
-    ...(config.smtpUrl === "" ? [`Emails (confirmation with .ics, your turn, reminders, refunds) are stored in ${resolve(config.mailDir)}; list them with: npx tsx bin/onsale.ts mail`] : []),
+    ...(config.mail.smtpUrl === "" ? [`Emails (confirmation with .ics, your turn, reminders, refunds) are stored in ${resolve(config.mail.dir)}; list them with: npx tsx bin/onsale.ts mail`] : []),
     "",
   ].join("\n");
 }
@@ -102,7 +105,7 @@ async function main(argv: string[]): Promise<void> {
   };
 
   if (command === "migrate") {
-    const pool = createPool(config.databaseUrl, 1);
+    const pool = createPool(config.postgres.url, 1);
     const applied = await migrate(pool);
     await pool.end();
     log.info({ applied }, applied.length ? "migrations applied" : "database already up to date");
@@ -119,10 +122,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "search") throw new Error(USAGE);
   if (command === "seed") {
-    const pool = createPool(config.databaseUrl, 1);
+    const pool = createPool(config.postgres.url, 1);
     await migrate(pool);
     await pool.end();
-    const redis = connectRedis(config);
+    const redis = connectRedis(config.redis);
     const eventId = await seedDemo(config, new Engine(redis, config), log);
     redis.disconnect();
     process.stdout.write(howToBook(config, eventId));
@@ -130,8 +133,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const workersGiven = flagValue(flags, "--workers") ?? process.env.WEB_WORKERS;
-  const workers = Number(workersGiven ?? 1);
+  const workersFlag = flagValue(flags, "--workers");
+  const workers = workersFlag === undefined ? config.http.workers : Number(workersFlag);
   if (command === "serve" && workers > 1 && !isWorker()) {
     await superviseWorkers(workers, log);
     return;
@@ -139,7 +142,7 @@ async function main(argv: string[]): Promise<void> {
 
   // The processes of `serve --workers N` (and N=1, for a rolling restart beside the old ones)
   // share the port; any other second start on a port in use fails.
-  const running = await startEngine(config, ROLES[command]!, log, { sharePort: command === "serve" && workersGiven !== undefined });
+  const running = await startEngine(config, ROLES[command]!, log, { sharePort: command === "serve" && (workersFlag !== undefined || config.http.workersGiven) });
   if (flags.includes("--demo")) {
     const eventId = await seedDemo(running.config, running.engine, log);
     process.stdout.write(howToBook(running.config, eventId));

@@ -29,7 +29,7 @@ function eventArg(args: string[]): string {
 }
 
 function listMail(config: Config): string {
-  const dir = resolve(config.mailDir);
+  const dir = resolve(config.mail.dir);
   const files = (() => {
     try {
       return readdirSync(dir).filter((f) => f.endsWith(".eml")).sort();
@@ -49,7 +49,7 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
   if (statuses === null || !Number.isSafeInteger(limit) || limit < 1 || limit > OPERATOR_PAYMENTS_MAX) {
     throw new Error(`usage: onsale payments [--status ${OPERATOR_PAYMENT_STATUSES.join(",")}] [--limit 1..${OPERATOR_PAYMENTS_MAX}]`);
   }
-  const pool = createPool(config.databaseUrl, 1);
+  const pool = createPool(config.postgres.url, 1);
   try {
     await migrate(pool);
     const payments = await paymentsForOperators(pool, statuses, limit);
@@ -75,8 +75,8 @@ export async function runOps(command: string, args: string[], config: Config, lo
     process.stdout.write(await listPayments(config, args));
     return;
   }
-  const pool = createPool(config.databaseUrl, 2);
-  const redis = connectRedis(config);
+  const pool = createPool(config.postgres.url, 2);
+  const redis = connectRedis(config.redis);
   try {
     await migrate(pool);
     const ops = new Operations(pool, new Engine(redis, config), log);

@@ -1,12 +1,11 @@
 import cluster from "node:cluster";
+import { WEB_WORKERS_MAX } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 
 // Several HTTP processes on one port: uWebSockets.js listens with SO_REUSEPORT on Linux, so
 // the kernel spreads connections over every process listening. This primary only keeps
 // `count` of them alive and passes SIGTERM on, so each drains its requests before exiting.
 
-/** Most HTTP processes one primary runs (WEB_WORKERS, --workers). */
-export const WORKERS_MAX = 64;
 /** Pause before replacing a process that died, so a crash loop does not spin. */
 const RESPAWN_DELAY_MS = 250;
 
@@ -36,7 +35,7 @@ function forkReady(): Promise<void> {
  * SIGTERM or SIGINT.
  */
 export async function superviseWorkers(count: number, log: Logger): Promise<void> {
-  if (!Number.isSafeInteger(count) || count < 1 || count > WORKERS_MAX) throw new Error(`--workers must be 1..${WORKERS_MAX}, got ${count}`);
+  if (!Number.isSafeInteger(count) || count < 1 || count > WEB_WORKERS_MAX) throw new Error(`--workers must be 1..${WEB_WORKERS_MAX}, got ${count}`);
   let stopping = false;
   for (let i = 0; i < count; i++) await forkReady();
   log.info({ workers: count }, "HTTP processes serving");

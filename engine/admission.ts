@@ -1,4 +1,4 @@
-import type { Config } from "./config.js";
+import type { AntiBotConfig } from "./config.js";
 import { EngineError } from "./errors.js";
 import { eventKey } from "./keys.js";
 import { metrics } from "./metrics.js";
@@ -45,7 +45,7 @@ export function gateRefusal(error: unknown, gate: Gate | undefined): unknown {
 export class Admission {
   constructor(
     private readonly redis: RedisClient,
-    private readonly config: Config,
+    private readonly config: AntiBotConfig,
   ) {}
 
   /** Checks a sent proof against its challenge; the hold script does the rest. */

@@ -29,20 +29,20 @@ export interface ScriptSettings {
 }
 
 export function scriptSettings(config: Config): ScriptSettings {
-  const { limits } = config;
+  const { holds, antiBot } = config;
   return {
-    holdMs: config.holdMs,
-    idempotencyTtlMs: config.idempotencyTtlMs,
-    reclaimMax: config.reclaimMax,
-    serveMax: config.serveMax,
-    lineMax: limits.lineMax,
-    retentionMs: config.retentionMs,
-    unpaidRetentionMs: config.unpaidRetentionMs,
-    ipBookingsMax: limits.ipBookingsMax,
-    rateIpPerS: limits.rateIpPerS,
-    rateIpBurst: limits.rateIpBurst,
-    rateUserPerS: limits.rateUserPerS,
-    rateUserBurst: limits.rateUserBurst,
+    holdMs: holds.holdMs,
+    idempotencyTtlMs: holds.idempotencyTtlMs,
+    reclaimMax: holds.reclaimMax,
+    serveMax: holds.serveMax,
+    lineMax: config.limits.lineMax,
+    retentionMs: holds.retentionMs,
+    unpaidRetentionMs: holds.unpaidRetentionMs,
+    ipBookingsMax: antiBot.ipBookingsMax,
+    rateIpPerS: antiBot.rateIpPerS,
+    rateIpBurst: antiBot.rateIpBurst,
+    rateUserPerS: antiBot.rateUserPerS,
+    rateUserBurst: antiBot.rateUserBurst,
   };
 }
 

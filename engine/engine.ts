@@ -105,7 +105,7 @@ export class Engine {
   ) {
     this.redis = defineScripts(redis);
     this.settings = scriptSettings(config);
-    this.batcher = config.holdBatch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holdBatch) : null;
+    this.batcher = config.holds.batch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holds.batch) : null;
   }
 
   private keys(eventId: string): EventKeys {

@@ -1,4 +1,4 @@
-import type { Config } from "./config.js";
+import type { RedisConfig } from "./config.js";
 import { logKey } from "./keys.js";
 import type { Logger } from "./logger.js";
 import { connectRedis, isCluster, type RedisClient } from "./redis.js";
@@ -54,7 +54,7 @@ export class LogTail {
   private stopped = false;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: RedisConfig,
     /** A connection of the engine's, to interrupt the reader's blocking XREAD. */
     private readonly redis: RedisClient,
     private readonly log: Logger,

@@ -53,7 +53,7 @@ export const metrics = {
     help: "Expired holds reclaimed by the periodic sweep (lazy reclaims in other scripts are not counted).",
     registers: [registry],
   }),
-  // Waiting room and anti-bot (issue 6).
+  // Waiting room and anti-bot.
   liveSockets: new Gauge({
     name: "onsale_live_sockets",
     help: "WebSocket clients following a booking on this process.",
@@ -70,7 +70,7 @@ export const metrics = {
     labelNames: ["reason"] as const,
     registers: [registry],
   }),
-  // Notifications and queues (issue 4)
+  // Notifications and queues.
   emails: new Counter({
     name: "onsale_emails_total",
     help: "Booking emails by kind (confirmation, your_turn, reminder, refund) and result (sent, failed, skipped, given_up).",

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { Config } from "./config.js";
+import type { RedisConfig } from "./config.js";
 
 // Every Redis connection the engine opens is made here: one Redis at REDIS_URL, or a Redis
 // Cluster when REDIS_CLUSTER_NODES names its seed nodes. Each script touches the keys of one
@@ -15,12 +15,12 @@ export interface RedisConnectOptions {
   maxRetriesPerRequest?: number | null;
 }
 
-export function connectRedis(config: Pick<Config, "redisUrl" | "redisClusterNodes">, options: RedisConnectOptions = {}): RedisClient {
+export function connectRedis(config: Pick<RedisConfig, "url" | "clusterNodes">, options: RedisConnectOptions = {}): RedisClient {
   const redisOptions: RedisOptions = { maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest };
-  if (config.redisClusterNodes.length === 0) {
-    return new Redis(config.redisUrl, { ...redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
+  if (config.clusterNodes.length === 0) {
+    return new Redis(config.url, { ...redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
   }
-  return new Cluster(config.redisClusterNodes, { redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
+  return new Cluster(config.clusterNodes, { redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
 }
 
 export function isCluster(redis: RedisClient): redis is Cluster {

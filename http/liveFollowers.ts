@@ -44,7 +44,7 @@ export class Followers {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.tail = new LogTail(config, engine.redis, log, (eventId, entries) => this.apply(eventId, entries));
+    this.tail = new LogTail(config.redis, engine.redis, log, (eventId, entries) => this.apply(eventId, entries));
   }
 
   /**
@@ -138,7 +138,7 @@ export class Followers {
 
   private message(booking: Booking): Record<string, unknown> {
     const nowMs = Date.now();
-    const view = bookingView(booking, this.config.publicUrl, nowMs);
+    const view = bookingView(booking, this.config.http.publicUrl, nowMs);
     if (view.status === STATE.waiting) {
       return { type: "position", ...view, estimatedWaitSeconds: this.estimateWaitSeconds(booking.eventId, booking.position, nowMs) };
     }

@@ -1,10 +1,6 @@
-import type PgBoss from "pg-boss";
 import uWS from "uWebSockets.js";
-import type { Config } from "../engine/config.js";
-import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
-import type { PaymentFact, PaymentProvider } from "../engine/payments/provider.js";
-import type { Pool } from "../sql/db.js";
+import type { HttpDeps } from "./deps.js";
 import { InFlight, problemReply, route, type RouteSpec } from "./exchange.js";
 import type { Authorizer } from "./auth.js";
 import { problems } from "./problems.js";
@@ -18,23 +14,6 @@ import { paymentAdminRoutes } from "./routes/payments.js";
 import { searchRoutes } from "./routes/search.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { operationRoutes } from "./routes/operations.js";
-
-/** Makes a verified webhook's payment fact durable; the work role's payment ingest. */
-export interface WebhookIngest {
-  handle(fact: PaymentFact): Promise<string>;
-}
-
-export interface HttpDeps {
-  config: Config;
-  engine: Engine;
-  pool: Pool;
-  readPool: Pool;
-  provider: PaymentProvider;
-  ingest: WebhookIngest;
-  /** Serving processes only queue jobs with it. */
-  boss: PgBoss;
-  log: Logger;
-}
 
 export interface Listening {
   port: number;
@@ -102,7 +81,7 @@ function listenOn(app: uWS.TemplatedApp, host: string, port: number, options: nu
 export function engineRoutes(deps: HttpDeps): RouteSpec[] {
   return [
     ...healthRoutes(deps),
-    ...(deps.config.metricsListen === null ? metricsRoutes() : []),
+    ...(deps.config.http.metricsListen === null ? metricsRoutes() : []),
     ...eventRoutes(deps),
     ...bookingRoutes(deps),
     ...payRoutes(deps),

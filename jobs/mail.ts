@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import nodemailer from "nodemailer";
 import { SMTPServer } from "smtp-server";
-import type { Config } from "../engine/config.js";
+import type { MailConfig } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 import type { MailContent } from "./messages.js";
 
@@ -79,9 +79,9 @@ export async function startMailSink(dir: string, log: Logger): Promise<MailSink>
 }
 
 /** The SMTP URL to send through: the configured one, or a local sink's. */
-export async function mailTransport(config: Config, log: Logger): Promise<{ mailer: Mailer; sink: MailSink | null }> {
-  if (config.smtpUrl !== "") return { mailer: new Mailer(config.smtpUrl, config.mailFrom), sink: null };
-  const sink = await startMailSink(config.mailDir, log);
+export async function mailTransport(config: MailConfig, log: Logger): Promise<{ mailer: Mailer; sink: MailSink | null }> {
+  if (config.smtpUrl !== "") return { mailer: new Mailer(config.smtpUrl, config.from), sink: null };
+  const sink = await startMailSink(config.dir, log);
   log.info({ dir: sink.dir }, `SMTP_URL is not set: emails are stored as .eml files in ${sink.dir} (list them with: onsale mail)`);
-  return { mailer: new Mailer(sink.url, config.mailFrom), sink };
+  return { mailer: new Mailer(sink.url, config.from), sink };
 }

@@ -1,28 +1,16 @@
 import { getVtimezoneComponent } from "@touch4it/ical-timezones";
 import ical, { ICalCalendarMethod } from "ical-generator";
 import { formatMoney } from "../engine/money.js";
+import type { MailBooking } from "../sql/notifications.js";
 
 // The emails the notify job sends, rendered from one booking and its event. Plain text with
 // an HTML twin; the confirmation carries an .ics in the event's own time zone.
 
 export type NotificationKind = "confirmation" | "your_turn" | "refund" | `reminder_${number}m`;
 
-export interface BookingForMail {
-  bookingId: string;
-  status: string;
-  quantity: number;
-  amount: number;
-  currency: string;
-  expiresAt: Date | null;
-  reason: string;
-  /** The checkout link with the booking's token, while the booking is held. */
+/** A booking's email: what PostgreSQL has of it, and the checkout link with its token while it is held. */
+export interface BookingForMail extends MailBooking {
   payUrl: string;
-  recipient: string;
-  eventId: string;
-  eventName: string;
-  venue: string;
-  startsAt: Date;
-  timeZone: string;
 }
 
 export interface MailContent {

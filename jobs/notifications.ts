@@ -12,7 +12,7 @@ import { QueueStats } from "./queueStats.js";
 
 export async function startNotifications(deps: { boss: PgBoss; pool: Pool; engine: Engine; config: Config; log: Logger }): Promise<() => Promise<void>> {
   const { boss, pool, engine, config, log } = deps;
-  const { mailer, sink } = await mailTransport(config, log);
+  const { mailer, sink } = await mailTransport(config.mail, log);
   await new Notifier(pool, engine, mailer, config, log).work(boss);
   const stats = new QueueStats(boss, log);
   stats.start();

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type PgBoss from "pg-boss";
-import type { Config } from "../engine/config.js";
+import type { Config, MailConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
@@ -50,7 +50,7 @@ export function notificationsFor(change: StateChange): ("confirmation" | "your_t
 type QueuedJob = { job: NotifyJob; startAfter?: Date };
 
 /** One reminder job per configured offset still ahead of now. */
-function remindersFor(bookingId: string, startsAtMs: number, config: Config): QueuedJob[] {
+function remindersFor(bookingId: string, startsAtMs: number, config: MailConfig): QueuedJob[] {
   const jobs: QueuedJob[] = [];
   for (const offsetMs of config.reminderOffsetsMs) {
     const at = startsAtMs - offsetMs;
@@ -69,7 +69,7 @@ async function insertJobs(boss: PgBoss, client: PoolClient, jobs: QueuedJob[]): 
 }
 
 /** Queues the notify jobs for a batch of changes within the relay's transaction. */
-export async function queueNotifications(boss: PgBoss, client: PoolClient, config: Config, eventId: string, changes: StateChange[]): Promise<number> {
+export async function queueNotifications(boss: PgBoss, client: PoolClient, config: MailConfig, eventId: string, changes: StateChange[]): Promise<number> {
   const jobs: QueuedJob[] = [];
   let startsAtMs: number | null = null;
   for (const change of changes) {
@@ -92,7 +92,7 @@ const MOVED_REMINDERS_CHUNK = 1_000;
  * transaction that moves it (a move later is caught by the reminder itself, which waits). A
  * reminder that still runs at its old time finds its claim taken and sends nothing.
  */
-export async function queueMovedReminders(boss: PgBoss, client: PoolClient, config: Config, eventId: string, fromMs: number, toMs: number): Promise<number> {
+export async function queueMovedReminders(boss: PgBoss, client: PoolClient, config: MailConfig, eventId: string, fromMs: number, toMs: number): Promise<number> {
   if (toMs >= fromMs || config.reminderOffsetsMs.length === 0) return 0;
   const rows = await paidBookingsOfEvent(client, eventId);
   for (let start = 0; start < rows.length; start += MOVED_REMINDERS_CHUNK) {
@@ -164,7 +164,7 @@ export class Notifier {
   private async toMail(booking: MailBooking): Promise<BookingForMail> {
     // The payment link carries the booking's token, which only Redis keeps.
     const token = booking.status === STATE.held ? await this.engine.tokenOf(booking.eventId, booking.bookingId) : null;
-    const payUrl = `${this.config.publicUrl}/pay/${booking.bookingId}`;
+    const payUrl = `${this.config.http.publicUrl}/pay/${booking.bookingId}`;
     return { ...booking, payUrl: token ? `${payUrl}?token=${encodeURIComponent(token)}` : payUrl };
   }
 

@@ -1,6 +1,6 @@
 import PgBoss from "pg-boss";
 import pg, { type PoolClient } from "pg";
-import type { Config } from "../engine/config.js";
+import type { PostgresConfig } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 
 // Every pg-boss queue, its retry policy and its dead-letter queue, in one place. Jobs are
@@ -32,7 +32,7 @@ export const QUEUES = {
     batchSize: 20,
     pollingIntervalSeconds: 0.5,
   },
-  // Search (issue 7): keeps Typesense's copy of an event in step with PostgreSQL.
+  // Search: keeps Typesense's copy of an event in step with PostgreSQL.
   searchSync: {
     name: "search-sync",
     retryLimit: 10,
@@ -42,7 +42,7 @@ export const QUEUES = {
     batchSize: 20,
     pollingIntervalSeconds: 1,
   },
-  // Booking emails (issue 4): an SMTP outage is ridden out with backed-off retries.
+  // Booking emails: an SMTP outage is ridden out with backed-off retries.
   notify: {
     name: "notify",
     retryLimit: 8,
@@ -67,9 +67,9 @@ const SENDER_POOL_MAX = 2;
  * Starts pg-boss and creates the queues. `work` processes maintain the queues (supervise,
  * schedule); serving processes only send.
  */
-export async function startBoss(config: Config, log: Logger, { maintain }: { maintain: boolean }): Promise<PgBoss> {
+export async function startBoss(config: PostgresConfig, log: Logger, { maintain }: { maintain: boolean }): Promise<PgBoss> {
   const boss = new PgBoss({
-    connectionString: config.databaseUrl,
+    connectionString: config.url,
     schema: config.bossSchema,
     supervise: maintain,
     schedule: maintain,
@@ -80,7 +80,7 @@ export async function startBoss(config: Config, log: Logger, { maintain }: { mai
   // partition per queue, and two processes doing so at once deadlock (measured: 3 of 4
   // processes starting on a fresh schema failed with "deadlock detected"). The lock is held by
   // an open transaction on a connection of its own, so it also works behind pgbouncer.
-  const lock = new pg.Client({ connectionString: config.databaseUrl });
+  const lock = new pg.Client({ connectionString: config.url });
   await lock.connect();
   try {
     await lock.query("BEGIN");

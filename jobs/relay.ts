@@ -1,6 +1,6 @@
 import type { RedisClient } from "../engine/redis.js";
 import { compareStreamIds, decodeLogEntry, lastLogId, type LogEntry } from "../engine/eventLog.js";
-import type { Config } from "../engine/config.js";
+import type { RelayConfig } from "../engine/config.js";
 import { logKey } from "../engine/keys.js";
 import type { BookingState } from "../engine/schema.js";
 import { metrics } from "../engine/metrics.js";
@@ -28,7 +28,7 @@ export class Relay {
   constructor(
     private readonly pool: Pool,
     private readonly redis: RedisClient,
-    private readonly config: Config,
+    private readonly config: RelayConfig,
     private readonly onChanges: OnChanges | null = null,
   ) {}
 
@@ -42,7 +42,7 @@ export class Relay {
     for (const [index, { eventId, streamId }] of offsets.entries()) {
       const last = newest[index]!;
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
-      more = (await this.relayEvent(eventId)) === this.config.relayBatch || more;
+      more = (await this.relayEvent(eventId)) === this.config.batch || more;
     }
     return more;
   }
@@ -52,7 +52,7 @@ export class Relay {
     const { lastId, count } = await inTransaction(this.pool, async (client) => {
       const from = await lockRelayOffset(client, eventId);
       if (from === null) return { lastId: null, count: 0 };
-      const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.relayBatch);
+      const raw = await this.redis.xrange(logKey(eventId), `(${from}`, "+", "COUNT", this.config.batch);
       if (raw.length === 0) return { lastId: null, count: 0 };
       await this.write(client, eventId, raw.map(([id, flat]) => decodeLogEntry(id, flat)));
       const last = raw[raw.length - 1]![0];

@@ -11,7 +11,7 @@ export const SWEEP_CHUNK = 256;
  * one atomic script). Returns true when a bound was hit, so more is waiting.
  */
 export async function sweepPass(engine: Engine): Promise<boolean> {
-  const { reclaimMax, serveMax } = engine.config;
+  const { reclaimMax, serveMax } = engine.config.holds;
   const eventIds = await engine.liveEventIds();
   let more = false;
   const done: string[] = [];

@@ -29,7 +29,7 @@ export async function runSearchCommand(command: string, flags: string[], config:
     const count = flag(flags, "events", 100_000, 1, GENERATE_EVENTS_MAX);
     const seed = flag(flags, "seed", 1, 0, 2 ** 31 - 1);
     const batch = flag(flags, "batch", 1000, 1, GENERATE_BATCH_MAX);
-    const pool = createPool(config.databaseUrl, 2);
+    const pool = createPool(config.postgres.url, 2);
     const bar = progressBar("generate");
     try {
       await migrate(pool);
@@ -45,7 +45,7 @@ export async function runSearchCommand(command: string, flags: string[], config:
   }
   if (command === "search" && flags[0] === "reindex") {
     if (!config.search.typesenseUrl) throw new Error("search reindex needs TYPESENSE_URL (PostgreSQL search needs no index rebuild).");
-    const pool = createPool(config.databaseReadUrl, 2);
+    const pool = createPool(config.postgres.readUrl, 2);
     const bar = progressBar("reindex");
     try {
       const sent = await reindex(pool, typesenseClient(config.search), config.search, bar.progress);

@@ -1,6 +1,6 @@
 import { uuidv7 } from "../engine/ids.js";
 import type { Pool } from "../sql/db.js";
-import { insertGeneratedEvents } from "../sql/search.js";
+import { insertGeneratedEvents, type GeneratedEventRow } from "../sql/search.js";
 
 // Realistic catalog data for search: performers and shows in many languages (accents,
 // non-Latin scripts), real venues with their cities and time zones, evening start times in
@@ -68,18 +68,7 @@ const PLACES: Place[] = [
 ];
 
 /** A catalog event as the generator makes it: start given as wall-clock time where it happens. */
-export interface GeneratedEvent {
-  id: string;
-  name: string;
-  venue: string;
-  /** Local wall-clock start, "YYYY-MM-DD HH:MM"; PostgreSQL turns it into an instant in timeZone. */
-  localStart: string;
-  timeZone: string;
-  capacity: number;
-  price: number;
-  currency: string;
-  maxPerUser: number;
-}
+export type GeneratedEvent = GeneratedEventRow;
 
 /** mulberry32: small, fast, seedable; plenty for test data. */
 export function seededRandom(seed: number): () => number {

@@ -111,7 +111,7 @@ describe("pay", () => {
     const toGateway = await fetch(held.body.paymentUrl, { redirect: "manual" });
     expect(toGateway.status).toBe(303);
     const checkoutUrl = toGateway.headers.get("location")!;
-    expect(checkoutUrl).toContain(`127.0.0.1:${ctx.running.config.mockGatewayPort}/checkout/cs_test_`);
+    expect(checkoutUrl).toContain(`127.0.0.1:${ctx.running.config.payments.mock.port}/checkout/cs_test_`);
     const checkoutPage = await (await fetch(checkoutUrl)).text();
     expect(checkoutPage).toContain("Pay Tour");
     expect(checkoutPage).toContain("€100.00");

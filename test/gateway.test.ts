@@ -34,15 +34,15 @@ describe("the mock gateway", () => {
     const held = await client.book(eventId, "secret-keeper");
     expect((await client.webhook(completedEvent({ id: held.body.id, eventId }, 5000), "whsec_real_one")).status).toBe(400);
     expect((await client.webhook(completedEvent({ id: held.body.id, eventId }, 5000), "whsec_mock_one")).body.outcome).toBe("paid");
-    const gateway = `http://127.0.0.1:${running.config.mockGatewayPort}/v1/events`;
-    expect((await fetch(gateway, { headers: { Authorization: `Bearer ${running.config.stripeSecretKey}` } })).status).toBe(200);
+    const gateway = `http://127.0.0.1:${running.config.payments.mock.port}/v1/events`;
+    expect((await fetch(gateway, { headers: { Authorization: `Bearer ${running.config.payments.stripe.secretKey}` } })).status).toBe(200);
     expect((await fetch(gateway, { headers: { Authorization: "Bearer sk_test_anyone" } })).status).toBe(401);
   });
 
   it.skipIf(external === undefined)("listens on loopback even when the engine listens everywhere", async () => {
     running = await startTestEngine({ HOST: "0.0.0.0" });
     expect((await fetch(`http://${external}:${running.http!.port}/healthz`)).status).toBe(200);
-    await expect(fetch(`http://${external}:${running.config.mockGatewayPort}/v1/events`)).rejects.toThrow();
-    expect((await fetch(`http://127.0.0.1:${running.config.mockGatewayPort}/v1/events`)).status).toBe(401);
+    await expect(fetch(`http://${external}:${running.config.payments.mock.port}/v1/events`)).rejects.toThrow();
+    expect((await fetch(`http://127.0.0.1:${running.config.payments.mock.port}/v1/events`)).status).toBe(401);
   });
 });

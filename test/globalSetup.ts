@@ -49,7 +49,7 @@ const CLUSTER_READY_WAIT_MS = 5000;
 
 /** With REDIS_CLUSTER_NODES set (.ci/redis-cluster), fail at once with a clear sentence rather than time out in every test. */
 async function expectClusterReady(): Promise<void> {
-  const cluster = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES }), { maxRetriesPerRequest: 0 });
+  const cluster = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES }).redis, { maxRetriesPerRequest: 0 });
   cluster.on("error", () => undefined); // reported below, once
   try {
     // ioredis keeps retrying an unreachable cluster; give up after a few seconds.

@@ -13,7 +13,7 @@ import { checkInvariant } from "./helpers.js";
 
 // Token buckets never empty here: their answers depend on time, which single and batched runs spend differently.
 const env = { REDIS_URL: inject("redisUrl"), REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "", LINE_MAX: "1000", RATE_IP_BURST: "10000", RATE_USER_BURST: "10000" };
-const redis = connectRedis(loadConfig(env));
+const redis = connectRedis(loadConfig(env).redis);
 const single = new Engine(redis, loadConfig(env));
 const batched = new Engine(redis, loadConfig({ ...env, HOLD_BATCH: "on", HOLD_BATCH_MAX: "7" }));
 afterAll(() => redis.disconnect());

@@ -15,9 +15,9 @@ import { toProblem } from "../http/problems.js";
 
 const env = { REDIS_URL: inject("redisUrl"), REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "" };
 const config = loadConfig({ ...env, RATE_IP_PER_S: "1000", RATE_IP_BURST: "1000", RATE_USER_PER_S: "2", RATE_USER_BURST: "5" });
-const redis = connectRedis(config);
+const redis = connectRedis(config.redis);
 const engine = new Engine(redis, config);
-const admission = new Admission(redis, config);
+const admission = new Admission(redis, config.antiBot);
 const events: string[] = [];
 afterAll(async () => {
   for (const eventId of events) await dropEvent(redis, eventId);
@@ -48,7 +48,7 @@ describe("the user's token bucket is charged only for a request whose proof pass
     // Far more than the user burst (5), without a proof and with a wrong one.
     for (let n = 0; n < 12; n++) expect(await refusal(holdFrom(eventId, "victim", attacker(n % 2 === 0)))).toMatch(/^POW_(REQUIRED|INVALID)$/);
 
-    const { challenge } = issueChallenge(config.powSecret, eventId, 8, config.powTtlMs);
+    const { challenge } = issueChallenge(config.antiBot.powSecret, eventId, 8, config.antiBot.powTtlMs);
     const gate = admission.gateOf({ eventId, clientIp: "203.0.113.5", powChallenge: challenge, powSolution: solve(challenge, 8) });
     expect(gate.proof).not.toBeNull();
     expect((await holdFrom(eventId, "victim", gate)).kind).toBe("held");
@@ -56,11 +56,11 @@ describe("the user's token bucket is charged only for a request whose proof pass
 
   it("a replayed proof does not charge the user's bucket either", async () => {
     const eventId = await liveEvent({ powBits: 4 });
-    const { challenge } = issueChallenge(config.powSecret, eventId, 4, config.powTtlMs);
+    const { challenge } = issueChallenge(config.antiBot.powSecret, eventId, 4, config.antiBot.powTtlMs);
     const gate = admission.gateOf({ eventId, clientIp: "198.51.100.67", powChallenge: challenge, powSolution: solve(challenge, 4) });
     expect(await refusal(holdFrom(eventId, "someone-else", gate))).toBe("ok");
     for (let n = 0; n < 8; n++) expect(await refusal(holdFrom(eventId, "victim-2", gate))).toBe("POW_REUSED");
-    const fresh = issueChallenge(config.powSecret, eventId, 4, config.powTtlMs).challenge;
+    const fresh = issueChallenge(config.antiBot.powSecret, eventId, 4, config.antiBot.powTtlMs).challenge;
     const own = admission.gateOf({ eventId, clientIp: "203.0.113.6", powChallenge: fresh, powSolution: solve(fresh, 4) });
     expect((await holdFrom(eventId, "victim-2", own)).kind).toBe("held");
   });
@@ -112,7 +112,7 @@ describe("Redis memory one client can take", () => {
     const cancelled = await budgeted.hold({ eventId, userId: "cycler", quantity: 1, email: "", idempotencyKey: "" });
     await budgeted.cancel(cancelled.id, cancelled.token);
     const expired = await budgeted.hold({ eventId, userId: "slow", quantity: 1, email: "", idempotencyKey: "" });
-    await budgeted.sweep(eventId, Date.now() + bounded.holdMs + 1);
+    await budgeted.sweep(eventId, Date.now() + bounded.holds.holdMs + 1);
     const paid = await budgeted.hold({ eventId, userId: "payer", quantity: 1, email: "", idempotencyKey: "" });
     await budgeted.confirm(eventId, paid.id, "pay-1", paid.amount, paid.currency);
     const ttlS = (id: string) => redis.ttl(bookingKey(eventId, id));
@@ -120,7 +120,7 @@ describe("Redis memory one client can take", () => {
     expect(await ttlS(cancelled.id)).toBeLessThanOrEqual(120);
     expect(await ttlS(expired.id)).toBeLessThanOrEqual(120);
     expect(await ttlS(paid.id)).toBeGreaterThan(120);
-    expect(await ttlS(paid.id)).toBeLessThanOrEqual(bounded.retentionMs / 1000);
+    expect(await ttlS(paid.id)).toBeLessThanOrEqual(bounded.holds.retentionMs / 1000);
 
     // Its Idempotency-Key goes with it; a paid booking's keeps IDEMPOTENCY_TTL_SECONDS.
     const keyed = await budgeted.hold({ eventId, userId: "keyed", quantity: 1, email: "", idempotencyKey: "k1" });
@@ -190,8 +190,8 @@ describe("Redis memory per abusive client per hour, at the default limits", () =
     let nowMs = Date.now();
     let made = 0;
     let refusedBy = "";
-    for (let n = 0; n < defaults.limits.ipBookingsMax + 50; n++) {
-      nowMs += Math.ceil(1000 / defaults.limits.rateIpPerS);
+    for (let n = 0; n < defaults.antiBot.ipBookingsMax + 50; n++) {
+      nowMs += Math.ceil(1000 / defaults.antiBot.rateIpPerS);
       const request = { eventId, userId: `abuser-${n}@example.com`, quantity: 1, email: `abuser-${n}@example.com`, idempotencyKey: `k-${n}-0190d7a0-0000-7000`, gate };
       const held = await engineAtDefaults.hold(request, nowMs).catch((error: EngineError) => error);
       if (held instanceof EngineError) {
@@ -207,7 +207,7 @@ describe("Redis memory per abusive client per hour, at the default limits", () =
     console.log(`one address, one event, one hour at the default limits: ${made} bookings made, then ${refusedBy}; ` +
       `${(perHourBytes / 1024).toFixed(0)} kB of keys (${Math.round(perHourBytes / made)} B a booking), ` +
       `${(logPerHourBytes / 1024).toFixed(0)} kB of log until the relay trims it`);
-    expect(made).toBe(defaults.limits.ipBookingsMax);
+    expect(made).toBe(defaults.antiBot.ipBookingsMax);
     expect(refusedBy).toBe("IP_BOOKING_LIMIT");
     expect(perHourBytes).toBeLessThan(1024 * 1024);
   });

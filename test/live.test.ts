@@ -113,7 +113,7 @@ describe("live booking status over WebSocket", () => {
     const eventId = await ctx.client.eventId({ capacity: 2 });
     const { engine, config } = ctx.running;
     // A hold granted just under HOLD_SECONDS ago: it ends in half a second.
-    const booking = await engine.hold({ eventId, userId: "live-expiring", quantity: 1, email: "", idempotencyKey: "" }, Date.now() - config.holdMs + 500);
+    const booking = await engine.hold({ eventId, userId: "live-expiring", quantity: 1, email: "", idempotencyKey: "" }, Date.now() - config.holds.holdMs + 500);
     const follower = await Follower.open(ctx.running.http!.port, booking.id, booking.token);
     await follower.next((m) => m.type === "turn");
     await new Promise((resolve) => setTimeout(resolve, 600));

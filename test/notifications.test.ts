@@ -65,7 +65,7 @@ async function notifications(bookingId: string) {
 
 /** The booking's 1 h reminder jobs still waiting to run. */
 async function reminderJobs(bookingId: string) {
-  const schema = ctx.running.config.bossSchema;
+  const schema = ctx.running.config.postgres.bossSchema;
   const { rows } = await ctx.running.pool.query<{ start_after: Date }>(
     `SELECT start_after FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND data->>'kind' = 'reminder_60m' AND state = 'created'`,
     [bookingId],

@@ -16,7 +16,7 @@ const engine = useTestEngine({ HOLD_SECONDS: "60" }, { work: true });
 // Holds that end at once, for payments that land after their hold. It shares the first
 // engine's gateway, as two engine processes share one Stripe account.
 const short = useTestEngine(
-  () => ({ HOLD_SECONDS: "1", CHECKOUT_CLOSE_GRACE_SECONDS: "0", MOCK_GATEWAY_PORT: String(engine.running.config.mockGatewayPort) }),
+  () => ({ HOLD_SECONDS: "1", CHECKOUT_CLOSE_GRACE_SECONDS: "0", MOCK_GATEWAY_PORT: String(engine.running.config.payments.mock.port) }),
   { work: true, gateway: false },
 );
 
@@ -35,8 +35,8 @@ class Shop {
 
   constructor(readonly ctx: { running: RunningEngine; client: Api }) {
     const { config } = ctx.running;
-    this.gateway = `http://127.0.0.1:${config.mockGatewayPort}`;
-    this.stripe = new Stripe(config.stripeSecretKey, { host: "127.0.0.1", port: config.mockGatewayPort, protocol: "http" });
+    this.gateway = `http://127.0.0.1:${config.payments.mock.port}`;
+    this.stripe = new Stripe(config.payments.stripe.secretKey, { host: "127.0.0.1", port: config.payments.mock.port, protocol: "http" });
   }
 
   get client() {

@@ -12,7 +12,7 @@ import { connectRedis } from "../engine/redis.js";
 // one always passes. Every request is a new person, so only the IP bucket can refuse.
 
 const env = { REDIS_URL: inject("redisUrl"), REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "" };
-const redis = connectRedis(loadConfig(env));
+const redis = connectRedis(loadConfig(env).redis);
 afterAll(() => redis.disconnect());
 
 describe("token bucket", () => {

@@ -16,7 +16,7 @@ describe("relay", () => {
     for (const a of held.slice(0, 10)) await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
     for (const a of held.slice(10, 15)) await ctx.client.cancel(a.body.id, a.body.token);
 
-    const relays = [ctx.running.relay, new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config), new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config)];
+    const relays = [ctx.running.relay, new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay), new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay)];
     // Each pass writes at most 7 entries per event; run until the log is drained.
     for (let round = 0; round < 100; round++) {
       const written = await Promise.all(relays.map((relay) => relay.relayEvent(eventId)));

@@ -104,7 +104,7 @@ describe("the schema and the Lua scripts", () => {
 
 describe("the schema and what the scripts store", () => {
   const config = loadConfig({ REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" });
-  const redis = connectRedis(config);
+  const redis = connectRedis(config.redis);
   afterAll(() => redis.quit());
 
   it("a booking's hash and its log entries hold exactly the schema's fields", async () => {

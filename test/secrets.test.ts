@@ -33,8 +33,8 @@ describe("secrets at startup", () => {
   });
 
   it("starts with every secret set, and on a developer machine with the defaults", () => {
-    expect(loadConfig({ ...SET, NODE_ENV: "production", PAYMENT_PROVIDER: "stripe" }).paymentProvider).toBe("stripe");
-    expect(loadConfig({}).adminToken).toBe("dev-admin-token");
+    expect(loadConfig({ ...SET, NODE_ENV: "production", PAYMENT_PROVIDER: "stripe" }).payments.provider).toBe("stripe");
+    expect(loadConfig({}).http.adminToken).toBe("dev-admin-token");
   });
 });
 

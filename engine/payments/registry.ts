@@ -1,26 +1,26 @@
-import type { Config } from "../config.js";
+import type { PaymentsConfig } from "../config.js";
 import type { PaymentProvider } from "./provider.js";
 import { createStripeProvider } from "./stripe.js";
 
 // PAYMENT_PROVIDER names one entry here: the adapter it runs and that adapter's settings.
 // `mock` is the Stripe adapter pointed at the mock gateway (gateway/) on loopback.
 
-type PaymentSettings = Pick<Config, "stripeSecretKey" | "stripeWebhookSecret" | "mockGatewayHost" | "mockGatewayPort" | "mockWebhookSecret">;
+type PaymentSettings = Pick<PaymentsConfig, "stripe" | "mock">;
 
 const PROVIDERS = {
   stripe: (config: PaymentSettings) =>
-    createStripeProvider({ secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret }),
+    createStripeProvider({ secretKey: config.stripe.secretKey, webhookSecret: config.stripe.webhookSecret }),
   mock: (config: PaymentSettings) =>
     createStripeProvider({
-      secretKey: config.stripeSecretKey,
-      webhookSecret: config.mockWebhookSecret,
-      endpoint: { host: config.mockGatewayHost === "0.0.0.0" ? "127.0.0.1" : config.mockGatewayHost, port: config.mockGatewayPort, protocol: "http" },
+      secretKey: config.stripe.secretKey,
+      webhookSecret: config.mock.webhookSecret,
+      endpoint: { host: config.mock.host === "0.0.0.0" ? "127.0.0.1" : config.mock.host, port: config.mock.port, protocol: "http" },
     }),
 } satisfies Record<string, (config: PaymentSettings) => PaymentProvider>;
 
 export type PaymentProviderName = keyof typeof PROVIDERS;
 export const PAYMENT_PROVIDER_NAMES = Object.keys(PROVIDERS) as PaymentProviderName[];
 
-export function createPaymentProvider(config: PaymentSettings & { paymentProvider: PaymentProviderName }): PaymentProvider {
-  return PROVIDERS[config.paymentProvider](config);
+export function createPaymentProvider(config: PaymentSettings & { provider: PaymentProviderName }): PaymentProvider {
+  return PROVIDERS[config.provider](config);
 }

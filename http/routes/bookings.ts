@@ -3,7 +3,7 @@ import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 import { Fields, parseJsonObject } from "../validate.js";
 
 // POST /bookings, GET /bookings/:id, DELETE /bookings/:id.
@@ -14,7 +14,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
   const { config, engine } = deps;
   const { limits } = config;
-  const admission = new Admission(engine.redis, config);
+  const admission = new Admission(engine.redis, config.antiBot);
   return [
     {
       method: "post",
@@ -22,7 +22,7 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
       name: "bookings.create",
       auth: "none",
       headers: ["idempotency-key", "content-type"],
-      clientIp: { trustProxy: config.trustProxy },
+      clientIp: { trustProxy: config.antiBot.trustProxy },
       bodyLimit: limits.bodyBytes,
       async handler({ body, headers, clientIp }): Promise<Reply> {
         if (!headers["content-type"]!.startsWith("application/json")) throw problems.unsupportedMediaType("application/json");
@@ -39,7 +39,7 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
         const nowMs = Date.now();
         const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
         const booking = await engine.hold({ eventId: eventId!, userId: userId!, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs);
-        const view = { ...bookingView(booking, config.publicUrl, nowMs), token: booking.token };
+        const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
         if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
         return { status: booking.status === "waiting" ? 202 : 201, json: view, headers: headersOut };
@@ -51,7 +51,7 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
       name: "bookings.get",
       auth: "booking",
       handler({ booking }): Reply {
-        return { status: 200, json: bookingView(booking!, config.publicUrl, Date.now()) };
+        return { status: 200, json: bookingView(booking!, config.http.publicUrl, Date.now()) };
       },
     },
     {

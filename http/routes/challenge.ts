@@ -2,14 +2,14 @@ import { Admission } from "../../engine/admission.js";
 import { EngineError } from "../../engine/errors.js";
 import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // GET /events/:id/challenge: a fresh proof-of-work challenge for booking this event.
 // Find a solution (a string) such that SHA-256("<challenge>:<solution>") starts with
 // difficultyBits zero bits, and send both with POST /bookings before expiresAt.
 
 export function challengeRoutes(deps: HttpDeps): RouteSpec[] {
-  const admission = new Admission(deps.engine.redis, deps.config);
+  const admission = new Admission(deps.engine.redis, deps.config.antiBot);
   return [
     {
       method: "get",

@@ -4,7 +4,7 @@ import type { Limits } from "../../engine/config.js";
 import type { EventChanges, NewEvent } from "../../sql/events.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { eventIdParam } from "../params.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 import { Fields, parseJsonObject } from "../validate.js";
 
 // POST /admin/events, PATCH /admin/events/:id, GET /events/:id.

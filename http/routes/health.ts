@@ -1,6 +1,6 @@
 import { registry } from "../../engine/metrics.js";
 import type { Reply, RouteSpec } from "../exchange.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // GET /healthz answers 200 only when Redis and PostgreSQL both answer; GET /metrics is
 // Prometheus text, on PORT with the other routes or, with METRICS_PORT, on its own listener.

@@ -2,7 +2,7 @@ import { DISPLAY_FIELDS } from "../../engine/engine.js";
 import { Operations } from "../../application/operations.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { eventIdParam } from "../params.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // Admin routes for the operator commands (Authorization: Bearer ADMIN_TOKEN):
 //   POST   /admin/events/:id/cache     warm one event from PostgreSQL

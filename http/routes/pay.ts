@@ -1,8 +1,6 @@
-import type { Booking } from "../../engine/engine.js";
-import { isUuid } from "../../engine/ids.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { page, escapeHtml } from "../pages.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 import { recordCheckout, wasDeclined } from "../../sql/payments.js";
 
 // GET /pay/:id opens checkout for a held booking (the session is created only when someone
@@ -14,11 +12,6 @@ import { recordCheckout, wasDeclined } from "../../sql/payments.js";
 export function payRoutes(deps: HttpDeps): RouteSpec[] {
   const { engine, provider, config, pool } = deps;
 
-  const find = async (params: string[], query: URLSearchParams): Promise<Booking | null> => {
-    const id = params[0] ?? "";
-    if (!isUuid(id)) return null;
-    return engine.status(id, query.get("token") ?? "").catch(() => null);
-  };
   const notFound: Reply = { status: 404, html: page("Booking not found", "<p>This payment link does not name a booking.</p>") };
 
   return [
@@ -29,14 +22,13 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
       auth: "booking",
       bookingTokenIn: "query",
       refusal: notFound,
-      async handler({ params, query }): Promise<Reply> {
-        const booking = await find(params, query);
+      async handler({ booking }): Promise<Reply> {
         if (booking === null) return notFound;
         if (booking.status !== "held" || booking.expiresAtMs <= Date.now()) {
           return { status: 409, html: page("Nothing to pay", `<p>This booking is ${escapeHtml(booking.status === "held" ? "expired" : booking.status)}.</p>`) };
         }
         const live = await engine.liveEvent(booking.eventId);
-        const back = `${config.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
+        const back = `${config.http.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
         const checkout = await provider.createCheckout({
           bookingId: booking.id,
           eventId: booking.eventId,
@@ -61,8 +53,7 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
       auth: "booking",
       bookingTokenIn: "query",
       refusal: notFound,
-      async handler({ params, query }): Promise<Reply> {
-        const booking = await find(params, query);
+      async handler({ booking, query }): Promise<Reply> {
         if (booking === null) return notFound;
         const settled = booking.status !== "held";
         const declined = !settled && query.has("cancelled") && (await wasDeclined(pool, booking.id));

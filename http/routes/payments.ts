@@ -1,7 +1,7 @@
 import { OPERATOR_PAYMENTS_MAX, operatorStatuses, OPERATOR_PAYMENT_STATUSES, paymentsForOperators } from "../../sql/payments.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // GET /admin/payments[?status=unmatched,refunded&limit=N] (Authorization: Bearer ADMIN_TOKEN):
 // payments an operator looks at, newest first: money that found no booking of ours, went

@@ -2,7 +2,7 @@ import { parseSearchQuery } from "../../search/query.js";
 import { SearchService, postgresBackend } from "../../search/service.js";
 import { typesenseBackend } from "../../search/typesense.js";
 import type { Reply, RouteSpec } from "../exchange.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // GET /events?search=&start_date=&end_date=&limit=&cursor= → { data, nextCursor }.
 

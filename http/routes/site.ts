@@ -8,7 +8,7 @@ import { formatMoney } from "../../engine/money.js";
 import { BOOKING_STATES } from "../../engine/schema.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { escapeHtml, page } from "../pages.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // The booking page a person uses: GET /e/:id shows the event, takes a quantity, and (with
 // http/static/site.js) books, waits in line with a live position, counts the hold down and

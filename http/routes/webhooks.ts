@@ -2,7 +2,7 @@ import { metrics } from "../../engine/metrics.js";
 import { WebhookRejected } from "../../engine/payments/provider.js";
 import type { RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
-import type { HttpDeps } from "../server.js";
+import type { HttpDeps } from "../deps.js";
 
 // POST /webhooks/:provider: the only proof of payment. The provider's adapter checks the
 // signature on the raw bytes and decodes a payment fact; the answer is 2xx only once the

@@ -1,4 +1,4 @@
--- Search over events (issue 7): full-text on unaccented name and venue with the 'simple'
+-- Search over events: full-text on unaccented name and venue with the 'simple'
 -- configuration (no stemming, so every language is treated alike), trigram similarity for
 -- typos, and each event's calendar date in its own time zone for date filters.
 -- pg_trgm and unaccent are trusted extensions (PostgreSQL 13+): the database owner may create them.

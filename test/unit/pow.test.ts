@@ -21,20 +21,28 @@ describe("leadingZeroBits", () => {
 describe("challenges", () => {
   const eventId = uuidv7();
   const nowMs = 1_800_000_000_000;
+  const ttlMs = 120_000;
 
   it("read back as issued, for their event, until they expire", () => {
     const issued = issueChallenge(SECRET, eventId, 12, 60_000, nowMs);
-    expect(readChallenge(SECRET, issued.challenge, eventId, nowMs + 1000)).toEqual(issued);
-    expect(readChallenge(SECRET, issued.challenge, uuidv7(), nowMs + 1000)).toBeNull();
-    expect(readChallenge(SECRET, issued.challenge, eventId, nowMs + 60_000)).toBeNull();
+    expect(readChallenge(SECRET, issued.challenge, eventId, ttlMs, nowMs + 1000)).toEqual(issued);
+    expect(readChallenge(SECRET, issued.challenge, uuidv7(), ttlMs, nowMs + 1000)).toBeNull();
+    expect(readChallenge(SECRET, issued.challenge, eventId, ttlMs, nowMs + 60_000)).toBeNull();
+  });
+
+  it("are refused when they name an expiry further than ttlMs from their issue (a self-minted year-long one)", () => {
+    const longLived = issueChallenge(SECRET, eventId, 12, 365 * 24 * 3600_000, nowMs);
+    expect(readChallenge(SECRET, longLived.challenge, eventId, ttlMs, nowMs + 1000)).toBeNull();
+    const atTheCap = issueChallenge(SECRET, eventId, 12, ttlMs, nowMs);
+    expect(readChallenge(SECRET, atTheCap.challenge, eventId, ttlMs, nowMs + ttlMs - 1)).not.toBeNull();
   });
 
   it("are refused when signed with another secret or altered", () => {
     const issued = issueChallenge(SECRET, eventId, 12, 60_000, nowMs);
-    expect(readChallenge("another-secret", issued.challenge, eventId, nowMs)).toBeNull();
+    expect(readChallenge("another-secret", issued.challenge, eventId, ttlMs, nowMs)).toBeNull();
     const easier = issued.challenge.replace(".12.", ".1.");
-    expect(readChallenge(SECRET, easier, eventId, nowMs)).toBeNull();
-    expect(readChallenge(SECRET, `${issued.challenge}.x`, eventId, nowMs)).toBeNull();
+    expect(readChallenge(SECRET, easier, eventId, ttlMs, nowMs)).toBeNull();
+    expect(readChallenge(SECRET, `${issued.challenge}.x`, eventId, ttlMs, nowMs)).toBeNull();
   });
 
   it("are solved by a solution whose digest starts with the bits asked for", () => {
