@@ -162,6 +162,16 @@ describe("Redis memory one client can take", () => {
     expect(problem.body("/bookings")).toMatchObject({ type: "/problems/too-many-bookings-from-address", limit: "IP_BOOKINGS_MAX" });
     expect(Number(problem.headers["Retry-After"])).toBe(Math.ceil(waitMs / 1000));
   });
+
+  it("hold_batch.lua counts an address's bookings the same way", async () => {
+    const eventId = await liveEvent();
+    const batching = new Engine(redis, loadConfig({ ...env, UNPAID_RETENTION_SECONDS: "120", IP_BOOKINGS_MAX: "3", HOLD_BATCH: "on" }));
+    const gate: Gate = { clientIp: "198.51.100.72", proof: null, proofSent: false };
+    const codes = await Promise.all(
+      Array.from({ length: 5 }, (_, n) => refusal(batching.hold({ eventId, userId: `batch-${n}`, quantity: 1, email: "", idempotencyKey: "", gate }))),
+    );
+    expect(codes.sort()).toEqual(["IP_BOOKING_LIMIT", "IP_BOOKING_LIMIT", "ok", "ok", "ok"]);
+  });
 });
 
 describe("Redis memory per abusive client per hour, at the default limits", () => {
