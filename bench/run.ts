@@ -136,6 +136,7 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
     RATE_IP_BURST: "10000000",
     RATE_USER_PER_S: "1000",
     RATE_USER_BURST: "1000",
+    IP_BOOKINGS_MAX: "10000000",
     RELAY_BATCH: "5000",
     RELAY_INTERVAL_MS: "50",
   };

@@ -9,8 +9,9 @@ import type { RedisClient } from "./redis.js";
 // The anti-bot gate: per-IP and per-user token buckets and the event's proof-of-work. The
 // proof is checked here (hashing is CPU work, not Redis work); the buckets, the difficulty
 // the event asks and the nonce's single use are decided by the hold script itself
-// (lua/includes/gate.lua), so a booking is one round trip. The per-person ticket limit, one
-// open booking per person and the line cap are the hold script's own checks.
+// (lua/includes/gate.lua), so a booking is one round trip. A proof that fails here reaches
+// the script as none, so it never charges the userId's bucket. The per-person ticket limit,
+// one open booking per person and the line cap are the hold script's own checks.
 
 export interface AdmissionRequest {
   eventId: string;
@@ -29,7 +30,7 @@ export interface Gate {
   proofSent: boolean;
 }
 
-const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED"]);
+const GATE_REFUSALS = new Set(["RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "IP_BOOKING_LIMIT"]);
 
 /** A hold's error as the client is told it: the gate's refusals are counted, and a bad proof told apart from a missing one. */
 export function gateRefusal(error: unknown, gate: Gate | undefined): unknown {

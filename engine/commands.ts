@@ -20,6 +20,8 @@ export interface ScriptSettings {
   serveMax: number;
   lineMax: number;
   retentionMs: number;
+  unpaidRetentionMs: number;
+  ipBookingsMax: number;
   rateIpPerS: number;
   rateIpBurst: number;
   rateUserPerS: number;
@@ -35,6 +37,8 @@ export function scriptSettings(config: Config): ScriptSettings {
     serveMax: holds.serveMax,
     lineMax: config.limits.lineMax,
     retentionMs: holds.retentionMs,
+    unpaidRetentionMs: holds.unpaidRetentionMs,
+    ipBookingsMax: antiBot.ipBookingsMax,
     rateIpPerS: antiBot.rateIpPerS,
     rateIpBurst: antiBot.rateIpBurst,
     rateUserPerS: antiBot.rateUserPerS,
@@ -53,6 +57,8 @@ export interface HoldInput {
   idempotencyKey: string;
   /** A client's request passes the anti-bot gate; undefined for internal callers. */
   gate: Gate | undefined;
+  /** The request proved it is userId: a refusal for an open booking may name that booking. */
+  identityVerified: boolean;
 }
 
 // ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
@@ -66,23 +72,25 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
     s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
     s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst,
     gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
+    r.identityVerified ? 1 : 0, s.unpaidRetentionMs, s.ipBookingsMax,
   ];
 }
 
 /** hold_batch.lua's entries per request. */
-export const HOLD_BATCH_REQUEST_ARGS = 11;
+export const HOLD_BATCH_REQUEST_ARGS = 12;
 
 export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, requests: readonly HoldInput[]): Arg[] {
   const args: Arg[] = [
     ...keys,
     nowMs, s.holdMs, s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
-    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, requests.length,
+    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, s.unpaidRetentionMs, s.ipBookingsMax, requests.length,
   ];
   for (const r of requests) {
     const gate = r.gate;
     const proof = gate?.proof ?? null;
     args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
-      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0);
+      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
+      r.identityVerified ? 1 : 0);
   }
   return args;
 }
@@ -95,7 +103,7 @@ export interface CancelInput {
 }
 
 export function cancelArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: CancelInput): Arg[] {
-  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs];
+  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
 }
 
 export interface ConfirmInput {
@@ -109,12 +117,12 @@ export interface ConfirmInput {
 export function confirmArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: ConfirmInput): Arg[] {
   return [
     ...keys, nowMs, s.holdMs, r.bookingId, r.paymentRef, r.amount, r.currency.toLowerCase(),
-    s.reclaimMax, s.serveMax, s.retentionMs,
+    s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs,
   ];
 }
 
 export function sweepArgs(keys: EventKeys, nowMs: number, s: ScriptSettings): Arg[] {
-  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs];
+  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
 }
 
 export interface LookupInput {
@@ -249,7 +257,7 @@ const codes = (...list: EngineErrorCode[]): ReadonlySet<EngineErrorCode> => new 
 export const REFUSALS = {
   hold: codes(
     "EVENT_NOT_FOUND", "RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "SALE_CLOSED", "PER_PERSON_LIMIT",
-    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "LINE_FULL", "SOLD_OUT",
+    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "IP_BOOKING_LIMIT", "LINE_FULL", "SOLD_OUT",
   ),
   cancel: codes("BOOKING_NOT_FOUND", "NOT_CANCELLABLE"),
   confirm: codes("BOOKING_NOT_FOUND"),

@@ -79,8 +79,10 @@ export interface HoldsConfig {
   reclaimMax: number;
   /** Line entries a single script call serves at most. */
   serveMax: number;
-  /** How long finished bookings stay readable in Redis. */
+  /** How long paid and refunded bookings stay readable in Redis. */
   retentionMs: number;
+  /** How long bookings that ended unpaid (expired, cancelled) stay readable in Redis; at most retentionMs. */
+  unpaidRetentionMs: number;
   idempotencyTtlMs: number;
   sweepIntervalMs: number;
   /** Group commit: concurrent holds for one event share one script call. */
@@ -156,6 +158,8 @@ export interface AntiBotConfig {
   /** Booking requests per second per userId and the bucket's size. */
   rateUserPerS: number;
   rateUserBurst: number;
+  /** Bookings one client IP may make per event within one unpaid retention window. */
+  ipBookingsMax: number;
   /** Signed identities on POST /bookings: on when secret or jwksUrl is set (http/userTokens.ts). */
   userTokens: UserTokenSettings;
 }
@@ -335,11 +339,13 @@ function readPostgres(env: Env): PostgresConfig {
 }
 
 function readHolds(env: Env): HoldsConfig {
+  const retentionS = int(env, "BOOKING_RETENTION_SECONDS", 7 * 86_400, 60, 365 * 86_400);
   return {
     holdMs: int(env, "HOLD_SECONDS", 300, 1, HOLD_SECONDS_MAX) * 1000,
     reclaimMax: int(env, "RECLAIM_MAX", 100, 1, 10_000),
     serveMax: int(env, "SERVE_MAX", 100, 1, 10_000),
-    retentionMs: int(env, "BOOKING_RETENTION_SECONDS", 7 * 86_400, 60, 365 * 86_400) * 1000,
+    retentionMs: retentionS * 1000,
+    unpaidRetentionMs: int(env, "UNPAID_RETENTION_SECONDS", Math.min(3600, retentionS), 60, retentionS) * 1000,
     idempotencyTtlMs: int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 30 * 86_400) * 1000,
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     batch: {
@@ -416,6 +422,7 @@ function readAntiBot(env: Env): AntiBotConfig {
     rateUserPerS: int(env, "RATE_USER_PER_S", 2, 1, 1_000_000),
     rateUserBurst: int(env, "RATE_USER_BURST", 5, 1, 10_000_000),
     userTokens: readUserTokens(env),
+    ipBookingsMax: int(env, "IP_BOOKINGS_MAX", 1000, 1, 10_000_000),
   };
 }
 

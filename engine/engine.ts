@@ -50,6 +50,11 @@ export interface HoldRequest {
   idempotencyKey: string;
   /** A client's request passes the anti-bot gate; absent for internal callers (tests, benchmarks). */
   gate?: Gate;
+  /**
+   * The request proved it is this userId (a verified signed identity). Only then does a
+   * refusal for the person's open booking name that booking. Absent means false.
+   */
+  identityVerified?: boolean;
 }
 
 /** An event's settings and display fields, as PostgreSQL holds them. */
@@ -122,6 +127,7 @@ export class Engine {
       email: request.email,
       idempotencyKey: request.idempotencyKey,
       gate: request.gate,
+      identityVerified: request.identityVerified === true,
     };
     const reply =
       this.batcher !== null

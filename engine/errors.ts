@@ -13,6 +13,7 @@ export type EngineErrorCode =
   | "NOT_CANCELLABLE"
   | "CAPACITY_BELOW_SOLD"
   | "RATE_LIMITED"
+  | "IP_BOOKING_LIMIT"
   | "POW_REQUIRED"
   | "POW_INVALID"
   | "POW_REUSED";
@@ -23,7 +24,7 @@ const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
   SALE_CLOSED: () => "The sale for this event is closed.",
   SOLD_OUT: () => "Sold out: no tickets are left and none are held that could come back.",
   PER_PERSON_LIMIT: (d) => `That would pass the per-person ticket limit; ${Math.max(0, Number(d))} more allowed.`,
-  OPEN_BOOKING_EXISTS: (d) => `This person already has an open booking (${d}) for this event.`,
+  OPEN_BOOKING_EXISTS: (d) => `This person already has an open booking${d === "" ? "" : ` (${d})`} for this event.`,
   IDEMPOTENCY_MISMATCH: (d) => `This Idempotency-Key was used for booking ${d} with a different quantity.`,
   LINE_FULL: (d) => `The waiting line is full (${d} people).`,
   NOT_CANCELLABLE: (d) => `Only waiting or held bookings can be cancelled; this one is ${d}.`,
@@ -32,6 +33,7 @@ const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
     d.startsWith("ip:")
       ? "Too many booking requests from this address (RATE_IP_PER_S, RATE_IP_BURST); retry later."
       : "Too many booking requests for this userId (RATE_USER_PER_S, RATE_USER_BURST); retry later.",
+  IP_BOOKING_LIMIT: () => "Too many bookings from this address for this event (IP_BOOKINGS_MAX); retry later.",
   POW_REQUIRED: (d) => `This event asks for a proof-of-work of ${d} bits: GET /events/:id/challenge, solve it, send powChallenge and powSolution.`,
   POW_INVALID: () => "The proof-of-work is forged, expired, for another event, or does not solve its challenge.",
   POW_REUSED: () => "This proof-of-work challenge was already used; get a new one.",

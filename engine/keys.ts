@@ -43,6 +43,11 @@ export const bookingKey = (eventId: string, bookingId: string): string =>
 // Anti-bot: the hold scripts' gate (lua/includes/gate.lua) builds its token bucket keys from
 // the event's rate prefix, as here, and used proof-of-work nonces from its pow prefix.
 export const rateIpKey = (eventId: string, ip: string): string => `rate:{${eventId}}:ip:${ip}`;
+/**
+ * Bookings one client IP made for the event in the current window (lua/includes/admission.lua):
+ * a counter that expires one unpaid retention after the window's first booking.
+ */
+export const ipBookingsKey = (eventId: string, ip: string): string => `rate:{${eventId}}:made:${ip}`;
 
 /** Events whose inventory is live in Redis; the sweep walks this set. */
 export const liveEventsKey = "events:live";

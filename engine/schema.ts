@@ -54,6 +54,8 @@ export const BOOKING_HASH = {
   created: { type: "number", log: "c" },
   /** The token's secret half: never logged. */
   token: { type: "string" },
+  /** The Idempotency-Key it was made with ('' when none), so its key can end with it: never logged. */
+  idem: { type: "string" },
   /** Hold sequence: holds numbered in the order granted. */
   hseq: { type: "number", log: "hs" },
 } as const satisfies Record<string, FieldSpec>;

@@ -79,6 +79,7 @@ const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, ti
   NOT_CANCELLABLE: [409, "not-cancellable", "Booking cannot be cancelled"],
   CAPACITY_BELOW_SOLD: [422, "capacity-below-sold", "Capacity below tickets sold"],
   RATE_LIMITED: [429, "rate-limited", "Too many requests"],
+  IP_BOOKING_LIMIT: [429, "too-many-bookings-from-address", "Too many bookings from this address"],
   POW_REQUIRED: [403, "proof-of-work-required", "Proof-of-work required"],
   POW_INVALID: [403, "proof-of-work-invalid", "Proof-of-work invalid"],
   POW_REUSED: [403, "proof-of-work-reused", "Proof-of-work already used"],
@@ -86,13 +87,16 @@ const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, ti
 
 const ENGINE_EXTRA: Partial<Record<EngineErrorCode, (detail: string) => Record<string, unknown>>> = {
   PER_PERSON_LIMIT: (d) => ({ remaining: Math.max(0, Number(d)) }),
-  OPEN_BOOKING_EXISTS: (d) => ({ bookingId: d }),
+  // Named only to a verified identity (the engine gives '' otherwise).
+  OPEN_BOOKING_EXISTS: (d) => (d === "" ? {} : { bookingId: d }),
   RATE_LIMITED: (d) => ({ limit: d.split(":")[0] === "ip" ? "RATE_IP_PER_S" : "RATE_USER_PER_S" }),
+  IP_BOOKING_LIMIT: () => ({ limit: "IP_BOOKINGS_MAX" }),
   POW_REQUIRED: (d) => ({ difficultyBits: Number(d) }),
 };
 
 const ENGINE_HEADERS: Partial<Record<EngineErrorCode, (detail: string) => Record<string, string>>> = {
   RATE_LIMITED: (d) => ({ "Retry-After": String(Math.max(1, Math.ceil(Number(d.split(":")[1]) / 1000))) }),
+  IP_BOOKING_LIMIT: (d) => ({ "Retry-After": String(Math.max(1, Math.ceil(Number(d) / 1000))) }),
 };
 
 export function toProblem(error: unknown): Problem | null {

@@ -13,6 +13,7 @@
     ARGV[6] reclaimMax
     ARGV[7] serveMax
     ARGV[8] retentionMs
+    ARGV[9] unpaidRetentionMs   how long a booking that ended unpaid stays readable
 
   Output: { 'ok', 'cancelled' | 'unchanged', id, state, ... } (see bookingReply)
       or  { 'BOOKING_NOT_FOUND', '' } | { 'NOT_CANCELLABLE', state }
@@ -23,6 +24,7 @@
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'BOOKING_NOT_FOUND', '' } end
+ctx.unpaidRetentionMs = tonumber(ARGV[9])
 local bookingId, token, reason = ARGV[3], ARGV[4], ARGV[5]
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)

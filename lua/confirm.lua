@@ -18,6 +18,7 @@
     ARGV[7] reclaimMax
     ARGV[8] serveMax
     ARGV[9] retentionMs
+    ARGV[10] unpaidRetentionMs  how long a booking that ended unpaid stays readable
 
   Output: { 'ok', outcome, id, state, ... } (see bookingReply), outcome one of
       paid        the hold became paid
@@ -37,6 +38,7 @@
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'BOOKING_NOT_FOUND', '' } end
+ctx.unpaidRetentionMs = tonumber(ARGV[10])
 local bookingId, paymentRef, amount, currency = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)

@@ -25,11 +25,15 @@
     ARGV[20] powNonce          '' when no valid proof was given
     ARGV[21] powBits           difficulty of the presented proof; 0 when none
     ARGV[22] powExpiresAtMs    when the presented proof expires
+    ARGV[23] identityVerified  1 when the request proved it is userId (a verified signed identity), else 0
+    ARGV[24] unpaidRetentionMs how long bookings that ended unpaid stay readable; also the per-IP booking window
+    ARGV[25] ipBookingsMax     bookings one client IP may make per event per window (gated requests only)
 
   Output: { 'ok', kind, id, state, ... } (see bookingReply)  kind = held | waiting | replay
       or  { errorCode, detail }
         EVENT_NOT_FOUND, RATE_LIMITED, POW_REQUIRED, POW_REUSED (see includes/gate.lua), SALE_CLOSED, PER_PERSON_LIMIT (detail: tickets still allowed),
-        OPEN_BOOKING_EXISTS (detail: its id), IDEMPOTENCY_MISMATCH, LINE_FULL, SOLD_OUT
+        OPEN_BOOKING_EXISTS (detail: its id when identityVerified, else ''), IDEMPOTENCY_MISMATCH,
+        IP_BOOKING_LIMIT (detail: ms until the window ends), LINE_FULL, SOLD_OUT
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
@@ -39,6 +43,7 @@
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'EVENT_NOT_FOUND', '' } end
+ctx.unpaidRetentionMs = tonumber(ARGV[24])
 local bookingId, token, userId = ARGV[3], ARGV[4], ARGV[5]
 local quantity, email, idemKey = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local idemTtlMs, reclaimMax, serveMax = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -55,4 +60,5 @@ reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 
 return admit(ctx, ev, nowMs, holdMs, { id = bookingId, token = token, user = userId, qty = quantity,
-  email = email, idemKey = idemKey }, idemTtlMs, lineMax)
+  email = email, idemKey = idemKey, verified = ARGV[23] == '1', ip = ARGV[18] == '1' and ARGV[19] or '' }, idemTtlMs,
+  { lineMax = lineMax, ipBookingsMax = tonumber(ARGV[25]) })

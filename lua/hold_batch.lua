@@ -14,9 +14,11 @@
     ARGV[6]  lineMax
     ARGV[7]  retentionMs
     ARGV[8]  ipPerS   ARGV[9] ipBurst   ARGV[10] userPerS   ARGV[11] userBurst   token buckets
-    ARGV[12] count             requests in this batch
-    then per request, 11 entries: bookingId, token, userId, quantity, email, idempotencyKey,
-      gated, clientIp, powNonce, powBits, powExpiresAtMs (as hold.lua's ARGV[3..8] and [18..22])
+    ARGV[12] unpaidRetentionMs
+    ARGV[13] ipBookingsMax
+    ARGV[14] count             requests in this batch
+    then per request, 12 entries: bookingId, token, userId, quantity, email, idempotencyKey,
+      gated, clientIp, powNonce, powBits, powExpiresAtMs, identityVerified (as hold.lua's ARGV[3..8] and [18..23])
 
   Output: one reply per request, in order, each as hold.lua answers it
       or  { { 'EVENT_NOT_FOUND', '' } } once when the event is not live
@@ -27,7 +29,7 @@
 --- @include "includes/admission"
 --- @include "includes/gate"
 
-local REQUEST_FIELDS, HEAD = 11, 12
+local REQUEST_FIELDS, HEAD = 12, 14
 local idemTtlMs = tonumber(ARGV[3])
 local reclaimMax, serveMax, lineMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local retentionMs = tonumber(ARGV[7])
@@ -37,6 +39,8 @@ if #ARGV ~= HEAD + count * REQUEST_FIELDS then error('hold_batch: ARGV holds ' .
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { { 'EVENT_NOT_FOUND', '' } } end
+ctx.unpaidRetentionMs = tonumber(ARGV[12])
+local limits = { lineMax = lineMax, ipBookingsMax = tonumber(ARGV[13]) }
 
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
@@ -44,10 +48,11 @@ serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 local replies = {}
 for i = 0, count - 1 do
   local at = HEAD + i * REQUEST_FIELDS
-  local user = ARGV[at + 3]
-  replies[i + 1] = (ARGV[at + 7] == '1' and gate(ctx, ev, nowMs, rates, { ip = ARGV[at + 8], user = user,
+  local user, gated = ARGV[at + 3], ARGV[at + 7] == '1'
+  replies[i + 1] = (gated and gate(ctx, ev, nowMs, rates, { ip = ARGV[at + 8], user = user,
       powNonce = ARGV[at + 9], powBits = tonumber(ARGV[at + 10]), powExpiresAtMs = tonumber(ARGV[at + 11]) }))
     or admit(ctx, ev, nowMs, holdMs, { id = ARGV[at + 1], token = ARGV[at + 2], user = user,
-      qty = tonumber(ARGV[at + 4]), email = ARGV[at + 5], idemKey = ARGV[at + 6] }, idemTtlMs, lineMax)
+      qty = tonumber(ARGV[at + 4]), email = ARGV[at + 5], idemKey = ARGV[at + 6], verified = ARGV[at + 12] == '1',
+      ip = gated and ARGV[at + 8] or '' }, idemTtlMs, limits)
 end
 return replies

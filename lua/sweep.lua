@@ -9,10 +9,11 @@
     ARGV[3] reclaimMax
     ARGV[4] serveMax
     ARGV[5] retentionMs
+    ARGV[6] unpaidRetentionMs   how long a booking that ended unpaid stays readable
 
   Output: { 'ok', reclaimed, served, dropped, lineLength, holdCount, finished }
       or  { 'EVENT_NOT_FOUND', '' } when the event is not live. finished is 1 once the sale is over and nothing is held or waiting: the sweep
-  has nothing left to do for the event (a late payment still finds its hash).
+  has nothing left to do for the event (a late payment finds its hash for the retention period).
 ]]
 --- @include "includes/context"
 --- @include "includes/booking"
@@ -20,6 +21,7 @@
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'EVENT_NOT_FOUND', '' } end
+ctx.unpaidRetentionMs = tonumber(ARGV[6])
 local reclaimMax, serveMax, retentionMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local reclaimed = reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 local served, dropped = serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)

@@ -88,4 +88,44 @@ describe("booking page in chromium", () => {
     const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ paid: 1, held: 0, instock: 0 });
   });
+
+  it("a second tab resumes the open booking; another browser is told plainly that one is open", async () => {
+    const base = `http://127.0.0.1:${ctx.running.http!.port}`;
+    const eventId = await ctx.client.eventId({ name: "Two Tabs", capacity: 5, maxPerUser: 2 });
+    const context = await browser.newContext(PHONE);
+    const first = await context.newPage();
+    await first.goto(`${base}/e/${eventId}`);
+    await first.getByLabel("Email").fill("cleo@example.com");
+    await first.getByRole("button", { name: "Get tickets" }).click();
+    await first.locator("#held").waitFor({ state: "visible" });
+    const saved = await first.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? "null"), `booking:${eventId}`);
+
+    // A second tab of the same browser opens on the booking itself.
+    const second = await context.newPage();
+    await second.goto(`${base}/e/${eventId}`);
+    await second.locator("#held").waitFor({ state: "visible" });
+
+    // Another browser typing the same email learns that a booking is open, not its id.
+    const other = await (await browser.newContext(PHONE)).newPage();
+    await other.goto(`${base}/e/${eventId}`);
+    await other.getByLabel("Email").fill("cleo@example.com");
+    await other.getByRole("button", { name: "Get tickets" }).click();
+    await other.locator("#message", { hasText: "already has a booking open for this event" }).waitFor();
+    expect(await other.locator("#message").textContent()).not.toContain(saved.id);
+    expect(await other.locator("#resume").isHidden()).toBe(true);
+
+    // A verified identity's 409 names the booking (the server does so only for a signed
+    // identity): a tab of this browser that knows it offers to open it.
+    await second.route("**/bookings", (route) =>
+      route.fulfill({ status: 409, contentType: "application/problem+json", body: JSON.stringify({ type: "/problems/open-booking-exists", bookingId: saved.id }) }),
+    );
+    await second.evaluate(() => (document.getElementById("again") as HTMLButtonElement).click());
+    await second.evaluate(([key, value]) => localStorage.setItem(key!, value!), [`booking:${eventId}`, JSON.stringify(saved)]);
+    await second.getByLabel("Email").fill("cleo@example.com");
+    await second.getByRole("button", { name: "Get tickets" }).click();
+    await second.getByRole("button", { name: "Open my booking" }).click();
+    await second.locator("#held").waitFor({ state: "visible" });
+    await shot(second, "second-tab-resumed");
+    await context.close();
+  });
 });

@@ -30,6 +30,7 @@ export async function startTestEngine(env: Record<string, string> = {}, roles: P
     RATE_IP_BURST: "10000000",
     RATE_USER_PER_S: "1000000",
     RATE_USER_BURST: "10000000",
+    IP_BOOKINGS_MAX: "10000000",
     // Without SMTP_URL the work role's local mail sink keeps messages here, not in the worktree.
     MAIL_DIR: join(tmpdir(), `onsale-test-mail-${process.env.VITEST_POOL_ID ?? "0"}`),
     ...env,

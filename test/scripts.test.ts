@@ -55,12 +55,12 @@ function header(script: string): Header {
 
 const settings: ScriptSettings = {
   holdMs: 1, idempotencyTtlMs: 2, reclaimMax: 3, serveMax: 4, lineMax: 5, retentionMs: 6,
-  rateIpPerS: 7, rateIpBurst: 8, rateUserPerS: 9, rateUserBurst: 10,
+  rateIpPerS: 7, rateIpBurst: 8, rateUserPerS: 9, rateUserBurst: 10, unpaidRetentionMs: 11, ipBookingsMax: 12,
 };
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const request: HoldInput = {
-  bookingId: "b", secret: "s", userId: "u", quantity: 1, email: "", idempotencyKey: "",
+  bookingId: "b", secret: "s", userId: "u", quantity: 1, email: "", idempotencyKey: "", identityVerified: true,
   gate: { clientIp: "127.0.0.1", proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId }, proofSent: true },
 };
 

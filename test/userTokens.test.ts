@@ -35,6 +35,16 @@ function book(client: Api, eventId: string, body: Record<string, unknown>, token
 }
 
 describe("signed identities (USER_TOKEN_SECRET)", () => {
+  it("names the person's open booking in a 409 only because the token proves who they are", async () => {
+    const eventId = await ctx.client.eventId({ capacity: 10 });
+    const token = await hs256({ sub: "carol", eventId });
+    const first = await book(ctx.client, eventId, {}, token);
+    expect(first.status).toBe(201);
+    const second = await book(ctx.client, eventId, {}, token);
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({ type: "/problems/open-booking-exists", bookingId: first.body.id });
+  });
+
   it("refuses a missing, forged, expired, unsigned or other-event token, and a userId the token does not name", async () => {
     const eventId = await ctx.client.eventId({ capacity: 10 });
     const other = await ctx.client.eventId({ capacity: 10 });

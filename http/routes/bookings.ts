@@ -64,7 +64,11 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
         const nowMs = Date.now();
         const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
         const booking = await engine
-          .hold({ eventId: eventId!, userId, quantity: quantity!, email: email ?? "", idempotencyKey, gate }, nowMs)
+          .hold(
+            // A verified token proves the person, so a 409 may name their open booking.
+            { eventId: eventId!, userId, quantity: quantity!, email: email ?? "", idempotencyKey, gate, identityVerified: userTokens.required },
+            nowMs,
+          )
           .catch((error: unknown) => explainMissing(error, eventId!));
         const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
         const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };

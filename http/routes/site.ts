@@ -43,6 +43,7 @@ ${opens}
 <select id="quantity" name="quantity">${options}</select>
 <button class="primary" type="submit" id="book">Get tickets</button>
 </form>
+<p><button id="resume" type="button" hidden>Open my booking</button></p>
 </section>
 <section id="waiting" hidden aria-labelledby="waiting-title">
 <h2 id="waiting-title" tabindex="-1">You are in line</h2>

@@ -1,5 +1,6 @@
 // The booking page: book (solving the event's proof-of-work if it asks for one), then follow
-// the booking live over WebSocket (/live), falling back to polling GET /bookings/:id.
+// the booking live over WebSocket (/live), falling back to polling GET /bookings/:id. The
+// booking (id and token) is kept in localStorage, so another tab of this browser resumes it.
 "use strict";
 
 const app = document.getElementById("app");
@@ -77,11 +78,13 @@ async function book(event) {
     });
     const body = await answer.json();
     if (!answer.ok) {
+      if (body.type === "/problems/open-booking-exists") return openBookingExists(body.bookingId);
       const retry = answer.headers.get("Retry-After");
       say(body.detail + (retry ? ` Try again in ${retry} s.` : ""));
       return;
     }
-    sessionStorage.setItem(storeKey, JSON.stringify({ id: body.id, token: body.token }));
+    localStorage.setItem(storeKey, JSON.stringify({ id: body.id, token: body.token }));
+    $("resume").hidden = true;
     render(body);
     follow(body.id, body.token);
   } catch (error) {
@@ -89,6 +92,31 @@ async function book(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+function savedBooking() {
+  return JSON.parse(localStorage.getItem(storeKey) || "null");
+}
+
+// The server names the open booking only to a request that proved who it is; this browser
+// can open it when it made it (another tab). Otherwise it is somewhere else: say so plainly.
+function openBookingExists(bookingId) {
+  const saved = savedBooking();
+  if (bookingId && saved !== null && saved.id === bookingId) {
+    say("You already have a booking for this event.");
+    $("resume").hidden = false;
+    $("resume").focus();
+    return;
+  }
+  say(bookingId
+    ? "You already have a booking open for this event, made in another browser or device. Finish or release it there, or use the link in its email."
+    : "This person already has a booking open for this event. Finish or release it where it was made before booking again.");
+}
+
+function resume(id, token) {
+  $("resume").hidden = true;
+  poll(id, token);
+  follow(id, token);
 }
 
 function render(view) {
@@ -150,7 +178,7 @@ function stopFollowing() {
 }
 
 async function cancel() {
-  const saved = JSON.parse(sessionStorage.getItem(storeKey) || "null");
+  const saved = savedBooking();
   if (saved === null) return;
   const answer = await fetch(`/bookings/${saved.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${saved.token}` } });
   if (!answer.ok) say((await answer.json()).detail);
@@ -158,7 +186,7 @@ async function cancel() {
 
 function startAgain() {
   stopFollowing();
-  sessionStorage.removeItem(storeKey);
+  localStorage.removeItem(storeKey);
   delete app.dataset.final;
   show("choose");
   $("email").focus();
@@ -167,10 +195,12 @@ function startAgain() {
 $("book-form").addEventListener("submit", book);
 $("cancel").addEventListener("click", cancel);
 $("again").addEventListener("click", startAgain);
+$("resume").addEventListener("click", () => {
+  say("");
+  const saved = savedBooking();
+  if (saved !== null) resume(saved.id, saved.token);
+});
 
-// Coming back to the page (a reload, or back from checkout) picks the booking up again.
-const saved = JSON.parse(sessionStorage.getItem(storeKey) || "null");
-if (saved !== null) {
-  poll(saved.id, saved.token);
-  follow(saved.id, saved.token);
-}
+// Coming back to the page (a reload, another tab, or back from checkout) picks the booking up again.
+const saved = savedBooking();
+if (saved !== null) resume(saved.id, saved.token);

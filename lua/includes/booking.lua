@@ -14,13 +14,30 @@ local function appendLog(ctx, kind, b, nowMs)
   logBooking(ctx.log, kind, b, nowMs)
 end
 
--- Writes state (and the fields that go with it), keeps terminal bookings only for the
--- retention period, and logs the change.
+-- A replay answers from the booking's hash, so the Idempotency-Key of a booking that ended
+-- unpaid is worth keeping no longer than the hash.
+local function shortenIdempotencyKey(ctx, b, keepMs)
+  if b.idem == '' then return end
+  local key = ctx.idemPrefix .. b.user .. ':' .. b.idem
+  if redis.call('PTTL', key) > keepMs then redis.call('PEXPIRE', key, keepMs) end
+end
+
+-- Writes state (and the fields that go with it), keeps terminal bookings only for their
+-- retention, and logs the change. One that ended unpaid (expired, cancelled) is kept only
+-- ctx.unpaidRetentionMs: only a late payment needs it (PostgreSQL has it from the log), and
+-- a hold-then-cancel loop would otherwise fill memory for retentionMs.
 local function setState(ctx, b, state, reason, nowMs, retentionMs)
   b.state, b.reason = state, reason
   redis.call('HSET', b.key, BOOKING.state, state, BOOKING.reason, reason, BOOKING.exp, b.exp,
     BOOKING.pay, b.pay, BOOKING.hseq, b.hseq)
-  if isTerminal(state) then redis.call('PEXPIRE', b.key, retentionMs) end
+  if isTerminal(state) then
+    local keepMs = retentionMs
+    local unpaid = state == STATE.expired or state == STATE.cancelled
+    if unpaid then keepMs = ctx.unpaidRetentionMs end
+    if not keepMs then error('invariant: the script did not set ctx.unpaidRetentionMs') end
+    redis.call('PEXPIRE', b.key, keepMs)
+    if unpaid then shortenIdempotencyKey(ctx, b, keepMs) end
+  end
   appendLog(ctx, state, b, nowMs)
 end
 

@@ -14,11 +14,12 @@
 ]]
 --- @include "generated/schema"
 
+-- unpaidRetentionMs is set by each script that changes bookings, from its ARGV.
 local function eventContext(keys)
   return {
     event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
     tally = keys[5], log = keys[6], bookingPrefix = keys[7], idemPrefix = keys[8],
-    ratePrefix = keys[9], powPrefix = keys[10],
+    ratePrefix = keys[9], powPrefix = keys[10], unpaidRetentionMs = nil,
   }
 end
 

@@ -1,8 +1,14 @@
 --[[
-  The anti-bot gate, the first step of a hold once the event is read: two token buckets
-  (the client's IP and the userId) are taken from together or not at all; then, if the
-  event asks for a proof-of-work, the presented challenge must be hard enough and unused
-  (its nonce is remembered until the challenge expires, so each solves one booking).
+  The anti-bot gate, the first step of a hold once the event is read, in this order:
+    1. the client IP's token bucket is checked and charged: the address is the requester's
+       own (the socket's, or the trusted proxy's entry), so whatever it sends spends only
+       its own budget, and proofless floods are bounded before any other work;
+    2. if the event asks for a proof-of-work, the presented challenge must be hard enough;
+    3. the userId's bucket is checked, then the proof's nonce is marked used (it is
+       remembered until the challenge expires, so each solves one booking), and only then
+       is the userId's bucket charged. Anyone can name any userId, so a request that has
+       not proven its work must never spend that person's budget (six proofless requests
+       would lock them out), and a full user bucket does not burn a valid proof.
   Shared by hold.lua and hold_batch.lua, so a booking is one script call, and a request for
   an unknown event leaves no bucket behind.
 
@@ -28,21 +34,26 @@ local function takeToken(bucketKey, tokens, perS, burst, nowMs)
   redis.call('PEXPIRE', bucketKey, math.ceil(burst * 1000 / perS) + 1000)
 end
 
-local function gate(ctx, ev, nowMs, rates, g)
-  local ipKey, userKey = ctx.ratePrefix .. 'ip:' .. g.ip, ctx.ratePrefix .. 'user:' .. g.user
-  local ipTokens = bucketTokens(ipKey, rates.ipPerS, rates.ipBurst, nowMs)
-  local userTokens = bucketTokens(userKey, rates.userPerS, rates.userBurst, nowMs)
-  if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. math.ceil((1 - ipTokens) * 1000 / rates.ipPerS) } end
-  if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. math.ceil((1 - userTokens) * 1000 / rates.userPerS) } end
-  takeToken(ipKey, ipTokens, rates.ipPerS, rates.ipBurst, nowMs)
-  takeToken(userKey, userTokens, rates.userPerS, rates.userBurst, nowMs)
+local function waitMs(tokens, perS)
+  return math.ceil((1 - tokens) * 1000 / perS)
+end
 
+local function gate(ctx, ev, nowMs, rates, g)
+  local ipKey = ctx.ratePrefix .. 'ip:' .. g.ip
+  local ipTokens = bucketTokens(ipKey, rates.ipPerS, rates.ipBurst, nowMs)
+  if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. waitMs(ipTokens, rates.ipPerS) } end
+  takeToken(ipKey, ipTokens, rates.ipPerS, rates.ipBurst, nowMs)
+
+  if ev.powBits > 0 and g.powBits < ev.powBits then return { 'POW_REQUIRED', ev.powBits } end
+  local userKey = ctx.ratePrefix .. 'user:' .. g.user
+  local userTokens = bucketTokens(userKey, rates.userPerS, rates.userBurst, nowMs)
+  if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. waitMs(userTokens, rates.userPerS) } end
   if ev.powBits > 0 then
-    if g.powBits < ev.powBits then return { 'POW_REQUIRED', ev.powBits } end
     local ttlMs = g.powExpiresAtMs - nowMs
     if ttlMs < 1 or not redis.call('SET', ctx.powPrefix .. g.powNonce, 1, 'NX', 'PX', ttlMs) then
       return { 'POW_REUSED', '' }
     end
   end
+  takeToken(userKey, userTokens, rates.userPerS, rates.userBurst, nowMs)
   return nil
 end

@@ -38,6 +38,7 @@ export function engineEnv(redisUrl: string, databaseUrl: string, port: number, e
     RATE_IP_BURST: "10000000",
     RATE_USER_PER_S: "1000",
     RATE_USER_BURST: "1000",
+    IP_BOOKINGS_MAX: "10000000",
     RELAY_INTERVAL_MS: "50",
     SWEEP_INTERVAL_MS: "200",
     ...extra,

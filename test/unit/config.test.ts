@@ -71,6 +71,7 @@ describe("settings", () => {
         reclaimMax: 100,
         serveMax: 100,
         retentionMs: 7 * 86_400_000,
+        unpaidRetentionMs: 3_600_000,
         idempotencyTtlMs: 86_400_000,
         sweepIntervalMs: 1000,
         batch: { enabled: false, max: 64, waitUs: 0 },
@@ -96,7 +97,7 @@ describe("settings", () => {
         typesenseCollection: "events",
         reindexBatch: 1000,
       },
-      antiBot: { trustProxy: 0, powSecret: "dev-pow-secret", powTtlMs: 120_000, rateIpPerS: 50, rateIpBurst: 100, rateUserPerS: 2, rateUserBurst: 5, userTokens: { secret: "", jwksUrl: "", maxAgeS: 300 } },
+      antiBot: { trustProxy: 0, powSecret: "dev-pow-secret", powTtlMs: 120_000, rateIpPerS: 50, rateIpBurst: 100, rateUserPerS: 2, rateUserBurst: 5, ipBookingsMax: 1000, userTokens: { secret: "", jwksUrl: "", maxAgeS: 300 } },
       limits: {
         bodyBytes: 16_384,
         quantityMax: 10,
