@@ -56,7 +56,7 @@ export class HoldBatcher {
   private async sendBatch(eventId: string, batch: Pending[]): Promise<void> {
     try {
       const replies = await this.send(eventId, batch.map((pending) => pending.request));
-      batch.forEach((pending, i) => pending.resolve(replies[i]));
+      for (const [i, pending] of batch.entries()) pending.resolve(replies[i]);
     } catch (error) {
       for (const pending of batch) pending.reject(error);
     }

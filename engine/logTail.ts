@@ -102,7 +102,7 @@ export class LogTail {
   private async readOnce(reader: RedisClient): Promise<void> {
     const cluster = isCluster(reader);
     this.blocked = !cluster;
-    let batches;
+    let batches: Awaited<ReturnType<typeof readLogs>>;
     try {
       batches = await readLogs(reader, new Map(this.positions), READ_COUNT, cluster ? null : READ_BLOCK_MS);
     } finally {

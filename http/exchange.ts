@@ -6,7 +6,7 @@ import type { Logger } from "../engine/logger.js";
 import { AUTHS, bearer, type Auth, type Authorizer } from "./auth.js";
 import { PAGE_HEADERS } from "./pages.js";
 import { bookingIdParam } from "./params.js";
-import { Problem, problems, toProblem } from "./problems.js";
+import { type Problem, problems, toProblem } from "./problems.js";
 
 // The one place that talks to uWebSockets.js for plain HTTP routes: reads what the handler
 // needs synchronously (uWS frees the request after the handler returns), reads the body

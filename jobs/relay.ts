@@ -45,7 +45,7 @@ function errorText(error: unknown): string {
 }
 
 function storable(text: string): string {
-  return text.replace(/\u0000/g, "\uFFFD");
+  return text.replaceAll("\u0000", "\uFFFD");
 }
 
 /** A booking's state moving from what PostgreSQL had (null: new) to a log entry's. */
@@ -93,7 +93,8 @@ export class Relay {
     let written: { lastId: string | null; count: number };
     try {
       written = await inTransaction(this.pool, async (client) => {
-        const from = (locked.offset = await lockRelayOffset(client, eventId));
+        const from = await lockRelayOffset(client, eventId);
+        locked.offset = from;
         if (from === null) return { lastId: null, count: 0 };
         const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", this.config.batch);
         if (raw.length === 0) return { lastId: null, count: 0 };

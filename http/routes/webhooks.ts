@@ -23,7 +23,7 @@ export function webhookRoutes(deps: HttpDeps): RouteSpec[] {
       bodyLimit: WEBHOOK_BODY_BYTES,
       async handler({ params, body, headers }) {
         if (params[0] !== provider.name) throw problems.notFound(`No payment provider named ${JSON.stringify(params[0])} here.`);
-        let fact;
+        let fact: ReturnType<typeof provider.decodeWebhook>;
         try {
           fact = provider.decodeWebhook(body, headers);
         } catch (error) {
