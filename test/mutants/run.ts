@@ -47,7 +47,7 @@ function runTests(dir: string, files: string[], pattern: string): Outcome {
   const run = spawnSync(
     process.execPath,
     [join(dir, "node_modules", "vitest", "vitest.mjs"), "run", ...files, "-t", pattern],
-    { cwd: dir, env: process.env, encoding: "utf8", timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+    { cwd: dir, env: { ...process.env, MUTANT_RUN: "1" }, encoding: "utf8", timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
   );
   if (!existsSync(results)) {
     console.log(`vitest wrote no results (exit ${run.status}):\n${(run.stdout + run.stderr).slice(-3000)}`);
