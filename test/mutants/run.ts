@@ -7,7 +7,9 @@ import { MUTANTS, type Mutant } from "./mutants.js";
 // npm run test:lua-mutants: copies the repository to a temporary directory, checks that each
 // killing test passes there unmutated, then applies each mutant alone and runs only its test
 // (vitest -t). Exits 1 when a mutant survives, no longer applies, or a test fails unmutated.
-// Uses TEST_DATABASE_URL and REDIS_URL as the test suite does.
+// Uses TEST_DATABASE_URL and REDIS_URL as the test suite does. With `--results <file>` it also
+// writes its counts as vitest's JSON results do (a killed mutant passed, any other failed), for
+// the closing line of .ci/run.
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 /** A mutant's test run may take this long at most (a surviving property test runs in full). */
@@ -89,6 +91,13 @@ function tryMutant(dir: string, mutant: Mutant): "killed" | "survived" | "not ap
   }
 }
 
+function writeResults(killed: number, failed: number): void {
+  const at = process.argv.indexOf("--results");
+  if (at === -1) return;
+  const counts = { numPassedTests: killed, numFailedTests: failed, numPendingTests: 0, numTodoTests: 0, success: failed === 0, testResults: [] };
+  writeFileSync(process.argv[at + 1]!, JSON.stringify(counts));
+}
+
 function main(): number {
   const dir = copyRepository();
   try {
@@ -97,6 +106,7 @@ function main(): number {
     if (problems.length > 0) {
       for (const problem of problems) console.log(`baseline: ${problem}`);
       console.log("mutants not run: the killing tests must pass unmutated first");
+      writeResults(0, problems.length);
       return 1;
     }
     let bad = 0;
@@ -109,6 +119,7 @@ function main(): number {
     }
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(0);
     console.log(`${MUTANTS.length} mutants: ${MUTANTS.length - bad} killed, ${bad} survived or not applied (${seconds} s)`);
+    writeResults(MUTANTS.length - bad, bad);
     return bad === 0 ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
