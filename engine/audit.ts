@@ -33,6 +33,22 @@ const LOG_REPLAY_MAX = 200_000;
  * (a capacity PATCH) bumps its version, so a recount during which either moved is made again.
  */
 export async function checkInvariant(engine: Engine, eventId: string): Promise<Tally> {
+  const { tally, problems, orderProblems } = await auditEvent(engine, eventId);
+  const all = [...problems, ...orderProblems];
+  if (all.length > 0) throw new Error(`invariant broken for event ${eventId}: ${all.slice(0, 20).join("; ")}`);
+  return tally;
+}
+
+export interface Audit {
+  tally: Tally;
+  /** Stock, the indexes and the per-person structures. */
+  problems: string[];
+  /** Holds granted out of arrival order. */
+  orderProblems: string[];
+}
+
+/** What checkInvariant checks, as a list of problems instead of an error. */
+export async function auditEvent(engine: Engine, eventId: string): Promise<Audit> {
   const mark = async () => {
     const [last, version] = await Promise.all([
       lastLogId(engine.redis, eventId),
@@ -43,7 +59,7 @@ export async function checkInvariant(engine: Engine, eventId: string): Promise<T
   for (let attempt = 1; ; attempt++) {
     const before = await mark();
     const recount = await recountEvent(engine, eventId);
-    if (attempt === SNAPSHOT_TRIES || (await mark()) === before) return judge(eventId, recount);
+    if (attempt === SNAPSHOT_TRIES || (await mark()) === before) return judge(recount);
   }
 }
 
@@ -113,12 +129,11 @@ async function completeLog(engine: Engine, key: string): Promise<LogEntry[] | nu
   return entries;
 }
 
-function judge(eventId: string, recount: Recount): Tally {
+function judge(recount: Recount): Audit {
   const { tally, problems } = stockProblems(recount);
-  problems.push(...indexProblems(recount), ...personProblems(recount), ...orderProblems(recount));
-  if (recount.log) problems.push(...logOrderProblems(recount.log));
-  if (problems.length > 0) throw new Error(`invariant broken for event ${eventId}: ${problems.slice(0, 20).join("; ")}`);
-  return tally;
+  problems.push(...indexProblems(recount), ...personProblems(recount));
+  const order = [...orderProblems(recount), ...(recount.log ? logOrderProblems(recount.log) : [])];
+  return { tally, problems, orderProblems: order };
 }
 
 function stockProblems({ event, bookings }: Recount): { tally: Tally; problems: string[] } {
