@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { MUTANTS, type Mutant } from "./mutants.js";
 
 // npm run test:lua-mutants: copies the repository to a temporary directory, checks that each
@@ -11,7 +12,7 @@ import { MUTANTS, type Mutant } from "./mutants.js";
 // writes its counts as vitest's JSON results do (a killed mutant passed, any other failed), for
 // the closing line of .ci/run.
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** A mutant's test run may take this long at most (a surviving property test runs in full). */
 const RUN_TIMEOUT_MS = 120_000;
 
