@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
-import { eventKey, holdsKey, lineKey, logKey } from "../engine/keys.js";
+import { bookingKey, eventKey, holdsKey, lineKey, logKey } from "../engine/keys.js";
+import { scanKeys } from "../engine/redis.js";
+import { BOOKING } from "../engine/schema.js";
 import { ADMIN_TOKEN, Api, api, startTestEngine, WEBHOOK_SECRET } from "./helpers.js";
 import Stripe from "stripe";
 
@@ -22,6 +24,15 @@ beforeAll(async () => {
   booking = (await client.book(eventId, "the-only-booker", 2)).body;
 });
 afterAll(() => running.stop());
+
+/** The userId contract of POST /bookings (its 422 hint: letters, digits and . _ @ + | -, at most 128). */
+const VALID_USER_ID = /^[A-Za-z0-9._@+|-]{1,128}$/;
+
+/** Every userId in the event's bookings as Redis has them. */
+async function redisUserIds(): Promise<string[]> {
+  const keys = await scanKeys(running.engine.redis, `${bookingKey(eventId, "").replace(/[{}]/g, "\\$&")}*`);
+  return Promise.all(keys.map(async (key) => (await running.engine.redis.hget(key, BOOKING.user)) ?? ""));
+}
 
 /** Everything bad input must leave as it was. */
 async function state() {
@@ -82,19 +93,50 @@ function expectProblem(answer: { status: number; contentType: string }, context:
 describe("bad input on every route, at random", () => {
   it("POST /bookings, POST and PATCH /admin/events: 4xx problem+json, nothing changes", async () => {
     const before = await state();
+    let accepted = 0;
     await fc.assert(
       fc.asyncProperty(badBody, fc.constantFrom("bookings", "create", "patch", "patch-unauthorized"), async (raw, target) => {
         const headers = { "Content-Type": "application/json", Authorization: target === "patch-unauthorized" ? "Bearer wrong" : `Bearer ${ADMIN_TOKEN}` };
         const path = target === "bookings" ? "/bookings" : target === "create" ? "/admin/events" : `/admin/events/${eventId}`;
         const answer = await client.request(target.startsWith("patch") ? "PATCH" : "POST", path, { raw, headers });
         // A random body may by chance be a valid booking for a new person; nothing else may pass.
-        if (target === "bookings" && answer.status < 300) return;
+        if (target === "bookings" && answer.status < 300) {
+          const sent = JSON.parse(raw) as { userId: unknown; quantity: unknown };
+          expect(sent.userId, raw.slice(0, 200)).toMatch(VALID_USER_ID);
+          expect((await client.get(answer.body.id, answer.body.token)).body).toMatchObject({ userId: sent.userId, quantity: sent.quantity });
+          accepted += 1;
+          return;
+        }
         expectProblem(answer, `${target} ${raw.slice(0, 200)}`);
       }),
       { numRuns: 150 },
     );
     const after = await state();
     expect(after.postgres).toEqual(before.postgres);
+    // Redis too: only the bookings accepted above were added, each by a valid person.
+    expect(after.log).toBe(before.log + accepted);
+    expect(after.holds + after.line).toBe(before.holds + before.line + accepted);
+    for (const user of await redisUserIds()) expect(user).toMatch(VALID_USER_ID);
+  });
+
+  it("POST /bookings with a userId outside letters, digits and . _ @ + | -: 422, and no booking in Redis", async () => {
+    const outside = fc.constantFrom(" ", "/", "<", ">", ":", "{", "}", '"', "'", "\\", "*", "#", "%", "&", "=", "?", ",", ";", "~", "!", "$", "(", ")", "[", "]", "^", "`", "é", "😀", "\u00a0");
+    const badUserId = fc.oneof(
+      fc.tuple(fc.stringMatching(/^[a-z0-9]{0,20}$/), outside, fc.stringMatching(/^[a-z0-9]{0,20}$/)).map(([a, bad, b]) => a + bad + b),
+      fc.constant(""),
+      fc.constant("x".repeat(129)),
+    );
+    const before = await state();
+    await fc.assert(
+      fc.asyncProperty(badUserId, async (userId) => {
+        const answer = await client.request("POST", "/bookings", { body: { eventId, userId, quantity: 1 } });
+        expect(answer.status, JSON.stringify(userId)).toBe(422);
+        expectProblem(answer, JSON.stringify(userId));
+      }),
+      { numRuns: 60 },
+    );
+    expect(await state()).toEqual(before);
+    for (const user of await redisUserIds()) expect(user).toMatch(VALID_USER_ID);
   });
 
   it("reading, cancelling and paying a booking with forged ids and tokens: 404/4xx, nothing changes", async () => {

@@ -64,7 +64,7 @@ describe("benchmark smoke run", () => {
 });
 
 describe("benchmark verification", () => {
-  it("fails a run whose stock does not add up or whose paid bookings are not in PostgreSQL", async () => {
+  it("fails a run whose stock does not add up, whose paid bookings are not in PostgreSQL, or whose holds went out of arrival order", async () => {
     const redis = new Redis(inject("redisUrl"));
     const pool = createPool(inject("databaseUrl"), 2);
     const engine = new Engine(redis, loadConfig({ REDIS_URL: inject("redisUrl") }));
@@ -72,16 +72,21 @@ describe("benchmark verification", () => {
     await engine.loadEvent(event, 0);
     try {
       const booking = await engine.hold({ eventId: event.id, userId: "verify-1", quantity: 2, email: "", idempotencyKey: "" });
+      const second = await engine.hold({ eventId: event.id, userId: "verify-2", quantity: 1, email: "", idempotencyKey: "" });
       const clean = await verifyOnSale(engine, pool, event.id, 0);
       expect(clean.problems).toEqual([]);
-      // One ticket too many in stock, and a booking paid in Redis that PostgreSQL never saw.
+      expect(clean.fcfsViolations).toBe(0);
+      // One ticket too many in stock, a booking paid in Redis that PostgreSQL never saw, and the
+      // two holds' grant numbers swapped: the later arrival held first.
       await redis.hincrby(eventKey(event.id), "instock", 1);
-      await redis.hset(bookingKey(event.id, booking.id), "state", "paid");
-      const broken = await verifyOnSale(engine, pool, event.id, 1);
+      await redis.hset(bookingKey(event.id, booking.id), "state", "paid", "hseq", 2);
+      await redis.hset(bookingKey(event.id, second.id), "hseq", 1);
+      const broken = await verifyOnSale(engine, pool, event.id, 0);
       expect(broken.ok).toBe(false);
       expect(broken.missingRows).toBe(1);
       expect(broken.fcfsViolations).toBe(1);
       expect(broken.problems.join(" ")).toMatch(/invariant broken/);
+      expect(broken.problems.join(" ")).toMatch(/hold 2 went to arrival 1 after hold 1 went to arrival 2/);
     } finally {
       await dropEvent(redis, event.id);
       redis.disconnect();

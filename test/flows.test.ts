@@ -65,6 +65,20 @@ describe("hold", () => {
     expect((await ctx.client.request("GET", `/events/${eventId}`)).body.instock).toBe(8);
   });
 
+  it("scopes an Idempotency-Key to its user: another person sending the same key gets a booking and token of their own", async () => {
+    const eventId = await ctx.client.eventId();
+    const first = await ctx.client.book(eventId, "idem-owner", 2, { "Idempotency-Key": "shared-key" });
+    const stranger = await ctx.client.book(eventId, "idem-stranger", 2, { "Idempotency-Key": "shared-key" });
+    expect(first.status).toBe(201);
+    expect(stranger.status).toBe(201);
+    expect(stranger.headers.get("idempotent-replayed")).toBeNull();
+    expect(stranger.body.id).not.toBe(first.body.id);
+    expect(stranger.body.token).not.toBe(first.body.token);
+    expect((await ctx.client.get(stranger.body.id, stranger.body.token)).body).toMatchObject({ status: "held", quantity: 2 });
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body.instock).toBe(6);
+    await checkInvariant(ctx.running.engine, eventId);
+  });
+
   it("enforces the per-person limit across bookings", async () => {
     const eventId = await ctx.client.eventId({ maxPerUser: 3 });
     const first = await ctx.client.book(eventId, "limit-user", 2);

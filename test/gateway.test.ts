@@ -39,7 +39,7 @@ describe("the mock gateway", () => {
     expect((await fetch(gateway, { headers: { Authorization: "Bearer sk_test_anyone" } })).status).toBe(401);
   });
 
-  it.skipIf(external === undefined)("listens on loopback even when the engine listens everywhere", async () => {
+  it.skipIf(external === undefined)("listens on loopback even when the engine listens everywhere (runs only where the host has a non-loopback address)", async () => {
     running = await startTestEngine({ HOST: "0.0.0.0" });
     expect((await fetch(`http://${external}:${running.http!.port}/healthz`)).status).toBe(200);
     await expect(fetch(`http://${external}:${running.config.payments.mock.port}/v1/events`)).rejects.toThrow();

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, expect, inject } from "vitest";
@@ -9,6 +10,10 @@ import { sleep } from "../testkit/processes.js";
 import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
 
 export const ADMIN_TOKEN = "test-admin-token";
+
+// The mutation runner (test/mutants/run.ts) only needs to see a property fail, not its
+// smallest counterexample, so it skips shrinking.
+if (process.env.MUTANT_RUN === "1") fc.configureGlobal({ endOnFailure: true });
 export const WEBHOOK_SECRET = "whsec_test_secret";
 
 export async function startTestEngine(env: Record<string, string> = {}, roles: Partial<Roles> = {}, log?: Logger): Promise<RunningEngine> {

@@ -61,7 +61,7 @@ class Follower {
 }
 
 describe("live booking status over WebSocket", () => {
-  it("counts positions down and pushes 'your turn' within 100 ms of a release, on every HTTP process (Hi.Events #178)", async () => {
+  it("counts positions down and pushes 'your turn' within 100 ms of a release (median; none past 1 s), on every HTTP process (Hi.Events #178)", async () => {
     const other = await startTestEngine();
     others.push(other);
     const port = ctx.running.http!.port;
@@ -101,9 +101,11 @@ describe("live booking status over WebSocket", () => {
     latencies.push(cTurn.atMs - releasedAgain, dMovedAgain.atMs - releasedAgain);
     expect(bCancelled.type).toBe("status");
 
-    // The release round trip itself is inside these figures; CI machines are slow, so the
-    // assertion is generous and the figure is printed for the note.
+    // The release round trip itself is inside these figures. A busy CI machine may stall one
+    // message, so the 100 ms is the median's; none may take a second.
     console.log(`live latency from release request to WebSocket message (ms): ${latencies.map((ms) => ms.toFixed(1)).join(", ")}`);
+    const sorted = [...latencies].sort((x, y) => x - y);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
     for (const ms of latencies) expect(ms).toBeLessThan(1000);
     for (const f of [b, c, d]) f.close();
     await checkInvariant(ctx.running.engine, eventId);

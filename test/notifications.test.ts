@@ -73,6 +73,23 @@ async function reminderJobs(bookingId: string) {
   return rows;
 }
 
+/**
+ * Waits until nothing more can arrive for the booking: none of its notify jobs that are due is
+ * waiting or running, and none of its notifications is being sent (one marked sent is already
+ * received: the SMTP server here parses a message before it answers).
+ */
+async function settled(bookingId: string): Promise<void> {
+  const schema = ctx.running.config.bossSchema;
+  const busy = async () => {
+    const { rows } = await ctx.running.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND state IN ('created', 'retry', 'active') AND start_after <= now()`,
+      [bookingId],
+    );
+    return rows[0]!.n + (await notifications(bookingId)).filter((n) => n.status === "sending").length;
+  };
+  await waitFor(busy, (n) => n === 0, 20_000);
+}
+
 describe("notifications", () => {
   it("a paid booking yields exactly one confirmation whose .ics carries the start time and zone", async () => {
     const startsAt = "2027-06-01T20:00:00+02:00";
@@ -100,7 +117,7 @@ describe("notifications", () => {
 
     // A retried job (same booking, same kind) finds the claim and sends nothing.
     expect(await notifier().notify({ bookingId: booking.id, kind: "confirmation" })).toBe("already");
-    await sleep(500);
+    await settled(booking.id);
     expect(mailsTo("cal-alice@example.com")).toHaveLength(1);
     expect(await waitFor(() => notifications(booking.id), (list) => list.every((n) => n.status !== "sending"))).toEqual([
       { kind: "confirmation", status: "sent", recipient: "cal-alice@example.com" },
@@ -187,7 +204,7 @@ describe("notifications", () => {
     // The job queued for the old time is still there; when it runs it finds the reminder sent.
     expect(await reminderJobs(booking.id)).toHaveLength(1);
     expect(await notifier().notify({ bookingId: booking.id, kind: "reminder_60m" })).toBe("already");
-    await sleep(300);
+    await settled(booking.id);
     expect(mailsTo("earlier-kim@example.com")).toHaveLength(2);
   });
 
@@ -202,7 +219,7 @@ describe("notifications", () => {
     );
     // The send-time check: a reminder job for it (as if queued before the cancel) sends nothing.
     expect(await notifier().notify({ bookingId: booking.id, kind: "reminder_60m" })).toBe("skipped");
-    await sleep(6000);
+    await settled(booking.id);
     expect(mailsTo("cancel-carol@example.com")).toHaveLength(0);
     expect(await notifications(booking.id)).toEqual([{ kind: "reminder_60m", status: "skipped", recipient: "cancel-carol@example.com" }]);
   });
@@ -297,13 +314,17 @@ describe("notifications", () => {
     expect(outcomes.filter((o) => o === "sent")).toHaveLength(1);
     expect(outcomes.filter((o) => o === "already")).toHaveLength(19);
     await waitFor(async () => mailsTo("race-hana@example.com"), (mails) => mails.some((m) => m.subject === "Reminder: Racing Mail"));
-    await sleep(500);
+    await settled(booking.id);
     expect(mailsTo("race-hana@example.com").filter((m) => m.subject === "Reminder: Racing Mail")).toHaveLength(1);
   });
 
   it("exports email and queue metrics", async () => {
-    await sleep(5500); // one pass of the queue gauges after the jobs above
-    const metrics = (await ctx.client.request("GET", "/metrics")).body as string;
+    // The queue gauges are read on a timer: wait for a pass after the jobs above.
+    const metrics = await waitFor(
+      async () => (await ctx.client.request("GET", "/metrics")).body as string,
+      (text) => /onsale_queue_depth\{queue="notify"\} [1-9]/.test(text),
+      20_000,
+    );
     expect(metrics).toMatch(/onsale_emails_total\{kind="confirmation",result="sent"\} [1-9]/);
     expect(metrics).toMatch(/onsale_emails_total\{kind="reminder",result="skipped"\} [1-9]/);
     expect(metrics).toMatch(/onsale_queue_depth\{queue="notify"\} [1-9]/); // the 1 h reminders of far-off events

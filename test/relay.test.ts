@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { logKey } from "../engine/keys.js";
-import { Relay } from "../jobs/relay.js";
+import { Relay, type StateChange } from "../jobs/relay.js";
 import { api, completedEvent, waitFor, startTestEngine, useTestEngine } from "./helpers.js";
 
 // Exactly-once persistence: however many relays run, each booking lands once and the
@@ -16,7 +16,11 @@ describe("relay", () => {
     for (const a of held.slice(0, 10)) await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
     for (const a of held.slice(10, 15)) await ctx.client.cancel(a.body.id, a.body.token);
 
-    const relays = [ctx.running.relay, new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log), new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log)];
+    // Each relay reports the state changes it commits (the hook that queues notifications):
+    // a batch written by two relays at once would report its changes twice.
+    const reported: StateChange[] = [];
+    const report = async (_client: unknown, _eventId: string, changes: StateChange[]) => reported.push(...changes);
+    const relays = Array.from({ length: 3 }, () => new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log, report));
     // Each pass writes at most 7 entries per event; run until the log is drained.
     for (let round = 0; round < 100; round++) {
       const written = await Promise.all(relays.map((relay) => relay.relayEvent(eventId)));
@@ -43,6 +47,14 @@ describe("relay", () => {
       [eventId],
     );
     expect(sums[0].n).toBe(10);
+    // Exactly once: each booking's reported changes chain from nothing to its row's status, none twice.
+    for (const row of rows) {
+      const chain = reported.filter((change) => change.bookingId === row.id);
+      expect(chain[0]?.from, `booking ${row.id}`).toBeNull();
+      for (let i = 1; i < chain.length; i++) expect(chain[i]!.from, `booking ${row.id}: ${JSON.stringify(chain)}`).toBe(chain[i - 1]!.to);
+      expect(chain.at(-1)?.to).toBe(row.status);
+    }
+    expect(new Set(reported.map((change) => change.bookingId)).size).toBe(rows.length);
     // FCFS in PostgreSQL too: holds were granted in arrival order.
     const granted = rows.filter((r) => r.hold_seq !== null).sort((a, b) => a.hold_seq - b.hold_seq);
     for (let i = 1; i < granted.length; i++) expect(granted[i].arrival_seq).toBeGreaterThan(granted[i - 1].arrival_seq);

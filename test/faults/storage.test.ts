@@ -52,7 +52,7 @@ describe("storage faults", () => {
     engine.kill("SIGTERM");
   });
 
-  it("Redis killed with appendfsync everysec: what survives is consistent, and the loss window is measured", async () => {
+  it("Redis process killed with appendfsync everysec: no acknowledged hold is lost, and what it kept is consistent", async () => {
     const redis = await startRedis("everysec");
     cleanups.push(() => redis.stop());
     const databaseUrl = await scenarioDatabase("onsale_faults_everysec");
@@ -60,16 +60,15 @@ describe("storage faults", () => {
     const engine = track(await startRole("serve", ["serve"], engineEnv(redis.url, databaseUrl, port)));
     const client = new Client(`http://127.0.0.1:${port}`);
     const eventId = await client.createEvent(1_000_000);
-    const acknowledged: { id: string; atMs: number }[] = [];
+    const acknowledged: { id: string }[] = [];
     let stop = false;
     const load = inParallel(16, 16, async (lane) => {
       for (let i = 0; !stop; i++) {
         const answer = await client.book(eventId, `everysec-${lane}-${i}`, 1).catch(() => null);
-        if (answer?.status === 201) acknowledged.push({ id: answer.body.id, atMs: Date.now() });
+        if (answer?.status === 201) acknowledged.push({ id: answer.body.id });
       }
     });
     await sleep(3_000);
-    const killedAtMs = Date.now();
     redis.proc.kill("SIGKILL");
     stop = true;
     await load;
@@ -79,11 +78,11 @@ describe("storage faults", () => {
     const present = await Promise.all(acknowledged.map((b) => check.exists(bookingKey(eventId, b.id))));
     check.disconnect();
     const lost = acknowledged.filter((_, i) => present[i] === 0);
-    const windowMs = lost.length === 0 ? 0 : killedAtMs - Math.min(...lost.map((b) => b.atMs));
-    console.log(`appendfsync everysec: ${acknowledged.length} holds acknowledged, ${lost.length} lost at the kill, loss window ${windowMs} ms`);
-    // Redis writes the AOF before it replies, so a killed process loses nothing it acknowledged;
-    // fsync once a second bounds what a host crash (not simulated here) can lose to about 1 s.
-    expect(windowMs).toBeLessThanOrEqual(2_500);
+    console.log(`appendfsync everysec: ${acknowledged.length} holds acknowledged, ${lost.length} lost at the kill`);
+    // Redis writes the AOF (to the page cache) before it replies, so a killed process loses
+    // nothing it acknowledged. What a host crash loses is not simulated here.
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(lost).toEqual([]);
     // The AOF is a prefix of the commands: the event Redis kept is consistent on its own.
     const recount = new Redis(redis.url);
     const tally = await checkInvariant(new Engine(recount, loadConfig({ REDIS_URL: redis.url })), eventId);
