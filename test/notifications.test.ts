@@ -79,7 +79,7 @@ async function reminderJobs(bookingId: string) {
  * received: the SMTP server here parses a message before it answers).
  */
 async function settled(bookingId: string): Promise<void> {
-  const schema = ctx.running.config.bossSchema;
+  const schema = ctx.running.config.postgres.bossSchema;
   const busy = async () => {
     const { rows } = await ctx.running.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 AND state IN ('created', 'retry', 'active') AND start_after <= now()`,
