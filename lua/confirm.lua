@@ -8,7 +8,7 @@
   the tickets: their booking stays cancelled and the payment is refunded.
 
   Input:
-    KEYS[1..10]  the event's keys (see includes/context.lua)
+    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
     ARGV[1] nowMs
     ARGV[2] holdMs          for holds served from the line, unless the event sets its own (hold_ms)
     ARGV[3] bookingId

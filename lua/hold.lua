@@ -5,7 +5,7 @@
   person's limits, then hold or queue.
 
   Input:
-    KEYS[1..10]  the event's keys (see includes/context.lua)
+    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
     ARGV[1]  nowMs
     ARGV[2]  holdMs            how long a new or served hold lasts, unless the event sets its own (hold_ms)
     ARGV[3]  bookingId         id for the booking if one is created (UUIDv7 from the caller)

@@ -5,7 +5,7 @@
   hold.lua does one, so a batch gives the same answers as the same requests one by one.
 
   Input:
-    KEYS[1..10]  the event's keys (see includes/context.lua)
+    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
     ARGV[1]  nowMs
     ARGV[2]  holdMs            unless the event sets its own (hold_ms)
     ARGV[3]  idempotencyTtlMs

@@ -6,7 +6,7 @@
   it), inventory starts from PostgreSQL's count of paid tickets.
 
   Input:
-    KEYS[1..10]  the event's keys (see includes/context.lua)
+    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
     ARGV[1] capacity
     ARGV[2] paidInDb        tickets paid according to PostgreSQL
     ARGV[3..] field, value pairs: settings and display fields (no inventory fields)

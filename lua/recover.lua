@@ -16,7 +16,7 @@
     not reuse the numbers of bookings it already holds.
 
   Input:
-    KEYS[1..10]  the event's keys (see includes/context.lua)
+    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
     ARGV[1] paidInDb        tickets paid according to PostgreSQL
     ARGV[2] maxArrivalSeq   highest arrival_seq PostgreSQL has for the event
     ARGV[3] maxHoldSeq      highest hold_seq PostgreSQL has for the event

@@ -23,7 +23,7 @@ import {
   type ScriptSettings,
 } from "../engine/commands.js";
 import { EngineError } from "../engine/errors.js";
-import { bookingKey, eventKeys, lineKey } from "../engine/keys.js";
+import { bookingKey, EVENT_KEYS, eventKeys, lineKey } from "../engine/keys.js";
 import { loadLua, SCRIPTS, type ScriptCommands } from "../engine/scripts.js";
 
 // The typed script boundary (engine/commands.ts) against the scripts' Input headers: each
@@ -45,12 +45,20 @@ interface Header {
 function header(script: string): Header {
   const text = readFileSync(join(LUA_DIR, `${script}.lua`), "utf8");
   const input = text.slice(text.indexOf("Input:"), text.indexOf("Output:"));
-  const range = /KEYS\[1\.\.(\d+)\]/.exec(input);
-  const keys = range ? Number(range[1]) : Math.max(...[...input.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+  const keys = /KEYS\[1\.\.EVENT_KEYS\]/.test(input) ? contextKeys() : highestIndex(input, "KEYS");
   const tail = /ARGV\[(\d+)\.\.\]/.exec(input);
-  const fixed = Math.max(0, ...[...input.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])));
+  const fixed = highestIndex(input, "ARGV");
   const perRequest = Number(/per request, (\d+) entries/.exec(input)?.[1] ?? 0);
   return { keys, argv: tail ? Number(tail[1]) - 1 : fixed, pairsTail: tail !== null, perRequest };
+}
+
+function highestIndex(text: string, array: "KEYS" | "ARGV"): number {
+  return Math.max(0, ...[...text.matchAll(new RegExp(`${array}\\[(\\d+)\\]`, "g"))].map((m) => Number(m[1])));
+}
+
+/** The event's keys as lua/includes/context.lua lists them, the ones every event script receives. */
+function contextKeys(): number {
+  return highestIndex(readFileSync(join(LUA_DIR, "includes", "context.lua"), "utf8"), "KEYS");
 }
 
 const settings: ScriptSettings = {
@@ -82,6 +90,11 @@ const BUILDERS: Record<keyof ScriptCommands, (extra: number) => Arg[]> = {
 };
 
 describe("script builders and the Lua Input headers", () => {
+  it("includes/context.lua lists exactly the keys engine/keys.ts builds for an event", () => {
+    expect(contextKeys()).toBe(EVENT_KEYS);
+    expect(eventKeys(eventId)).toHaveLength(EVENT_KEYS);
+  });
+
   it("every script in lua/ is registered and has a builder", () => {
     const files = readdirSync(LUA_DIR).filter((f) => f.endsWith(".lua")).map((f) => f.slice(0, -4)).sort();
     expect(Object.keys(SCRIPTS).sort()).toEqual(files);

@@ -1,5 +1,5 @@
 --[[
-  Shared by every script that changes an event. All scripts receive the same ten KEYS,
+  Shared by every script that changes an event. All scripts receive the same KEYS (EVENT_KEYS in engine/keys.ts),
   all carrying the event's hash tag {E}, so one slot holds the whole event:
     KEYS[1] event:{E}        hash: instock, held, paid, capacity, limits, sale window, display
     KEYS[2] line:{E}         zset: waiting bookings, score = arrival sequence
