@@ -70,7 +70,7 @@ local function bookingFromDb(r)
   return {
     id = r[1], key = ctx.bookingPrefix .. r[1], user = r[3], qty = r[4], state = '', seq = r[8], exp = 0,
     amount = r[5], currency = r[6], email = r[10], pay = r[7], reason = '', created = r[11], token = '',
-    hseq = r[9],
+    hseq = r[9], idem = '',
   }
 end
 
