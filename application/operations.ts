@@ -15,7 +15,7 @@ import { reopenPayments } from "../sql/payments.js";
 // clobbers a live instock, and lua/recover.lua only raises what Redis lost.
 
 /** Most events one warm or reconcile run walks. */
-export const OPS_EVENTS_MAX = 100_000;
+const OPS_EVENTS_MAX = 100_000;
 
 export type Progress = (done: number, total: number) => void;
 
@@ -28,7 +28,7 @@ export interface WarmResult {
   recover: RecoverResult;
 }
 
-export type DriftKind =
+type DriftKind =
   | "missing" // on sale in PostgreSQL, not live in Redis
   | "settings" // capacity, price, limits, sale window, status, proof-of-work or hold length differ
   | "display" // cached display fields differ from PostgreSQL (stale cache)

@@ -61,7 +61,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Fills in port 0 with free ports, and the URLs that depend on them. */
-export async function withPorts(config: Config): Promise<Config> {
+async function withPorts(config: Config): Promise<Config> {
   const { http, payments } = config;
   const port = http.port === 0 ? await freePort() : http.port;
   const mockPort = payments.mock.port === 0 ? await freePort() : payments.mock.port;

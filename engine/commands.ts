@@ -148,7 +148,7 @@ export function loadArgs(keys: EventKeys, r: LoadInput): Arg[] {
 }
 
 /** A booking an applied payment fact says is paid, as PostgreSQL has it, for restoring it in Redis. */
-export interface PaidToRestore {
+interface PaidToRestore {
   bookingId: string;
   /** PostgreSQL's row is paid (its tickets are in `paid`), not only the payment fact. */
   relayed: boolean;

@@ -40,7 +40,6 @@ import { BOOKING, EVENT } from "./schema.js";
 import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
 
 export type { Booking, ConfirmOutcome, HoldKind, KnownInDb, RecoverResult, SweepResult } from "./commands.js";
-export type { BookingState as BookingStatus } from "./schema.js";
 
 export interface HoldRequest {
   eventId: string;

@@ -18,7 +18,7 @@ type StreamReply = [string, RawLogEntry[]][];
  * On one Redis a single XREAD, blocking up to blockMs when nothing is there; on a cluster one
  * non-blocking XREAD per log, auto-pipelined per node.
  */
-export async function readLogs(redis: RedisClient, from: ReadonlyMap<string, string>, count: number, blockMs: number | null): Promise<[eventId: string, entries: RawLogEntry[]][]> {
+async function readLogs(redis: RedisClient, from: ReadonlyMap<string, string>, count: number, blockMs: number | null): Promise<[eventId: string, entries: RawLogEntry[]][]> {
   const eventIds = [...from.keys()];
   const eventOfKey = new Map(eventIds.map((eventId) => [logKey(eventId), eventId]));
   let reply: StreamReply;

@@ -28,7 +28,7 @@ export function bearer(header: string): string {
 }
 
 /** Checks an Authorization header against `Bearer <token>` in constant time; 401 otherwise. */
-export function adminGuard(token: string): (authorization: string) => void {
+function adminGuard(token: string): (authorization: string) => void {
   const expected = Buffer.from(`Bearer ${token}`);
   return (authorization) => {
     const given = Buffer.from(authorization);

@@ -8,7 +8,7 @@ import type { Pool } from "../sql/db.js";
 // What the engine's routes are given: built once per HTTP process by bin/app.ts.
 
 /** Makes a verified webhook's payment fact durable; the work role's payment ingest. */
-export interface WebhookIngest {
+interface WebhookIngest {
   handle(fact: PaymentFact): Promise<string>;
 }
 

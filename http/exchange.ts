@@ -12,7 +12,7 @@ import { type Problem, problems, toProblem } from "./problems.js";
 // needs synchronously (uWS frees the request after the handler returns), reads the body
 // under a limit, survives aborted clients, and writes replies corked.
 
-export interface RouteInput {
+interface RouteInput {
   params: string[];
   query: URLSearchParams;
   headers: Record<string, string>;

@@ -9,7 +9,7 @@ import { checkoutsToClose, closeCheckout } from "../sql/payments.js";
 // under way when the session closes still lands, and is handled as a late payment.
 
 /** Sessions one pass closes at most: the pass holds their row locks while it calls the provider. */
-export const CHECKOUT_CLOSE_BATCH = 50;
+const CHECKOUT_CLOSE_BATCH = 50;
 
 /** Closes sessions whose hold ended more than graceMs ago; true when there may be more. */
 export async function closeEndedCheckouts(pool: Pool, provider: PaymentProvider, graceMs: number, log: Logger): Promise<boolean> {

@@ -50,7 +50,7 @@ export interface MailSink {
 }
 
 /** A local SMTP server writing each message it receives to `dir` as <time>-<n>.eml. */
-export async function startMailSink(dir: string, log: Logger): Promise<MailSink> {
+async function startMailSink(dir: string, log: Logger): Promise<MailSink> {
   const absolute = resolve(dir);
   mkdirSync(absolute, { recursive: true });
   let count = readdirSync(absolute).length;

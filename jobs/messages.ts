@@ -28,7 +28,7 @@ export function reminderKind(offsetMs: number): NotificationKind {
 }
 
 /** The event's start as people there read it, e.g. "Tuesday 1 June 2027, 20:00 (Europe/Paris)". */
-export function localTime(at: Date, timeZone: string): string {
+function localTime(at: Date, timeZone: string): string {
   const text = new Intl.DateTimeFormat("en-GB", { timeZone, dateStyle: "full", timeStyle: "short" }).format(at);
   return `${text} (${timeZone})`;
 }
@@ -37,7 +37,7 @@ function compactUtc(at: Date): string {
   return at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
 }
 
-export function googleCalendarUrl(b: BookingForMail): string {
+function googleCalendarUrl(b: BookingForMail): string {
   const end = new Date(b.startsAt.getTime() + EVENT_LENGTH_MS);
   const params = new URLSearchParams({
     action: "TEMPLATE",

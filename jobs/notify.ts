@@ -39,7 +39,7 @@ function jobId(job: NotifyJob, dueAtMs = 0): string {
 }
 
 /** The emails a change calls for: only transitions, never a repeated state. */
-export function notificationsFor(change: StateChange): ("confirmation" | "your_turn" | "refund")[] {
+function notificationsFor(change: StateChange): ("confirmation" | "your_turn" | "refund")[] {
   if (change.from === change.to) return [];
   if (change.to === STATE.paid) return ["confirmation"];
   if (change.to === STATE.refunded) return ["refund"];

@@ -10,7 +10,7 @@ import { QUEUES, sendIn, workEach } from "./queues.js";
 // Typesense document match. Queued in the transaction that writes the event, only when
 // TYPESENSE_URL is set; the job reads the row afresh, so a retried or late job is harmless.
 
-export interface SearchSyncJob {
+interface SearchSyncJob {
   eventId: string;
 }
 

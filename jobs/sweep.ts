@@ -2,7 +2,7 @@ import type { Engine } from "../engine/engine.js";
 import { metrics } from "../engine/metrics.js";
 
 /** Sweep calls in flight at once: auto-pipelined by ioredis, so a chunk costs about one round trip. */
-export const SWEEP_CHUNK = 256;
+const SWEEP_CHUNK = 256;
 
 /**
  * One sweep pass over every live event: expired holds come back and the line moves even

@@ -84,7 +84,7 @@ export function seededRandom(seed: number): () => number {
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
-export function eventGenerator(seed: number, fromMs = Date.now()): () => GeneratedEvent {
+function eventGenerator(seed: number, fromMs = Date.now()): () => GeneratedEvent {
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   return () => {

@@ -31,7 +31,7 @@ export interface SearchQuery {
 }
 
 /** Text searches match exactly (every word a prefix) when they can, else fuzzily (trigrams). */
-export type Tier = SearchTier;
+type Tier = SearchTier;
 const TIERS: readonly (Tier | null)[] = ["exact", "fuzzy", null];
 
 /** Where the previous page ended: its last sort key and id (ties are broken by id). */

@@ -39,7 +39,7 @@ export interface SearchBackend {
   page(query: SearchQuery): Promise<SearchPage<SearchHit>>;
 }
 
-export function hitOfRow(row: SearchRow): SearchHit {
+function hitOfRow(row: SearchRow): SearchHit {
   return {
     id: row.id,
     name: row.name,

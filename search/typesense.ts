@@ -36,7 +36,7 @@ const TYPESENSE_PER_PAGE_MAX = 250;
 /** Typos tolerated per word (Typesense's maximum). */
 const TYPOS_PER_WORD = 2;
 
-export function collectionSchema(name: string): CollectionCreateSchema {
+function collectionSchema(name: string): CollectionCreateSchema {
   return {
     name,
     default_sorting_field: "starts_at_ms",
@@ -66,7 +66,7 @@ export function typesenseClient(config: SearchConfig): Client {
   });
 }
 
-export function documentOf(row: EventSearchRow): EventDocument {
+function documentOf(row: EventSearchRow): EventDocument {
   return {
     id: row.id,
     name: row.name,

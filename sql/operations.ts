@@ -53,7 +53,7 @@ const SQL = {
 } as const;
 
 /** Most paid bookings one recovery restores; a second run takes the rest. */
-export const RESTORE_MAX = 10_000;
+const RESTORE_MAX = 10_000;
 
 interface KnownRow {
   paid: number;

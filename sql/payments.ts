@@ -7,7 +7,7 @@ import type { Queryable } from "./db.js";
 /** What a stored fact asks of the engine: release is for a failed payment, expire for a closed checkout. */
 export type PaymentAction = "confirm" | "await" | "release" | "expire" | "decline_notice" | "refund_notice";
 
-export const paymentSql = {
+const paymentSql = {
   // Written before the webhook is answered 2xx; a redelivered event inserts nothing.
   record: `
     INSERT INTO payments (booking_id, event_id, provider, provider_event_id, provider_ref, kind,

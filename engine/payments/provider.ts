@@ -52,12 +52,12 @@ export interface CheckoutRequest {
   cancelUrl: string;
 }
 
-export interface Checkout {
+interface Checkout {
   id: string;
   url: string;
 }
 
-export interface RefundRequest {
+interface RefundRequest {
   paymentRef: string;
   amountMinor: number;
   currency: string;
@@ -67,7 +67,7 @@ export interface RefundRequest {
   reason: string;
 }
 
-export interface Refund {
+interface Refund {
   id: string;
   status: string;
 }

@@ -72,7 +72,7 @@ const SESSION_KINDS: Partial<Record<Stripe.Event.Type, PaymentFactKind>> = {
 };
 
 /** The neutral fact a verified Stripe event states; null for events that are no payment fact. */
-export function stripeFactOf(event: Stripe.Event): PaymentFact | null {
+function stripeFactOf(event: Stripe.Event): PaymentFact | null {
   const base = { provider: "stripe", providerEventId: event.id, type: event.type, raw: event };
   switch (event.type) {
     case "checkout.session.completed":

@@ -9,7 +9,7 @@ import type { HttpDeps } from "../deps.js";
 // fact is durable in PostgreSQL.
 
 /** Providers' events can be far larger than our own request bodies. */
-export const WEBHOOK_BODY_BYTES = 512 * 1024;
+const WEBHOOK_BODY_BYTES = 512 * 1024;
 
 export function webhookRoutes(deps: HttpDeps): RouteSpec[] {
   const { provider, ingest, log } = deps;
