@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { costTable, targetLines } from "./costs.js";
 import { DEFAULTS, runBench, writeResults, type BenchOptions } from "./run.js";
 
 // npm run bench -- [options]; --help lists them. Exits 1 when an invariant broke.
@@ -101,6 +102,11 @@ const line = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; p999
   `${name.padEnd(20)} ${String(r.rps).padStart(8)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  p99.9 ${r.p999Ms} ms  errors ${r.errors}`;
 process.stdout.write(
   [
+    "",
+    ...costTable(result.runs),
+    "",
+    "cost targets (ratios in this run):",
+    ...targetLines(result.costTargets),
     "",
     ...Object.entries(result.runs).map(([name, r]) => line(name, r)),
     `ratios: engine/http ${result.ratios.engineToHttpCeiling}  engine/redis ${result.ratios.engineToRedisCeiling}  engine/postgres ${result.ratios.engineToPostgres}`,
