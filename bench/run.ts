@@ -16,6 +16,7 @@ import { withRedisCost } from "./redisCost.js";
 import { CpuMeter, databaseNameOf, metered, perRequest, serverUrlOf, type CpuSources } from "./cpu.js";
 import { dropFloor, prepareFloor } from "./floor.js";
 import { costTargets, type CostTarget } from "./costs.js";
+import { DURABILITY, runRivals, type RivalsResult } from "./rivals.js";
 import { Progress, type PhaseInfo } from "./progress.js";
 import { renderReport } from "./report.js";
 import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
@@ -56,6 +57,10 @@ export interface BenchOptions {
   settleTimeoutMs: number;
   /** Group commit (HOLD_BATCH) for the on-sale run; single vs batched are also run side by side. */
   holdBatch: boolean;
+  /** Also run the engine beside its PostgreSQL rivals at matched durability (bench/rivals.ts). */
+  rivals: boolean;
+  /** People in each of those runs. */
+  rivalPeople: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -76,6 +81,8 @@ export const DEFAULTS: BenchOptions = {
   profile: false,
   settleTimeoutMs: 300_000,
   holdBatch: false,
+  rivals: false,
+  rivalPeople: 20_000,
 };
 
 export interface BenchResult {
@@ -107,6 +114,8 @@ export interface BenchResult {
     postgresDesign: { ok: boolean; capacity: number; instock: number; held: number };
   };
   memory: { waiting: WaitingMemory; peakRssBytes: Record<string, number> };
+  /** With --rivals: the engine beside the PostgreSQL rivals at both durability levels. */
+  rivals?: RivalsResult;
 }
 
 const ADMIN_TOKEN = "bench-admin-token";
@@ -179,9 +188,12 @@ interface Bench {
   waiting?: WaitingMemory;
   onSale?: { eventId: string; mix: Mix; engines: Proc[]; meter: CpuMeter; arrivalMs?: number; settleMs?: number; relayMs?: number };
   checked?: Invariants;
+  rivals?: RivalsResult;
 }
 
 interface Phase extends PhaseInfo {
+  /** The option that must be on for this phase to run. */
+  only?: "rivals";
   /** Runs the phase; returns one line saying what it found. */
   run(bench: Bench): Promise<string>;
 }
@@ -195,6 +207,7 @@ const PHASES: readonly Phase[] = [
   { name: "on-sale settles", what: "until nothing is held and the line is empty", run: settlePhase },
   { name: "relay to postgres", what: "until the relay has written the whole log", run: relayPhase },
   { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it; refusals alone (sold out)", run: singleVsBatchedPhase },
+  { name: "rivals", what: `engine and PostgreSQL rivals on one workload, at matched durability: ${DURABILITY.map((d) => d.level).join(", ")}`, run: rivalsPhase, only: "rivals" },
   { name: "invariants", what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once", run: invariantsPhase },
 ];
 
@@ -401,11 +414,20 @@ async function singleVsBatchedPhase(bench: Bench): Promise<string> {
   return `single ${summary(bench.runs.engineSingle)}; batched ${summary(bench.runs.engineBatched)}`;
 }
 
+async function rivalsPhase(bench: Bench): Promise<string> {
+  bench.rivals = await runRivals(bench, (line) => process.stderr.write(`  ${line}\n`));
+  return DURABILITY.map(({ level }) => {
+    const { strongest, engine, engineToStrongest } = bench.rivals!.levels[level];
+    return `${level}: ${engine} ${engineToStrongest.rps}× the strongest rival (${strongest}) in req/s, ${engineToStrongest.cpuPerRequest}× its CPU per request`;
+  }).join("; ");
+}
+
 async function invariantsPhase(bench: Bench): Promise<string> {
   const { eventId, mix } = measured(bench.onSale, "on-sale");
   const checked = await verifyOnSale(bench.engine, bench.pool, eventId, mix.counts.fcfsViolations);
   const design = measured(bench.postgresDesign, "postgres design");
   if (!design.ok) checked.problems.push(`the PostgreSQL design oversold: ${JSON.stringify(design)}`);
+  checked.problems.push(...(bench.rivals?.problems ?? []));
   checked.ok = checked.problems.length === 0;
   bench.checked = checked;
   return checked.ok ? "all held" : `BROKEN: ${checked.problems.join("; ")}`;
@@ -461,6 +483,7 @@ function result(bench: Bench, startedMs: number): BenchResult {
       mix: onSale.mix.counts, redis, postgres, postgresDesign: measured(bench.postgresDesign, "postgres design"),
     },
     memory: { waiting: measured(bench.waiting, "waiting memory"), peakRssBytes: bench.peakRssBytes },
+    ...(bench.rivals ? { rivals: bench.rivals } : {}),
   };
 }
 
@@ -494,8 +517,9 @@ export async function runBench(options: BenchOptions, progress = new Progress())
   const startedMs = Date.now();
   const bench = await openBench(options, progress);
   try {
-    for (const [index, phase] of PHASES.entries()) {
-      progress.begin(index, PHASES.length, phase);
+    const phases = PHASES.filter((phase) => phase.only === undefined || options[phase.only]);
+    for (const [index, phase] of phases.entries()) {
+      progress.begin(index, phases.length, phase);
       progress.end(await phase.run(bench));
     }
     return result(bench, startedMs);
