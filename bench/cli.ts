@@ -122,6 +122,7 @@ process.stdout.write(
     "",
     ...costTable(result.runs),
     "",
+    `engine idle, CPU µs per second: ${Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${us}`).join(", ")}`,
     "cost targets (ratios in this run):",
     ...targetLines(result.costTargets),
     "",

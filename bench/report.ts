@@ -99,6 +99,7 @@ function costSection(result: BenchResult): string {
   return `<h2>Cost per request, by process</h2>
 <p>CPU µs each process spent per request (from <code>/proc/&lt;pid&gt;/stat</code>, Redis <code>INFO cpu</code>, PostgreSQL as the sum of its backends), measured side by side in this run. <b>${met} of ${result.costTargets.length} cost targets met.</b></p>
 ${table(["run", ...columns, "system"], rows)}
+<p>With nothing asked of them, the engine's processes spent (CPU µs per second): ${escape(Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${fmt(us)}`).join(", "))}.</p>
 ${table(["target", "value", "limit", "met?", "measured as"], result.costTargets.map((t) => [t.target, t.value, t.limit, t.met ? "met" : "not met", t.measured]))}`;
 }
 

@@ -20,7 +20,7 @@ import { DURABILITY, runRivals, type RivalsResult } from "./rivals.js";
 import { Progress, type PhaseInfo } from "./progress.js";
 import { renderReport } from "./report.js";
 import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
-import { ROOT, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { ROOT, sleep, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
 import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.js";
 
 // The on-sale benchmark. In one run, on one machine, side by side:
@@ -114,6 +114,8 @@ export interface BenchResult {
     postgresDesign: { ok: boolean; capacity: number; instock: number; held: number };
   };
   memory: { waiting: WaitingMemory; peakRssBytes: Record<string, number> };
+  /** CPU µs per second of serve, work, gateway, Redis and PostgreSQL when no request comes (background work). */
+  idleCpuUsPerSecond: Record<string, number>;
   /** With --rivals: the engine beside the PostgreSQL rivals at both durability levels. */
   rivals?: RivalsResult;
 }
@@ -121,6 +123,7 @@ export interface BenchResult {
 const ADMIN_TOKEN = "bench-admin-token";
 /** The refusal run's event: all of it bought by one person (maxPerUser) before the run. */
 const REFUSAL_TICKETS = 4;
+const IDLE_MS = 3000;
 const CEILING_TICKETS = 10_000_000;
 const WEBHOOK_SECRET = "whsec_bench_local_only";
 export const BOOKING_ANSWERS = ["201", "202", "409"];
@@ -189,6 +192,7 @@ interface Bench {
   onSale?: { eventId: string; mix: Mix; engines: Proc[]; meter: CpuMeter; arrivalMs?: number; settleMs?: number; relayMs?: number };
   checked?: Invariants;
   rivals?: RivalsResult;
+  idleCpuUsPerSecond?: Record<string, number>;
 }
 
 interface Phase extends PhaseInfo {
@@ -386,12 +390,20 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   bench.events.push(eventId);
   const others = measured(bench.onSale, "on-sale").engines.slice(options.workers);
   const sources = engineSources(bench, [...servers, ...others], false);
+  if (!holdBatch) bench.idleCpuUsPerSecond = await idleCost(sources);
   const peak = await withRedisCost(bench.redis, () => metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode))));
   // Latency below saturation: the same path held at 80% of the rate it just peaked at.
   const at80 = await timedLoad(bench, options.seconds, bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))));
   if (!holdBatch) bench.runs.engineRefusals = await refusalRun(bench, sources);
   await retire(bench, servers);
   return [peak, at80];
+}
+
+/** CPU per second of the engine's processes with nothing asked of them: what background work costs. */
+async function idleCost(sources: CpuSources): Promise<Record<string, number>> {
+  const meter = await new CpuMeter(sources).begin();
+  await sleep(IDLE_MS);
+  return perRequest(await meter.end(), IDLE_MS / 1000);
 }
 
 /** The full path answering only refusals: an event whose every ticket is paid, so every request is sold out. */
@@ -483,6 +495,7 @@ function result(bench: Bench, startedMs: number): BenchResult {
       mix: onSale.mix.counts, redis, postgres, postgresDesign: measured(bench.postgresDesign, "postgres design"),
     },
     memory: { waiting: measured(bench.waiting, "waiting memory"), peakRssBytes: bench.peakRssBytes },
+    idleCpuUsPerSecond: measured(bench.idleCpuUsPerSecond, "idle cost"),
     ...(bench.rivals ? { rivals: bench.rivals } : {}),
   };
 }
