@@ -211,7 +211,7 @@ const PHASES: readonly Phase[] = [
   { name: "on-sale settles", what: "until nothing is held and the line is empty", run: settlePhase },
   { name: "relay to postgres", what: "until the relay has written the whole log", run: relayPhase },
   { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it; refusals alone (sold out)", run: singleVsBatchedPhase },
-  { name: "rivals", what: `engine and PostgreSQL rivals on one workload, at matched durability: ${DURABILITY.map((d) => d.level).join(", ")}`, run: rivalsPhase, only: "rivals" },
+  { name: "rivals", what: "engine and PostgreSQL rivals on one workload, at matched durability (AOF everysec vs synchronous_commit off, always vs on)", run: rivalsPhase, only: "rivals" },
   { name: "invariants", what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once", run: invariantsPhase },
 ];
 
