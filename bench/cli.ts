@@ -127,7 +127,7 @@ process.stdout.write(
     ...targetLines(result.costTargets),
     "",
     ...Object.entries(result.runs).map(([name, r]) => line(name, r)),
-    `ratios: engine/http ${result.ratios.engineToHttpCeiling}  engine/redis ${result.ratios.engineToRedisCeiling}  engine/postgres ${result.ratios.engineToPostgres}`,
+    `ratios: engine/http ${result.ratios.engineToHttpCeiling}  engine/redis ${result.ratios.engineToRedisCeiling}`,
     `group commit: redis batched/single ${result.ratios.redisBatchedToSingle}  engine batched/single ${result.ratios.engineBatchedToSingle}`,
     `on-sale: ${result.people} people in ${result.onSale.arrivalMs} ms, settled in ${result.onSale.settleMs} ms, relayed in ${result.onSale.relayMs} ms`,
     `redis memory per waiting person: ${result.memory.waiting.bytesPerWaiting} bytes`,

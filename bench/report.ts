@@ -98,9 +98,24 @@ function costSection(result: BenchResult): string {
   const met = result.costTargets.filter((t) => t.met).length;
   return `<h2>Cost per request, by process</h2>
 <p>CPU µs each process spent per request (from <code>/proc/&lt;pid&gt;/stat</code>, Redis <code>INFO cpu</code>, PostgreSQL as the sum of its backends), measured side by side in this run. <b>${met} of ${result.costTargets.length} cost targets met.</b></p>
-${table(["run", ...columns, "system"], rows)}
+<div class="wide">${table(["run", ...columns, "system"], rows)}</div>
 <p>With nothing asked of them, the engine's processes spent (CPU µs per second): ${escape(Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${fmt(us)}`).join(", "))}.</p>
 ${table(["target", "value", "limit", "met?", "measured as"], result.costTargets.map((t) => [t.target, t.value, t.limit, t.met ? "met" : "not met", t.measured]))}`;
+}
+
+/** With --rivals: each durability level's runs side by side, with their mix of answers. */
+function rivalsSection(result: BenchResult): string {
+  if (!result.rivals) return "";
+  const { people, tickets, lineMax, levels } = result.rivals;
+  const rows = Object.entries(levels).flatMap(([level, l]) => Object.entries(l.runs).map(([design, r]) => {
+    const mix = l.mix[design as keyof typeof l.mix];
+    return [level, design, r.rps, r.p99Ms, serverCpuUs(r), `${fmt(mix.held)} / ${fmt(mix.waiting)} / ${fmt(mix.refused)}`];
+  }));
+  const lines = Object.entries(levels).map(([level, l]) => `<li>${escape(level)}: ${escape(l.engine)} ${fmt(l.engineToStrongest.rps)}× the strongest rival (${escape(l.strongest)}) in req/s, ${fmt(l.engineToStrongest.cpuPerRequest)}× its CPU per request</li>`);
+  return `<h2>The engine beside the PostgreSQL rivals</h2>
+<p>${fmt(people)} people, ${fmt(tickets)} tickets, a line of ${fmt(lineMax)}; Redis AOF everysec vs synchronous_commit=off, always vs on.</p>
+<ul>${lines.join("")}</ul>
+${table(["durability", "design", "req/s", "p99 ms", "system CPU µs/request", "held / waiting / refused"], rows)}`;
 }
 
 export function renderReport(result: BenchResult, command: string): string {
@@ -109,16 +124,17 @@ export function renderReport(result: BenchResult, command: string): string {
   const runRows = Object.entries(runs).map(([name, r]) => [name, r.rps, r.p50Ms, r.p99Ms, r.p999Ms, r.errors, r.requests, r.durationMs]);
   const mem = result.memory;
   return `<!doctype html><html><head><meta charset="utf-8"><title>On-sale benchmark ${escape(result.startedAt)}</title>
-<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:1.5em 0}figcaption{font-weight:bold}.ok{color:#2ca02c}.bad{color:#d62728}code{background:#f4f4f4;padding:2px 4px}</style></head><body>
+<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:1.5em 0}.wide{overflow-x:auto}.wide td,.wide th{padding:3px 4px}figcaption{font-weight:bold}.ok{color:#2ca02c}.bad{color:#d62728}code{background:#f4f4f4;padding:2px 4px}</style></head><body>
 <h1>On-sale benchmark</h1>
 <p><code>${escape(command)}</code><br>${escape(result.startedAt)} · ${result.machine.cpus} cores (shared; load average ${result.machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}) · ${fmt(result.people)} people · ${fmt(result.tickets)} tickets · ${result.workers} HTTP worker process(es) · ${fmt(result.durationMs / 1000)} s in all</p>
 ${costSection(result)}
+${rivalsSection(result)}
 <h2>Invariants: <span class="${inv.ok ? "ok" : "bad"}">${inv.ok ? "all held" : "BROKEN"}</span></h2>
 ${table(["oversold", "FCFS violations", "paid rows missing", "paid rows too many"], [[inv.oversold, inv.fcfsViolations, inv.missingRows, inv.duplicateRows]])}
 ${inv.problems.length ? `<ul>${inv.problems.map((p) => `<li class="bad">${escape(p)}</li>`).join("")}</ul>` : ""}
 <h2>Side by side</h2>
 ${table(["run", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "requests", "duration ms"], runRows)}
-${table(["engine / HTTP ceiling (3/1)", "engine / Redis ceiling (3/2)", "engine / PostgreSQL design (3/4)", "Redis batched / single", "engine batched / single"], [[result.ratios.engineToHttpCeiling, result.ratios.engineToRedisCeiling, result.ratios.engineToPostgres, result.ratios.redisBatchedToSingle, result.ratios.engineBatchedToSingle]])}
+${table(["engine / HTTP ceiling (3/1)", "engine / Redis ceiling (3/2)", "Redis batched / single", "engine batched / single"], [[result.ratios.engineToHttpCeiling, result.ratios.engineToRedisCeiling, result.ratios.redisBatchedToSingle, result.ratios.engineBatchedToSingle]])}
 ${table(["run (inside Redis)", "script calls per request", "µs in scripts per request", "Redis CPU µs per request"], Object.entries(runs).filter(([, r]) => r.redis).map(([name, r]) => [name, r.redis!.callsPerRequest, r.redis!.scriptUsPerRequest, r.redis!.cpuUsPerRequest]))}
 ${throughputPlot(runs)}
 ${histogramPlot(runs)}
