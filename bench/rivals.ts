@@ -92,12 +92,14 @@ async function engineAt(bench: RivalsBench, appendfsync: string, design: (typeof
   const redis = new Redis(redisServer.url);
   try {
     const env = { ...engineEnv({ ...options, redisUrl: redisServer.url }, port, gatewayPort, design === "engineBatched"), LINE_MAX: String(lineMax), HOLD_SECONDS: "3600" };
-    const engines = await Promise.all([startRole("serve-rivals", ["serve", "--workers", "1"], env), startRole("work-rivals", ["work"], env)]);
+    const serves = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${design}-${i}`, ["serve", "--workers", "1"], env)));
+    const work = await startRole(`work-${design}`, ["work"], env);
+    const engines = [...serves, work];
     bench.procs.push(...engines);
     const url = `http://127.0.0.1:${port}`;
     const eventId = await createEvent(url, tickets);
     const sources = {
-      pids: { serve: [engines[0]!.pid], work: [engines[1]!.pid] }, redis,
+      pids: { serve: serves.map((proc) => proc.pid), work: [work.pid] }, redis,
       postgres: { serverUrl: serverUrlOf(options.databaseUrl), databases: [databaseNameOf(options.databaseUrl)] },
     };
     const run = await metered(sources, workload(bench, url, eventId, `${design}-${appendfsync}`));
