@@ -94,7 +94,7 @@ function rivalLines(result: Awaited<ReturnType<typeof runBench>>): string[] {
   return [
     `rivals: ${people} people, ${tickets} tickets, line of ${lineMax}`,
     ...Object.entries(levels).flatMap(([level, l]) => [
-      ...Object.entries(l.runs).map(([design, r]) => `  ${level.padEnd(9)} ${design.padEnd(9)} ${String(r.rps).padStart(7)} req/s  system ${serverCpuUs(r)} µs/request  ${mixLine(l.mix[design as keyof typeof l.mix])}`),
+      ...Object.entries(l.runs).map(([design, r]) => `  ${level.padEnd(9)} ${design.padEnd(14)} ${String(r.rps).padStart(7)} req/s  system ${serverCpuUs(r)} µs/request  ${mixLine(l.mix[design as keyof typeof l.mix])}`),
       `  ${level}: ${l.engine} ${l.engineToStrongest.rps}× the strongest rival (${l.strongest}) in req/s, ${l.engineToStrongest.cpuPerRequest}× its CPU per request`,
     ]),
   ];
