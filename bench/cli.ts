@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
+import { costTable, serverCpuUs, targetLines } from "./costs.js";
+import { mixLine } from "./rivals.js";
 import { DEFAULTS, runBench, writeResults, type BenchOptions } from "./run.js";
 
 // npm run bench -- [options]; --help lists them. Exits 1 when an invariant broke.
 
-type CountKey = "people" | "tickets" | "workers" | "threads" | "connections" | "seconds" | "holdSeconds";
+type CountKey = "people" | "tickets" | "workers" | "threads" | "connections" | "seconds" | "holdSeconds" | "rivalPeople";
 
 interface CountOption {
   flag: string;
@@ -21,6 +23,7 @@ const COUNTS: readonly CountOption[] = [
   { flag: "threads", key: "threads", min: 1, max: 64, what: "load-generator threads" },
   { flag: "connections", key: "connections", min: 1, max: 10_000, what: "HTTP connections, split over the threads" },
   { flag: "seconds", key: "seconds", min: 1, max: 600, what: "length of each fixed-time run (ceilings, PostgreSQL design, single vs batched)" },
+  { flag: "rival-people", key: "rivalPeople", min: 10, max: 10_000_000, what: "people in each --rivals run (tickets in proportion to --tickets/--people, line of half)" },
   { flag: "hold-seconds", key: "holdSeconds", min: 1, max: 3600, what: "HOLD_SECONDS of the engine, short so unpaid holds expire during the run" },
 ];
 
@@ -37,6 +40,7 @@ const HELP = [
   `  --${"hold-batch on|off".padEnd(22)} group commit (HOLD_BATCH) for the on-sale run (default ${DEFAULTS.holdBatch ? "on" : "off"})`,
   `  --${"redis-url U".padEnd(22)} Redis the engine and the bench use (default $REDIS_URL or ${DEFAULTS.redisUrl})`,
   `  --${"database-url U".padEnd(22)} PostgreSQL database of the engine (default $DATABASE_URL or ${DEFAULTS.databaseUrl})`,
+  `  --${"rivals".padEnd(22)} also run the engine beside its PostgreSQL rivals at matched durability (AOF everysec vs synchronous_commit=off, always vs on)`,
   `  --${"profile".padEnd(22)} run the engine processes under node --cpu-prof (profiles in bench/results/profiles)`,
   `  --${"help".padEnd(22)} print this and exit`,
   "",
@@ -51,6 +55,7 @@ function parseOptions(args: string[]): BenchOptions | "help" {
       "redis-url": { type: "string" },
       "database-url": { type: "string" },
       profile: { type: "boolean" },
+      rivals: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -61,6 +66,7 @@ function parseOptions(args: string[]): BenchOptions | "help" {
     redisUrl: (values["redis-url"] as string | undefined) ?? DEFAULTS.redisUrl,
     databaseUrl: (values["database-url"] as string | undefined) ?? DEFAULTS.databaseUrl,
     profile: (values.profile as boolean | undefined) ?? false,
+    rivals: (values.rivals as boolean | undefined) ?? false,
     holdBatch: onOff(values["hold-batch"] as string | undefined),
   };
   for (const o of COUNTS) options[o.key] = count(o, values[o.flag] as string | undefined);
@@ -80,6 +86,18 @@ function onOff(raw: string | undefined): boolean {
   if (raw === undefined) return DEFAULTS.holdBatch;
   if (raw !== "on" && raw !== "off") throw new Error(`--hold-batch must be on or off, got "${raw}"`);
   return raw === "on";
+}
+
+function rivalLines(result: Awaited<ReturnType<typeof runBench>>): string[] {
+  if (!result.rivals) return [];
+  const { people, tickets, lineMax, levels } = result.rivals;
+  return [
+    `rivals: ${people} people, ${tickets} tickets, line of ${lineMax}`,
+    ...Object.entries(levels).flatMap(([level, l]) => [
+      ...Object.entries(l.runs).map(([design, r]) => `  ${level.padEnd(9)} ${design.padEnd(14)} ${String(r.rps).padStart(7)} req/s  system ${serverCpuUs(r)} µs/request  ${mixLine(l.mix[design as keyof typeof l.mix])}`),
+      `  ${level}: ${l.engine} ${l.engineToStrongest.rps}× the strongest rival (${l.strongest}) in req/s, ${l.engineToStrongest.cpuPerRequest}× its CPU per request`,
+    ]),
+  ];
 }
 
 let options: BenchOptions | "help";
@@ -102,12 +120,19 @@ const line = (name: string, r: { rps: number; p50Ms: number; p99Ms: number; p999
 process.stdout.write(
   [
     "",
+    ...costTable(result.runs),
+    "",
+    `engine idle, CPU µs per second: ${Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${us}`).join(", ")}`,
+    "cost targets (ratios in this run):",
+    ...targetLines(result.costTargets),
+    "",
     ...Object.entries(result.runs).map(([name, r]) => line(name, r)),
-    `ratios: engine/http ${result.ratios.engineToHttpCeiling}  engine/redis ${result.ratios.engineToRedisCeiling}  engine/postgres ${result.ratios.engineToPostgres}`,
+    `ratios: engine/http ${result.ratios.engineToHttpCeiling}  engine/redis ${result.ratios.engineToRedisCeiling}`,
     `group commit: redis batched/single ${result.ratios.redisBatchedToSingle}  engine batched/single ${result.ratios.engineBatchedToSingle}`,
     `on-sale: ${result.people} people in ${result.onSale.arrivalMs} ms, settled in ${result.onSale.settleMs} ms, relayed in ${result.onSale.relayMs} ms`,
     `redis memory per waiting person: ${result.memory.waiting.bytesPerWaiting} bytes`,
     `invariants: ${result.invariants.ok ? "ok" : `BROKEN: ${result.invariants.problems.join("; ")}`}`,
+    ...rivalLines(result),
     `results: ${files.json}, ${files.html}`,
     "",
   ].join("\n"),

@@ -19,6 +19,10 @@ export interface RunResult {
   timeline: number[];
   /** Non-empty latency buckets as [upperMs, count]. */
   histogram: [number, number][];
+  /** CPU the load-generator threads spent, in µs. */
+  loadgenCpuUs: number;
+  /** CPU µs per request by process (loadgen, serve, redis, postgres, ...), for runs that measure it. */
+  cpuUsPerRequest?: Record<string, number>;
   /** What the run cost inside Redis, for runs that reach it. */
   redis?: RedisCost;
 }
@@ -79,6 +83,7 @@ export async function runThreads(workerUrl: URL, jobs: unknown[], okStatuses: st
   const timeline: number[] = [];
   let errors = 0;
   let durationMs = 0;
+  let loadgenCpuUs = 0;
   let last = 0;
   const startedMs = Date.now();
   const sampler = setInterval(() => {
@@ -102,6 +107,7 @@ export async function runThreads(workerUrl: URL, jobs: unknown[], okStatuses: st
           for (const [status, count] of Object.entries(message.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
           errors += message.errors + message.timeouts;
           durationMs = Math.max(durationMs, message.durationMs);
+          loadgenCpuUs += message.cpuUs;
           responses[i] = own.total;
         });
         worker.on("error", reject);
@@ -124,5 +130,6 @@ export async function runThreads(workerUrl: URL, jobs: unknown[], okStatuses: st
     statuses,
     timeline,
     histogram: histogram.nonEmpty(),
+    loadgenCpuUs,
   };
 }

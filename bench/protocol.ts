@@ -1,8 +1,9 @@
-// What load threads send their parent, and what every load thread asks for.
+// What load threads send their parent, and what every load thread asks for. A thread reports
+// the CPU it spent itself (cpuUs), so the load generator's cost is measured like any process's.
 
 export type LoadMessage =
   | { type: "tick"; responses: number }
-  | { type: "done"; counts: number[]; statuses: Record<string, number>; errors: number; timeouts: number; durationMs: number };
+  | { type: "done"; counts: number[]; statuses: Record<string, number>; errors: number; timeouts: number; durationMs: number; cpuUs: number };
 
 export const TICK_MS = 250;
 

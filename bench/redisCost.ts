@@ -1,4 +1,5 @@
 import type { RedisClient } from "../engine/redis.js";
+import { redisCpuUs } from "./cpu.js";
 
 // What a run cost inside Redis, from INFO deltas: script calls (EVALSHA), their time, and the
 // server's CPU. The server is shared with anything else using it, so read these as upper bounds.
@@ -16,15 +17,13 @@ export interface RedisCost {
 interface Snapshot {
   calls: number;
   usec: number;
-  cpuS: number;
+  cpuUs: number;
 }
 
 async function snapshot(redis: RedisClient): Promise<Snapshot> {
-  const [commands, cpu] = await Promise.all([redis.info("commandstats"), redis.info("cpu")]);
+  const [commands, cpuUs] = await Promise.all([redis.info("commandstats"), redisCpuUs(redis)]);
   const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(commands);
-  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1] ?? 0);
-  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
-  return { calls: Number(evalsha?.[1] ?? 0), usec: Number(evalsha?.[2] ?? 0), cpuS: user + sys };
+  return { calls: Number(evalsha?.[1] ?? 0), usec: Number(evalsha?.[2] ?? 0), cpuUs };
 }
 
 /** Runs `run` and adds what it cost Redis per request (the run's `requests`). */
@@ -39,7 +38,7 @@ export async function withRedisCost<T extends { requests: number }>(redis: Redis
       scriptCalls: after.calls - before.calls,
       scriptUsPerRequest: per(after.usec - before.usec),
       callsPerRequest: per(after.calls - before.calls),
-      cpuUsPerRequest: per((after.cpuS - before.cpuS) * 1e6),
+      cpuUsPerRequest: per(after.cpuUs - before.cpuUs),
     },
   };
 }

@@ -1,10 +1,11 @@
 import type { RunResult } from "./load.js";
+import { COST_COLUMNS, serverCpuUs } from "./costs.js";
 import type { BenchResult } from "./run.js";
 
 // A self-contained HTML report: tables and inline SVG plots, no scripts, no network.
 
 const COLORS: Record<string, string> = {
-  httpCeiling: "#7f7f7f", redisCeiling: "#d62728", redisCeilingSingle: "#ff9896", redisBatched: "#9467bd",
+  httpCeiling: "#7f7f7f", holdFloor: "#bcbd22", engineRefusals: "#ff7f0e", redisCeiling: "#d62728", redisCeilingSingle: "#ff9896", redisBatched: "#9467bd",
   engine: "#1f77b4", engineSingle: "#aec7e8", engineSingleAt80: "#8c564b", engineBatched: "#17becf", engineBatchedAt80: "#e377c2", postgres: "#2ca02c",
 };
 const WIDTH = 720;
@@ -89,21 +90,51 @@ function table(head: string[], rows: (string | number)[][]): string {
   return `<table><tr>${head.map((h) => `<th>${escape(h)}</th>`).join("")}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escape(typeof c === "number" ? fmt(c) : c)}</td>`).join("")}</tr>`).join("")}</table>`;
 }
 
+/** CPU µs per request by process for every run that measured it, then the targets met or not. */
+function costSection(result: BenchResult): string {
+  const runs = Object.entries(result.runs as unknown as Record<string, RunResult>).filter(([, r]) => r.cpuUsPerRequest);
+  const columns = COST_COLUMNS.filter((name) => runs.some(([, r]) => r.cpuUsPerRequest![name] !== undefined));
+  const rows = runs.map(([name, r]) => [name, ...columns.map((c) => r.cpuUsPerRequest![c] ?? "—"), serverCpuUs(r)]);
+  const met = result.costTargets.filter((t) => t.met).length;
+  return `<h2>Cost per request, by process</h2>
+<p>CPU µs each process spent per request (from <code>/proc/&lt;pid&gt;/stat</code>, Redis <code>INFO cpu</code>, PostgreSQL as the sum of its backends), measured side by side in this run. <b>${met} of ${result.costTargets.length} cost targets met.</b></p>
+<div class="wide">${table(["run", ...columns, "system"], rows)}</div>
+<p>With nothing asked of them, the engine's processes spent (CPU µs per second): ${escape(Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${fmt(us)}`).join(", "))}.</p>
+${table(["target", "value", "limit", "met?", "measured as"], result.costTargets.map((t) => [t.target, t.value, t.limit, t.met ? "met" : "not met", t.measured]))}`;
+}
+
+/** With --rivals: each durability level's runs side by side, with their mix of answers. */
+function rivalsSection(result: BenchResult): string {
+  if (!result.rivals) return "";
+  const { people, tickets, lineMax, levels } = result.rivals;
+  const rows = Object.entries(levels).flatMap(([level, l]) => Object.entries(l.runs).map(([design, r]) => {
+    const mix = l.mix[design as keyof typeof l.mix];
+    return [level, design, r.rps, r.p99Ms, serverCpuUs(r), `${fmt(mix.held)} / ${fmt(mix.waiting)} / ${fmt(mix.refused)}`];
+  }));
+  const lines = Object.entries(levels).map(([level, l]) => `<li>${escape(level)}: ${escape(l.engine)} ${fmt(l.engineToStrongest.rps)}× the strongest rival (${escape(l.strongest)}) in req/s, ${fmt(l.engineToStrongest.cpuPerRequest)}× its CPU per request</li>`);
+  return `<h2>The engine beside the PostgreSQL rivals</h2>
+<p>${fmt(people)} people, ${fmt(tickets)} tickets, a line of ${fmt(lineMax)}; Redis AOF everysec vs synchronous_commit=off, always vs on.</p>
+<ul>${lines.join("")}</ul>
+${table(["durability", "design", "req/s", "p99 ms", "system CPU µs/request", "held / waiting / refused"], rows)}`;
+}
+
 export function renderReport(result: BenchResult, command: string): string {
   const runs = result.runs as unknown as Record<string, RunResult>;
   const inv = result.invariants;
   const runRows = Object.entries(runs).map(([name, r]) => [name, r.rps, r.p50Ms, r.p99Ms, r.p999Ms, r.errors, r.requests, r.durationMs]);
   const mem = result.memory;
   return `<!doctype html><html><head><meta charset="utf-8"><title>On-sale benchmark ${escape(result.startedAt)}</title>
-<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:1.5em 0}figcaption{font-weight:bold}.ok{color:#2ca02c}.bad{color:#d62728}code{background:#f4f4f4;padding:2px 4px}</style></head><body>
+<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:1.5em 0}.wide{overflow-x:auto}.wide td,.wide th{padding:3px 4px}figcaption{font-weight:bold}.ok{color:#2ca02c}.bad{color:#d62728}code{background:#f4f4f4;padding:2px 4px}</style></head><body>
 <h1>On-sale benchmark</h1>
 <p><code>${escape(command)}</code><br>${escape(result.startedAt)} · ${result.machine.cpus} cores (shared; load average ${result.machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}) · ${fmt(result.people)} people · ${fmt(result.tickets)} tickets · ${result.workers} HTTP worker process(es) · ${fmt(result.durationMs / 1000)} s in all</p>
+${costSection(result)}
+${rivalsSection(result)}
 <h2>Invariants: <span class="${inv.ok ? "ok" : "bad"}">${inv.ok ? "all held" : "BROKEN"}</span></h2>
 ${table(["oversold", "FCFS violations", "paid rows missing", "paid rows too many"], [[inv.oversold, inv.fcfsViolations, inv.missingRows, inv.duplicateRows]])}
 ${inv.problems.length ? `<ul>${inv.problems.map((p) => `<li class="bad">${escape(p)}</li>`).join("")}</ul>` : ""}
 <h2>Side by side</h2>
 ${table(["run", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "requests", "duration ms"], runRows)}
-${table(["engine / HTTP ceiling (3/1)", "engine / Redis ceiling (3/2)", "engine / PostgreSQL design (3/4)", "Redis batched / single", "engine batched / single"], [[result.ratios.engineToHttpCeiling, result.ratios.engineToRedisCeiling, result.ratios.engineToPostgres, result.ratios.redisBatchedToSingle, result.ratios.engineBatchedToSingle]])}
+${table(["engine / HTTP ceiling (3/1)", "engine / Redis ceiling (3/2)", "Redis batched / single", "engine batched / single"], [[result.ratios.engineToHttpCeiling, result.ratios.engineToRedisCeiling, result.ratios.redisBatchedToSingle, result.ratios.engineBatchedToSingle]])}
 ${table(["run (inside Redis)", "script calls per request", "µs in scripts per request", "Redis CPU µs per request"], Object.entries(runs).filter(([, r]) => r.redis).map(([name, r]) => [name, r.redis!.callsPerRequest, r.redis!.scriptUsPerRequest, r.redis!.cpuUsPerRequest]))}
 ${throughputPlot(runs)}
 ${histogramPlot(runs)}

@@ -13,10 +13,14 @@ import { Mix, type MixCounts } from "./mix.js";
 import { checkDesign, designDatabaseUrl, prepareDesign } from "./postgres/design.js";
 import type { RedisJob } from "./redisWorker.js";
 import { withRedisCost } from "./redisCost.js";
+import { CpuMeter, databaseNameOf, metered, perRequest, serverUrlOf, type CpuSources } from "./cpu.js";
+import { dropFloor, prepareFloor } from "./floor.js";
+import { costTargets, type CostTarget } from "./costs.js";
+import { DURABILITY, runRivals, type RivalsResult } from "./rivals.js";
 import { Progress, type PhaseInfo } from "./progress.js";
 import { renderReport } from "./report.js";
 import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
-import { ROOT, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { ROOT, sleep, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
 import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.js";
 
 // The on-sale benchmark. In one run, on one machine, side by side:
@@ -53,6 +57,10 @@ export interface BenchOptions {
   settleTimeoutMs: number;
   /** Group commit (HOLD_BATCH) for the on-sale run; single vs batched are also run side by side. */
   holdBatch: boolean;
+  /** Also run the engine beside its PostgreSQL rivals at matched durability (bench/rivals.ts). */
+  rivals: boolean;
+  /** People in each of those runs. */
+  rivalPeople: number;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -73,6 +81,8 @@ export const DEFAULTS: BenchOptions = {
   profile: false,
   settleTimeoutMs: 300_000,
   holdBatch: false,
+  rivals: false,
+  rivalPeople: 20_000,
 };
 
 export interface BenchResult {
@@ -83,7 +93,9 @@ export interface BenchResult {
   startedAt: string;
   machine: { cpus: number; loadAverage: number[] };
   invariants: Omit<Invariants, "redis" | "postgres">;
-  runs: Record<"httpCeiling" | "redisCeiling" | "redisCeilingSingle" | "redisBatched" | "engine" | "engineSingle" | "engineSingleAt80" | "engineBatched" | "engineBatchedAt80" | "postgres", RunResult>;
+  /** The cost targets, as ratios of runs side by side (CPU per request by process is in each run). */
+  costTargets: CostTarget[];
+  runs: Record<"httpCeiling" | "holdFloor" | "redisCeiling" | "redisCeilingSingle" | "redisBatched" | "engine" | "engineSingle" | "engineSingleAt80" | "engineRefusals" | "engineBatched" | "engineBatchedAt80" | "postgres", RunResult>;
   ratios: {
     engineToHttpCeiling: number;
     engineToRedisCeiling: number;
@@ -102,9 +114,16 @@ export interface BenchResult {
     postgresDesign: { ok: boolean; capacity: number; instock: number; held: number };
   };
   memory: { waiting: WaitingMemory; peakRssBytes: Record<string, number> };
+  /** CPU µs per second of serve, work, gateway, Redis and PostgreSQL when no request comes (background work). */
+  idleCpuUsPerSecond: Record<string, number>;
+  /** With --rivals: the engine beside the PostgreSQL rivals at both durability levels. */
+  rivals?: RivalsResult;
 }
 
 const ADMIN_TOKEN = "bench-admin-token";
+/** The refusal run's event: all of it bought by one person (maxPerUser) before the run. */
+const REFUSAL_TICKETS = 4;
+const IDLE_MS = 3000;
 const CEILING_TICKETS = 10_000_000;
 const WEBHOOK_SECRET = "whsec_bench_local_only";
 export const BOOKING_ANSWERS = ["201", "202", "409"];
@@ -171,11 +190,15 @@ interface Bench {
   runs: Partial<BenchResult["runs"]>;
   postgresDesign?: BenchResult["onSale"]["postgresDesign"];
   waiting?: WaitingMemory;
-  onSale?: { eventId: string; mix: Mix; engines: Proc[]; arrivalMs?: number; settleMs?: number; relayMs?: number };
+  onSale?: { eventId: string; mix: Mix; engines: Proc[]; meter: CpuMeter; arrivalMs?: number; settleMs?: number; relayMs?: number };
   checked?: Invariants;
+  rivals?: RivalsResult;
+  idleCpuUsPerSecond?: Record<string, number>;
 }
 
 interface Phase extends PhaseInfo {
+  /** The option that must be on for this phase to run. */
+  only?: "rivals";
   /** Runs the phase; returns one line saying what it found. */
   run(bench: Bench): Promise<string>;
 }
@@ -183,12 +206,13 @@ interface Phase extends PhaseInfo {
 const PHASES: readonly Phase[] = [
   { name: "http ceiling", what: "the uWS layer answering POST /bookings at once, no engine", run: httpCeilingPhase },
   { name: "postgres design", what: "the same endpoint holding tickets in PostgreSQL alone", run: postgresDesignPhase },
-  { name: "redis ceiling", what: "the hold script through Engine.hold, no HTTP: pipelined, single, batched", run: redisCeilingPhase },
+  { name: "redis ceiling", what: "the minimal hold script (the floor), then the hold script through Engine.hold, no HTTP: pipelined, single, batched", run: redisCeilingPhase },
   { name: "waiting memory", what: "Redis bytes per person waiting in line", run: waitingMemoryPhase },
   { name: "on-sale arrivals", what: "every person arrives through the full path while the mix pays, cancels, lets expire", run: arrivalsPhase },
   { name: "on-sale settles", what: "until nothing is held and the line is empty", run: settlePhase },
   { name: "relay to postgres", what: "until the relay has written the whole log", run: relayPhase },
-  { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it", run: singleVsBatchedPhase },
+  { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it; refusals alone (sold out)", run: singleVsBatchedPhase },
+  { name: "rivals", what: "engine and PostgreSQL rivals on one workload, at matched durability (AOF everysec vs synchronous_commit off, always vs on)", run: rivalsPhase, only: "rivals" },
   { name: "invariants", what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once", run: invariantsPhase },
 ];
 
@@ -225,7 +249,8 @@ function bookingLoad(bench: Bench, eventId: string, prefix: string, rate?: numbe
 async function httpCeilingPhase(bench: Bench): Promise<string> {
   const servers = await startServers("ceiling", bench.options.workers, { PORT: String(bench.port) });
   bench.procs.push(...servers);
-  bench.runs.httpCeiling = await timedLoad(bench, bench.options.seconds, bookingLoad(bench, "00000000-0000-0000-0000-000000000000", "ceiling"));
+  const load = bookingLoad(bench, "00000000-0000-0000-0000-000000000000", "ceiling");
+  bench.runs.httpCeiling = await metered({ pids: { ceiling: pidsOf(servers) } }, () => timedLoad(bench, bench.options.seconds, load));
   await retire(bench, servers);
   return summary(bench.runs.httpCeiling);
 }
@@ -239,7 +264,8 @@ async function postgresDesignPhase(bench: Bench): Promise<string> {
     PORT: String(bench.port), DATABASE_URL: designUrl, HOLD_SECONDS: String(options.holdSeconds), PG_POOL_MAX: String(Math.max(2, Math.floor(40 / options.workers))),
   });
   bench.procs.push(...servers);
-  bench.runs.postgres = await timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg"));
+  const sources = { pids: { pgdesign: pidsOf(servers) }, postgres: { serverUrl: serverUrlOf(designUrl), databases: [databaseNameOf(designUrl)] } };
+  bench.runs.postgres = await metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg")));
   bench.postgresDesign = await checkDesign(designUrl, designEventId);
   await retire(bench, servers);
   return `${summary(bench.runs.postgres)}; ${bench.postgresDesign.ok ? "no oversell" : "OVERSOLD"}`;
@@ -255,18 +281,39 @@ async function redisCeiling(bench: Bench, env: Record<string, string>, mode: Red
       redisUrl: options.redisUrl, env, eventId: event.id, userPrefix: `redis-${label}-${i}`, mode,
       inFlight: share(inFlight, options.threads, i) || 1, durationS: options.seconds,
     }));
-    return await withRedisCost(bench.redis, () => timedLoad(bench, options.seconds, (onProgress) =>
-      runThreads(new URL("./redisWorker.ts", import.meta.url), jobs, HOLD_ANSWERS, onProgress)));
+    return await redisLoad(bench, jobs);
   } finally {
     await dropEvent(bench.redis, event.id);
   }
 }
 
+/** Redis-only load threads for `--seconds`, with what the run cost Redis and the threads. */
+function redisLoad(bench: Bench, jobs: RedisJob[]): Promise<RunResult> {
+  const load = (onProgress: (n: number) => void) => runThreads(new URL("./redisWorker.ts", import.meta.url), jobs, HOLD_ANSWERS, onProgress);
+  return withRedisCost(bench.redis, () => metered({ redis: bench.redis }, () => timedLoad(bench, bench.options.seconds, load)));
+}
+
+/** The minimal hold script from the same threads as the pipelined Redis ceiling. */
+async function holdFloor(bench: Bench): Promise<RunResult> {
+  const { options } = bench;
+  const eventId = `floor-${bench.runTag}`;
+  await prepareFloor(bench.redis, eventId, CEILING_TICKETS);
+  try {
+    const jobs: RedisJob[] = Array.from({ length: options.threads }, (_, i) => ({
+      redisUrl: options.redisUrl, env: bench.env, eventId, userPrefix: `floor-${i}`, mode: "floor", inFlight: share(128, options.threads, i) || 1, durationS: options.seconds,
+    }));
+    return await redisLoad(bench, jobs);
+  } finally {
+    await dropFloor(bench.redis, eventId);
+  }
+}
+
 async function redisCeilingPhase(bench: Bench): Promise<string> {
+  bench.runs.holdFloor = await holdFloor(bench);
   bench.runs.redisCeiling = await redisCeiling(bench, bench.env, "pipelined");
   bench.runs.redisCeilingSingle = await redisCeiling(bench, bench.env, "single");
   bench.runs.redisBatched = await redisCeiling(bench, { ...bench.env, HOLD_BATCH: "on" }, "pipelined", "batched");
-  return `pipelined ${bench.runs.redisCeiling.rps}, single ${bench.runs.redisCeilingSingle.rps}, batched ${bench.runs.redisBatched.rps} holds/s`;
+  return `floor ${bench.runs.holdFloor.rps}, pipelined ${bench.runs.redisCeiling.rps}, single ${bench.runs.redisCeilingSingle.rps}, batched ${bench.runs.redisBatched.rps} holds/s`;
 }
 
 async function waitingMemoryPhase(bench: Bench): Promise<string> {
@@ -286,7 +333,9 @@ async function arrivalsPhase(bench: Bench): Promise<string> {
   bench.procs.push(...engines);
   const eventId = await createEvent(url, options.tickets);
   const mix = new Mix({ redisUrl: options.redisUrl, engineUrl: url, eventId, webhookSecret: WEBHOOK_SECRET, payPercent: options.payPercent, cancelPercent: options.cancelPercent, concurrency: 64 });
-  bench.onSale = { eventId, mix, engines };
+  // The on-sale's cost per person runs from the first arrival until the relay has written the log.
+  const meter = await new CpuMeter(engineSources(bench, engines, true)).begin();
+  bench.onSale = { eventId, mix, engines, meter };
   mix.start();
   const startedMs = Date.now();
   bench.progress.track(options.people, "people");
@@ -323,6 +372,11 @@ async function relayPhase(bench: Bench): Promise<string> {
   await waitForRelay(bench.pool, bench.redis, onSale.eventId, bench.options.settleTimeoutMs, (fraction) => bench.progress.update(Math.round(fraction * 100)));
   bench.progress.update(100);
   onSale.relayMs = Date.now() - startedMs;
+  const spentUs = await onSale.meter.end();
+  const run = measured(bench.runs.engine, "on-sale arrivals");
+  // The bench process holds the load threads and the mix: what is not the load threads is the mix.
+  spentUs.mix = spentUs.mix! - run.loadgenCpuUs;
+  run.cpuUsPerRequest = perRequest({ loadgen: run.loadgenCpuUs, ...spentUs }, run.requests);
   return `relayed in ${onSale.relayMs} ms`;
 }
 
@@ -335,11 +389,32 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   bench.procs.push(...servers);
   const eventId = await createEvent(bench.url, options.tickets);
   bench.events.push(eventId);
-  const peak = await withRedisCost(bench.redis, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode)));
+  const others = measured(bench.onSale, "on-sale").engines.slice(options.workers);
+  const sources = engineSources(bench, [...servers, ...others], false);
+  if (!holdBatch) bench.idleCpuUsPerSecond = await idleCost(sources);
+  const peak = await withRedisCost(bench.redis, () => metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode))));
   // Latency below saturation: the same path held at 80% of the rate it just peaked at.
   const at80 = await timedLoad(bench, options.seconds, bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))));
+  if (!holdBatch) bench.runs.engineRefusals = await refusalRun(bench, sources);
   await retire(bench, servers);
   return [peak, at80];
+}
+
+/** CPU per second of the engine's processes with nothing asked of them: what background work costs. */
+async function idleCost(sources: CpuSources): Promise<Record<string, number>> {
+  const meter = await new CpuMeter(sources).begin();
+  await sleep(IDLE_MS);
+  return perRequest(await meter.end(), IDLE_MS / 1000);
+}
+
+/** The full path answering only refusals: an event whose every ticket is paid, so every request is sold out. */
+async function refusalRun(bench: Bench, sources: CpuSources): Promise<RunResult> {
+  const eventId = await createEvent(bench.url, REFUSAL_TICKETS);
+  bench.events.push(eventId);
+  const held = await bench.engine.hold({ eventId, userId: `refusal-${bench.runTag}`, quantity: REFUSAL_TICKETS, email: "", idempotencyKey: "" });
+  const paid = await bench.engine.confirm(eventId, held.id, `refusal-${bench.runTag}`, held.amount, held.currency);
+  if (paid.kind !== "paid") throw new Error(`the refusal run's event was not sold out: ${paid.kind}`);
+  return withRedisCost(bench.redis, () => metered(sources, () => timedLoad(bench, bench.options.seconds, bookingLoad(bench, eventId, "refused"))));
 }
 
 async function singleVsBatchedPhase(bench: Bench): Promise<string> {
@@ -352,14 +427,36 @@ async function singleVsBatchedPhase(bench: Bench): Promise<string> {
   return `single ${summary(bench.runs.engineSingle)}; batched ${summary(bench.runs.engineBatched)}`;
 }
 
+async function rivalsPhase(bench: Bench): Promise<string> {
+  bench.rivals = await runRivals(bench, (line) => process.stderr.write(`  ${line}\n`));
+  return DURABILITY.map(({ level }) => {
+    const { strongest, engine, engineToStrongest } = bench.rivals!.levels[level];
+    return `${level}: ${engine} ${engineToStrongest.rps}× the strongest rival (${strongest}) in req/s, ${engineToStrongest.cpuPerRequest}× its CPU per request`;
+  }).join("; ");
+}
+
 async function invariantsPhase(bench: Bench): Promise<string> {
   const { eventId, mix } = measured(bench.onSale, "on-sale");
   const checked = await verifyOnSale(bench.engine, bench.pool, eventId, mix.counts.fcfsViolations);
   const design = measured(bench.postgresDesign, "postgres design");
   if (!design.ok) checked.problems.push(`the PostgreSQL design oversold: ${JSON.stringify(design)}`);
+  checked.problems.push(...(bench.rivals?.problems ?? []));
   checked.ok = checked.problems.length === 0;
   bench.checked = checked;
   return checked.ok ? "all held" : `BROKEN: ${checked.problems.join("; ")}`;
+}
+
+const pidsOf = (procs: Proc[]) => procs.map((proc) => proc.pid);
+
+/** Where the engine spends CPU: its processes by role, Redis, its PostgreSQL backends, and the mix (this process). */
+function engineSources(bench: Bench, engines: Proc[], withMix: boolean): CpuSources {
+  const role = (name: string) => pidsOf(engines.filter((proc) => proc.name.split("-")[0] === name));
+  const { databaseUrl } = bench.options;
+  return {
+    pids: { serve: role("serve"), work: role("work"), gateway: role("gateway"), ...(withMix ? { mix: [process.pid] } : {}) },
+    redis: bench.redis,
+    postgres: { serverUrl: serverUrlOf(databaseUrl), databases: [databaseNameOf(databaseUrl)] },
+  };
 }
 
 /** A phase's result, which a later phase or the result needs: missing means a phase was skipped. */
@@ -369,7 +466,7 @@ function measured<T>(value: T | undefined, what: string): T {
 }
 
 const RUN_NAMES: readonly RunName[] = [
-  "httpCeiling", "redisCeiling", "redisCeilingSingle", "redisBatched", "engine", "engineSingle", "engineSingleAt80", "engineBatched", "engineBatchedAt80", "postgres",
+  "httpCeiling", "holdFloor", "redisCeiling", "redisCeilingSingle", "redisBatched", "engine", "engineSingle", "engineSingleAt80", "engineRefusals", "engineBatched", "engineBatchedAt80", "postgres",
 ];
 
 function result(bench: Bench, startedMs: number): BenchResult {
@@ -385,6 +482,7 @@ function result(bench: Bench, startedMs: number): BenchResult {
     startedAt: new Date(startedMs).toISOString(),
     machine: { cpus: cpus().length, loadAverage: loadavg() },
     invariants,
+    costTargets: costTargets(runs),
     runs,
     ratios: {
       engineToHttpCeiling: ratio(runs.engine.rps, runs.httpCeiling.rps),
@@ -398,6 +496,8 @@ function result(bench: Bench, startedMs: number): BenchResult {
       mix: onSale.mix.counts, redis, postgres, postgresDesign: measured(bench.postgresDesign, "postgres design"),
     },
     memory: { waiting: measured(bench.waiting, "waiting memory"), peakRssBytes: bench.peakRssBytes },
+    idleCpuUsPerSecond: measured(bench.idleCpuUsPerSecond, "idle cost"),
+    ...(bench.rivals ? { rivals: bench.rivals } : {}),
   };
 }
 
@@ -431,8 +531,9 @@ export async function runBench(options: BenchOptions, progress = new Progress())
   const startedMs = Date.now();
   const bench = await openBench(options, progress);
   try {
-    for (const [index, phase] of PHASES.entries()) {
-      progress.begin(index, PHASES.length, phase);
+    const phases = PHASES.filter((phase) => phase.only === undefined || options[phase.only]);
+    for (const [index, phase] of phases.entries()) {
+      progress.begin(index, phases.length, phase);
       progress.end(await phase.run(bench));
     }
     return result(bench, startedMs);

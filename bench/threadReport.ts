@@ -1,5 +1,6 @@
 import type autocannon from "autocannon";
 import type { MessagePort } from "node:worker_threads";
+import { threadCpuUs } from "./cpu.js";
 import { LatencyHistogram } from "./histogram.js";
 import { TICK_MS, type LoadMessage } from "./protocol.js";
 
@@ -14,6 +15,7 @@ export function cannonBase(url: string, connections: number) {
  * latency, tells the parent how far it got every TICK_MS, and sends the totals at the end.
  */
 export async function reportRun(instance: ReturnType<typeof autocannon>, parent: MessagePort): Promise<void> {
+  const startCpuUs = threadCpuUs();
   const histogram = new LatencyHistogram();
   const statuses: Record<string, number> = {};
   let responses = 0;
@@ -32,5 +34,6 @@ export async function reportRun(instance: ReturnType<typeof autocannon>, parent:
     errors: result.errors,
     timeouts: result.timeouts,
     durationMs: result.duration * 1000,
+    cpuUs: threadCpuUs() - startCpuUs,
   } satisfies LoadMessage);
 }

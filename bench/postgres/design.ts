@@ -23,7 +23,7 @@ const sql = {
 } as const;
 
 /** The booking request, checked as strictly as the engine's route checks it. */
-function bookingFields(body: Buffer): { eventId: string; userId: string; quantity: number } {
+export function bookingFields(body: Buffer): { eventId: string; userId: string; quantity: number } {
   const fields = new Fields(parseJsonObject(body));
   const userId = fields.string("userId", { required: true, maxChars: 128 });
   const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id" });
