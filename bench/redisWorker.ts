@@ -32,7 +32,7 @@ function holdsOf(job: RedisJob): { hold: Hold; connections: Redis[] } {
   const userId = (n: number) => `${job.userPrefix}-${n}`;
   if (job.mode === "floor") {
     const floor = defineFloor(connections[0]!);
-    return { connections, hold: (_i, n) => floorHold(floor, job.eventId, userId(n), quantityOf(n), config.holdMs) };
+    return { connections, hold: (_i, n) => floorHold(floor, job.eventId, userId(n), quantityOf(n), config.holds.holdMs) };
   }
   const engines = connections.map((redis) => new Engine(redis, config));
   const hold: Hold = async (i, n) => {
