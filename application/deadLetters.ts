@@ -20,7 +20,9 @@ export interface RelayDeps {
 
 /** The relay as the work role runs it: each batch queues the mails its state changes call for. */
 export function notifyingRelay({ pool, redis, config, boss, log }: RelayDeps): Relay {
-  return new Relay(pool, redis, config.relay, log, (client, eventId, changes) => queueNotifications(boss, client, config.mail, eventId, changes));
+  return new Relay(pool, redis, config.relay, log, (client, eventId, changes) =>
+    queueNotifications(boss, client, config.mail, eventId, changes),
+  );
 }
 
 export class DeadLetters {

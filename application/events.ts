@@ -31,7 +31,9 @@ export class Events {
   async create(fields: Omit<NewEvent, "id">): Promise<EventState> {
     const { config, engine, pool, boss } = this.deps;
     const id = uuidv7();
-    const event = await insertEvent(pool, { id, ...fields }, (client) => queueSearchSync(boss, client, config.search, id));
+    const event = await insertEvent(pool, { id, ...fields }, (client) =>
+      queueSearchSync(boss, client, config.search, id),
+    );
     return { event, live: await engine.loadEvent(event, 0) };
   }
 
@@ -43,7 +45,14 @@ export class Events {
       const event = await updateEvent(client, eventId, changes);
       if (before === null || event === null) throw new EngineError("EVENT_NOT_FOUND", "");
       await queueSearchSync(boss, client, config.search, eventId);
-      await queueMovedReminders(boss, client, config.mail, eventId, before.startsAt.getTime(), event.startsAt.getTime());
+      await queueMovedReminders(
+        boss,
+        client,
+        config.mail,
+        eventId,
+        before.startsAt.getTime(),
+        event.startsAt.getTime(),
+      );
       const live = await engine.loadEvent(event, await paidTickets(client, eventId), { display: false });
       return { event, live };
     });
@@ -62,7 +71,10 @@ export class Events {
 
   /** An event that is both recorded and live, as its booking page shows it; null otherwise. */
   async onSale(eventId: string): Promise<{ event: EventRecord; live: LiveEvent } | null> {
-    const [event, live] = await Promise.all([selectEvent(this.deps.readPool, eventId), this.deps.engine.liveEvent(eventId)]);
+    const [event, live] = await Promise.all([
+      selectEvent(this.deps.readPool, eventId),
+      this.deps.engine.liveEvent(eventId),
+    ]);
     return event === null || live === null ? null : { event, live };
   }
 }

@@ -122,41 +122,89 @@ export class Operations {
     const fields = await this.redis.hgetall(eventKey(eventId));
     const lost = await this.paymentsLost(eventId, known);
     if (fields.status === undefined || fields.instock === undefined) {
-      return event.status === "on_sale" ? [{ kind: "missing", redis: "absent", postgres: `capacity ${event.capacity}, paid ${known.paid}` }, ...lost] : lost;
+      return event.status === "on_sale"
+        ? [{ kind: "missing", redis: "absent", postgres: `capacity ${event.capacity}, paid ${known.paid}` }, ...lost]
+        : lost;
     }
     const drift: EventDrift["drift"] = [...lost];
     const n = (name: string) => Number(fields[name] ?? 0);
     const settings = (redis: (string | number)[], postgres: (string | number)[]) => {
-      if (redis.join() !== postgres.join()) drift.push({ kind: "settings", redis: redis.join(" "), postgres: postgres.join(" ") });
+      if (redis.join() !== postgres.join())
+        drift.push({ kind: "settings", redis: redis.join(" "), postgres: postgres.join(" ") });
     };
     settings(
-      [n("capacity"), n("price"), fields.currency ?? "", fields.status, n("max_per_user"), n("sale_starts_at"), n("sale_ends_at"), n("pow_bits"), n("hold_ms")],
-      [event.capacity, event.price, event.currency.toLowerCase(), event.status, event.maxPerUser, event.saleStartsAt?.getTime() ?? 0, event.saleEndsAt?.getTime() ?? 0, event.powBits, event.holdSeconds * 1000],
+      [
+        n("capacity"),
+        n("price"),
+        fields.currency ?? "",
+        fields.status,
+        n("max_per_user"),
+        n("sale_starts_at"),
+        n("sale_ends_at"),
+        n("pow_bits"),
+        n("hold_ms"),
+      ],
+      [
+        event.capacity,
+        event.price,
+        event.currency.toLowerCase(),
+        event.status,
+        event.maxPerUser,
+        event.saleStartsAt?.getTime() ?? 0,
+        event.saleEndsAt?.getTime() ?? 0,
+        event.powBits,
+        event.holdSeconds * 1000,
+      ],
     );
     const cachedDisplay = [fields.name, fields.venue, fields.starts_at, fields.time_zone];
-    if (cachedDisplay.some((v) => v !== undefined) && cachedDisplay.join("|") !== [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join("|")) {
-      drift.push({ kind: "display", redis: cachedDisplay.join(" | "), postgres: [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join(" | ") });
+    if (
+      cachedDisplay.some((v) => v !== undefined) &&
+      cachedDisplay.join("|") !== [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join("|")
+    ) {
+      drift.push({
+        kind: "display",
+        redis: cachedDisplay.join(" | "),
+        postgres: [event.name, event.venue, event.startsAt.toISOString(), event.timeZone].join(" | "),
+      });
     }
     if (n("instock") + n("held") + n("paid") !== n("capacity") || n("instock") < 0 || n("held") < 0 || n("paid") < 0) {
-      drift.push({ kind: "invariant", redis: `instock ${n("instock")} + held ${n("held")} + paid ${n("paid")} vs capacity ${n("capacity")}`, postgres: "" });
+      drift.push({
+        kind: "invariant",
+        redis: `instock ${n("instock")} + held ${n("held")} + paid ${n("paid")} vs capacity ${n("capacity")}`,
+        postgres: "",
+      });
     }
     // PostgreSQL lags Redis by the relay: compare counts only when the log is fully relayed.
     const relayed = last === null || last === known.relayedUpTo;
-    if (relayed && n("paid") < known.paid) drift.push({ kind: "paid_lost", redis: String(n("paid")), postgres: String(known.paid) });
-    if (relayed && n("paid") > known.paid) drift.push({ kind: "paid_unrelayed", redis: String(n("paid")), postgres: String(known.paid) });
+    if (relayed && n("paid") < known.paid)
+      drift.push({ kind: "paid_lost", redis: String(n("paid")), postgres: String(known.paid) });
+    if (relayed && n("paid") > known.paid)
+      drift.push({ kind: "paid_unrelayed", redis: String(n("paid")), postgres: String(known.paid) });
     if (n("next_seq") < known.maxArrivalSeq || n("next_hold") < known.maxHoldSeq) {
-      drift.push({ kind: "counters", redis: `seq ${n("next_seq")} hold ${n("next_hold")}`, postgres: `seq ${known.maxArrivalSeq} hold ${known.maxHoldSeq}` });
+      drift.push({
+        kind: "counters",
+        redis: `seq ${n("next_seq")} hold ${n("next_hold")}`,
+        postgres: `seq ${known.maxArrivalSeq} hold ${known.maxHoldSeq}`,
+      });
     }
     return drift;
   }
 
   /** Bookings an applied payment says are paid that Redis does not hold as paid. */
   private async paymentsLost(eventId: string, known: KnownInDb): Promise<EventDrift["drift"]> {
-    const states = await Promise.all(known.restore.map((r) => this.redis.hget(bookingKey(eventId, r.bookingId), BOOKING.state)));
+    const states = await Promise.all(
+      known.restore.map((r) => this.redis.hget(bookingKey(eventId, r.bookingId), BOOKING.state)),
+    );
     return known.restore.flatMap((r, i) => {
       const state = states[i] ?? null;
       if (state === STATE.paid) return [];
-      return [{ kind: "payment_lost" as const, redis: state ?? "absent", postgres: `booking ${r.bookingId} paid by ${r.paymentRef}` }];
+      return [
+        {
+          kind: "payment_lost" as const,
+          redis: state ?? "absent",
+          postgres: `booking ${r.bookingId} paid by ${r.paymentRef}`,
+        },
+      ];
     });
   }
 }

@@ -31,7 +31,10 @@ declare module "autocannon" {
 
   interface Instance extends EventEmitter, PromiseLike<Result> {
     stop(): void;
-    on(event: "response", listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): this;
+    on(
+      event: "response",
+      listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void,
+    ): this;
     on(event: "reqError", listener: (error: Error) => void): this;
     on(event: "done", listener: (result: Result) => void): this;
   }

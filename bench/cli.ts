@@ -5,7 +5,15 @@ import { DEFAULTS, runBench, writeResults, type BenchOptions } from "./run.js";
 
 // npm run bench -- [options]; --help lists them. Exits 1 when an invariant broke.
 
-type CountKey = "people" | "tickets" | "workers" | "threads" | "connections" | "seconds" | "holdSeconds" | "rivalPeople";
+type CountKey =
+  | "people"
+  | "tickets"
+  | "workers"
+  | "threads"
+  | "connections"
+  | "seconds"
+  | "holdSeconds"
+  | "rivalPeople";
 
 interface CountOption {
   flag: string;
@@ -17,14 +25,38 @@ interface CountOption {
 
 /** Whole-number options: their flag, the BenchOptions field, the range accepted, and what they set. */
 const COUNTS: readonly CountOption[] = [
-  { flag: "people", key: "people", min: 1, max: 10_000_000, what: "distinct people arriving in the on-sale (each a new userId)" },
+  {
+    flag: "people",
+    key: "people",
+    min: 1,
+    max: 10_000_000,
+    what: "distinct people arriving in the on-sale (each a new userId)",
+  },
   { flag: "tickets", key: "tickets", min: 1, max: 10_000_000, what: "the on-sale event's capacity" },
   { flag: "workers", key: "workers", min: 1, max: 64, what: "HTTP server processes sharing one port" },
   { flag: "threads", key: "threads", min: 1, max: 64, what: "load-generator threads" },
   { flag: "connections", key: "connections", min: 1, max: 10_000, what: "HTTP connections, split over the threads" },
-  { flag: "seconds", key: "seconds", min: 1, max: 600, what: "length of each fixed-time run (ceilings, PostgreSQL design, single vs batched)" },
-  { flag: "rival-people", key: "rivalPeople", min: 10, max: 10_000_000, what: "people in each --rivals run (tickets in proportion to --tickets/--people, line of half)" },
-  { flag: "hold-seconds", key: "holdSeconds", min: 1, max: 3600, what: "HOLD_SECONDS of the engine, short so unpaid holds expire during the run" },
+  {
+    flag: "seconds",
+    key: "seconds",
+    min: 1,
+    max: 600,
+    what: "length of each fixed-time run (ceilings, PostgreSQL design, single vs batched)",
+  },
+  {
+    flag: "rival-people",
+    key: "rivalPeople",
+    min: 10,
+    max: 10_000_000,
+    what: "people in each --rivals run (tickets in proportion to --tickets/--people, line of half)",
+  },
+  {
+    flag: "hold-seconds",
+    key: "holdSeconds",
+    min: 1,
+    max: 3600,
+    what: "HOLD_SECONDS of the engine, short so unpaid holds expire during the run",
+  },
 ];
 
 const HELP = [
@@ -94,7 +126,10 @@ function rivalLines(result: Awaited<ReturnType<typeof runBench>>): string[] {
   return [
     `rivals: ${people} people, ${tickets} tickets, line of ${lineMax}`,
     ...Object.entries(levels).flatMap(([level, l]) => [
-      ...Object.entries(l.runs).map(([design, r]) => `  ${level.padEnd(9)} ${design.padEnd(14)} ${String(r.rps).padStart(7)} req/s  system ${serverCpuUs(r)} µs/request  ${mixLine(l.mix[design as keyof typeof l.mix])}`),
+      ...Object.entries(l.runs).map(
+        ([design, r]) =>
+          `  ${level.padEnd(9)} ${design.padEnd(14)} ${String(r.rps).padStart(7)} req/s  system ${serverCpuUs(r)} µs/request  ${mixLine(l.mix[design as keyof typeof l.mix])}`,
+      ),
       `  ${level}: ${l.engine} ${l.engineToStrongest.rps}× the strongest rival (${l.strongest}) in req/s, ${l.engineToStrongest.cpuPerRequest}× its CPU per request`,
     ]),
   ];
@@ -122,7 +157,9 @@ process.stdout.write(
     "",
     ...costTable(result.runs),
     "",
-    `engine idle, CPU µs per second: ${Object.entries(result.idleCpuUsPerSecond).map(([name, us]) => `${name} ${us}`).join(", ")}`,
+    `engine idle, CPU µs per second: ${Object.entries(result.idleCpuUsPerSecond)
+      .map(([name, us]) => `${name} ${us}`)
+      .join(", ")}`,
     "cost targets (ratios in this run):",
     ...targetLines(result.costTargets),
     "",

@@ -65,7 +65,10 @@ export class CpuMeter {
     if (this.sources.postgres) {
       this.pool = createPool(this.sources.postgres.serverUrl, 1);
       await this.sampleBackends(true);
-      this.sampler = setInterval(() => (this.sampling = this.sampling.then(() => this.sampleBackends(false))), SAMPLE_MS);
+      this.sampler = setInterval(
+        () => (this.sampling = this.sampling.then(() => this.sampleBackends(false))),
+        SAMPLE_MS,
+      );
     }
     return this;
   }
@@ -73,7 +76,8 @@ export class CpuMeter {
   /** µs of CPU per source since begin(). */
   async end(): Promise<Record<string, number>> {
     const spent: Record<string, number> = {};
-    for (const [name, pids] of Object.entries(this.sources.pids ?? {})) spent[name] = this.sum(pids) - this.start.get(name)!;
+    for (const [name, pids] of Object.entries(this.sources.pids ?? {}))
+      spent[name] = this.sum(pids) - this.start.get(name)!;
     if (this.sources.redis) spent.redis = (await redisCpuUs(this.sources.redis)) - this.redisStartUs;
     if (this.pool) {
       if (this.sampler) clearInterval(this.sampler);
@@ -107,7 +111,9 @@ export class CpuMeter {
 
 /** µs per request, one decimal. */
 export function perRequest(spentUs: Record<string, number>, requests: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(spentUs).map(([name, us]) => [name, Math.round((us / Math.max(1, requests)) * 10) / 10]));
+  return Object.fromEntries(
+    Object.entries(spentUs).map(([name, us]) => [name, Math.round((us / Math.max(1, requests)) * 10) / 10]),
+  );
 }
 
 /** Runs a load and adds what each request cost each source and the load generator. */

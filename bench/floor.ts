@@ -11,7 +11,16 @@ const SCAN_COUNT = 5000;
 const prefix = (eventId: string) => `benchfloor:{${eventId}}:`;
 
 export interface FloorClient extends Redis {
-  benchFloor(stock: string, booking: string, expiries: string, log: string, bookingId: string, userId: string, quantity: number, expiresAtMs: number): Promise<string>;
+  benchFloor(
+    stock: string,
+    booking: string,
+    expiries: string,
+    log: string,
+    bookingId: string,
+    userId: string,
+    quantity: number,
+    expiresAtMs: number,
+  ): Promise<string>;
 }
 
 export function defineFloor(redis: Redis): FloorClient {
@@ -20,9 +29,24 @@ export function defineFloor(redis: Redis): FloorClient {
 }
 
 /** One floor hold for person n. */
-export function floorHold(redis: FloorClient, eventId: string, userId: string, quantity: number, holdMs: number): Promise<string> {
+export function floorHold(
+  redis: FloorClient,
+  eventId: string,
+  userId: string,
+  quantity: number,
+  holdMs: number,
+): Promise<string> {
   const p = prefix(eventId);
-  return redis.benchFloor(`${p}stock`, `${p}b:${userId}`, `${p}expiries`, `${p}log`, userId, userId, quantity, Date.now() + holdMs);
+  return redis.benchFloor(
+    `${p}stock`,
+    `${p}b:${userId}`,
+    `${p}expiries`,
+    `${p}log`,
+    userId,
+    userId,
+    quantity,
+    Date.now() + holdMs,
+  );
 }
 
 export async function prepareFloor(redis: RedisClient, eventId: string, tickets: number): Promise<void> {

@@ -18,8 +18,19 @@ for (let round = 0; round < rounds * 2; round++) {
   try {
     const url = `http://127.0.0.1:${port}`;
     const eventId = await createEvent(url, tickets);
-    const result = await runLoad({ url, eventId, userPrefix: `ab-${Date.now().toString(36)}`, threads: options.threads, connections: options.connections, amount: 0, durationS: seconds, okStatuses: BOOKING_ANSWERS });
-    process.stdout.write(`${holdBatch ? "batched" : "single "}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  errors ${result.errors}\n`);
+    const result = await runLoad({
+      url,
+      eventId,
+      userPrefix: `ab-${Date.now().toString(36)}`,
+      threads: options.threads,
+      connections: options.connections,
+      amount: 0,
+      durationS: seconds,
+      okStatuses: BOOKING_ANSWERS,
+    });
+    process.stdout.write(
+      `${holdBatch ? "batched" : "single "}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  errors ${result.errors}\n`,
+    );
   } finally {
     await serve.stop();
   }

@@ -75,7 +75,12 @@ export function share(total: number, n: number, i: number): number {
 }
 
 /** Runs one thread per job of a worker that speaks LoadMessage, and adds their results up. */
-export async function runThreads(workerUrl: URL, jobs: unknown[], okStatuses: string[], onProgress?: (responses: number) => void): Promise<RunResult> {
+export async function runThreads(
+  workerUrl: URL,
+  jobs: unknown[],
+  okStatuses: string[],
+  onProgress?: (responses: number) => void,
+): Promise<RunResult> {
   const threads = jobs.length;
   const responses = new Array<number>(threads).fill(0);
   const histogram = new LatencyHistogram();
@@ -104,14 +109,17 @@ export async function runThreads(workerUrl: URL, jobs: unknown[], okStatuses: st
           }
           const own = new LatencyHistogram(message.counts);
           histogram.add(own);
-          for (const [status, count] of Object.entries(message.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+          for (const [status, count] of Object.entries(message.statuses))
+            statuses[status] = (statuses[status] ?? 0) + count;
           errors += message.errors + message.timeouts;
           durationMs = Math.max(durationMs, message.durationMs);
           loadgenCpuUs += message.cpuUs;
           responses[i] = own.total;
         });
         worker.on("error", reject);
-        worker.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`load worker ${i} exited with ${code}`))));
+        worker.on("exit", (code) =>
+          code === 0 ? resolve() : reject(new Error(`load worker ${i} exited with ${code}`)),
+        );
       });
     }),
   );

@@ -27,21 +27,36 @@ async function usedMemory(redis: RedisClient): Promise<number> {
 }
 
 /** One ticket, held; then `waiting` people join the line behind it. */
-export async function measureWaitingMemory(engine: Engine, waiting: number, onProgress?: (queued: number) => void): Promise<WaitingMemory> {
+export async function measureWaitingMemory(
+  engine: Engine,
+  waiting: number,
+  onProgress?: (queued: number) => void,
+): Promise<WaitingMemory> {
   const redis = engine.redis;
   const event = await loadScratchEvent(engine, 1);
   const [, line, , open, , log] = eventKeys(event.id);
   try {
     await engine.hold({ eventId: event.id, userId: "mem-holder", quantity: 1, email: "", idempotencyKey: "" });
-    const before = { line: await usage(redis, line), open: await usage(redis, open), log: await usage(redis, log), info: await usedMemory(redis) };
+    const before = {
+      line: await usage(redis, line),
+      open: await usage(redis, open),
+      log: await usage(redis, log),
+      info: await usedMemory(redis),
+    };
     const ids: string[] = [];
     for (let start = 0; start < waiting; start += HOLDS_IN_FLIGHT) {
       const batch = Array.from({ length: Math.min(HOLDS_IN_FLIGHT, waiting - start) }, (_, i) =>
-        engine.hold({ eventId: event.id, userId: `mem-${start + i}`, quantity: 1, email: "", idempotencyKey: "" }));
+        engine.hold({ eventId: event.id, userId: `mem-${start + i}`, quantity: 1, email: "", idempotencyKey: "" }),
+      );
       for (const booking of await Promise.all(batch)) ids.push(booking.id);
       onProgress?.(ids.length);
     }
-    const after = { line: await usage(redis, line), open: await usage(redis, open), log: await usage(redis, log), info: await usedMemory(redis) };
+    const after = {
+      line: await usage(redis, line),
+      open: await usage(redis, open),
+      log: await usage(redis, log),
+      info: await usedMemory(redis),
+    };
     const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / SAMPLE_HASHES)) === 0);
     let sampleBytes = 0;
     for (const id of sample) sampleBytes += await usage(redis, bookingKey(event.id, id));

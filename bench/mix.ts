@@ -53,8 +53,18 @@ function percentile(id: string): number {
 
 export class Mix {
   readonly counts: MixCounts = {
-    holds: 0, servedFromLine: 0, paySent: 0, cancelSent: 0, leftToExpire: 0, tooLate: 0, expired: 0, droppedFromLine: 0,
-    payOutcomes: {}, cancelStatuses: {}, failures: 0, fcfsViolations: 0,
+    holds: 0,
+    servedFromLine: 0,
+    paySent: 0,
+    cancelSent: 0,
+    leftToExpire: 0,
+    tooLate: 0,
+    expired: 0,
+    droppedFromLine: 0,
+    payOutcomes: {},
+    cancelStatuses: {},
+    failures: 0,
+    fcfsViolations: 0,
   };
   private readonly reader: Redis;
   private readonly redis: Redis;
@@ -83,9 +93,15 @@ export class Mix {
     const deadline = Date.now() + timeoutMs;
     const { eventId } = this.options;
     for (;;) {
-      const [held, line] = await Promise.all([this.redis.hget(eventKey(eventId), "held"), this.redis.zcard(lineKey(eventId))]);
+      const [held, line] = await Promise.all([
+        this.redis.hget(eventKey(eventId), "held"),
+        this.redis.zcard(lineKey(eventId)),
+      ]);
       if (Number(held) === 0 && line === 0 && this.caughtUp && this.inFlight === 0 && this.pending.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`on-sale did not settle within ${timeoutMs} ms: held ${held}, line ${line}, actions pending ${this.pending.length + this.inFlight}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `on-sale did not settle within ${timeoutMs} ms: held ${held}, line ${line}, actions pending ${this.pending.length + this.inFlight}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -101,7 +117,15 @@ export class Mix {
   private async read(): Promise<void> {
     const key = logKey(this.options.eventId);
     while (!this.stopped) {
-      const reply = (await this.reader.xread("COUNT", READ_COUNT, "BLOCK", READ_BLOCK_MS, "STREAMS", key, this.lastId)) as [string, [string, string[]][]][] | null;
+      const reply = (await this.reader.xread(
+        "COUNT",
+        READ_COUNT,
+        "BLOCK",
+        READ_BLOCK_MS,
+        "STREAMS",
+        key,
+        this.lastId,
+      )) as [string, [string, string[]][]][] | null;
       const entries = reply?.[0]?.[1] ?? [];
       this.caughtUp = entries.length < READ_COUNT;
       for (const [id, flat] of entries) {
@@ -130,8 +154,10 @@ export class Mix {
     this.lastArrivalSeq = arrivalSeq;
     const share = percentile(f.id!);
     const expiresAtMs = Number(f.exp);
-    if (share < this.options.payPercent) this.enqueue(expiresAtMs, () => this.pay(f.id!, Number(f.amt), f.cur!), "paySent");
-    else if (share < this.options.payPercent + this.options.cancelPercent) this.enqueue(expiresAtMs, () => this.cancel(f.id!), "cancelSent");
+    if (share < this.options.payPercent)
+      this.enqueue(expiresAtMs, () => this.pay(f.id!, Number(f.amt), f.cur!), "paySent");
+    else if (share < this.options.payPercent + this.options.cancelPercent)
+      this.enqueue(expiresAtMs, () => this.cancel(f.id!), "cancelSent");
     else counts.leftToExpire += 1;
   }
 
@@ -168,9 +194,16 @@ export class Mix {
   }
 
   private async pay(bookingId: string, amount: number, currency: string): Promise<void> {
-    const payload = JSON.stringify(checkoutCompleted({
-      id: `evt_bench_${bookingId}_${this.counts.paySent}`, bookingId, eventId: this.options.eventId, amount, currency, sessionId: `cs_bench_${bookingId}`,
-    }));
+    const payload = JSON.stringify(
+      checkoutCompleted({
+        id: `evt_bench_${bookingId}_${this.counts.paySent}`,
+        bookingId,
+        eventId: this.options.eventId,
+        amount,
+        currency,
+        sessionId: `cs_bench_${bookingId}`,
+      }),
+    );
     const signature = stripeSignature(payload, this.options.webhookSecret);
     const answer = await this.http.request({
       method: "POST",

@@ -17,7 +17,10 @@ interface Profile {
 }
 
 function area(url: string, name: string): string {
-  if (url === "") return name === "(garbage collector)" || name === "(idle)" || name === "(program)" ? name : "node internals (native)";
+  if (url === "")
+    return name === "(garbage collector)" || name === "(idle)" || name === "(program)"
+      ? name
+      : "node internals (native)";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
@@ -28,7 +31,7 @@ function area(url: string, name: string): string {
 export function summarize(profile: Profile, top: number): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
   const areas = new Map<string, number>();
   const functions = new Map<string, number>();
@@ -51,5 +54,10 @@ export function summarize(profile: Profile, top: number): string {
 }
 
 const [path = join("bench", "results", "profiles"), top = "15"] = process.argv.slice(2);
-const files = path.endsWith(".cpuprofile") ? [path] : readdirSync(path).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(path, f));
-for (const file of files) process.stdout.write(`== ${file}\n${summarize(JSON.parse(readFileSync(file, "utf8")) as Profile, Number(top))}\n\n`);
+const files = path.endsWith(".cpuprofile")
+  ? [path]
+  : readdirSync(path)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .map((f) => join(path, f));
+for (const file of files)
+  process.stdout.write(`== ${file}\n${summarize(JSON.parse(readFileSync(file, "utf8")) as Profile, Number(top))}\n\n`);

@@ -27,7 +27,13 @@ export class Progress {
   track(total: number, unit: string): void {
     this.bar?.stop();
     this.bar = new cliProgress.SingleBar(
-      { format: `  [{bar}] {value}/{total} ${unit} {detail}`, stream: this.out, noTTYOutput: true, hideCursor: true, clearOnComplete: false },
+      {
+        format: `  [{bar}] {value}/{total} ${unit} {detail}`,
+        stream: this.out,
+        noTTYOutput: true,
+        hideCursor: true,
+        clearOnComplete: false,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(total, 0, { detail: "" });

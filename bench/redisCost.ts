@@ -27,7 +27,10 @@ async function snapshot(redis: RedisClient): Promise<Snapshot> {
 }
 
 /** Runs `run` and adds what it cost Redis per request (the run's `requests`). */
-export async function withRedisCost<T extends { requests: number }>(redis: RedisClient, run: () => Promise<T>): Promise<T & { redis: RedisCost }> {
+export async function withRedisCost<T extends { requests: number }>(
+  redis: RedisClient,
+  run: () => Promise<T>,
+): Promise<T & { redis: RedisCost }> {
   const before = await snapshot(redis);
   const result = await run();
   const after = await snapshot(redis);

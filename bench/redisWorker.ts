@@ -28,16 +28,30 @@ type Hold = (i: number, n: number) => Promise<string>;
 function holdsOf(job: RedisJob): { hold: Hold; connections: Redis[] } {
   const config = loadConfig({ ...job.env, REDIS_URL: job.redisUrl });
   const pipelined = job.mode !== "single";
-  const connections = Array.from({ length: pipelined ? 1 : job.inFlight }, () => new Redis(job.redisUrl, { enableAutoPipelining: pipelined }));
+  const connections = Array.from(
+    { length: pipelined ? 1 : job.inFlight },
+    () => new Redis(job.redisUrl, { enableAutoPipelining: pipelined }),
+  );
   const userId = (n: number) => `${job.userPrefix}-${n}`;
   if (job.mode === "floor") {
     const floor = defineFloor(connections[0]!);
-    return { connections, hold: (_i, n) => floorHold(floor, job.eventId, userId(n), quantityOf(n), config.holds.holdMs) };
+    return {
+      connections,
+      hold: (_i, n) => floorHold(floor, job.eventId, userId(n), quantityOf(n), config.holds.holdMs),
+    };
   }
   const engines = connections.map((redis) => new Engine(redis, config));
   const hold: Hold = async (i, n) => {
     const engine = engines[pipelined ? 0 : i]!;
-    return (await engine.hold({ eventId: job.eventId, userId: userId(n), quantity: quantityOf(n), email: "", idempotencyKey: "" })).kind;
+    return (
+      await engine.hold({
+        eventId: job.eventId,
+        userId: userId(n),
+        quantity: quantityOf(n),
+        email: "",
+        idempotencyKey: "",
+      })
+    ).kind;
   };
   return { connections, hold };
 }
@@ -50,7 +64,10 @@ async function main(job: RedisJob): Promise<void> {
   let n = 0;
   const startMs = Date.now();
   const endMs = startMs + job.durationS * 1000;
-  const ticker = setInterval(() => parentPort!.postMessage({ type: "tick", responses: histogram.total } satisfies LoadMessage), TICK_MS);
+  const ticker = setInterval(
+    () => parentPort!.postMessage({ type: "tick", responses: histogram.total } satisfies LoadMessage),
+    TICK_MS,
+  );
   const loop = async (i: number) => {
     while (Date.now() < endMs) {
       n += 1;
@@ -68,7 +85,15 @@ async function main(job: RedisJob): Promise<void> {
   await Promise.all(Array.from({ length: job.inFlight }, (_, i) => loop(i)));
   clearInterval(ticker);
   for (const redis of connections) redis.disconnect();
-  const done = { type: "done", counts: histogram.counts, statuses, errors: 0, timeouts: 0, durationMs: Date.now() - startMs, cpuUs: threadCpuUs() - startCpuUs } satisfies LoadMessage;
+  const done = {
+    type: "done",
+    counts: histogram.counts,
+    statuses,
+    errors: 0,
+    timeouts: 0,
+    durationMs: Date.now() - startMs,
+    cpuUs: threadCpuUs() - startCpuUs,
+  } satisfies LoadMessage;
   parentPort!.postMessage(done);
 }
 

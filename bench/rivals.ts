@@ -18,8 +18,18 @@ import { BOOKING_ANSWERS, createEvent, engineEnv, type BenchOptions } from "./ru
 // nothing paid or expiring, so every design answers the same mix of held, waiting, refused.
 
 export const DURABILITY = [
-  { level: "everysec", appendfsync: "everysec", synchronousCommit: "off", what: "Redis AOF everysec vs PostgreSQL synchronous_commit=off (a host crash loses up to ~1 s of answers)" },
-  { level: "always", appendfsync: "always", synchronousCommit: "on", what: "Redis appendfsync always vs PostgreSQL synchronous_commit=on (nothing answered is lost)" },
+  {
+    level: "everysec",
+    appendfsync: "everysec",
+    synchronousCommit: "off",
+    what: "Redis AOF everysec vs PostgreSQL synchronous_commit=off (a host crash loses up to ~1 s of answers)",
+  },
+  {
+    level: "always",
+    appendfsync: "always",
+    synchronousCommit: "on",
+    what: "Redis appendfsync always vs PostgreSQL synchronous_commit=on (nothing answered is lost)",
+  },
 ] as const;
 
 type Level = (typeof DURABILITY)[number]["level"];
@@ -31,15 +41,18 @@ export interface RivalsResult {
   people: number;
   tickets: number;
   lineMax: number;
-  levels: Record<Level, {
-    runs: Record<Design, RunResult>;
-    /** Answers of each run: held (201), waiting (202), refused (409). */
-    mix: Record<Design, { held: number; waiting: number; refused: number }>;
-    /** The rival with the most requests per second, and the engine's multiple of it (its faster mode's). */
-    strongest: Rival;
-    engine: (typeof ENGINES)[number];
-    engineToStrongest: { rps: number; cpuPerRequest: number };
-  }>;
+  levels: Record<
+    Level,
+    {
+      runs: Record<Design, RunResult>;
+      /** Answers of each run: held (201), waiting (202), refused (409). */
+      mix: Record<Design, { held: number; waiting: number; refused: number }>;
+      /** The rival with the most requests per second, and the engine's multiple of it (its faster mode's). */
+      strongest: Rival;
+      engine: (typeof ENGINES)[number];
+      engineToStrongest: { rps: number; cpuPerRequest: number };
+    }
+  >;
   /** Rivals that oversold or let the line grow past its room (none, when all is well). */
   problems: string[];
 }
@@ -56,11 +69,20 @@ export interface RivalsBench {
 /** Sizes of the rivals' workload: a tenth of the people get stock as in the on-sale, half of them fit in line. */
 export function rivalWorkload(options: BenchOptions): { people: number; tickets: number; lineMax: number } {
   const people = options.rivalPeople;
-  return { people, tickets: Math.max(1, Math.round((options.tickets * people) / options.people)), lineMax: Math.max(1, Math.floor(people / 2)) };
+  return {
+    people,
+    tickets: Math.max(1, Math.round((options.tickets * people) / options.people)),
+    lineMax: Math.max(1, Math.floor(people / 2)),
+  };
 }
 
-const mixOf = (run: RunResult) => ({ held: run.statuses["201"] ?? 0, waiting: run.statuses["202"] ?? 0, refused: run.statuses["409"] ?? 0 });
-export const mixLine = (mix: { held: number; waiting: number; refused: number }) => `held ${mix.held} / waiting ${mix.waiting} / refused ${mix.refused}`;
+const mixOf = (run: RunResult) => ({
+  held: run.statuses["201"] ?? 0,
+  waiting: run.statuses["202"] ?? 0,
+  refused: run.statuses["409"] ?? 0,
+});
+export const mixLine = (mix: { held: number; waiting: number; refused: number }) =>
+  `held ${mix.held} / waiting ${mix.waiting} / refused ${mix.refused}`;
 
 /** All `people` requests, as fast as they are answered, with a bar. */
 function workload(bench: RivalsBench, url: string, eventId: string, prefix: string): () => Promise<RunResult> {
@@ -69,8 +91,15 @@ function workload(bench: RivalsBench, url: string, eventId: string, prefix: stri
   return () => {
     bench.progress.track(people, "people");
     return runLoad({
-      url, eventId, userPrefix: `${prefix}-${bench.runTag}`, threads: options.threads, connections: options.connections, amount: people, durationS: 0,
-      okStatuses: BOOKING_ANSWERS, onProgress: (n) => bench.progress.update(n),
+      url,
+      eventId,
+      userPrefix: `${prefix}-${bench.runTag}`,
+      threads: options.threads,
+      connections: options.connections,
+      amount: people,
+      durationS: 0,
+      okStatuses: BOOKING_ANSWERS,
+      onProgress: (n) => bench.progress.update(n),
     });
   };
 }
@@ -79,8 +108,26 @@ async function startRedis(appendfsync: string): Promise<{ proc: Proc; url: strin
   const port = await freePort();
   // On the same disk as PostgreSQL's WAL, so both fsync to the same device.
   const dir = mkdtempSync(join(tmpdir(), "onsale-bench-aof-"));
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync, "--dir", dir];
-  const proc = await startProc({ name: `redis-${appendfsync}`, command: "redis-server", args, readyWhen: /Ready to accept connections/ });
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    appendfsync,
+    "--dir",
+    dir,
+  ];
+  const proc = await startProc({
+    name: `redis-${appendfsync}`,
+    command: "redis-server",
+    args,
+    readyWhen: /Ready to accept connections/,
+  });
   return { proc, url: `redis://127.0.0.1:${port}`, dir };
 }
 
@@ -91,15 +138,24 @@ async function engineAt(bench: RivalsBench, appendfsync: string, design: (typeof
   bench.procs.push(redisServer.proc);
   const redis = new Redis(redisServer.url);
   try {
-    const env = { ...engineEnv({ ...options, redisUrl: redisServer.url }, port, gatewayPort, design === "engineBatched"), LINE_MAX: String(lineMax), HOLD_SECONDS: "3600" };
-    const serves = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${design}-${i}`, ["serve", "--workers", "1"], env)));
+    const env = {
+      ...engineEnv({ ...options, redisUrl: redisServer.url }, port, gatewayPort, design === "engineBatched"),
+      LINE_MAX: String(lineMax),
+      HOLD_SECONDS: "3600",
+    };
+    const serves = await Promise.all(
+      Array.from({ length: options.workers }, (_, i) =>
+        startRole(`serve-${design}-${i}`, ["serve", "--workers", "1"], env),
+      ),
+    );
     const work = await startRole(`work-${design}`, ["work"], env);
     const engines = [...serves, work];
     bench.procs.push(...engines);
     const url = `http://127.0.0.1:${port}`;
     const eventId = await createEvent(url, tickets);
     const sources = {
-      pids: { serve: serves.map((proc) => proc.pid), work: [work.pid] }, redis,
+      pids: { serve: serves.map((proc) => proc.pid), work: [work.pid] },
+      redis,
       postgres: { serverUrl: serverUrlOf(options.databaseUrl), databases: [databaseNameOf(options.databaseUrl)] },
     };
     const run = await metered(sources, workload(bench, url, eventId, `${design}-${appendfsync}`));
@@ -112,7 +168,12 @@ async function engineAt(bench: RivalsBench, appendfsync: string, design: (typeof
   }
 }
 
-async function rivalAt(bench: RivalsBench, rival: Rival, synchronousCommit: string, problems: string[]): Promise<RunResult> {
+async function rivalAt(
+  bench: RivalsBench,
+  rival: Rival,
+  synchronousCommit: string,
+  problems: string[],
+): Promise<RunResult> {
   const { options, port } = bench;
   const { tickets, lineMax } = rivalWorkload(options);
   const databaseUrl = rivalDatabaseUrl(options.databaseUrl);
@@ -120,17 +181,34 @@ async function rivalAt(bench: RivalsBench, rival: Rival, synchronousCommit: stri
   // One writer per event means one process; the others share the cores' worth of connections.
   const processes = rival === "writer" ? 1 : options.workers;
   const env = {
-    PORT: String(port), DATABASE_URL: databaseUrl, HOLD_SECONDS: "3600", LINE_MAX: String(lineMax), SYNCHRONOUS_COMMIT: synchronousCommit,
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    HOLD_SECONDS: "3600",
+    LINE_MAX: String(lineMax),
+    SYNCHRONOUS_COMMIT: synchronousCommit,
     PG_POOL_MAX: String(rival === "writer" ? 1 : Math.max(1, Math.floor(cpus().length / processes))),
   };
-  const servers = await Promise.all(Array.from({ length: processes }, (_, i) =>
-    startProc({ name: `rival-${rival}-${i}`, script: "bench/servers.ts", args: ["rival", rival], env, readyWhen: /listening/ })));
+  const servers = await Promise.all(
+    Array.from({ length: processes }, (_, i) =>
+      startProc({
+        name: `rival-${rival}-${i}`,
+        script: "bench/servers.ts",
+        args: ["rival", rival],
+        env,
+        readyWhen: /listening/,
+      }),
+    ),
+  );
   bench.procs.push(...servers);
-  const sources = { pids: { rival: servers.map((s) => s.pid) }, postgres: { serverUrl: serverUrlOf(databaseUrl), databases: [databaseNameOf(databaseUrl)] } };
+  const sources = {
+    pids: { rival: servers.map((s) => s.pid) },
+    postgres: { serverUrl: serverUrlOf(databaseUrl), databases: [databaseNameOf(databaseUrl)] },
+  };
   const run = await metered(sources, workload(bench, `http://127.0.0.1:${port}`, eventId, `rival-${rival}`));
   await stopAll(servers);
   const check = await checkRival(databaseUrl, eventId, rival);
-  if (!check.ok) problems.push(`rival ${rival} (synchronous_commit=${synchronousCommit}) does not add up: ${JSON.stringify(check)}`);
+  if (!check.ok)
+    problems.push(`rival ${rival} (synchronous_commit=${synchronousCommit}) does not add up: ${JSON.stringify(check)}`);
   return run;
 }
 
@@ -140,7 +218,10 @@ export async function runRivals(bench: RivalsBench, onRun: (line: string) => voi
   const levels = {} as RivalsResult["levels"];
   for (const durability of DURABILITY) {
     const runs = {} as Record<Design, RunResult>;
-    const told = (design: Design) => onRun(`${durability.level} ${design}: ${runs[design].rps} req/s, ${serverCpuUs(runs[design])} µs CPU per request; ${mixLine(mixOf(runs[design]))}`);
+    const told = (design: Design) =>
+      onRun(
+        `${durability.level} ${design}: ${runs[design].rps} req/s, ${serverCpuUs(runs[design])} µs CPU per request; ${mixLine(mixOf(runs[design]))}`,
+      );
     for (const design of ENGINES) {
       runs[design] = await engineAt(bench, durability.appendfsync, design);
       told(design);
@@ -154,10 +235,15 @@ export async function runRivals(bench: RivalsBench, onRun: (line: string) => voi
     const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
     levels[durability.level] = {
       runs,
-      mix: Object.fromEntries(Object.entries(runs).map(([design, run]) => [design, mixOf(run)])) as RivalsResult["levels"][Level]["mix"],
+      mix: Object.fromEntries(
+        Object.entries(runs).map(([design, run]) => [design, mixOf(run)]),
+      ) as RivalsResult["levels"][Level]["mix"],
       strongest,
       engine,
-      engineToStrongest: { rps: ratio(runs[engine].rps, runs[strongest].rps), cpuPerRequest: ratio(serverCpuUs(runs[engine]), serverCpuUs(runs[strongest])) },
+      engineToStrongest: {
+        rps: ratio(runs[engine].rps, runs[strongest].rps),
+        cpuPerRequest: ratio(serverCpuUs(runs[engine]), serverCpuUs(runs[strongest])),
+      },
     };
   }
   return { ...rivalWorkload(bench.options), levels, problems };

@@ -95,7 +95,21 @@ export interface BenchResult {
   invariants: Omit<Invariants, "redis" | "postgres">;
   /** The cost targets, as ratios of runs side by side (CPU per request by process is in each run). */
   costTargets: CostTarget[];
-  runs: Record<"httpCeiling" | "holdFloor" | "redisCeiling" | "redisCeilingSingle" | "redisBatched" | "engine" | "engineSingle" | "engineSingleAt80" | "engineRefusals" | "engineBatched" | "engineBatchedAt80" | "postgres", RunResult>;
+  runs: Record<
+    | "httpCeiling"
+    | "holdFloor"
+    | "redisCeiling"
+    | "redisCeilingSingle"
+    | "redisBatched"
+    | "engine"
+    | "engineSingle"
+    | "engineSingleAt80"
+    | "engineRefusals"
+    | "engineBatched"
+    | "engineBatchedAt80"
+    | "postgres",
+    RunResult
+  >;
   ratios: {
     engineToHttpCeiling: number;
     engineToRedisCeiling: number;
@@ -130,7 +144,12 @@ export const BOOKING_ANSWERS = ["201", "202", "409"];
 const HOLD_ANSWERS = ["held", "waiting", "replay", "SOLD_OUT"];
 
 /** Settings of every engine process the bench starts (also used for direct Engine calls). */
-export function engineEnv(options: BenchOptions, port: number, gatewayPort: number, holdBatch = options.holdBatch): Record<string, string> {
+export function engineEnv(
+  options: BenchOptions,
+  port: number,
+  gatewayPort: number,
+  holdBatch = options.holdBatch,
+): Record<string, string> {
   return {
     HOLD_BATCH: holdBatch ? "on" : "off",
     PORT: String(port),
@@ -163,7 +182,11 @@ export function engineEnv(options: BenchOptions, port: number, gatewayPort: numb
 
 export function createEvent(baseUrl: string, tickets: number): Promise<string> {
   return createEventOver(baseUrl, ADMIN_TOKEN, {
-    name: "Bench Stadium On-sale", venue: "Bench Arena", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), timeZone: "UTC", capacity: tickets,
+    name: "Bench Stadium On-sale",
+    venue: "Bench Arena",
+    startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    timeZone: "UTC",
+    capacity: tickets,
   });
 }
 
@@ -190,7 +213,15 @@ interface Bench {
   runs: Partial<BenchResult["runs"]>;
   postgresDesign?: BenchResult["onSale"]["postgresDesign"];
   waiting?: WaitingMemory;
-  onSale?: { eventId: string; mix: Mix; engines: Proc[]; meter: CpuMeter; arrivalMs?: number; settleMs?: number; relayMs?: number };
+  onSale?: {
+    eventId: string;
+    mix: Mix;
+    engines: Proc[];
+    meter: CpuMeter;
+    arrivalMs?: number;
+    settleMs?: number;
+    relayMs?: number;
+  };
   checked?: Invariants;
   rivals?: RivalsResult;
   idleCpuUsPerSecond?: Record<string, number>;
@@ -206,21 +237,44 @@ interface Phase extends PhaseInfo {
 const PHASES: readonly Phase[] = [
   { name: "http ceiling", what: "the uWS layer answering POST /bookings at once, no engine", run: httpCeilingPhase },
   { name: "postgres design", what: "the same endpoint holding tickets in PostgreSQL alone", run: postgresDesignPhase },
-  { name: "redis ceiling", what: "the minimal hold script (the floor), then the hold script through Engine.hold, no HTTP: pipelined, single, batched", run: redisCeilingPhase },
+  {
+    name: "redis ceiling",
+    what: "the minimal hold script (the floor), then the hold script through Engine.hold, no HTTP: pipelined, single, batched",
+    run: redisCeilingPhase,
+  },
   { name: "waiting memory", what: "Redis bytes per person waiting in line", run: waitingMemoryPhase },
-  { name: "on-sale arrivals", what: "every person arrives through the full path while the mix pays, cancels, lets expire", run: arrivalsPhase },
+  {
+    name: "on-sale arrivals",
+    what: "every person arrives through the full path while the mix pays, cancels, lets expire",
+    run: arrivalsPhase,
+  },
   { name: "on-sale settles", what: "until nothing is held and the line is empty", run: settlePhase },
   { name: "relay to postgres", what: "until the relay has written the whole log", run: relayPhase },
-  { name: "single vs batched", what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it; refusals alone (sold out)", run: singleVsBatchedPhase },
-  { name: "rivals", what: "engine and PostgreSQL rivals on one workload, at matched durability (AOF everysec vs synchronous_commit off, always vs on)", run: rivalsPhase, only: "rivals" },
-  { name: "invariants", what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once", run: invariantsPhase },
+  {
+    name: "single vs batched",
+    what: "the full path with HOLD_BATCH off and on, each at its peak and at 80% of it; refusals alone (sold out)",
+    run: singleVsBatchedPhase,
+  },
+  {
+    name: "rivals",
+    what: "engine and PostgreSQL rivals on one workload, at matched durability (AOF everysec vs synchronous_commit off, always vs on)",
+    run: rivalsPhase,
+    only: "rivals",
+  },
+  {
+    name: "invariants",
+    what: "no oversell, FCFS, every paid booking in PostgreSQL exactly once",
+    run: invariantsPhase,
+  },
 ];
 
 const summary = (r: RunResult) => `${r.rps} req/s, p99 ${r.p99Ms} ms, ${r.errors} errors`;
 
 function startServers(kind: "ceiling" | "pgdesign", count: number, env: Record<string, string>): Promise<Proc[]> {
   return Promise.all(
-    Array.from({ length: count }, (_, i) => startProc({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ })),
+    Array.from({ length: count }, (_, i) =>
+      startProc({ name: `${kind}-${i}`, script: "bench/servers.ts", args: [kind], env, readyWhen: /listening/ }),
+    ),
   );
 }
 
@@ -231,10 +285,16 @@ async function retire(bench: Bench, procs: Proc[]): Promise<void> {
 }
 
 /** A fixed-time load with a bar in seconds. */
-async function timedLoad(bench: Bench, seconds: number, run: (onProgress: (n: number) => void) => Promise<RunResult>): Promise<RunResult> {
+async function timedLoad(
+  bench: Bench,
+  seconds: number,
+  run: (onProgress: (n: number) => void) => Promise<RunResult>,
+): Promise<RunResult> {
   const startedMs = Date.now();
   bench.progress.track(seconds, "s");
-  const result = await run((n) => bench.progress.update(Math.min(seconds, Math.round((Date.now() - startedMs) / 1000)), `${n} answers`));
+  const result = await run((n) =>
+    bench.progress.update(Math.min(seconds, Math.round((Date.now() - startedMs) / 1000)), `${n} answers`),
+  );
   bench.progress.update(seconds, summary(result));
   return result;
 }
@@ -243,14 +303,27 @@ async function timedLoad(bench: Bench, seconds: number, run: (onProgress: (n: nu
 function bookingLoad(bench: Bench, eventId: string, prefix: string, rate?: number) {
   const { options, url, runTag } = bench;
   return (onProgress: (n: number) => void) =>
-    runLoad({ url, eventId, userPrefix: `${prefix}-${runTag}`, threads: options.threads, connections: options.connections, amount: 0, durationS: options.seconds, rate, okStatuses: BOOKING_ANSWERS, onProgress });
+    runLoad({
+      url,
+      eventId,
+      userPrefix: `${prefix}-${runTag}`,
+      threads: options.threads,
+      connections: options.connections,
+      amount: 0,
+      durationS: options.seconds,
+      rate,
+      okStatuses: BOOKING_ANSWERS,
+      onProgress,
+    });
 }
 
 async function httpCeilingPhase(bench: Bench): Promise<string> {
   const servers = await startServers("ceiling", bench.options.workers, { PORT: String(bench.port) });
   bench.procs.push(...servers);
   const load = bookingLoad(bench, "00000000-0000-0000-0000-000000000000", "ceiling");
-  bench.runs.httpCeiling = await metered({ pids: { ceiling: pidsOf(servers) } }, () => timedLoad(bench, bench.options.seconds, load));
+  bench.runs.httpCeiling = await metered({ pids: { ceiling: pidsOf(servers) } }, () =>
+    timedLoad(bench, bench.options.seconds, load),
+  );
   await retire(bench, servers);
   return summary(bench.runs.httpCeiling);
 }
@@ -261,25 +334,43 @@ async function postgresDesignPhase(bench: Bench): Promise<string> {
   // Stock for everyone, as in the Redis ceiling: this measures the hold path, not refusals.
   const designEventId = await prepareDesign(designUrl, CEILING_TICKETS);
   const servers = await startServers("pgdesign", options.workers, {
-    PORT: String(bench.port), DATABASE_URL: designUrl, HOLD_SECONDS: String(options.holdSeconds), PG_POOL_MAX: String(Math.max(2, Math.floor(40 / options.workers))),
+    PORT: String(bench.port),
+    DATABASE_URL: designUrl,
+    HOLD_SECONDS: String(options.holdSeconds),
+    PG_POOL_MAX: String(Math.max(2, Math.floor(40 / options.workers))),
   });
   bench.procs.push(...servers);
-  const sources = { pids: { pgdesign: pidsOf(servers) }, postgres: { serverUrl: serverUrlOf(designUrl), databases: [databaseNameOf(designUrl)] } };
-  bench.runs.postgres = await metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg")));
+  const sources = {
+    pids: { pgdesign: pidsOf(servers) },
+    postgres: { serverUrl: serverUrlOf(designUrl), databases: [databaseNameOf(designUrl)] },
+  };
+  bench.runs.postgres = await metered(sources, () =>
+    timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg")),
+  );
   bench.postgresDesign = await checkDesign(designUrl, designEventId);
   await retire(bench, servers);
   return `${summary(bench.runs.postgres)}; ${bench.postgresDesign.ok ? "no oversell" : "OVERSOLD"}`;
 }
 
-async function redisCeiling(bench: Bench, env: Record<string, string>, mode: RedisJob["mode"], label: string = mode): Promise<RunResult> {
+async function redisCeiling(
+  bench: Bench,
+  env: Record<string, string>,
+  mode: RedisJob["mode"],
+  label: string = mode,
+): Promise<RunResult> {
   const { options } = bench;
   // Capacity for everyone: the ceiling measures holds, not sold-out answers.
   const event = await loadScratchEvent(bench.engine, CEILING_TICKETS);
   try {
     const inFlight = mode === "pipelined" ? 128 : 8;
     const jobs: RedisJob[] = Array.from({ length: options.threads }, (_, i) => ({
-      redisUrl: options.redisUrl, env, eventId: event.id, userPrefix: `redis-${label}-${i}`, mode,
-      inFlight: share(inFlight, options.threads, i) || 1, durationS: options.seconds,
+      redisUrl: options.redisUrl,
+      env,
+      eventId: event.id,
+      userPrefix: `redis-${label}-${i}`,
+      mode,
+      inFlight: share(inFlight, options.threads, i) || 1,
+      durationS: options.seconds,
     }));
     return await redisLoad(bench, jobs);
   } finally {
@@ -289,8 +380,11 @@ async function redisCeiling(bench: Bench, env: Record<string, string>, mode: Red
 
 /** Redis-only load threads for `--seconds`, with what the run cost Redis and the threads. */
 function redisLoad(bench: Bench, jobs: RedisJob[]): Promise<RunResult> {
-  const load = (onProgress: (n: number) => void) => runThreads(new URL("./redisWorker.ts", import.meta.url), jobs, HOLD_ANSWERS, onProgress);
-  return withRedisCost(bench.redis, () => metered({ redis: bench.redis }, () => timedLoad(bench, bench.options.seconds, load)));
+  const load = (onProgress: (n: number) => void) =>
+    runThreads(new URL("./redisWorker.ts", import.meta.url), jobs, HOLD_ANSWERS, onProgress);
+  return withRedisCost(bench.redis, () =>
+    metered({ redis: bench.redis }, () => timedLoad(bench, bench.options.seconds, load)),
+  );
 }
 
 /** The minimal hold script from the same threads as the pipelined Redis ceiling. */
@@ -300,7 +394,13 @@ async function holdFloor(bench: Bench): Promise<RunResult> {
   await prepareFloor(bench.redis, eventId, CEILING_TICKETS);
   try {
     const jobs: RedisJob[] = Array.from({ length: options.threads }, (_, i) => ({
-      redisUrl: options.redisUrl, env: bench.env, eventId, userPrefix: `floor-${i}`, mode: "floor", inFlight: share(128, options.threads, i) || 1, durationS: options.seconds,
+      redisUrl: options.redisUrl,
+      env: bench.env,
+      eventId,
+      userPrefix: `floor-${i}`,
+      mode: "floor",
+      inFlight: share(128, options.threads, i) || 1,
+      durationS: options.seconds,
     }));
     return await redisLoad(bench, jobs);
   } finally {
@@ -326,23 +426,42 @@ async function arrivalsPhase(bench: Bench): Promise<string> {
   const { options, env, url } = bench;
   const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
   const engines = await Promise.all([
-    ...Array.from({ length: options.workers }, (_, i) => startRole(`serve-${i}`, ["serve", "--workers", "1"], env, nodeArgs)),
+    ...Array.from({ length: options.workers }, (_, i) =>
+      startRole(`serve-${i}`, ["serve", "--workers", "1"], env, nodeArgs),
+    ),
     startRole("work", ["work"], env, nodeArgs),
     startRole("gateway", ["gateway"], env),
   ]);
   bench.procs.push(...engines);
   const eventId = await createEvent(url, options.tickets);
-  const mix = new Mix({ redisUrl: options.redisUrl, engineUrl: url, eventId, webhookSecret: WEBHOOK_SECRET, payPercent: options.payPercent, cancelPercent: options.cancelPercent, concurrency: 64 });
+  const mix = new Mix({
+    redisUrl: options.redisUrl,
+    engineUrl: url,
+    eventId,
+    webhookSecret: WEBHOOK_SECRET,
+    payPercent: options.payPercent,
+    cancelPercent: options.cancelPercent,
+    concurrency: 64,
+  });
   // The on-sale's cost per person runs from the first arrival until the relay has written the log.
   const meter = await new CpuMeter(engineSources(bench, engines, true)).begin();
   bench.onSale = { eventId, mix, engines, meter };
   mix.start();
   const startedMs = Date.now();
   bench.progress.track(options.people, "people");
-  const run = await withRedisCost(bench.redis, () => runLoad({
-    url, eventId, userPrefix: `person-${bench.runTag}`, threads: options.threads, connections: options.connections, amount: options.people, durationS: 0,
-    okStatuses: BOOKING_ANSWERS, onProgress: (n) => bench.progress.update(n, `paid ${mix.counts.payOutcomes.paid ?? 0}`),
-  }));
+  const run = await withRedisCost(bench.redis, () =>
+    runLoad({
+      url,
+      eventId,
+      userPrefix: `person-${bench.runTag}`,
+      threads: options.threads,
+      connections: options.connections,
+      amount: options.people,
+      durationS: 0,
+      okStatuses: BOOKING_ANSWERS,
+      onProgress: (n) => bench.progress.update(n, `paid ${mix.counts.payOutcomes.paid ?? 0}`),
+    }),
+  );
   bench.progress.update(options.people, summary(run));
   bench.runs.engine = run;
   bench.onSale.arrivalMs = Date.now() - startedMs;
@@ -353,7 +472,13 @@ async function settlePhase(bench: Bench): Promise<string> {
   const onSale = measured(bench.onSale, "on-sale");
   const startedMs = Date.now();
   bench.progress.track(bench.options.tickets, "tickets paid");
-  const ticker = setInterval(() => void bench.engine.liveEvent(onSale.eventId).then((live) => live && bench.progress.update(live.paid, `held ${live.held}`)), 500);
+  const ticker = setInterval(
+    () =>
+      void bench.engine
+        .liveEvent(onSale.eventId)
+        .then((live) => live && bench.progress.update(live.paid, `held ${live.held}`)),
+    500,
+  );
   try {
     await onSale.mix.settle(bench.options.settleTimeoutMs);
   } finally {
@@ -369,7 +494,9 @@ async function relayPhase(bench: Bench): Promise<string> {
   const onSale = measured(bench.onSale, "on-sale");
   const startedMs = Date.now();
   bench.progress.track(100, "% of the log");
-  await waitForRelay(bench.pool, bench.redis, onSale.eventId, bench.options.settleTimeoutMs, (fraction) => bench.progress.update(Math.round(fraction * 100)));
+  await waitForRelay(bench.pool, bench.redis, onSale.eventId, bench.options.settleTimeoutMs, (fraction) =>
+    bench.progress.update(Math.round(fraction * 100)),
+  );
   bench.progress.update(100);
   onSale.relayMs = Date.now() - startedMs;
   const spentUs = await onSale.meter.end();
@@ -385,16 +512,26 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   const { options, port, gatewayPort } = bench;
   const mode = holdBatch ? "batched" : "single";
   const env = engineEnv(options, port, gatewayPort, holdBatch);
-  const servers = await Promise.all(Array.from({ length: options.workers }, (_, i) => startRole(`serve-${mode}-${i}`, ["serve", "--workers", "1"], env)));
+  const servers = await Promise.all(
+    Array.from({ length: options.workers }, (_, i) =>
+      startRole(`serve-${mode}-${i}`, ["serve", "--workers", "1"], env),
+    ),
+  );
   bench.procs.push(...servers);
   const eventId = await createEvent(bench.url, options.tickets);
   bench.events.push(eventId);
   const others = measured(bench.onSale, "on-sale").engines.slice(options.workers);
   const sources = engineSources(bench, [...servers, ...others], false);
   if (!holdBatch) bench.idleCpuUsPerSecond = await idleCost(sources);
-  const peak = await withRedisCost(bench.redis, () => metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode))));
+  const peak = await withRedisCost(bench.redis, () =>
+    metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode))),
+  );
   // Latency below saturation: the same path held at 80% of the rate it just peaked at.
-  const at80 = await timedLoad(bench, options.seconds, bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))));
+  const at80 = await timedLoad(
+    bench,
+    options.seconds,
+    bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))),
+  );
   if (!holdBatch) bench.runs.engineRefusals = await refusalRun(bench, sources);
   await retire(bench, servers);
   return [peak, at80];
@@ -411,10 +548,18 @@ async function idleCost(sources: CpuSources): Promise<Record<string, number>> {
 async function refusalRun(bench: Bench, sources: CpuSources): Promise<RunResult> {
   const eventId = await createEvent(bench.url, REFUSAL_TICKETS);
   bench.events.push(eventId);
-  const held = await bench.engine.hold({ eventId, userId: `refusal-${bench.runTag}`, quantity: REFUSAL_TICKETS, email: "", idempotencyKey: "" });
+  const held = await bench.engine.hold({
+    eventId,
+    userId: `refusal-${bench.runTag}`,
+    quantity: REFUSAL_TICKETS,
+    email: "",
+    idempotencyKey: "",
+  });
   const paid = await bench.engine.confirm(eventId, held.id, `refusal-${bench.runTag}`, held.amount, held.currency);
   if (paid.kind !== "paid") throw new Error(`the refusal run's event was not sold out: ${paid.kind}`);
-  return withRedisCost(bench.redis, () => metered(sources, () => timedLoad(bench, bench.options.seconds, bookingLoad(bench, eventId, "refused"))));
+  return withRedisCost(bench.redis, () =>
+    metered(sources, () => timedLoad(bench, bench.options.seconds, bookingLoad(bench, eventId, "refused"))),
+  );
 }
 
 async function singleVsBatchedPhase(bench: Bench): Promise<string> {
@@ -453,7 +598,12 @@ function engineSources(bench: Bench, engines: Proc[], withMix: boolean): CpuSour
   const role = (name: string) => pidsOf(engines.filter((proc) => proc.name.split("-")[0] === name));
   const { databaseUrl } = bench.options;
   return {
-    pids: { serve: role("serve"), work: role("work"), gateway: role("gateway"), ...(withMix ? { mix: [process.pid] } : {}) },
+    pids: {
+      serve: role("serve"),
+      work: role("work"),
+      gateway: role("gateway"),
+      ...(withMix ? { mix: [process.pid] } : {}),
+    },
     redis: bench.redis,
     postgres: { serverUrl: serverUrlOf(databaseUrl), databases: [databaseNameOf(databaseUrl)] },
   };
@@ -466,11 +616,24 @@ function measured<T>(value: T | undefined, what: string): T {
 }
 
 const RUN_NAMES: readonly RunName[] = [
-  "httpCeiling", "holdFloor", "redisCeiling", "redisCeilingSingle", "redisBatched", "engine", "engineSingle", "engineSingleAt80", "engineRefusals", "engineBatched", "engineBatchedAt80", "postgres",
+  "httpCeiling",
+  "holdFloor",
+  "redisCeiling",
+  "redisCeilingSingle",
+  "redisBatched",
+  "engine",
+  "engineSingle",
+  "engineSingleAt80",
+  "engineRefusals",
+  "engineBatched",
+  "engineBatchedAt80",
+  "postgres",
 ];
 
 function result(bench: Bench, startedMs: number): BenchResult {
-  const runs = Object.fromEntries(RUN_NAMES.map((name) => [name, measured(bench.runs[name], name)])) as BenchResult["runs"];
+  const runs = Object.fromEntries(
+    RUN_NAMES.map((name) => [name, measured(bench.runs[name], name)]),
+  ) as BenchResult["runs"];
   const onSale = measured(bench.onSale, "on-sale");
   const { redis, postgres, ...invariants } = measured(bench.checked, "invariants");
   const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
@@ -492,8 +655,13 @@ function result(bench: Bench, startedMs: number): BenchResult {
       engineBatchedToSingle: ratio(runs.engineBatched.rps, runs.engineSingle.rps),
     },
     onSale: {
-      arrivalMs: measured(onSale.arrivalMs, "arrival time"), settleMs: measured(onSale.settleMs, "settle time"), relayMs: measured(onSale.relayMs, "relay time"),
-      mix: onSale.mix.counts, redis, postgres, postgresDesign: measured(bench.postgresDesign, "postgres design"),
+      arrivalMs: measured(onSale.arrivalMs, "arrival time"),
+      settleMs: measured(onSale.settleMs, "settle time"),
+      relayMs: measured(onSale.relayMs, "relay time"),
+      mix: onSale.mix.counts,
+      redis,
+      postgres,
+      postgresDesign: measured(bench.postgresDesign, "postgres design"),
     },
     memory: { waiting: measured(bench.waiting, "waiting memory"), peakRssBytes: bench.peakRssBytes },
     idleCpuUsPerSecond: measured(bench.idleCpuUsPerSecond, "idle cost"),
@@ -510,8 +678,20 @@ async function openBench(options: BenchOptions, progress: Progress): Promise<Ben
   const gatewayPort = await freePort();
   const env = engineEnv(options, port, gatewayPort);
   return {
-    options, env, port, gatewayPort, url: `http://127.0.0.1:${port}`, runTag: Date.now().toString(36),
-    redis, engine: new Engine(redis, loadConfig(env)), pool, progress, procs: [], peakRssBytes: {}, events: [], runs: {},
+    options,
+    env,
+    port,
+    gatewayPort,
+    url: `http://127.0.0.1:${port}`,
+    runTag: Date.now().toString(36),
+    redis,
+    engine: new Engine(redis, loadConfig(env)),
+    pool,
+    progress,
+    procs: [],
+    peakRssBytes: {},
+    events: [],
+    runs: {},
   };
 }
 

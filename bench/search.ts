@@ -27,9 +27,26 @@ import { ROOT, startRole, stopAll, type Proc } from "../testkit/processes.js";
 const ADMIN_TOKEN = "bench-search-admin";
 
 const WORDS = [
-  "tayler swif", "beyonce", "coldplay", "rosalia", "stade de france", "東京ドーム", "metalica", "ed sheran",
-  "wembley", "barcelona real madrid", "hamilton", "bts", "bjork reykjavik", "sigur ros", "madison square",
-  "andrea boceli", "daft punk", "helene fischer", "cirque du soleil", "olympiastadion berlin",
+  "tayler swif",
+  "beyonce",
+  "coldplay",
+  "rosalia",
+  "stade de france",
+  "東京ドーム",
+  "metalica",
+  "ed sheran",
+  "wembley",
+  "barcelona real madrid",
+  "hamilton",
+  "bts",
+  "bjork reykjavik",
+  "sigur ros",
+  "madison square",
+  "andrea boceli",
+  "daft punk",
+  "helene fischer",
+  "cirque du soleil",
+  "olympiastadion berlin",
 ];
 
 interface SearchJob {
@@ -72,7 +89,12 @@ async function ensureEvents(databaseUrl: string, wanted: number): Promise<number
     const have = await countEvents(pool);
     if (have < wanted) {
       const bar = progressBar("generate");
-      await generateEvents(pool, { count: wanted - have, seed: have + 1, batch: 2000, onProgress: (done) => bar.progress(done, wanted - have) });
+      await generateEvents(pool, {
+        count: wanted - have,
+        seed: have + 1,
+        batch: 2000,
+        onProgress: (done) => bar.progress(done, wanted - have),
+      });
       bar.stop();
       await analyzeEvents(pool);
     }
@@ -108,18 +130,33 @@ function searchPaths(withDates: boolean): string[] {
 
 function listingPaths(): string[] {
   const year = new Date().getUTCFullYear() + 1;
-  return Array.from({ length: 12 }, (_, i) => `/events?start_date=${year}-${String(i + 1).padStart(2, "0")}-01&end_date=${year}-${String(i + 1).padStart(2, "0")}-07&limit=20`);
+  return Array.from(
+    { length: 12 },
+    (_, i) =>
+      `/events?start_date=${year}-${String(i + 1).padStart(2, "0")}-01&end_date=${year}-${String(i + 1).padStart(2, "0")}-07&limit=20`,
+  );
 }
 
 function htmlReport(rows: [string, RunResult][], header: string): string {
   const maxRps = Math.max(...rows.map(([, r]) => r.rps), 1);
   const bars = rows
-    .map(([name, r], i) => `<text x="0" y="${i * 28 + 18}">${name}</text><rect x="150" y="${i * 28 + 4}" height="20" width="${(r.rps / maxRps) * 500}" fill="#4a7"/><text x="${160 + (r.rps / maxRps) * 500}" y="${i * 28 + 18}">${r.rps} req/s · p50 ${r.p50Ms} ms · p99 ${r.p99Ms} ms</text>`)
+    .map(
+      ([name, r], i) =>
+        `<text x="0" y="${i * 28 + 18}">${name}</text><rect x="150" y="${i * 28 + 4}" height="20" width="${(r.rps / maxRps) * 500}" fill="#4a7"/><text x="${160 + (r.rps / maxRps) * 500}" y="${i * 28 + 18}">${r.rps} req/s · p50 ${r.p50Ms} ms · p99 ${r.p99Ms} ms</text>`,
+    )
     .join("");
   const curves = rows
-    .map(([name, r]) => `<h3>${name}: latency histogram</h3><svg width="900" height="120">${r.histogram
-      .map(([ms, count], i, all) => `<rect x="${(i / all.length) * 880}" y="${100 - (count / Math.max(...all.map(([, c]) => c))) * 100}" width="${880 / all.length}" height="${(count / Math.max(...all.map(([, c]) => c))) * 100}" fill="#47a"><title>≤${ms} ms: ${count}</title></rect>`)
-      .join("")}<text x="0" y="115">${r.histogram[0]?.[0] ?? 0} ms</text><text x="800" y="115">${r.histogram.at(-1)?.[0] ?? 0} ms</text></svg>`)
+    .map(
+      ([name, r]) =>
+        `<h3>${name}: latency histogram</h3><svg width="900" height="120">${r.histogram
+          .map(
+            ([ms, count], i, all) =>
+              `<rect x="${(i / all.length) * 880}" y="${100 - (count / Math.max(...all.map(([, c]) => c))) * 100}" width="${880 / all.length}" height="${(count / Math.max(...all.map(([, c]) => c))) * 100}" fill="#47a"><title>≤${ms} ms: ${count}</title></rect>`,
+          )
+          .join(
+            "",
+          )}<text x="0" y="115">${r.histogram[0]?.[0] ?? 0} ms</text><text x="800" y="115">${r.histogram.at(-1)?.[0] ?? 0} ms</text></svg>`,
+    )
     .join("");
   return `<!doctype html><meta charset="utf-8"><title>Search benchmark</title><body style="font:14px sans-serif"><h1>Search beside the hold path</h1><p>${header}</p><svg width="1100" height="${rows.length * 28 + 10}">${bars}</svg>${curves}</body>`;
 }
@@ -135,19 +172,48 @@ async function main(): Promise<void> {
     const created = await fetch(`${base}/admin/events`, {
       method: "POST",
       headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ name: "Bench hold path", venue: "Bench Arena", startsAt: "2030-01-01T20:00:00Z", timeZone: "UTC", capacity: 10_000_000, price: 1000, currency: "EUR", maxPerUser: 4 }),
+      body: JSON.stringify({
+        name: "Bench hold path",
+        venue: "Bench Arena",
+        startsAt: "2030-01-01T20:00:00Z",
+        timeZone: "UTC",
+        capacity: 10_000_000,
+        price: 1000,
+        currency: "EUR",
+        maxPerUser: 4,
+      }),
     });
     const eventId = ((await created.json()) as { id: string }).id;
     const gets = (url: string, paths: string[], connections = s.connections) =>
-      runThreads(new URL(import.meta.url), Array.from({ length: Math.min(s.threads, connections) }, (): SearchJob => ({ url, paths, connections: Math.ceil(connections / s.threads), durationS: s.durationS })), ["200"]);
+      runThreads(
+        new URL(import.meta.url),
+        Array.from(
+          { length: Math.min(s.threads, connections) },
+          (): SearchJob => ({ url, paths, connections: Math.ceil(connections / s.threads), durationS: s.durationS }),
+        ),
+        ["200"],
+      );
     const rows: [string, RunResult][] = [];
     const run = async (name: string, go: () => Promise<RunResult>) => {
       process.stdout.write(`${name}… `);
       const result = await go();
       rows.push([name, result]);
-      process.stdout.write(`${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}\n`);
+      process.stdout.write(
+        `${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}\n`,
+      );
     };
-    await run("hold", () => runLoad({ url: base, eventId, userPrefix: `bs${Date.now()}`, threads: s.threads, connections: s.connections, amount: 0, durationS: s.durationS, okStatuses: ["201", "202", "409"] }));
+    await run("hold", () =>
+      runLoad({
+        url: base,
+        eventId,
+        userPrefix: `bs${Date.now()}`,
+        threads: s.threads,
+        connections: s.connections,
+        amount: 0,
+        durationS: s.durationS,
+        okStatuses: ["201", "202", "409"],
+      }),
+    );
     // One client at a time: latency without queueing behind other searches.
     await run("search, 1 connection", () => gets(base, searchPaths(false), 1));
     await run("search", () => gets(base, searchPaths(false)));
@@ -160,7 +226,10 @@ async function main(): Promise<void> {
     const table = [
       "| run | req/s | p50 ms | p99 ms | errors | req/s ÷ hold |",
       "|---|---:|---:|---:|---:|---:|",
-      ...rows.map(([name, r]) => `| ${name} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${(r.rps / Math.max(hold.rps, 1)).toFixed(2)} |`),
+      ...rows.map(
+        ([name, r]) =>
+          `| ${name} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${(r.rps / Math.max(hold.rps, 1)).toFixed(2)} |`,
+      ),
     ].join("\n");
     process.stdout.write(`\n${header}\n\n${table}\n`);
     const dir = join(ROOT, "bench", "results");

@@ -34,8 +34,17 @@ async function main(kind: string): Promise<void> {
     pool = createPool(process.env.DATABASE_URL!, Number(process.env.PG_POOL_MAX ?? 10));
     routes = designRoutes(pool, Number(process.env.HOLD_SECONDS ?? 300));
   } else if (kind === "rival" && RIVALS.includes(process.argv[3] as Rival)) {
-    pool = rivalPool(process.env.DATABASE_URL!, Number(process.env.PG_POOL_MAX), process.env.SYNCHRONOUS_COMMIT === "on" ? "on" : "off");
-    routes = rivalRoutes(process.argv[3] as Rival, pool, Number(process.env.HOLD_SECONDS), Number(process.env.LINE_MAX));
+    pool = rivalPool(
+      process.env.DATABASE_URL!,
+      Number(process.env.PG_POOL_MAX),
+      process.env.SYNCHRONOUS_COMMIT === "on" ? "on" : "off",
+    );
+    routes = rivalRoutes(
+      process.argv[3] as Rival,
+      pool,
+      Number(process.env.HOLD_SECONDS),
+      Number(process.env.LINE_MAX),
+    );
   } else throw new Error(`usage: servers.ts <ceiling | pgdesign | rival <${RIVALS.join(" | ")}>>`);
   const server = await listen(routes, "127.0.0.1", port, log, { sharePort: true });
   process.stdout.write("listening\n");

@@ -102,7 +102,11 @@ async function startServing(deps: HttpDeps, stops: Stop[], sharePort: boolean): 
   const live = new LiveStatus(engine, config, log);
   stops.push(() => live.stop());
   const authorizer = engineAuthorizer(config.http.adminToken, (bookingId, token) => engine.status(bookingId, token));
-  const http = await listen(engineRoutes(deps), config.http.host, config.http.port, log, { authorizer, mount: (app) => live.mount(app), sharePort });
+  const http = await listen(engineRoutes(deps), config.http.host, config.http.port, log, {
+    authorizer,
+    mount: (app) => live.mount(app),
+    sharePort,
+  });
   stops.push(() => http.close(config.http.shutdownDrainMs));
   if (config.http.metricsListen === null) return { http, metricsHttp: null };
   const { host, port } = config.http.metricsListen;
@@ -114,7 +118,8 @@ async function startServing(deps: HttpDeps, stops: Stop[], sharePort: boolean): 
 /** The mock gateway runs only beside the mock provider: it would pay for anything on request. */
 function runsMockGateway(config: PaymentsConfig, roles: Roles): boolean {
   if (!roles.gateway || config.provider === "mock") return roles.gateway;
-  if (!roles.serve && !roles.work) throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.provider}`);
+  if (!roles.serve && !roles.work)
+    throw new Error(`the mock gateway runs only with PAYMENT_PROVIDER=mock, not ${config.provider}`);
   return false;
 }
 
@@ -123,9 +128,19 @@ export interface StartOptions {
   sharePort?: boolean;
 }
 
-export async function startEngine(baseConfig: Config, roles: Roles, log = createLogger(baseConfig.logLevel, "onsale"), { sharePort = false }: StartOptions = {}): Promise<RunningEngine> {
+export async function startEngine(
+  baseConfig: Config,
+  roles: Roles,
+  log = createLogger(baseConfig.logLevel, "onsale"),
+  { sharePort = false }: StartOptions = {},
+): Promise<RunningEngine> {
   const config = await withPorts(baseConfig);
-  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, enableAutoPipelining: true, commandTimeoutMs: config.redis.commandTimeoutMs, log });
+  const redis = connectRedis(config.redis, {
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    log,
+  });
   const pool = createPool(config.postgres.url);
   const readPool = config.postgres.readUrl === config.postgres.url ? pool : createPool(config.postgres.readUrl);
   await migrate(pool);
@@ -148,7 +163,8 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
   let serving: Serving = { http: null, metricsHttp: null };
   try {
     if (runsMockGateway(config.payments, roles)) gateway = await startGateway(config.payments, log, stops);
-    if (roles.serve) serving = await startServing({ config, engine, pool, readPool, provider, ingest, boss, log }, stops, sharePort);
+    if (roles.serve)
+      serving = await startServing({ config, engine, pool, readPool, provider, ingest, boss, log }, stops, sharePort);
   } catch (error) {
     // A port in use: let go of what was started, so the caller's process can exit.
     await stopAll();
@@ -159,15 +175,30 @@ export async function startEngine(baseConfig: Config, roles: Roles, log = create
     if (config.search.typesenseUrl) await new SearchSync(pool, config.search, log).work(boss);
     stops.push(await startNotifications({ boss, pool, engine, config, log }));
     const { payments, holds } = config;
-    const repairLoop = new Periodic("payments-repair", payments.repairIntervalMs, async () => (await ingest.repairStale(payments.repairAfterMs, config.relay.batch)) === config.relay.batch, log);
-    const checkoutLoop = new Periodic("checkout-close", holds.sweepIntervalMs, () => closeEndedCheckouts(pool, provider, payments.checkoutCloseGraceMs, log), log);
+    const repairLoop = new Periodic(
+      "payments-repair",
+      payments.repairIntervalMs,
+      async () => (await ingest.repairStale(payments.repairAfterMs, config.relay.batch)) === config.relay.batch,
+      log,
+    );
+    const checkoutLoop = new Periodic(
+      "checkout-close",
+      holds.sweepIntervalMs,
+      () => closeEndedCheckouts(pool, provider, payments.checkoutCloseGraceMs, log),
+      log,
+    );
     const relayLoop = new Periodic("relay", config.relay.intervalMs, () => relay.pass(), log);
     const sweepLoop = new Periodic("sweep", holds.sweepIntervalMs, () => sweepPass(engine), log);
     relayLoop.start();
     sweepLoop.start();
     repairLoop.start();
     checkoutLoop.start();
-    stops.push(() => relayLoop.stop(), () => sweepLoop.stop(), () => repairLoop.stop(), () => checkoutLoop.stop());
+    stops.push(
+      () => relayLoop.stop(),
+      () => sweepLoop.stop(),
+      () => repairLoop.stop(),
+      () => checkoutLoop.stop(),
+    );
   }
 
   return {

@@ -32,13 +32,18 @@ const ROLES: Record<string, Roles> = {
 
 async function services(config: Config, log: Logger): Promise<{ config: Config; services: Service[] }> {
   // On a Redis Cluster (REDIS_CLUSTER_NODES) there is no single local Redis to check or start.
-  const redis: Service = config.redis.clusterNodes.length > 0
-    ? { url: config.redis.url, stop: async () => undefined }
-    : await ensureRedis(config.redis.url, config.redis.urlGiven, log);
+  const redis: Service =
+    config.redis.clusterNodes.length > 0
+      ? { url: config.redis.url, stop: async () => undefined }
+      : await ensureRedis(config.redis.url, config.redis.urlGiven, log);
   const postgres = await ensurePostgres(config.postgres.url, config.postgres.urlGiven, log);
   const readUrl = config.postgres.readUrlGiven ? config.postgres.readUrl : postgres.url;
   return {
-    config: { ...config, redis: { ...config.redis, url: redis.url }, postgres: { ...config.postgres, url: postgres.url, readUrl } },
+    config: {
+      ...config,
+      redis: { ...config.redis, url: redis.url },
+      postgres: { ...config.postgres, url: postgres.url, readUrl },
+    },
     services: [redis, postgres],
   };
 }
@@ -82,7 +87,11 @@ function howToBook(config: Config, eventId: string): string {
     "Pay: open the paymentUrl from the answer in a browser and press Pay. Cancel instead:",
     `  curl -s -X DELETE ${base}/bookings/<id> -H 'Authorization: Bearer <token>'`,
     `The event: curl -s ${base}/events/${eventId}`,
-    ...(config.mail.smtpUrl === "" ? [`Emails (confirmation with .ics, your turn, reminders, refunds) are stored in ${resolve(config.mail.dir)}; list them with: npx tsx bin/onsale.ts mail`] : []),
+    ...(config.mail.smtpUrl === ""
+      ? [
+          `Emails (confirmation with .ics, your turn, reminders, refunds) are stored in ${resolve(config.mail.dir)}; list them with: npx tsx bin/onsale.ts mail`,
+        ]
+      : []),
     "",
   ].join("\n");
 }
@@ -96,7 +105,12 @@ async function main(argv: string[]): Promise<void> {
   const [command = "", ...flags] = argv;
   let config = loadConfig();
   const log = createLogger(config.logLevel, "onsale");
-  if (!(command in ROLES) && !["migrate", "seed", "generate", "search"].includes(command) && !OPS_COMMANDS.includes(command)) throw new Error(USAGE);
+  if (
+    !(command in ROLES) &&
+    !["migrate", "seed", "generate", "search"].includes(command) &&
+    !OPS_COMMANDS.includes(command)
+  )
+    throw new Error(USAGE);
 
   const ready = await services(config, log);
   config = ready.config;
@@ -142,7 +156,9 @@ async function main(argv: string[]): Promise<void> {
 
   // The processes of `serve --workers N` (and N=1, for a rolling restart beside the old ones)
   // share the port; any other second start on a port in use fails.
-  const running = await startEngine(config, ROLES[command]!, log, { sharePort: command === "serve" && (workersFlag !== undefined || config.http.workersGiven) });
+  const running = await startEngine(config, ROLES[command]!, log, {
+    sharePort: command === "serve" && (workersFlag !== undefined || config.http.workersGiven),
+  });
   if (flags.includes("--demo")) {
     const eventId = await seedDemo(running.config, running.engine, log);
     process.stdout.write(howToBook(running.config, eventId));

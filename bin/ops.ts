@@ -12,7 +12,12 @@ import { startBoss } from "../jobs/queues.js";
 import { progressBar } from "./progress.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
-import { OPERATOR_PAYMENTS_MAX, operatorStatuses, OPERATOR_PAYMENT_STATUSES, paymentsForOperators } from "../sql/payments.js";
+import {
+  OPERATOR_PAYMENTS_MAX,
+  operatorStatuses,
+  OPERATOR_PAYMENT_STATUSES,
+  paymentsForOperators,
+} from "../sql/payments.js";
 
 // The operator subcommands of bin/onsale.ts:
 //   cache warm <eventId | --on-sale>   load inventory and display fields from PostgreSQL
@@ -36,12 +41,15 @@ function listMail(config: Config): string {
   const dir = resolve(config.mail.dir);
   const files = (() => {
     try {
-      return readdirSync(dir).filter((f) => f.endsWith(".eml")).sort();
+      return readdirSync(dir)
+        .filter((f) => f.endsWith(".eml"))
+        .sort();
     } catch {
       return [];
     }
   })();
-  if (files.length === 0) return `No messages in ${dir} (the local SMTP sink stores them there when SMTP_URL is not set).\n`;
+  if (files.length === 0)
+    return `No messages in ${dir} (the local SMTP sink stores them there when SMTP_URL is not set).\n`;
   return `${files.length} message(s) in ${dir}:\n${files.map((f) => `  ${join(dir, f)}  ${statSync(join(dir, f)).size} bytes`).join("\n")}\n`;
 }
 
@@ -51,7 +59,9 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
   const statuses = operatorStatuses(flag("--status"));
   const limit = Number(flag("--limit") ?? 100);
   if (statuses === null || !Number.isSafeInteger(limit) || limit < 1 || limit > OPERATOR_PAYMENTS_MAX) {
-    throw new Error(`usage: onsale payments [--status ${OPERATOR_PAYMENT_STATUSES.join(",")}] [--limit 1..${OPERATOR_PAYMENTS_MAX}]`);
+    throw new Error(
+      `usage: onsale payments [--status ${OPERATOR_PAYMENT_STATUSES.join(",")}] [--limit 1..${OPERATOR_PAYMENTS_MAX}]`,
+    );
   }
   const pool = createPool(config.postgres.url, 1);
   try {
@@ -61,7 +71,9 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
     return payments
       .map((p) => {
         const refund = p.refundRef ?? (p.refundError === "" ? "-" : `error: ${p.refundError}`);
-        const amount = /^[a-z]{3}$/i.test(p.currency) ? formatMoney(p.amountMinor, p.currency) : `${p.amountMinor} (no currency)`;
+        const amount = /^[a-z]{3}$/i.test(p.currency)
+          ? formatMoney(p.amountMinor, p.currency)
+          : `${p.amountMinor} (no currency)`;
         return `${p.createdAt.toISOString()} ${p.status} ${p.provider}/${p.providerEventId} ${p.type} ${amount} booking ${p.bookingId ?? "-"} event ${p.eventId ?? "-"} refund ${refund}\n`;
       })
       .join("");
@@ -73,7 +85,8 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
 /** `relay list` and `relay replay [id]`: replayed entries queue their mails like the relay's. */
 async function runRelay(args: string[], config: Config, log: Logger): Promise<void> {
   const [sub, id] = args;
-  if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id))) throw new Error(`usage: onsale ${OPS_USAGE}`);
+  if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id)))
+    throw new Error(`usage: onsale ${OPS_USAGE}`);
   const pool = createPool(config.postgres.url, 2);
   const redis = connectRedis(config.redis, { log });
   await migrate(pool);
@@ -82,11 +95,16 @@ async function runRelay(args: string[], config: Config, log: Logger): Promise<vo
     const deadLetters = new DeadLetters({ pool, redis, config, boss, log });
     if (sub === "list") {
       const open = await deadLetters.open();
-      for (const d of open) process.stdout.write(`${d.id}  event ${d.eventId}  entry ${d.streamId}  booking ${JSON.stringify(d.bookingId)}  ${d.createdAt.toISOString()}\n    ${d.error}\n`);
+      for (const d of open)
+        process.stdout.write(
+          `${d.id}  event ${d.eventId}  entry ${d.streamId}  booking ${JSON.stringify(d.bookingId)}  ${d.createdAt.toISOString()}\n    ${d.error}\n`,
+        );
       process.stdout.write(`${open.length} dead letter(s) not replayed.\n`);
     } else {
       const result = await deadLetters.replay(id === undefined ? null : Number(id));
-      process.stdout.write(`${result.replayed} replayed, ${result.superseded} superseded by a later state, ${result.failed} refused again (kept).\n`);
+      process.stdout.write(
+        `${result.replayed} replayed, ${result.superseded} superseded by a later state, ${result.failed} refused again (kept).\n`,
+      );
       if (result.failed > 0) process.exitCode = 2;
     }
   } finally {
@@ -125,8 +143,12 @@ export async function runOps(command: string, args: string[], config: Config, lo
         const { relayBehind, restored, unrestored } = r.recover;
         const note = relayBehind
           ? " (relay behind: PostgreSQL counts not applied, run again)"
-          : restored + unrestored.length > 0 ? ` (${restored} paid booking(s) restored from payments, ${unrestored.length} payment(s) sent back)` : "";
-        process.stdout.write(`${r.eventId}: instock ${r.instock}, held ${r.held}, paid ${r.paid}, capacity ${r.capacity}${note}\n`);
+          : restored + unrestored.length > 0
+            ? ` (${restored} paid booking(s) restored from payments, ${unrestored.length} payment(s) sent back)`
+            : "";
+        process.stdout.write(
+          `${r.eventId}: instock ${r.instock}, held ${r.held}, paid ${r.paid}, capacity ${r.capacity}${note}\n`,
+        );
       }
     } else if (sub === "reconcile") {
       const repair = rest.includes("--repair");
@@ -136,10 +158,13 @@ export async function runOps(command: string, args: string[], config: Config, lo
       const results = await ops.reconcileAll(ids, repair, progress.progress).finally(() => progress.stop());
       const drifted = results.filter((r) => r.drift.length > 0);
       for (const r of drifted) {
-        for (const d of r.drift) process.stdout.write(`${r.eventId}: ${d.kind}: redis ${d.redis} | postgres ${d.postgres}\n`);
+        for (const d of r.drift)
+          process.stdout.write(`${r.eventId}: ${d.kind}: redis ${d.redis} | postgres ${d.postgres}\n`);
         if (repair) process.stdout.write(`${r.eventId}: ${r.repaired ? "repaired" : "NOT repaired"}\n`);
       }
-      process.stdout.write(`${results.length} event(s) checked, ${drifted.length} with drift${repair ? `, ${drifted.filter((r) => r.repaired).length} repaired` : ""}.\n`);
+      process.stdout.write(
+        `${results.length} event(s) checked, ${drifted.length} with drift${repair ? `, ${drifted.filter((r) => r.repaired).length} repaired` : ""}.\n`,
+      );
       if (drifted.some((r) => !r.repaired)) process.exitCode = 2;
     } else {
       throw new Error(`usage: onsale ${OPS_USAGE}`);

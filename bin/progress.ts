@@ -12,7 +12,12 @@ export interface ProgressBar {
 
 export function progressBar(label: string): ProgressBar {
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} events | {duration}s`, stream: process.stderr, noTTYOutput: true, hideCursor: true },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} events | {duration}s`,
+      stream: process.stderr,
+      noTTYOutput: true,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -23,7 +23,12 @@ export interface Service {
 const nothingToStop = async (): Promise<void> => undefined;
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -63,13 +68,20 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 export async function ensureRedis(url: string, explicit: boolean, log: Logger): Promise<Service> {
   if (await redisAnswers(url)) return { url, stop: nothingToStop };
   const localUrl = `redis://127.0.0.1:${LOCAL_REDIS_PORT}`;
-  if (explicit) throw new Error(`Redis does not answer at REDIS_URL=${url}; start it, or unset REDIS_URL to use a local one.`);
+  if (explicit)
+    throw new Error(`Redis does not answer at REDIS_URL=${url}; start it, or unset REDIS_URL to use a local one.`);
   if (await redisAnswers(localUrl)) return { url: localUrl, stop: nothingToStop };
   if (spawnSync("redis-server", ["--version"]).status !== 0) {
-    throw new Error(`Redis does not answer at ${url} and redis-server is not installed: install it with "apt-get install redis-server" (or set REDIS_URL).`);
+    throw new Error(
+      `Redis does not answer at ${url} and redis-server is not installed: install it with "apt-get install redis-server" (or set REDIS_URL).`,
+    );
   }
   log.info({ port: LOCAL_REDIS_PORT }, "no Redis at the default address; starting redis-server");
-  const child: ChildProcess = spawn("redis-server", ["--port", String(LOCAL_REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const child: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(LOCAL_REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
   await waitFor(() => redisAnswers(localUrl), "redis-server");
   return {
     url: localUrl,
@@ -85,7 +97,10 @@ export async function ensurePostgres(url: string, explicit: boolean, log: Logger
     await ensureDatabase(url);
     return { url, stop: nothingToStop };
   }
-  if (explicit) throw new Error(`PostgreSQL does not answer at DATABASE_URL=${url}; start it, or unset DATABASE_URL to use an embedded one.`);
+  if (explicit)
+    throw new Error(
+      `PostgreSQL does not answer at DATABASE_URL=${url}; start it, or unset DATABASE_URL to use an embedded one.`,
+    );
   const database = new URL(url).pathname.slice(1);
   const embeddedUrl = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_PG_PORT}/${database}`;
   if (await postgresAnswers(embeddedUrl)) {

@@ -35,7 +35,8 @@ function forkReady(): Promise<void> {
  * SIGTERM or SIGINT.
  */
 export async function superviseWorkers(count: number, log: Logger): Promise<void> {
-  if (!Number.isSafeInteger(count) || count < 1 || count > WEB_WORKERS_MAX) throw new Error(`--workers must be 1..${WEB_WORKERS_MAX}, got ${count}`);
+  if (!Number.isSafeInteger(count) || count < 1 || count > WEB_WORKERS_MAX)
+    throw new Error(`--workers must be 1..${WEB_WORKERS_MAX}, got ${count}`);
   let stopping = false;
   for (let i = 0; i < count; i++) await forkReady();
   log.info({ workers: count }, "HTTP processes serving");

@@ -38,7 +38,9 @@ export function gateRefusal(error: unknown, gate: Gate | undefined): unknown {
   const { detail } = error;
   // A proof was sent but is forged, expired, for another event or wrong: say so.
   const code = error.code === "POW_REQUIRED" && gate?.proofSent && gate.proof === null ? "POW_INVALID" : error.code;
-  metrics.admissionRefusals.inc({ reason: code === "RATE_LIMITED" ? `rate_${detail.split(":")[0]}` : code.toLowerCase() });
+  metrics.admissionRefusals.inc({
+    reason: code === "RATE_LIMITED" ? `rate_${detail.split(":")[0]}` : code.toLowerCase(),
+  });
   return code === error.code ? error : new EngineError(code, detail);
 }
 
@@ -53,7 +55,13 @@ export class Admission {
     const proofSent = request.powChallenge !== "" || request.powSolution !== "";
     let proof: Challenge | null = null;
     if (proofSent) {
-      const read = readChallenge(this.config.powSecret, request.powChallenge, request.eventId, this.config.powTtlMs, nowMs);
+      const read = readChallenge(
+        this.config.powSecret,
+        request.powChallenge,
+        request.eventId,
+        this.config.powTtlMs,
+        nowMs,
+      );
       if (read && solves(read.challenge, request.powSolution, read.bits)) proof = read;
     }
     return { clientIp: request.clientIp, proof, proofSent };

@@ -100,7 +100,15 @@ async function recountEvent(engine: Engine, eventId: string): Promise<Recount> {
   for (const [index, key] of keys.entries()) {
     const [state, qty, user, seq, hseq, exp] = fields[index]![1] as (string | null)[];
     if (state === null || state === undefined) continue; // expired between SCAN and HMGET
-    bookings.push({ id: key.slice(prefix.length), state, qty: Number(qty), user: user ?? "", seq: Number(seq), hseq: Number(hseq), exp: Number(exp) });
+    bookings.push({
+      id: key.slice(prefix.length),
+      state,
+      qty: Number(qty),
+      user: user ?? "",
+      seq: Number(seq),
+      hseq: Number(hseq),
+      exp: Number(exp),
+    });
   }
   const scored = async (key: string) => {
     const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
@@ -137,7 +145,13 @@ function judge(recount: Recount): Audit {
 }
 
 function stockProblems({ event, bookings }: Recount): { tally: Tally; problems: string[] } {
-  const tally: Tally = { instock: Number(event[EVENT.instock]), capacity: Number(event[EVENT.capacity]), held: 0, paid: 0, waiting: 0 };
+  const tally: Tally = {
+    instock: Number(event[EVENT.instock]),
+    capacity: Number(event[EVENT.capacity]),
+    held: 0,
+    paid: 0,
+    waiting: 0,
+  };
   for (const b of bookings) {
     if (b.state === STATE.held) tally.held += b.qty;
     else if (b.state === STATE.paid) tally.paid += b.qty;
@@ -150,7 +164,9 @@ function stockProblems({ event, bookings }: Recount): { tally: Tally; problems: 
   }
   const counted = { held: event[EVENT.held], paid: event[EVENT.paid] };
   if (Number(counted.held) !== tally.held || Number(counted.paid) !== tally.paid) {
-    problems.push(`counters held ${counted.held} paid ${counted.paid} disagree with bookings ${tally.held}/${tally.paid}`);
+    problems.push(
+      `counters held ${counted.held} paid ${counted.paid} disagree with bookings ${tally.held}/${tally.paid}`,
+    );
   }
   return { tally, problems };
 }
@@ -160,7 +176,8 @@ function indexProblems({ bookings, holds, line }: Recount): string[] {
   const problems: string[] = [];
   const compare = (index: Map<string, number>, name: string, state: string, score: (b: BookingFacts) => number) => {
     const members = bookings.filter((b) => b.state === state);
-    if (index.size !== members.length) problems.push(`${name} has ${index.size} entries for ${members.length} ${state} bookings`);
+    if (index.size !== members.length)
+      problems.push(`${name} has ${index.size} entries for ${members.length} ${state} bookings`);
     for (const b of members) {
       const at = index.get(b.id);
       if (at === undefined) problems.push(`${state} booking ${b.id} missing from ${name}`);
@@ -187,10 +204,14 @@ function personProblems({ bookings, tally, open }: Recount): string[] {
   }
   for (const user of new Set([...tickets.keys(), ...tally.keys()])) {
     const kept = Number(tally.get(user) ?? 0);
-    if (kept !== (tickets.get(user) ?? 0)) problems.push(`tally of ${user} is ${kept}, bookings hold or paid ${tickets.get(user) ?? 0}`);
+    if (kept !== (tickets.get(user) ?? 0))
+      problems.push(`tally of ${user} is ${kept}, bookings hold or paid ${tickets.get(user) ?? 0}`);
   }
   for (const user of new Set([...openOf.keys(), ...open.keys()])) {
-    if (open.get(user) !== openOf.get(user)) problems.push(`open booking of ${user} is ${open.get(user) ?? "none"}, bookings say ${openOf.get(user) ?? "none"}`);
+    if (open.get(user) !== openOf.get(user))
+      problems.push(
+        `open booking of ${user} is ${open.get(user) ?? "none"}, bookings say ${openOf.get(user) ?? "none"}`,
+      );
   }
   return problems;
 }
@@ -204,11 +225,15 @@ function orderProblems({ bookings }: Recount): string[] {
   const granted = bookings.filter((b) => b.hseq > 0).sort((x, y) => x.hseq - y.hseq);
   for (let i = 1; i < granted.length; i++) {
     const [before, after] = [granted[i - 1]!, granted[i]!];
-    if (after.seq <= before.seq) problems.push(`hold ${after.hseq} went to arrival ${after.seq} after hold ${before.hseq} went to arrival ${before.seq}`);
+    if (after.seq <= before.seq)
+      problems.push(
+        `hold ${after.hseq} went to arrival ${after.seq} after hold ${before.hseq} went to arrival ${before.seq}`,
+      );
   }
   const lastGranted = granted.reduce((max, b) => Math.max(max, b.seq), 0);
   for (const b of bookings) {
-    if (b.state === STATE.waiting && b.seq < lastGranted) problems.push(`arrival ${b.seq} still waits, arrival ${lastGranted} got a hold`);
+    if (b.state === STATE.waiting && b.seq < lastGranted)
+      problems.push(`arrival ${b.seq} still waits, arrival ${lastGranted} got a hold`);
   }
   return problems;
 }
@@ -231,9 +256,12 @@ function logOrderProblems(log: LogEntry[]): string[] {
     if (entry.status !== STATE.held) continue;
     const earliest = waiting.values().next();
     if (!earliest.done && earliest.value < entry.arrivalSeq) {
-      problems.push(`log ${entry.streamId}: arrival ${entry.arrivalSeq} got a hold while arrival ${earliest.value} waited`);
+      problems.push(
+        `log ${entry.streamId}: arrival ${entry.arrivalSeq} got a hold while arrival ${earliest.value} waited`,
+      );
     }
-    if (entry.holdSeq <= lastHoldSeq) problems.push(`log ${entry.streamId}: hold number ${entry.holdSeq} after ${lastHoldSeq}`);
+    if (entry.holdSeq <= lastHoldSeq)
+      problems.push(`log ${entry.streamId}: hold number ${entry.holdSeq} after ${lastHoldSeq}`);
     lastHoldSeq = entry.holdSeq;
   }
   return problems;

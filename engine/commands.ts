@@ -68,29 +68,77 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
   const proof = gate?.proof ?? null;
   return [
     ...keys,
-    nowMs, s.holdMs, r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
-    s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
-    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst,
-    gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
-    r.identityVerified ? 1 : 0, s.unpaidRetentionMs, s.ipBookingsMax,
+    nowMs,
+    s.holdMs,
+    r.bookingId,
+    r.secret,
+    r.userId,
+    r.quantity,
+    r.email,
+    r.idempotencyKey,
+    s.idempotencyTtlMs,
+    s.reclaimMax,
+    s.serveMax,
+    s.lineMax,
+    s.retentionMs,
+    s.rateIpPerS,
+    s.rateIpBurst,
+    s.rateUserPerS,
+    s.rateUserBurst,
+    gate === undefined ? 0 : 1,
+    gate?.clientIp ?? "",
+    proof?.nonce ?? "",
+    proof?.bits ?? 0,
+    proof?.expiresAtMs ?? 0,
+    r.identityVerified ? 1 : 0,
+    s.unpaidRetentionMs,
+    s.ipBookingsMax,
   ];
 }
 
 /** hold_batch.lua's entries per request. */
 export const HOLD_BATCH_REQUEST_ARGS = 12;
 
-export function holdBatchArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, requests: readonly HoldInput[]): Arg[] {
+export function holdBatchArgs(
+  keys: EventKeys,
+  nowMs: number,
+  s: ScriptSettings,
+  requests: readonly HoldInput[],
+): Arg[] {
   const args: Arg[] = [
     ...keys,
-    nowMs, s.holdMs, s.idempotencyTtlMs, s.reclaimMax, s.serveMax, s.lineMax, s.retentionMs,
-    s.rateIpPerS, s.rateIpBurst, s.rateUserPerS, s.rateUserBurst, s.unpaidRetentionMs, s.ipBookingsMax, requests.length,
+    nowMs,
+    s.holdMs,
+    s.idempotencyTtlMs,
+    s.reclaimMax,
+    s.serveMax,
+    s.lineMax,
+    s.retentionMs,
+    s.rateIpPerS,
+    s.rateIpBurst,
+    s.rateUserPerS,
+    s.rateUserBurst,
+    s.unpaidRetentionMs,
+    s.ipBookingsMax,
+    requests.length,
   ];
   for (const r of requests) {
     const gate = r.gate;
     const proof = gate?.proof ?? null;
-    args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey,
-      gate === undefined ? 0 : 1, gate?.clientIp ?? "", proof?.nonce ?? "", proof?.bits ?? 0, proof?.expiresAtMs ?? 0,
-      r.identityVerified ? 1 : 0);
+    args.push(
+      r.bookingId,
+      r.secret,
+      r.userId,
+      r.quantity,
+      r.email,
+      r.idempotencyKey,
+      gate === undefined ? 0 : 1,
+      gate?.clientIp ?? "",
+      proof?.nonce ?? "",
+      proof?.bits ?? 0,
+      proof?.expiresAtMs ?? 0,
+      r.identityVerified ? 1 : 0,
+    );
   }
   return args;
 }
@@ -103,7 +151,18 @@ export interface CancelInput {
 }
 
 export function cancelArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: CancelInput): Arg[] {
-  return [...keys, nowMs, s.holdMs, r.bookingId, r.secret, r.reason, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
+  return [
+    ...keys,
+    nowMs,
+    s.holdMs,
+    r.bookingId,
+    r.secret,
+    r.reason,
+    s.reclaimMax,
+    s.serveMax,
+    s.retentionMs,
+    s.unpaidRetentionMs,
+  ];
 }
 
 export interface ConfirmInput {
@@ -116,8 +175,17 @@ export interface ConfirmInput {
 
 export function confirmArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: ConfirmInput): Arg[] {
   return [
-    ...keys, nowMs, s.holdMs, r.bookingId, r.paymentRef, r.amount, r.currency.toLowerCase(),
-    s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs,
+    ...keys,
+    nowMs,
+    s.holdMs,
+    r.bookingId,
+    r.paymentRef,
+    r.amount,
+    r.currency.toLowerCase(),
+    s.reclaimMax,
+    s.serveMax,
+    s.retentionMs,
+    s.unpaidRetentionMs,
   ];
 }
 
@@ -180,11 +248,26 @@ export interface KnownInDb {
 
 export function recoverArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, known: KnownInDb): Arg[] {
   const restore = known.restore.map((r) => [
-    r.bookingId, r.relayed ? 1 : 0, r.userId, r.quantity, r.amount, r.currency.toLowerCase(), r.paymentRef,
-    r.arrivalSeq, r.holdSeq, r.email, r.createdMs,
+    r.bookingId,
+    r.relayed ? 1 : 0,
+    r.userId,
+    r.quantity,
+    r.amount,
+    r.currency.toLowerCase(),
+    r.paymentRef,
+    r.arrivalSeq,
+    r.holdSeq,
+    r.email,
+    r.createdMs,
   ]);
   const args: Arg[] = [
-    ...keys, known.paid, known.maxArrivalSeq, known.maxHoldSeq, known.relayedUpTo, nowMs, s.retentionMs,
+    ...keys,
+    known.paid,
+    known.maxArrivalSeq,
+    known.maxHoldSeq,
+    known.relayedUpTo,
+    nowMs,
+    s.retentionMs,
     JSON.stringify(restore),
   ];
   for (const [user, paid] of known.paidByUser) args.push(user, paid);
@@ -256,8 +339,17 @@ const codes = (...list: EngineErrorCode[]): ReadonlySet<EngineErrorCode> => new 
 /** The codes each script refuses with, as its Output header lists them. */
 export const REFUSALS = {
   hold: codes(
-    "EVENT_NOT_FOUND", "RATE_LIMITED", "POW_REQUIRED", "POW_REUSED", "SALE_CLOSED", "PER_PERSON_LIMIT",
-    "OPEN_BOOKING_EXISTS", "IDEMPOTENCY_MISMATCH", "IP_BOOKING_LIMIT", "LINE_FULL", "SOLD_OUT",
+    "EVENT_NOT_FOUND",
+    "RATE_LIMITED",
+    "POW_REQUIRED",
+    "POW_REUSED",
+    "SALE_CLOSED",
+    "PER_PERSON_LIMIT",
+    "OPEN_BOOKING_EXISTS",
+    "IDEMPOTENCY_MISMATCH",
+    "IP_BOOKING_LIMIT",
+    "LINE_FULL",
+    "SOLD_OUT",
   ),
   cancel: codes("BOOKING_NOT_FOUND", "NOT_CANCELLABLE"),
   confirm: codes("BOOKING_NOT_FOUND"),
@@ -275,7 +367,10 @@ const KINDS = {
 } as const;
 
 /** Where each entry of the booking reply is: after 'ok' and the kind. */
-const AT = Object.fromEntries(BOOKING_REPLY.map((name, i) => [name, i + 2])) as Record<(typeof BOOKING_REPLY)[number], number>;
+const AT = Object.fromEntries(BOOKING_REPLY.map((name, i) => [name, i + 2])) as Record<
+  (typeof BOOKING_REPLY)[number],
+  number
+>;
 const BOOKING_REPLY_LENGTH = BOOKING_REPLY.length + 2;
 
 /** The booking reply (lua/includes/booking.lua bookingReply) of hold, cancel, confirm and lookup. */
@@ -301,8 +396,10 @@ function decodeBooking(script: keyof typeof KINDS, eventId: string, reply: unkno
   };
 }
 
-export const decodeHold = (eventId: string, reply: unknown) => decodeBooking("hold", eventId, reply) as Booking & { kind: HoldKind };
-export const decodeCancel = (eventId: string, reply: unknown) => decodeBooking("cancel", eventId, reply) as Booking & { kind: CancelKind };
+export const decodeHold = (eventId: string, reply: unknown) =>
+  decodeBooking("hold", eventId, reply) as Booking & { kind: HoldKind };
+export const decodeCancel = (eventId: string, reply: unknown) =>
+  decodeBooking("cancel", eventId, reply) as Booking & { kind: CancelKind };
 export const decodeConfirm = (eventId: string, reply: unknown) =>
   decodeBooking("confirm", eventId, reply) as Booking & { kind: ConfirmOutcome };
 export const decodeLookup = (eventId: string, reply: unknown): Booking => decodeBooking("lookup", eventId, reply);
@@ -359,10 +456,19 @@ export interface RecoverResult {
 }
 
 export function decodeRecover(reply: unknown): RecoverResult {
-  if (isRefusal(reply, "RELAY_BEHIND")) return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0, restored: 0, unrestored: [] };
+  if (isRefusal(reply, "RELAY_BEHIND"))
+    return { relayBehind: true, paidAdded: 0, countersRaised: 0, talliesRaised: 0, restored: 0, unrestored: [] };
   const r = okReply("recover", reply, 6, REFUSALS.recover);
   const n = (index: number) => num("recover", r, index);
   const unrestored = r[5];
-  if (!Array.isArray(unrestored) || !unrestored.every((id) => typeof id === "string")) wrongReply("recover", reply, "entry 6 is not a list of booking ids");
-  return { relayBehind: false, paidAdded: n(1), countersRaised: n(2), talliesRaised: n(3), restored: n(4), unrestored: unrestored as string[] };
+  if (!Array.isArray(unrestored) || !unrestored.every((id) => typeof id === "string"))
+    wrongReply("recover", reply, "entry 6 is not a list of booking ids");
+  return {
+    relayBehind: false,
+    paidAdded: n(1),
+    countersRaised: n(2),
+    talliesRaised: n(3),
+    restored: n(4),
+    unrestored: unrestored as string[],
+  };
 }

@@ -248,7 +248,8 @@ function hostPorts(env: Env, name: string): HostPort[] {
     .map((entry) => {
       const match = /^\s*([\w.-]+|\[[\d:a-fA-F]+\]):(\d{1,5})\s*$/.exec(entry);
       const port = Number(match?.[2]);
-      if (!match || port < 1 || port > 65535) throw new Error(`${name} must be host:port entries separated by commas, got "${entry}"`);
+      if (!match || port < 1 || port > 65535)
+        throw new Error(`${name} must be host:port entries separated by commas, got "${entry}"`);
       return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
     });
 }
@@ -261,7 +262,8 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
 
 function identifier(env: Env, name: string, fallback: string): string {
   const value = str(env, name, fallback);
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`${name} must be a lower-case SQL identifier, got ${JSON.stringify(value)}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+    throw new Error(`${name} must be a lower-case SQL identifier, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -270,8 +272,12 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 /** A comma-separated list of durations such as "24h,1h,90s", largest first; "" for none. */
 function offsets(env: Env, name: string, fallback: string): number[] {
   const raw = env[name] ?? fallback;
-  const parts = raw.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (parts.length > REMINDERS_MAX) throw new Error(`${name} takes at most ${REMINDERS_MAX} offsets, got ${parts.length}`);
+  const parts = raw
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  if (parts.length > REMINDERS_MAX)
+    throw new Error(`${name} takes at most ${REMINDERS_MAX} offsets, got ${parts.length}`);
   const values = parts.map((part) => {
     const match = /^(\d{1,7})([smhd])$/.exec(part);
     if (match === null) throw new Error(`${name} must list durations like 24h,1h,30m,90s; got "${part}"`);
@@ -292,7 +298,9 @@ const DEV_SECRETS = {
 function refuseDevSecrets(env: Env, provider: PaymentProviderName): void {
   const production = env.NODE_ENV === "production";
   if (!production && provider === "mock") return;
-  const left = Object.entries(DEV_SECRETS).filter(([name, dev]) => str(env, name, dev) === dev).map(([name]) => name);
+  const left = Object.entries(DEV_SECRETS)
+    .filter(([name, dev]) => str(env, name, dev) === dev)
+    .map(([name]) => name);
   if (left.length === 0) return;
   const why = production ? "NODE_ENV=production" : `PAYMENT_PROVIDER=${provider}`;
   throw new Error(`${left.join(", ")} must be set (unset or at its public development default) with ${why}`);
@@ -305,7 +313,9 @@ function readHttp(env: Env): HttpConfig {
   return {
     host: str(env, "HOST", "127.0.0.1"),
     port,
-    metricsListen: given(env, "METRICS_PORT") ? { host: str(env, "METRICS_HOST", "127.0.0.1"), port: int(env, "METRICS_PORT", 0, 0, 65535) } : null,
+    metricsListen: given(env, "METRICS_PORT")
+      ? { host: str(env, "METRICS_HOST", "127.0.0.1"), port: int(env, "METRICS_PORT", 0, 0, 65535) }
+      : null,
     publicUrl: str(env, "PUBLIC_URL", `http://127.0.0.1:${port}`),
     shutdownDrainMs: int(env, "SHUTDOWN_DRAIN_SECONDS", 10, 0, 600) * 1000,
     adminToken: str(env, "ADMIN_TOKEN", DEV_SECRETS.ADMIN_TOKEN),
@@ -436,7 +446,8 @@ function readUserTokens(env: Env): UserTokenSettings {
     throw new Error(`USER_TOKEN_SECRET must be at least ${USER_TOKEN_SECRET_MIN_CHARS} characters`);
   }
   if (secret !== "" && jwksUrl !== "") throw new Error("set USER_TOKEN_SECRET or USER_TOKEN_JWKS_URL, not both");
-  if (jwksUrl !== "" && !/^https?:\/\//.test(jwksUrl)) throw new Error(`USER_TOKEN_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
+  if (jwksUrl !== "" && !/^https?:\/\//.test(jwksUrl))
+    throw new Error(`USER_TOKEN_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
   return { secret, jwksUrl, maxAgeS: int(env, "USER_TOKEN_MAX_AGE_SECONDS", 300, 10, 86_400) };
 }
 

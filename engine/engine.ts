@@ -104,7 +104,9 @@ export class Engine {
   ) {
     this.redis = defineScripts(redis);
     this.settings = scriptSettings(config);
-    this.batcher = config.holds.batch.enabled ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holds.batch) : null;
+    this.batcher = config.holds.batch.enabled
+      ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holds.batch)
+      : null;
   }
 
   private keys(eventId: string): EventKeys {
@@ -131,7 +133,9 @@ export class Engine {
     const reply =
       this.batcher !== null
         ? await this.batcher.hold(request.eventId, input)
-        : await this.timed("hold", () => this.redis.hold(...holdArgs(this.keys(request.eventId), nowMs, this.settings, input)));
+        : await this.timed("hold", () =>
+            this.redis.hold(...holdArgs(this.keys(request.eventId), nowMs, this.settings, input)),
+          );
     let held: Booking & { kind: HoldKind };
     try {
       held = decodeHold(request.eventId, reply);
@@ -146,7 +150,9 @@ export class Engine {
   private async holdBatch(eventId: string, requests: HoldInput[]): Promise<ScriptReply[]> {
     const end = metrics.scriptSeconds.startTimer({ script: "hold_batch" });
     try {
-      const reply = await this.redis.hold_batch(...holdBatchArgs(this.keys(eventId), Date.now(), this.settings, requests));
+      const reply = await this.redis.hold_batch(
+        ...holdBatchArgs(this.keys(eventId), Date.now(), this.settings, requests),
+      );
       return decodeHoldBatch(reply, requests.length);
     } finally {
       end();
@@ -225,15 +231,24 @@ export class Engine {
   /** Makes an event live, or refreshes its settings without touching live inventory. */
   async loadEvent(event: EventRecord, paidInDb: number, options = { display: true }): Promise<LiveEvent> {
     const fields: Arg[] = [
-      EVENT.status, event.status,
-      EVENT.version, event.version,
-      EVENT.price, event.price,
-      EVENT.currency, event.currency.toLowerCase(),
-      EVENT.maxPerUser, event.maxPerUser,
-      EVENT.saleStartsAtMs, event.saleStartsAt?.getTime() ?? 0,
-      EVENT.saleEndsAtMs, event.saleEndsAt?.getTime() ?? 0,
-      EVENT.powBits, event.powBits,
-      EVENT.holdMs, event.holdSeconds * 1000,
+      EVENT.status,
+      event.status,
+      EVENT.version,
+      event.version,
+      EVENT.price,
+      event.price,
+      EVENT.currency,
+      event.currency.toLowerCase(),
+      EVENT.maxPerUser,
+      event.maxPerUser,
+      EVENT.saleStartsAtMs,
+      event.saleStartsAt?.getTime() ?? 0,
+      EVENT.saleEndsAtMs,
+      event.saleEndsAt?.getTime() ?? 0,
+      EVENT.powBits,
+      event.powBits,
+      EVENT.holdMs,
+      event.holdSeconds * 1000,
       ...(options.display ? displayFields(event) : []),
     ];
     decodeLoad(await this.redis.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })));
@@ -294,5 +309,14 @@ export class Engine {
 }
 
 function displayFields(event: EventRecord): string[] {
-  return [EVENT.name, event.name, EVENT.venue, event.venue, EVENT.startsAt, event.startsAt.toISOString(), EVENT.timeZone, event.timeZone];
+  return [
+    EVENT.name,
+    event.name,
+    EVENT.venue,
+    event.venue,
+    EVENT.startsAt,
+    event.startsAt.toISOString(),
+    EVENT.timeZone,
+    event.timeZone,
+  ];
 }

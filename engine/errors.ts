@@ -34,7 +34,8 @@ const MESSAGES: Record<EngineErrorCode, (detail: string) => string> = {
       ? "Too many booking requests from this address (RATE_IP_PER_S, RATE_IP_BURST); retry later."
       : "Too many booking requests for this userId (RATE_USER_PER_S, RATE_USER_BURST); retry later.",
   IP_BOOKING_LIMIT: () => "Too many bookings from this address for this event (IP_BOOKINGS_MAX); retry later.",
-  POW_REQUIRED: (d) => `This event asks for a proof-of-work of ${d} bits: GET /events/:id/challenge, solve it, send powChallenge and powSolution.`,
+  POW_REQUIRED: (d) =>
+    `This event asks for a proof-of-work of ${d} bits: GET /events/:id/challenge, solve it, send powChallenge and powSolution.`,
   POW_INVALID: () => "The proof-of-work is forged, expired, for another event, or does not solve its challenge.",
   POW_REUSED: () => "This proof-of-work challenge was already used; get a new one.",
 };

@@ -50,12 +50,16 @@ export class HoldBatcher {
     this.scheduled.delete(eventId);
     const queue = this.queues.get(eventId)!;
     this.queues.delete(eventId);
-    for (let start = 0; start < queue.length; start += this.options.max) void this.sendBatch(eventId, queue.slice(start, start + this.options.max));
+    for (let start = 0; start < queue.length; start += this.options.max)
+      void this.sendBatch(eventId, queue.slice(start, start + this.options.max));
   }
 
   private async sendBatch(eventId: string, batch: Pending[]): Promise<void> {
     try {
-      const replies = await this.send(eventId, batch.map((pending) => pending.request));
+      const replies = await this.send(
+        eventId,
+        batch.map((pending) => pending.request),
+      );
       for (const [i, pending] of batch.entries()) pending.resolve(replies[i]);
     } catch (error) {
       for (const pending of batch) pending.reject(error);

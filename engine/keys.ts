@@ -37,8 +37,7 @@ export const eventKey = (eventId: string): string => `event:{${eventId}}`;
 export const logKey = (eventId: string): string => `log:{${eventId}}`;
 export const lineKey = (eventId: string): string => `line:{${eventId}}`;
 export const holdsKey = (eventId: string): string => `holds:{${eventId}}`;
-export const bookingKey = (eventId: string, bookingId: string): string =>
-  `booking:{${eventId}}:${bookingId}`;
+export const bookingKey = (eventId: string, bookingId: string): string => `booking:{${eventId}}:${bookingId}`;
 
 // Anti-bot: the hold scripts' gate (lua/includes/gate.lua) builds its token bucket keys from
 // the event's rate prefix, as here, and used proof-of-work nonces from its pow prefix.

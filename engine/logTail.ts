@@ -18,16 +18,42 @@ type StreamReply = [string, RawLogEntry[]][];
  * On one Redis a single XREAD, blocking up to blockMs when nothing is there; on a cluster one
  * non-blocking XREAD per log, auto-pipelined per node.
  */
-async function readLogs(redis: RedisClient, from: ReadonlyMap<string, string>, count: number, blockMs: number | null): Promise<[eventId: string, entries: RawLogEntry[]][]> {
+async function readLogs(
+  redis: RedisClient,
+  from: ReadonlyMap<string, string>,
+  count: number,
+  blockMs: number | null,
+): Promise<[eventId: string, entries: RawLogEntry[]][]> {
   const eventIds = [...from.keys()];
   const eventOfKey = new Map(eventIds.map((eventId) => [logKey(eventId), eventId]));
   let reply: StreamReply;
   if (isCluster(redis)) {
-    const replies = await Promise.all(eventIds.map((eventId) => redis.call("XREAD", "COUNT", count, "STREAMS", logKey(eventId), from.get(eventId)!) as Promise<StreamReply | null>));
+    const replies = await Promise.all(
+      eventIds.map(
+        (eventId) =>
+          redis.call(
+            "XREAD",
+            "COUNT",
+            count,
+            "STREAMS",
+            logKey(eventId),
+            from.get(eventId)!,
+          ) as Promise<StreamReply | null>,
+      ),
+    );
     reply = replies.flatMap((one) => one ?? []);
   } else {
     const block = blockMs === null ? [] : ["BLOCK", blockMs];
-    reply = ((await redis.call("XREAD", "COUNT", count, ...block, "STREAMS", ...eventIds.map(logKey), ...eventIds.map((eventId) => from.get(eventId)!))) as StreamReply | null) ?? [];
+    reply =
+      ((await redis.call(
+        "XREAD",
+        "COUNT",
+        count,
+        ...block,
+        "STREAMS",
+        ...eventIds.map(logKey),
+        ...eventIds.map((eventId) => from.get(eventId)!),
+      )) as StreamReply | null) ?? [];
   }
   return reply.map(([key, entries]) => [eventOfKey.get(key)!, entries]);
 }
@@ -84,7 +110,12 @@ export class LogTail {
     try {
       if (this.reader === null) {
         const cluster = isCluster(this.redis);
-        this.reader = connectRedis(this.config, { enableAutoPipelining: cluster, maxRetriesPerRequest: null, log: this.log, role: "live log reader" });
+        this.reader = connectRedis(this.config, {
+          enableAutoPipelining: cluster,
+          maxRetriesPerRequest: null,
+          log: this.log,
+          role: "live log reader",
+        });
         if (!cluster) this.readerId = Number(await this.reader.call("CLIENT", "ID"));
       }
       while (!this.stopped && this.positions.size > 0) await this.readOnce(this.reader);

@@ -22,7 +22,13 @@ function sign(secret: string, text: string): string {
   return createHmac("sha256", secret).update(text).digest("base64url");
 }
 
-export function issueChallenge(secret: string, eventId: string, bits: number, ttlMs: number, nowMs = Date.now()): Challenge {
+export function issueChallenge(
+  secret: string,
+  eventId: string,
+  bits: number,
+  ttlMs: number,
+  nowMs = Date.now(),
+): Challenge {
   const nonce = uuidv7(nowMs).replace(/-/g, "");
   const expiresAtMs = nowMs + ttlMs;
   const text = `${VERSION}.${eventId}.${bits}.${expiresAtMs}.${nonce}`;
@@ -38,7 +44,13 @@ function issuedAtMsOf(nonce: string): number {
  * The challenge if it is ours, for this event and not expired; null otherwise. Its expiry
  * counts only up to ttlMs from its issue, so one minted with a far expiry dies as ours do.
  */
-export function readChallenge(secret: string, challenge: string, eventId: string, ttlMs: number, nowMs = Date.now()): Challenge | null {
+export function readChallenge(
+  secret: string,
+  challenge: string,
+  eventId: string,
+  ttlMs: number,
+  nowMs = Date.now(),
+): Challenge | null {
   const parts = challenge.split(".");
   if (parts.length !== 6 || parts[0] !== VERSION) return null;
   const [, forEvent, bitsText, expiresText, nonce, mac] = parts as [string, string, string, string, string, string];

@@ -22,14 +22,18 @@ export interface RedisConnectOptions {
   role?: string;
 }
 
-export function connectRedis(config: Pick<RedisConfig, "url" | "clusterNodes">, options: RedisConnectOptions = {}): RedisClient {
+export function connectRedis(
+  config: Pick<RedisConfig, "url" | "clusterNodes">,
+  options: RedisConnectOptions = {},
+): RedisClient {
   const redisOptions: RedisOptions = {
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
     ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
   };
-  const redis = config.clusterNodes.length === 0
-    ? new Redis(config.url, { ...redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false })
-    : new Cluster(config.clusterNodes, { redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
+  const redis =
+    config.clusterNodes.length === 0
+      ? new Redis(config.url, { ...redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false })
+      : new Cluster(config.clusterNodes, { redisOptions, enableAutoPipelining: options.enableAutoPipelining ?? false });
   if (options.log) reportConnection(redis, options.log, options.role ?? "engine");
   return redis;
 }
@@ -43,7 +47,10 @@ function reportConnection(redis: RedisClient, log: Logger, role: string): void {
   redis.on("error", (error: NodeJS.ErrnoException) => {
     if (lost) return;
     lost = true;
-    log.error({ redis: role, error: error.message, code: error.code }, "Redis connection lost; requests that need it answer 503 until it is back");
+    log.error(
+      { redis: role, error: error.message, code: error.code },
+      "Redis connection lost; requests that need it answer 503 until it is back",
+    );
   });
   redis.on("ready", () => {
     if (!lost) return;
@@ -55,12 +62,17 @@ function reportConnection(redis: RedisClient, log: Logger, role: string): void {
 const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError"]);
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
 // ioredis's own messages, and Redis replies that mean "not now" (loading, failing over).
-const UNAVAILABLE_MESSAGE = /^(Command timed out|Connection is closed|Stream isn't writeable|LOADING |CLUSTERDOWN |TRYAGAIN |MASTERDOWN )/;
+const UNAVAILABLE_MESSAGE =
+  /^(Command timed out|Connection is closed|Stream isn't writeable|LOADING |CLUSTERDOWN |TRYAGAIN |MASTERDOWN )/;
 
 /** The error says Redis is out of reach or not serving now, not that the command was wrong. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return UNAVAILABLE_NAMES.has(error.name) || UNAVAILABLE_CODES.has((error as NodeJS.ErrnoException).code ?? "") || UNAVAILABLE_MESSAGE.test(error.message);
+  return (
+    UNAVAILABLE_NAMES.has(error.name) ||
+    UNAVAILABLE_CODES.has((error as NodeJS.ErrnoException).code ?? "") ||
+    UNAVAILABLE_MESSAGE.test(error.message)
+  );
 }
 
 export function isCluster(redis: RedisClient): redis is Cluster {

@@ -110,7 +110,18 @@ export const EVENT = Object.freeze(
  * booking hash field, the booking's id, or its position (1-based place in the line; 0 when
  * not waiting). engine/commands.ts decodes it.
  */
-export const BOOKING_REPLY = ["id", "state", "qty", "exp", "position", "token", "user", "amount", "currency", "reason"] as const;
+export const BOOKING_REPLY = [
+  "id",
+  "state",
+  "qty",
+  "exp",
+  "position",
+  "token",
+  "user",
+  "amount",
+  "currency",
+  "reason",
+] as const;
 
 /** A log entry's fields beside the booking's logged ones: what happened, to which booking, when. */
 export const LOG_HEAD = { kind: "k", bookingId: "id", atMs: "at" } as const;
@@ -163,7 +174,10 @@ function eventLua(): string[] {
 
 function bookingLua(): string[] {
   const fields = Object.keys(BOOKING_HASH) as BookingField[];
-  const values = fields.map((field, i) => `${field} = ${BOOKING_HASH[field].type === "number" ? `tonumber(v[${i + 1}]) or 0` : `v[${i + 1}] or ''`}`);
+  const values = fields.map(
+    (field, i) =>
+      `${field} = ${BOOKING_HASH[field].type === "number" ? `tonumber(v[${i + 1}]) or 0` : `v[${i + 1}] or ''`}`,
+  );
   return [
     "-- A booking as a table named by its hash fields, plus id and key; nil when there is none.",
     "local function readBooking(key, id)",
@@ -191,5 +205,10 @@ function bookingLua(): string[] {
 
 /** The include "generated/schema": reading and writing the booking and event hashes and the log, as the schema lists them. */
 export function schemaLua(): string {
-  return ["-- Generated from engine/schema.ts when the scripts load; change it there.", ...eventLua(), ...bookingLua(), ""].join("\n");
+  return [
+    "-- Generated from engine/schema.ts when the scripts load; change it there.",
+    ...eventLua(),
+    ...bookingLua(),
+    "",
+  ].join("\n");
 }

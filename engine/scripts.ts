@@ -18,11 +18,14 @@ const GENERATED: Record<string, () => string> = { "generated/schema": schemaLua 
 export function loadLua(name: string): string {
   const seen = new Set<string>();
   const expand = (file: string): string =>
-    (GENERATED[file]?.() ?? readFileSync(join(LUA_DIR, `${file}.lua`), "utf8")).replace(INCLUDE, (_line, include: string) => {
-      if (seen.has(include)) return "";
-      seen.add(include);
-      return expand(include);
-    });
+    (GENERATED[file]?.() ?? readFileSync(join(LUA_DIR, `${file}.lua`), "utf8")).replace(
+      INCLUDE,
+      (_line, include: string) => {
+        if (seen.has(include)) return "";
+        seen.add(include);
+        return expand(include);
+      },
+    );
   return resolveSchemaNames(expand(name), name);
 }
 

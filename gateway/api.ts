@@ -38,8 +38,10 @@ function createSession(deps: ApiDeps, form: URLSearchParams): Reply {
   const unitAmount = Number(form.get("line_items[0][price_data][unit_amount]"));
   const currency = form.get("line_items[0][price_data][currency]") ?? "";
   const successUrl = form.get("success_url") ?? "";
-  if (!Number.isSafeInteger(quantity) || quantity < 1) return stripeError(400, "Invalid quantity.", "line_items[0][quantity]");
-  if (!Number.isSafeInteger(unitAmount) || unitAmount < 0) return stripeError(400, "Invalid unit_amount.", "line_items[0][price_data][unit_amount]");
+  if (!Number.isSafeInteger(quantity) || quantity < 1)
+    return stripeError(400, "Invalid quantity.", "line_items[0][quantity]");
+  if (!Number.isSafeInteger(unitAmount) || unitAmount < 0)
+    return stripeError(400, "Invalid unit_amount.", "line_items[0][price_data][unit_amount]");
   if (!/^[a-z]{3}$/.test(currency)) return stripeError(400, "Invalid currency.", "line_items[0][price_data][currency]");
   if (successUrl === "") return stripeError(400, "Missing required param: success_url.", "success_url");
   const id = randomId("cs_test");
@@ -70,10 +72,13 @@ function createSession(deps: ApiDeps, form: URLSearchParams): Reply {
 function createRefund(deps: ApiDeps, form: URLSearchParams): Reply {
   const intent = form.get("payment_intent") ?? "";
   const session = deps.store.byIntent(intent);
-  if (session === undefined) return stripeError(404, `No such payment_intent: '${intent}'`, "payment_intent", "resource_missing");
-  if (session.payment_status !== "paid") return stripeError(400, "This PaymentIntent has no successful charge to refund.", "payment_intent");
+  if (session === undefined)
+    return stripeError(404, `No such payment_intent: '${intent}'`, "payment_intent", "resource_missing");
+  if (session.payment_status !== "paid")
+    return stripeError(400, "This PaymentIntent has no successful charge to refund.", "payment_intent");
   const left = session.amount_total - session.amount_refunded;
-  if (left === 0) return stripeError(400, `Charge for ${intent} has already been refunded.`, undefined, "charge_already_refunded");
+  if (left === 0)
+    return stripeError(400, `Charge for ${intent} has already been refunded.`, undefined, "charge_already_refunded");
   const amount = form.has("amount") ? Number(form.get("amount")) : left;
   if (!Number.isSafeInteger(amount) || amount < 1 || amount > left) {
     return stripeError(400, `Refund amount must be between 1 and ${left}.`, "amount", "amount_too_large");
@@ -133,7 +138,10 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
   const api = (spec: Omit<RouteSpec, "headers"> & { headers?: string[] }): RouteSpec => ({
     ...spec,
     headers: ["authorization", ...(spec.headers ?? [])],
-    handler: (input) => (input.headers.authorization === `Bearer ${deps.apiKey}` ? spec.handler(input) : stripeError(401, "Invalid API Key provided.")),
+    handler: (input) =>
+      input.headers.authorization === `Bearer ${deps.apiKey}`
+        ? spec.handler(input)
+        : stripeError(401, "Invalid API Key provided."),
   });
   const form = (body: Buffer) => new URLSearchParams(body.toString("utf8"));
   return [
@@ -144,7 +152,8 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       auth: "none",
       headers: ["idempotency-key"],
       bodyLimit: API_BODY_BYTES,
-      handler: ({ headers, body }) => idempotent(deps.store, "session", headers["idempotency-key"]!, () => createSession(deps, form(body))),
+      handler: ({ headers, body }) =>
+        idempotent(deps.store, "session", headers["idempotency-key"]!, () => createSession(deps, form(body))),
     }),
     api({
       method: "get",
@@ -153,7 +162,9 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       auth: "none",
       handler({ params }): Reply {
         const session = deps.store.get(params[0]!);
-        return session ? { status: 200, json: session } : stripeError(404, `No such checkout.session: '${params[0]}'`, "id", "resource_missing");
+        return session
+          ? { status: 200, json: session }
+          : stripeError(404, `No such checkout.session: '${params[0]}'`, "id", "resource_missing");
       },
     }),
     api({
@@ -164,7 +175,8 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       bodyLimit: API_BODY_BYTES,
       handler({ params, query }): Reply {
         const session = deps.store.open(params[0]!);
-        if (session === null) return stripeError(400, "Only Checkout Sessions with a status in [open] can be expired.", "session");
+        if (session === null)
+          return stripeError(400, "Only Checkout Sessions with a status in [open] can be expired.", "session");
         deps.flows.expire(session, knobsOf(query));
         return { status: 200, json: session };
       },
@@ -176,7 +188,8 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       auth: "none",
       headers: ["idempotency-key"],
       bodyLimit: API_BODY_BYTES,
-      handler: ({ headers, body }) => idempotent(deps.store, "refund", headers["idempotency-key"]!, () => createRefund(deps, form(body))),
+      handler: ({ headers, body }) =>
+        idempotent(deps.store, "refund", headers["idempotency-key"]!, () => createRefund(deps, form(body))),
     }),
     api({
       method: "get",

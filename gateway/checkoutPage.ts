@@ -26,7 +26,10 @@ function checkoutPage(session: Session, query: URLSearchParams): Reply {
       : `<p>This checkout is ${session.status}.</p>`;
   return {
     status: 200,
-    html: page("Mock checkout", `<p>${escapeHtml(session.line_items_name)} × ${session.quantity}</p><p>Total: <strong>${amount}</strong></p>${actions}`),
+    html: page(
+      "Mock checkout",
+      `<p>${escapeHtml(session.line_items_name)} × ${session.quantity}</p><p>Total: <strong>${amount}</strong></p>${actions}`,
+    ),
   };
 }
 
@@ -38,17 +41,42 @@ function seedPay(store: SessionStore, flows: SessionFlows, body: Buffer, query: 
   } catch {
     return stripeError(400, "Body must be JSON: { userId, eventId, amount }.");
   }
-  if (typeof input !== "object" || input === null || typeof input.userId !== "string" || typeof input.eventId !== "string") {
+  if (
+    typeof input !== "object" ||
+    input === null ||
+    typeof input.userId !== "string" ||
+    typeof input.eventId !== "string"
+  ) {
     return stripeError(400, "userId and eventId must be strings.", "userId");
   }
-  if (!Number.isSafeInteger(input.amount) || (input.amount as number) < 0) return stripeError(400, "amount must be a whole number of minor units.", "amount");
+  if (!Number.isSafeInteger(input.amount) || (input.amount as number) < 0)
+    return stripeError(400, "amount must be a whole number of minor units.", "amount");
   let found: Session | null = null;
   for (const session of store.all()) {
-    if (session.status === "open" && session.metadata.userId === input.userId && session.metadata.eventId === input.eventId) found = session;
+    if (
+      session.status === "open" &&
+      session.metadata.userId === input.userId &&
+      session.metadata.eventId === input.eventId
+    )
+      found = session;
   }
-  if (found === null) return stripeError(404, "No open checkout for this user and event: open /pay/<bookingId> on the engine first.", "userId", "resource_missing");
+  if (found === null)
+    return stripeError(
+      404,
+      "No open checkout for this user and event: open /pay/<bookingId> on the engine first.",
+      "userId",
+      "resource_missing",
+    );
   flows.complete(found, input.amount as number, knobsOf(query));
-  return { status: 200, json: { sessionId: found.id, paymentIntent: found.payment_intent, status: found.status, amount: found.amount_total } };
+  return {
+    status: 200,
+    json: {
+      sessionId: found.id,
+      paymentIntent: found.payment_intent,
+      status: found.status,
+      amount: found.amount_total,
+    },
+  };
 }
 
 export function checkoutRoutes(store: SessionStore, flows: SessionFlows): RouteSpec[] {

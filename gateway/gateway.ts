@@ -37,7 +37,10 @@ export function createMockGateway(options: MockGatewayOptions): MockGateway {
   const expiryTimer = setInterval(() => flows.expireDue(store.all()), EXPIRY_CHECK_MS);
   expiryTimer.unref();
   return {
-    routes: [...apiRoutes({ store, flows, delivery, apiKey: options.apiKey, publicUrl: options.publicUrl }), ...checkoutRoutes(store, flows)],
+    routes: [
+      ...apiRoutes({ store, flows, delivery, apiKey: options.apiKey, publicUrl: options.publicUrl }),
+      ...checkoutRoutes(store, flows),
+    ],
     stop() {
       clearInterval(expiryTimer);
       timers.clear();

@@ -73,7 +73,8 @@ export class SessionStore {
 
   rememberAnswer(scope: string, key: string, answer: unknown): void {
     if (key === "") return;
-    if (this.byIdempotencyKey.size >= IDEMPOTENCY_KEYS_MAX) this.byIdempotencyKey.delete(this.byIdempotencyKey.keys().next().value!);
+    if (this.byIdempotencyKey.size >= IDEMPOTENCY_KEYS_MAX)
+      this.byIdempotencyKey.delete(this.byIdempotencyKey.keys().next().value!);
     this.byIdempotencyKey.set(`${scope}:${key}`, answer);
   }
 }

@@ -37,9 +37,13 @@ function adminGuard(token: string): (authorization: string) => void {
 }
 
 /** The engine's checks: the admin token from settings, booking tokens against Redis. */
-export function engineAuthorizer(adminToken: string, status: (bookingId: string, token: string) => Promise<Booking>): Authorizer {
+export function engineAuthorizer(
+  adminToken: string,
+  status: (bookingId: string, token: string) => Promise<Booking>,
+): Authorizer {
   return {
     admin: adminGuard(adminToken),
-    booking: (bookingId, token) => (token === "" ? Promise.reject(new EngineError("BOOKING_NOT_FOUND", "")) : status(bookingId, token)),
+    booking: (bookingId, token) =>
+      token === "" ? Promise.reject(new EngineError("BOOKING_NOT_FOUND", "")) : status(bookingId, token),
   };
 }

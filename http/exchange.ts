@@ -98,7 +98,13 @@ export class InFlight {
   }
 }
 
-export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight: InFlight, authorizer: Authorizer | null): void {
+export function route(
+  app: TemplatedApp,
+  spec: RouteSpec,
+  log: Logger,
+  inFlight: InFlight,
+  authorizer: Authorizer | null,
+): void {
   if (!AUTHS.includes(spec.auth)) throw new Error(`route ${spec.name} declares no authorization`);
   if (spec.auth !== "none" && authorizer === null) throw new Error(`route ${spec.name} needs an authorizer`);
   const paramCount = (spec.pattern.match(/:/g) ?? []).length;
@@ -122,13 +128,18 @@ export function route(app: TemplatedApp, spec: RouteSpec, log: Logger, inFlight:
     const run = (): void => {
       const authorized = spec.auth === "booking" ? openBooking(authorizer!, spec, input, authorization) : null;
       if (authorized === null) exchange.run(input);
-      else authorized.then(() => exchange.run(input), (error: unknown) => exchange.refuse(error));
+      else
+        authorized.then(
+          () => exchange.run(input),
+          (error: unknown) => exchange.refuse(error),
+        );
     };
     if (!hasBody) run();
-    else readBody(res, exchange, spec.bodyLimit!, contentLength, (body) => {
-      input.body = body;
-      run();
-    });
+    else
+      readBody(res, exchange, spec.bodyLimit!, contentLength, (body) => {
+        input.body = body;
+        run();
+      });
   });
 }
 
@@ -171,7 +182,8 @@ class Exchange {
   /** Authorization failed: a page answers its own refusal, an API route problem+json. */
   refuse(error: unknown, closeConnection = this.inFlight.draining): void {
     const problem = toProblem(error);
-    if (this.spec.refusal !== undefined && problem !== null && problem.status < 500) this.finish(this.spec.refusal, closeConnection);
+    if (this.spec.refusal !== undefined && problem !== null && problem.status < 500)
+      this.finish(this.spec.refusal, closeConnection);
     else this.fail(error, closeConnection);
   }
 
@@ -216,13 +228,24 @@ function readRequest(res: HttpResponse, req: HttpRequest, spec: RouteSpec, param
 }
 
 /** Checks a booking route's token against the booking its path names, and hands the booking on. */
-async function openBooking(authorizer: Authorizer, spec: RouteSpec, input: RouteInput, authorization: string): Promise<void> {
+async function openBooking(
+  authorizer: Authorizer,
+  spec: RouteSpec,
+  input: RouteInput,
+  authorization: string,
+): Promise<void> {
   const token = spec.bookingTokenIn === "query" ? (input.query.get("token") ?? "") : bearer(authorization);
   input.booking = await authorizer.booking(bookingIdParam(input.params[0]), token);
 }
 
 /** Reads the body under the route's limit; an oversized one is refused and its connection closed. */
-function readBody(res: HttpResponse, exchange: Exchange, limit: number, contentLength: string, then: (body: Buffer) => void): void {
+function readBody(
+  res: HttpResponse,
+  exchange: Exchange,
+  limit: number,
+  contentLength: string,
+  then: (body: Buffer) => void,
+): void {
   if (Number(contentLength) > limit) {
     exchange.fail(problems.bodyTooLarge(limit), true);
     return;
@@ -268,7 +291,8 @@ export function writeReply(res: HttpResponse, reply: Reply, closeConnection = fa
     res.writeHeader("Content-Type", reply.contentType ?? "application/json");
     res.end(JSON.stringify(reply.json), closeConnection);
   } else if (reply.html !== undefined) {
-    for (const [name, value] of Object.entries(PAGE_HEADERS)) if (reply.headers?.[name] === undefined) res.writeHeader(name, value);
+    for (const [name, value] of Object.entries(PAGE_HEADERS))
+      if (reply.headers?.[name] === undefined) res.writeHeader(name, value);
     res.writeHeader("Content-Type", "text/html; charset=utf-8");
     res.end(reply.html, closeConnection);
   } else if (reply.text !== undefined) {

@@ -97,11 +97,14 @@ export class LiveStatus {
     if (!isUuid(bookingId) || eventId === null) return 404;
     const { liveSocketsMax, liveSocketsPerBooking, liveSocketsPerIp } = this.config.limits;
     if (this.sockets >= liveSocketsMax) return 503;
-    if ((this.perBooking.get(bookingId) ?? 0) >= liveSocketsPerBooking || (this.perIp.get(ip) ?? 0) >= liveSocketsPerIp) return 429;
+    if ((this.perBooking.get(bookingId) ?? 0) >= liveSocketsPerBooking || (this.perIp.get(ip) ?? 0) >= liveSocketsPerIp)
+      return 429;
     // Counted before the read, so concurrent upgrades cannot all pass the caps at once.
     const follower: Follower = { eventId, bookingId, token, ip, status: "", lastJson: "", closed: false };
     this.count(follower, 1);
-    const booking = await this.engine.status(bookingId, token).catch((error: unknown) => (isRedisUnavailable(error) ? 503 : null));
+    const booking = await this.engine
+      .status(bookingId, token)
+      .catch((error: unknown) => (isRedisUnavailable(error) ? 503 : null));
     if (booking === null || booking === 503) {
       this.count(follower, -1);
       return booking ?? 404;
@@ -112,7 +115,10 @@ export class LiveStatus {
   }
 
   private count(follower: Follower, delta: 1 | -1): void {
-    for (const [counts, key] of [[this.perBooking, follower.bookingId], [this.perIp, follower.ip]] as const) {
+    for (const [counts, key] of [
+      [this.perBooking, follower.bookingId],
+      [this.perIp, follower.ip],
+    ] as const) {
       const next = (counts.get(key) ?? 0) + delta;
       if (next > 0) counts.set(key, next);
       else counts.delete(key);
@@ -123,7 +129,10 @@ export class LiveStatus {
 const REFUSALS: Record<number, () => Problem> = {
   404: () => toProblem(new EngineError("BOOKING_NOT_FOUND", ""))!,
   429: () => problems.liveSocketsLimit(),
-  503: () => problems.unavailable("Too many live connections on this process (LIVE_SOCKETS_MAX), or live inventory (Redis) not answering; poll GET /bookings/:id."),
+  503: () =>
+    problems.unavailable(
+      "Too many live connections on this process (LIVE_SOCKETS_MAX), or live inventory (Redis) not answering; poll GET /bookings/:id.",
+    ),
   500: () => problems.internal(),
 };
 

@@ -69,13 +69,27 @@ export class Followers {
       known.pending += 1;
       return;
     }
-    const recent = (await this.engine.redis.xrevrange(logKey(eventId), "+", Date.now() - RATE_WINDOW_MS, "COUNT", SERVED_SAMPLES_MAX)) as [string, string[]][];
+    const recent = (await this.engine.redis.xrevrange(
+      logKey(eventId),
+      "+",
+      Date.now() - RATE_WINDOW_MS,
+      "COUNT",
+      SERVED_SAMPLES_MAX,
+    )) as [string, string[]][];
     const raced = this.followed.get(eventId);
     if (raced) {
       raced.pending += 1;
       return;
     }
-    const followed: Followed = { bookings: new Map(), pending: 1, servedAtMs: [], marked: new Set(), lineMoved: false, refreshing: false, lastRoundAtMs: 0 };
+    const followed: Followed = {
+      bookings: new Map(),
+      pending: 1,
+      servedAtMs: [],
+      marked: new Set(),
+      lineMoved: false,
+      refreshing: false,
+      lastRoundAtMs: 0,
+    };
     for (const [id, fields] of recent.reverse()) noteServed(followed, decodeLogEntry(id, fields));
     this.followed.set(eventId, followed);
     await this.tail.follow(eventId, recent[recent.length - 1]?.[0] ?? "0-0");
@@ -187,7 +201,11 @@ export class Followers {
     const nowMs = Date.now();
     const view = bookingView(booking, this.config.http.publicUrl, nowMs);
     if (view.status === STATE.waiting) {
-      return { type: "position", ...view, estimatedWaitSeconds: this.estimateWaitSeconds(booking.eventId, booking.position, nowMs) };
+      return {
+        type: "position",
+        ...view,
+        estimatedWaitSeconds: this.estimateWaitSeconds(booking.eventId, booking.position, nowMs),
+      };
     }
     if (view.status === STATE.held) return { type: "turn", ...view };
     return { type: "status", ...view };

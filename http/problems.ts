@@ -23,7 +23,14 @@ export class Problem extends Error {
   }
 
   body(instance: string): Record<string, unknown> {
-    return { type: `/problems/${this.slug}`, title: this.title, status: this.status, detail: this.message, instance, ...this.extra };
+    return {
+      type: `/problems/${this.slug}`,
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      instance,
+      ...this.extra,
+    };
   }
 }
 
@@ -31,40 +38,94 @@ export const problems = {
   invalidJson: (detail: string) => new Problem(400, "invalid-json", "Body is not valid JSON", detail),
   badRequest: (detail: string) => new Problem(400, "bad-request", "Bad request", detail),
   invalidParameters: (errors: FieldError[]) =>
-    new Problem(422, "invalid-parameters", "Invalid parameters", errors.map((e) => `${e.field}: ${e.reason}`).join("; "), {
-      errors,
-    }),
+    new Problem(
+      422,
+      "invalid-parameters",
+      "Invalid parameters",
+      errors.map((e) => `${e.field}: ${e.reason}`).join("; "),
+      {
+        errors,
+      },
+    ),
   invalidQuery: (errors: FieldError[]) =>
-    new Problem(400, "invalid-query", "Invalid query parameters", errors.map((e) => `${e.field}: ${e.reason}`).join("; "), {
-      errors,
-    }),
+    new Problem(
+      400,
+      "invalid-query",
+      "Invalid query parameters",
+      errors.map((e) => `${e.field}: ${e.reason}`).join("; "),
+      {
+        errors,
+      },
+    ),
   bodyTooLarge: (limitBytes: number) =>
-    new Problem(413, "body-too-large", "Body too large", `Bodies are limited to ${limitBytes} bytes (MAX_BODY_BYTES).`, {
-      limitBytes,
-    }),
+    new Problem(
+      413,
+      "body-too-large",
+      "Body too large",
+      `Bodies are limited to ${limitBytes} bytes (MAX_BODY_BYTES).`,
+      {
+        limitBytes,
+      },
+    ),
   unsupportedMediaType: (expected: string) =>
     new Problem(415, "unsupported-media-type", "Unsupported media type", `Send the body as ${expected}.`),
   unauthorized: () =>
-    new Problem(401, "unauthorized", "Unauthorized", "This route needs Authorization: Bearer <ADMIN_TOKEN>.", {}, {
-      "WWW-Authenticate": 'Bearer realm="admin"',
-    }),
+    new Problem(
+      401,
+      "unauthorized",
+      "Unauthorized",
+      "This route needs Authorization: Bearer <ADMIN_TOKEN>.",
+      {},
+      {
+        "WWW-Authenticate": 'Bearer realm="admin"',
+      },
+    ),
   userTokenRequired: () =>
-    new Problem(401, "user-token-required", "User token required", "Send Authorization: Bearer <token>, the signed token the ticketing site issued for this person.", {}, {
-      "WWW-Authenticate": 'Bearer realm="bookings"',
-    }),
+    new Problem(
+      401,
+      "user-token-required",
+      "User token required",
+      "Send Authorization: Bearer <token>, the signed token the ticketing site issued for this person.",
+      {},
+      {
+        "WWW-Authenticate": 'Bearer realm="bookings"',
+      },
+    ),
   userTokenInvalid: (detail: string) =>
-    new Problem(401, "user-token-invalid", "User token refused", detail, {}, { "WWW-Authenticate": 'Bearer realm="bookings", error="invalid_token"' }),
-  userTokenMismatch: (detail: string) => new Problem(403, "user-token-mismatch", "User token names someone or something else", detail),
+    new Problem(
+      401,
+      "user-token-invalid",
+      "User token refused",
+      detail,
+      {},
+      { "WWW-Authenticate": 'Bearer realm="bookings", error="invalid_token"' },
+    ),
+  userTokenMismatch: (detail: string) =>
+    new Problem(403, "user-token-mismatch", "User token names someone or something else", detail),
   liveSocketsLimit: () =>
-    new Problem(429, "live-sockets-limit", "Too many live connections", "At most LIVE_SOCKETS_PER_BOOKING live connections follow one booking, and LIVE_SOCKETS_PER_IP come from one address; close one, or poll GET /bookings/:id.", {}, { "Retry-After": "10" }),
+    new Problem(
+      429,
+      "live-sockets-limit",
+      "Too many live connections",
+      "At most LIVE_SOCKETS_PER_BOOKING live connections follow one booking, and LIVE_SOCKETS_PER_IP come from one address; close one, or poll GET /bookings/:id.",
+      {},
+      { "Retry-After": "10" },
+    ),
   notFound: (what: string) => new Problem(404, "not-found", "Not found", what),
-  invalidSignature: (detail: string) =>
-    new Problem(400, "invalid-signature", "Webhook signature rejected", detail),
+  invalidSignature: (detail: string) => new Problem(400, "invalid-signature", "Webhook signature rejected", detail),
   unavailable: (detail: string) =>
     new Problem(503, "unavailable", "Service unavailable", detail, {}, { "Retry-After": "5" }),
   inventoryNotLoaded: () =>
-    new Problem(503, "inventory-not-loaded", "Inventory not loaded", "The event is on sale, but its live inventory is not loaded (Redis restarted empty); an operator reloads it with `onsale cache warm`.", {}, { "Retry-After": "30" }),
-  internal: () => new Problem(500, "internal", "Internal error", "The request failed inside the engine; it has been logged."),
+    new Problem(
+      503,
+      "inventory-not-loaded",
+      "Inventory not loaded",
+      "The event is on sale, but its live inventory is not loaded (Redis restarted empty); an operator reloads it with `onsale cache warm`.",
+      {},
+      { "Retry-After": "30" },
+    ),
+  internal: () =>
+    new Problem(500, "internal", "Internal error", "The request failed inside the engine; it has been logged."),
 };
 
 const ENGINE_PROBLEMS: Record<EngineErrorCode, [status: number, slug: string, title: string]> = {
@@ -103,10 +164,18 @@ export function toProblem(error: unknown): Problem | null {
   if (error instanceof Problem) return error;
   if (error instanceof SearchQueryError) return problems.invalidQuery(error.errors);
   // Reported once by the connection's log lines (engine/redis.ts), not per request.
-  if (isRedisUnavailable(error)) return problems.unavailable("Live inventory (Redis) is not answering; try again shortly.");
+  if (isRedisUnavailable(error))
+    return problems.unavailable("Live inventory (Redis) is not answering; try again shortly.");
   if (error instanceof EngineError) {
     const [status, slug, title] = ENGINE_PROBLEMS[error.code];
-    return new Problem(status, slug, title, error.message, ENGINE_EXTRA[error.code]?.(error.detail) ?? {}, ENGINE_HEADERS[error.code]?.(error.detail) ?? {});
+    return new Problem(
+      status,
+      slug,
+      title,
+      error.message,
+      ENGINE_EXTRA[error.code]?.(error.detail) ?? {},
+      ENGINE_HEADERS[error.code]?.(error.detail) ?? {},
+    );
   }
   return null;
 }

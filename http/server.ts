@@ -37,13 +37,22 @@ export interface ListenOptions {
 }
 
 /** Starts a uWS app with the given routes and a problem+json 404 for everything else. */
-export function listen(routes: RouteSpec[], host: string, port: number, log: Logger, options: ListenOptions = {}): Promise<Listening> {
+export function listen(
+  routes: RouteSpec[],
+  host: string,
+  port: number,
+  log: Logger,
+  options: ListenOptions = {},
+): Promise<Listening> {
   const app = uWS.App();
   const inFlight = new InFlight();
   for (const spec of routes) route(app, spec, log, inFlight, options.authorizer ?? null);
   options.mount?.(app);
   app.any("/*", (res, req) => {
-    const body = JSON.stringify(problemReply(problems.notFound(`No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), req.getUrl()).json);
+    const body = JSON.stringify(
+      problemReply(problems.notFound(`No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), req.getUrl())
+        .json,
+    );
     res.cork(() => {
       res.writeStatus("404 Not Found").writeHeader("Content-Type", "application/problem+json").end(body);
     });
@@ -60,7 +69,8 @@ export function listen(routes: RouteSpec[], host: string, port: number, log: Log
         async close(drainMs = 0) {
           // No new connections from here; other processes on the port take them.
           uWS.us_listen_socket_close(socket);
-          if (!(await inFlight.drain(drainMs))) log.warn({ inFlight: inFlight.count, drainMs }, "stopped with requests still in flight");
+          if (!(await inFlight.drain(drainMs)))
+            log.warn({ inFlight: inFlight.count, drainMs }, "stopped with requests still in flight");
         },
       });
     });
@@ -71,10 +81,21 @@ export function listen(routes: RouteSpec[], host: string, port: number, log: Log
 const LISTEN_SHARED = 0;
 const LISTEN_EXCLUSIVE_PORT = 1;
 
-type ListenWithOptions = (host: string, port: number, options: number, done: (socket: uWS.us_listen_socket | false) => void) => void;
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  done: (socket: uWS.us_listen_socket | false) => void,
+) => void;
 
 /** uWS's listen with a host and options; its type declarations name only (port, options). */
-function listenOn(app: uWS.TemplatedApp, host: string, port: number, options: number, done: (socket: uWS.us_listen_socket | false) => void): void {
+function listenOn(
+  app: uWS.TemplatedApp,
+  host: string,
+  port: number,
+  options: number,
+  done: (socket: uWS.us_listen_socket | false) => void,
+): void {
   (app.listen as unknown as ListenWithOptions).call(app, host, port, options, done);
 }
 

@@ -29,14 +29,19 @@ type Verify = (token: string) => Promise<JWTPayload>;
 export class UserTokens {
   private readonly verifyJwt: Verify | null;
 
-  constructor(settings: UserTokenSettings, private readonly userIdChars: number) {
+  constructor(
+    settings: UserTokenSettings,
+    private readonly userIdChars: number,
+  ) {
     const options = { maxTokenAge: `${settings.maxAgeS}s`, clockTolerance: CLOCK_TOLERANCE_S };
     if (settings.secret !== "") {
       const key = new TextEncoder().encode(settings.secret);
-      this.verifyJwt = async (token) => (await jwtVerify(token, key, { ...options, algorithms: HMAC_ALGORITHMS })).payload;
+      this.verifyJwt = async (token) =>
+        (await jwtVerify(token, key, { ...options, algorithms: HMAC_ALGORITHMS })).payload;
     } else if (settings.jwksUrl !== "") {
       const keys = createRemoteJWKSet(new URL(settings.jwksUrl));
-      this.verifyJwt = async (token) => (await jwtVerify(token, keys, { ...options, algorithms: PUBLIC_KEY_ALGORITHMS })).payload;
+      this.verifyJwt = async (token) =>
+        (await jwtVerify(token, keys, { ...options, algorithms: PUBLIC_KEY_ALGORITHMS })).payload;
     } else {
       this.verifyJwt = null;
     }
@@ -51,18 +56,25 @@ export class UserTokens {
   async identify(authorization: string): Promise<UserIdentity> {
     const token = bearer(authorization);
     if (token === "") throw problems.userTokenRequired();
-    if (token.length > TOKEN_CHARS_MAX) throw problems.userTokenInvalid(`A user token is at most ${TOKEN_CHARS_MAX} characters.`);
+    if (token.length > TOKEN_CHARS_MAX)
+      throw problems.userTokenInvalid(`A user token is at most ${TOKEN_CHARS_MAX} characters.`);
     const payload = await this.verifyJwt!(token).catch(refusal);
     const { sub, eventId } = payload;
-    if (typeof sub !== "string" || sub.length > this.userIdChars || !USER_ID.test(sub)) throw problems.userTokenInvalid("The token's sub must be a userId.");
-    if (eventId !== undefined && typeof eventId !== "string") throw problems.userTokenInvalid("The token's eventId must be a string.");
+    if (typeof sub !== "string" || sub.length > this.userIdChars || !USER_ID.test(sub))
+      throw problems.userTokenInvalid("The token's sub must be a userId.");
+    if (eventId !== undefined && typeof eventId !== "string")
+      throw problems.userTokenInvalid("The token's eventId must be a string.");
     return { userId: sub, eventId: eventId ?? null };
   }
 }
 
 /** A token jose refused is the client's 401; keys that could not be fetched are the engine's 503. */
 function refusal(error: unknown): never {
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError)) {
+  if (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    !(error instanceof errors.JOSEError)
+  ) {
     throw problems.unavailable("The ticketing site's signing keys (USER_TOKEN_JWKS_URL) could not be fetched.");
   }
   throw problems.userTokenInvalid(`The token was refused: ${error.code}.`);

@@ -52,7 +52,10 @@ export class Fields {
     return undefined;
   }
 
-  string(name: string, opts: { required: boolean; maxChars: number; pattern?: RegExp; patternHint?: string }): string | undefined {
+  string(
+    name: string,
+    opts: { required: boolean; maxChars: number; pattern?: RegExp; patternHint?: string },
+  ): string | undefined {
     const value = this.read(name, opts.required);
     if (value === undefined) return undefined;
     if (typeof value !== "string") return this.fail(name, "must be a string");
@@ -73,7 +76,12 @@ export class Fields {
 
   /** An ISO 8601 date-time with an explicit offset, as the contract requires. */
   instant(name: string, opts: { required: boolean }): Date | undefined {
-    const value = this.string(name, { ...opts, maxChars: 40, pattern: ISO_WITH_OFFSET, patternHint: "must be an ISO 8601 date-time with an offset, e.g. 2027-05-01T20:00:00+02:00" });
+    const value = this.string(name, {
+      ...opts,
+      maxChars: 40,
+      pattern: ISO_WITH_OFFSET,
+      patternHint: "must be an ISO 8601 date-time with an offset, e.g. 2027-05-01T20:00:00+02:00",
+    });
     if (value === undefined) return undefined;
     const date = new Date(value);
     return Number.isNaN(date.getTime()) ? this.fail(name, "is not a real date") : date;

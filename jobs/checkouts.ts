@@ -12,7 +12,12 @@ import { checkoutsToClose, closeCheckout } from "../sql/payments.js";
 const CHECKOUT_CLOSE_BATCH = 50;
 
 /** Closes sessions whose hold ended more than graceMs ago; true when there may be more. */
-export async function closeEndedCheckouts(pool: Pool, provider: PaymentProvider, graceMs: number, log: Logger): Promise<boolean> {
+export async function closeEndedCheckouts(
+  pool: Pool,
+  provider: PaymentProvider,
+  graceMs: number,
+  log: Logger,
+): Promise<boolean> {
   return inTransaction(pool, async (client) => {
     const checkoutRefs = await checkoutsToClose(client, graceMs, CHECKOUT_CLOSE_BATCH);
     for (const checkoutRef of checkoutRefs) {

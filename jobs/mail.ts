@@ -75,13 +75,23 @@ async function startMailSink(dir: string, log: Logger): Promise<MailSink> {
     server.once("error", fail);
     server.listen(0, "127.0.0.1", () => done((server.server.address() as { port: number }).port));
   });
-  return { url: `smtp://127.0.0.1:${port}`, dir: absolute, stop: () => new Promise((done) => server.close(() => done())) };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    dir: absolute,
+    stop: () => new Promise((done) => server.close(() => done())),
+  };
 }
 
 /** The SMTP URL to send through: the configured one, or a local sink's. */
-export async function mailTransport(config: MailConfig, log: Logger): Promise<{ mailer: Mailer; sink: MailSink | null }> {
+export async function mailTransport(
+  config: MailConfig,
+  log: Logger,
+): Promise<{ mailer: Mailer; sink: MailSink | null }> {
   if (config.smtpUrl !== "") return { mailer: new Mailer(config.smtpUrl, config.from), sink: null };
   const sink = await startMailSink(config.dir, log);
-  log.info({ dir: sink.dir }, `SMTP_URL is not set: emails are stored as .eml files in ${sink.dir} (list them with: onsale mail)`);
+  log.info(
+    { dir: sink.dir },
+    `SMTP_URL is not set: emails are stored as .eml files in ${sink.dir} (list them with: onsale mail)`,
+  );
   return { mailer: new Mailer(sink.url, config.from), sink };
 }

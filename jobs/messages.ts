@@ -34,7 +34,10 @@ function localTime(at: Date, timeZone: string): string {
 }
 
 function compactUtc(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 function googleCalendarUrl(b: BookingForMail): string {
@@ -108,7 +111,10 @@ class ZonedDate extends Date {
 
 /** RFC 5545 TEXT: ical-generator escapes event properties but writes the calendar's name as given. */
 function icsText(text: string): string {
-  return text.replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\r\n|\r|\n/g, "\\n").replace(/\p{Cc}/gu, "");
+  return text
+    .replace(/[\\;,]/g, (c) => `\\${c}`)
+    .replace(/\r\n|\r|\n/g, "\\n")
+    .replace(/\p{Cc}/gu, "");
 }
 
 /** DTSTAMP in UTC: ical-generator writes it in the calendar's zone, without the Z RFC 5545 asks for. */
@@ -118,7 +124,11 @@ function utcStamp(at: Date): string {
 
 export function icsFor(b: BookingForMail, now = new Date()): string {
   // METHOD matches the attachment's `method=PUBLISH`.
-  const calendar = ical({ prodId: { company: "onsale", product: "tickets" }, name: icsText(b.eventName), method: ICalCalendarMethod.PUBLISH });
+  const calendar = ical({
+    prodId: { company: "onsale", product: "tickets" },
+    name: icsText(b.eventName),
+    method: ICalCalendarMethod.PUBLISH,
+  });
   calendar.timezone({ name: b.timeZone, generator: getVtimezoneComponent });
   calendar.createEvent({
     id: `${b.bookingId}@onsale`,
@@ -136,7 +146,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function content(subject: string, lines: string[], link?: { href: string; label: string }, attachments: MailContent["attachments"] = []): MailContent {
+function content(
+  subject: string,
+  lines: string[],
+  link?: { href: string; label: string },
+  attachments: MailContent["attachments"] = [],
+): MailContent {
   const text = [...lines, ...(link ? ["", `${link.label}: ${link.href}`] : [])].join("\n");
   const html = [
     ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),
@@ -151,7 +166,11 @@ export function renderMail(kind: NotificationKind, b: BookingForMail): MailConte
   if (kind === "confirmation") {
     return content(
       `Your tickets: ${b.eventName}`,
-      [`Booking ${b.bookingId} is paid: ${what}.`, `Amount paid: ${formatMoney(b.amount, b.currency)}.`, "The attached event.ics adds the event to your calendar."],
+      [
+        `Booking ${b.bookingId} is paid: ${what}.`,
+        `Amount paid: ${formatMoney(b.amount, b.currency)}.`,
+        "The attached event.ics adds the event to your calendar.",
+      ],
       { href: googleCalendarUrl(b), label: "Add to Google Calendar" },
       [{ filename: "event.ics", content: icsFor(b), contentType: "text/calendar; charset=utf-8; method=PUBLISH" }],
     );
@@ -160,15 +179,21 @@ export function renderMail(kind: NotificationKind, b: BookingForMail): MailConte
     const deadline = b.expiresAt ? localTime(b.expiresAt, b.timeZone) : "soon";
     return content(
       `Your turn: pay for ${b.eventName}`,
-      [`You reached the head of the line: ${what} are held for you.`, `Pay by ${deadline}, or they go to the next person (${formatMoney(b.amount, b.currency)}).`],
+      [
+        `You reached the head of the line: ${what} are held for you.`,
+        `Pay by ${deadline}, or they go to the next person (${formatMoney(b.amount, b.currency)}).`,
+      ],
       { href: b.payUrl, label: "Pay now" },
     );
   }
   if (kind === "refund") {
-    return content(
-      `Refund: ${b.eventName}`,
-      [`We could not give you ${what}${b.reason ? ` (${b.reason.replace(/_/g, " ")})` : ""}.`, `Your payment of ${formatMoney(b.amount, b.currency)} is being refunded in full to the card you paid with.`],
-    );
+    return content(`Refund: ${b.eventName}`, [
+      `We could not give you ${what}${b.reason ? ` (${b.reason.replace(/_/g, " ")})` : ""}.`,
+      `Your payment of ${formatMoney(b.amount, b.currency)} is being refunded in full to the card you paid with.`,
+    ]);
   }
-  return content(`Reminder: ${b.eventName}`, [`Booking ${b.bookingId}: ${what}.`], { href: googleCalendarUrl(b), label: "Add to Google Calendar" });
+  return content(`Reminder: ${b.eventName}`, [`Booking ${b.bookingId}: ${what}.`], {
+    href: googleCalendarUrl(b),
+    label: "Add to Google Calendar",
+  });
 }

@@ -10,7 +10,13 @@ import { QueueStats } from "./queueStats.js";
 // The work role's notification side: SMTP (or the local sink), the notify workers and the
 // queue metrics. Returns what stops them.
 
-export async function startNotifications(deps: { boss: PgBoss; pool: Pool; engine: Engine; config: Config; log: Logger }): Promise<() => Promise<void>> {
+export async function startNotifications(deps: {
+  boss: PgBoss;
+  pool: Pool;
+  engine: Engine;
+  config: Config;
+  log: Logger;
+}): Promise<() => Promise<void>> {
   const { boss, pool, engine, config, log } = deps;
   const { mailer, sink } = await mailTransport(config.mail, log);
   await new Notifier(pool, engine, mailer, config, log).work(boss);

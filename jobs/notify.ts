@@ -9,7 +9,13 @@ import type { Pool, PoolClient } from "../sql/db.js";
 import { paidBookingsOfEvent } from "../sql/bookings.js";
 import { eventStartsAt } from "../sql/events.js";
 import {
-  claimNotification, mailBooking, markNotificationFailed, markNotificationGivenUp, markNotificationSent, markNotificationSkipped, type MailBooking,
+  claimNotification,
+  mailBooking,
+  markNotificationFailed,
+  markNotificationGivenUp,
+  markNotificationSent,
+  markNotificationSkipped,
+  type MailBooking,
 } from "../sql/notifications.js";
 import type { Mailer } from "./mail.js";
 import { renderMail, reminderKind, type BookingForMail, type NotificationKind } from "./messages.js";
@@ -63,13 +69,24 @@ function remindersFor(bookingId: string, startsAtMs: number, config: MailConfig)
 async function insertJobs(boss: PgBoss, client: PoolClient, jobs: QueuedJob[]): Promise<void> {
   if (jobs.length === 0) return;
   await boss.insert(
-    jobs.map(({ job, startAfter }) => ({ name: QUEUES.notify.name, id: jobId(job, startAfter?.getTime() ?? 0), data: job, ...(startAfter ? { startAfter } : {}) })),
+    jobs.map(({ job, startAfter }) => ({
+      name: QUEUES.notify.name,
+      id: jobId(job, startAfter?.getTime() ?? 0),
+      data: job,
+      ...(startAfter ? { startAfter } : {}),
+    })),
     { db: bossDb(client) },
   );
 }
 
 /** Queues the notify jobs for a batch of changes within the relay's transaction. */
-export async function queueNotifications(boss: PgBoss, client: PoolClient, config: MailConfig, eventId: string, changes: StateChange[]): Promise<number> {
+export async function queueNotifications(
+  boss: PgBoss,
+  client: PoolClient,
+  config: MailConfig,
+  eventId: string,
+  changes: StateChange[],
+): Promise<number> {
   const jobs: QueuedJob[] = [];
   let startsAtMs: number | null = null;
   for (const change of changes) {
@@ -92,11 +109,22 @@ const MOVED_REMINDERS_CHUNK = 1_000;
  * transaction that moves it (a move later is caught by the reminder itself, which waits). A
  * reminder that still runs at its old time finds its claim taken and sends nothing.
  */
-export async function queueMovedReminders(boss: PgBoss, client: PoolClient, config: MailConfig, eventId: string, fromMs: number, toMs: number): Promise<number> {
+export async function queueMovedReminders(
+  boss: PgBoss,
+  client: PoolClient,
+  config: MailConfig,
+  eventId: string,
+  fromMs: number,
+  toMs: number,
+): Promise<number> {
   if (toMs >= fromMs || config.reminderOffsetsMs.length === 0) return 0;
   const rows = await paidBookingsOfEvent(client, eventId);
   for (let start = 0; start < rows.length; start += MOVED_REMINDERS_CHUNK) {
-    await insertJobs(boss, client, rows.slice(start, start + MOVED_REMINDERS_CHUNK).flatMap(({ id }) => remindersFor(id, toMs, config)));
+    await insertJobs(
+      boss,
+      client,
+      rows.slice(start, start + MOVED_REMINDERS_CHUNK).flatMap(({ id }) => remindersFor(id, toMs, config)),
+    );
   }
   return rows.length;
 }
@@ -127,11 +155,15 @@ export class Notifier {
     // Re-checked at send time: a reminder for a refunded booking, or "your turn" for a hold
     // that has ended, is not sent.
     const skip =
-      booking.status !== stateFor(kind) ? `booking is ${booking.status}`
-      : kind === "your_turn" && (booking.expiresAt?.getTime() ?? 0) <= Date.now() ? "hold is over"
-      : kind.startsWith("reminder_") && booking.startsAt.getTime() <= Date.now() ? "event has started"
-      : booking.recipient === "" ? "no email address"
-      : "";
+      booking.status !== stateFor(kind)
+        ? `booking is ${booking.status}`
+        : kind === "your_turn" && (booking.expiresAt?.getTime() ?? 0) <= Date.now()
+          ? "hold is over"
+          : kind.startsWith("reminder_") && booking.startsAt.getTime() <= Date.now()
+            ? "event has started"
+            : booking.recipient === ""
+              ? "no email address"
+              : "";
     if (skip !== "") {
       await markNotificationSkipped(this.pool, bookingId, kind, booking.recipient, skip);
       metrics.emails.inc({ kind: metricKind(kind), result: "skipped" });
@@ -173,7 +205,10 @@ export class Notifier {
     await workEach<NotifyJob>(boss, QUEUES.notify, async (job) => {
       const outcome = await this.notify(job);
       if (typeof outcome === "object") {
-        await boss.send(QUEUES.notify.name, job, { id: jobId(job, outcome.earlyUntilMs), startAfter: new Date(outcome.earlyUntilMs) });
+        await boss.send(QUEUES.notify.name, job, {
+          id: jobId(job, outcome.earlyUntilMs),
+          startAfter: new Date(outcome.earlyUntilMs),
+        });
       }
     });
     await workEach<NotifyJob>(

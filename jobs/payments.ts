@@ -7,8 +7,16 @@ import { bookingKey, liveEventsKey } from "../engine/keys.js";
 import type { PaymentFact, PaymentFactKind } from "../engine/payments/provider.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import {
-  bookingPaidBy, eventOfBooking, lockPayment, recordPayment, refundIssuedFor, setPaymentEvent, settlePayment,
-  staleReceivedPayments, type PaymentAction, type StoredPayment,
+  bookingPaidBy,
+  eventOfBooking,
+  lockPayment,
+  recordPayment,
+  refundIssuedFor,
+  setPaymentEvent,
+  settlePayment,
+  staleReceivedPayments,
+  type PaymentAction,
+  type StoredPayment,
 } from "../sql/payments.js";
 import { QUEUES, sendIn } from "./queues.js";
 
@@ -120,12 +128,24 @@ export class PaymentIngest {
   private async apply(client: PoolClient, payment: StoredPayment): Promise<Applied> {
     if (payment.action === "refund_notice") {
       const ours = await refundIssuedFor(client, payment.paymentRef);
-      if (!ours) this.log.warn({ paymentRef: payment.paymentRef, bookingId: payment.bookingId }, "refund made outside the engine; booking unchanged");
+      if (!ours)
+        this.log.warn(
+          { paymentRef: payment.paymentRef, bookingId: payment.bookingId },
+          "refund made outside the engine; booking unchanged",
+        );
       return ours ? "refund_confirmed" : "refund_external";
     }
     const booking = await this.bookingOf(client, payment);
     if (booking === null) {
-      this.log.warn({ provider: payment.provider, providerEventId: payment.providerEventId, type: payment.type, bookingId: payment.bookingId }, "payment names no booking of ours");
+      this.log.warn(
+        {
+          provider: payment.provider,
+          providerEventId: payment.providerEventId,
+          type: payment.type,
+          bookingId: payment.bookingId,
+        },
+        "payment names no booking of ours",
+      );
       return "unmatched";
     }
     switch (payment.action) {
@@ -164,10 +184,20 @@ export class PaymentIngest {
     return index === -1 ? null : live[index]!;
   }
 
-  private async confirm(client: PoolClient, payment: StoredPayment, { bookingId, eventId }: BookingRef): Promise<ConfirmOutcome> {
+  private async confirm(
+    client: PoolClient,
+    payment: StoredPayment,
+    { bookingId, eventId }: BookingRef,
+  ): Promise<ConfirmOutcome> {
     let outcome: ConfirmOutcome;
     try {
-      const booking = await this.engine.confirm(eventId, bookingId, payment.checkoutRef, payment.amountMinor, payment.currency);
+      const booking = await this.engine.confirm(
+        eventId,
+        bookingId,
+        payment.checkoutRef,
+        payment.amountMinor,
+        payment.currency,
+      );
       outcome = booking.kind;
     } catch (error) {
       if (!(error instanceof EngineError) || error.code !== "BOOKING_NOT_FOUND") throw error;
@@ -176,7 +206,16 @@ export class PaymentIngest {
       outcome = (await bookingPaidBy(client, bookingId, payment.checkoutRef)) ? "duplicate" : "refund";
     }
     if (outcome === "mismatch" || outcome === "refund" || outcome === "over_limit") {
-      this.log.warn({ bookingId, providerEventId: payment.providerEventId, outcome, amountMinor: payment.amountMinor, currency: payment.currency }, "payment not applied");
+      this.log.warn(
+        {
+          bookingId,
+          providerEventId: payment.providerEventId,
+          outcome,
+          amountMinor: payment.amountMinor,
+          currency: payment.currency,
+        },
+        "payment not applied",
+      );
     }
     return outcome;
   }

@@ -67,7 +67,11 @@ const SENDER_POOL_MAX = 2;
  * Starts pg-boss and creates the queues. `work` processes maintain the queues (supervise,
  * schedule); serving processes only send.
  */
-export async function startBoss(config: PostgresConfig, log: Logger, { maintain }: { maintain: boolean }): Promise<PgBoss> {
+export async function startBoss(
+  config: PostgresConfig,
+  log: Logger,
+  { maintain }: { maintain: boolean },
+): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString: config.url,
     schema: config.bossSchema,
@@ -119,7 +123,12 @@ export function bossDb(client: PoolClient): PgBoss.Db {
  * batch still active). One job per fetch would cap a queue at one job per polling interval.
  * `queue` is the spec's own queue, or its dead-letter queue (same batch and interval).
  */
-export async function workEach<T extends object>(boss: PgBoss, spec: QueueSpec, handle: (data: T) => Promise<void>, queue = spec.name): Promise<void> {
+export async function workEach<T extends object>(
+  boss: PgBoss,
+  spec: QueueSpec,
+  handle: (data: T) => Promise<void>,
+  queue = spec.name,
+): Promise<void> {
   const options = { batchSize: spec.batchSize, pollingIntervalSeconds: spec.pollingIntervalSeconds };
   await boss.work<T>(queue, options, async (jobs) => {
     await Promise.all(

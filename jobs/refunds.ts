@@ -42,7 +42,10 @@ export class Refunds {
     });
     await markRefunded(this.pool, payment.id, refund.id);
     metrics.refunds.inc({ result: "refunded" });
-    this.log.info({ paymentId, bookingId: payment.bookingId, refundId: refund.id, amountMinor: payment.amountMinor }, "refund issued");
+    this.log.info(
+      { paymentId, bookingId: payment.bookingId, refundId: refund.id, amountMinor: payment.amountMinor },
+      "refund issued",
+    );
     return "refunded";
   }
 
@@ -58,6 +61,11 @@ export class Refunds {
     await workEach<RefundJob>(boss, QUEUES.refund, async (job) => {
       await this.issue(job);
     });
-    await workEach<RefundJob>(boss, QUEUES.refund, (job) => this.giveUp(job, "retries spent; see the job's output in pgboss.job"), QUEUES.refund.deadLetter);
+    await workEach<RefundJob>(
+      boss,
+      QUEUES.refund,
+      (job) => this.giveUp(job, "retries spent; see the job's output in pgboss.job"),
+      QUEUES.refund.deadLetter,
+    );
   }
 }

@@ -8,8 +8,19 @@ import { metrics } from "../engine/metrics.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import { bookingLogId, bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
 import {
-  activeRelayOffsets, insertDeadLetter, lockDeadLetter, lockRelayOffset, markDeadLetterReplayed, openDeadLetters,
-  recordRelayFailure, saveRelayOffset, updateDeadLetterError, waitForRelayOffset, type DeadLetter, type LockedOffset, type NewDeadLetter,
+  activeRelayOffsets,
+  insertDeadLetter,
+  lockDeadLetter,
+  lockRelayOffset,
+  markDeadLetterReplayed,
+  openDeadLetters,
+  recordRelayFailure,
+  saveRelayOffset,
+  updateDeadLetterError,
+  waitForRelayOffset,
+  type DeadLetter,
+  type LockedOffset,
+  type NewDeadLetter,
 } from "../sql/relay.js";
 
 // The relay copies each event's Redis log (log:{E}) into PostgreSQL. One transaction writes
@@ -80,7 +91,10 @@ export class Relay {
       try {
         more = (await this.relayEvent(eventId)) === this.config.batch || more;
       } catch (error) {
-        this.log.error({ err: error, eventId }, "relay could not write the event's next entries; other events go on, it will be retried");
+        this.log.error(
+          { err: error, eventId },
+          "relay could not write the event's next entries; other events go on, it will be retried",
+        );
       }
     }
     return more;
@@ -98,7 +112,12 @@ export class Relay {
         if (from === null) return { lastId: null, count: 0 };
         const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", this.config.batch);
         if (raw.length === 0) return { lastId: null, count: 0 };
-        if (from.failures < this.config.maxAttempts) await this.write(client, eventId, raw.map(([id, flat]) => decodeLogEntry(id, flat)));
+        if (from.failures < this.config.maxAttempts)
+          await this.write(
+            client,
+            eventId,
+            raw.map(([id, flat]) => decodeLogEntry(id, flat)),
+          );
         else setAside = await this.writeEachAlone(client, eventId, raw);
         const last = raw[raw.length - 1]![0];
         await saveRelayOffset(client, eventId, last);
@@ -107,12 +126,16 @@ export class Relay {
     } catch (error) {
       metrics.relayFailures.inc();
       // Not counted if PostgreSQL itself is out of reach: the next pass will try again anyway.
-      if (locked.offset !== null) await recordRelayFailure(this.pool, eventId, locked.offset.streamId, errorText(error)).catch(() => null);
+      if (locked.offset !== null)
+        await recordRelayFailure(this.pool, eventId, locked.offset.streamId, errorText(error)).catch(() => null);
       throw error;
     }
     for (const letter of setAside) {
       metrics.relayDeadLetters.inc();
-      this.log.error({ eventId, streamId: letter.streamId, bookingId: letter.bookingId, error: letter.error }, "relay set a log entry aside in relay_dead_letters (replay with: onsale relay replay)");
+      this.log.error(
+        { eventId, streamId: letter.streamId, bookingId: letter.bookingId, error: letter.error },
+        "relay set a log entry aside in relay_dead_letters (replay with: onsale relay replay)",
+      );
     }
     if (written.lastId !== null) {
       metrics.relayEntries.inc(written.count - setAside.length);
@@ -132,7 +155,13 @@ export class Relay {
         await client.query("RELEASE SAVEPOINT relay_entry");
       } catch (error) {
         await client.query("ROLLBACK TO SAVEPOINT relay_entry");
-        const letter = { eventId, streamId, bookingId: storable(logEntryBookingId(fields)), fields, error: errorText(error) };
+        const letter = {
+          eventId,
+          streamId,
+          bookingId: storable(logEntryBookingId(fields)),
+          fields,
+          error: errorText(error),
+        };
         await insertDeadLetter(client, letter);
         setAside.push(letter);
       }
@@ -150,7 +179,10 @@ export class Relay {
       } catch (error) {
         result.failed += 1;
         await updateDeadLetterError(this.pool, letter.id, errorText(error));
-        this.log.warn({ deadLetter: letter.id, eventId: letter.eventId, error: errorText(error) }, "relay dead letter refused again; kept");
+        this.log.warn(
+          { deadLetter: letter.id, eventId: letter.eventId, error: errorText(error) },
+          "relay dead letter refused again; kept",
+        );
       }
     }
     this.log.info(result, "relay dead letters replayed");
@@ -186,7 +218,8 @@ export class Relay {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
-    if (this.onChanges !== null) await this.onChanges(client, eventId, await this.changes(client, entries, [...latest.keys()]));
+    if (this.onChanges !== null)
+      await this.onChanges(client, eventId, await this.changes(client, entries, [...latest.keys()]));
     const emails = new Map<string, string>();
     for (const entry of latest.values()) {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);

@@ -15,7 +15,12 @@ interface SearchSyncJob {
 }
 
 /** Queues a sync of the event inside the caller's transaction; nothing to do without Typesense. */
-export async function queueSearchSync(boss: PgBoss, client: PoolClient, config: SearchConfig, eventId: string): Promise<void> {
+export async function queueSearchSync(
+  boss: PgBoss,
+  client: PoolClient,
+  config: SearchConfig,
+  eventId: string,
+): Promise<void> {
   if (config.typesenseUrl) await sendIn(boss, client, QUEUES.searchSync.name, { eventId } satisfies SearchSyncJob);
 }
 
@@ -39,7 +44,8 @@ export class SearchSync {
     await workEach<SearchSyncJob>(
       boss,
       QUEUES.searchSync,
-      async ({ eventId }) => this.log.error({ eventId }, "search sync failed after every retry; run `onsale search reindex`"),
+      async ({ eventId }) =>
+        this.log.error({ eventId }, "search sync failed after every retry; run `onsale search reindex`"),
       QUEUES.searchSync.deadLetter,
     );
   }

@@ -19,12 +19,18 @@ function flag(flags: string[], name: string, fallback: number, min: number, max:
   const at = flags.indexOf(`--${name}`);
   if (at === -1) return fallback;
   const value = Number(flags[at + 1]);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
   return value;
 }
 
 /** Runs `generate` or `search reindex`; returns false when the command is not one of them. */
-export async function runSearchCommand(command: string, flags: string[], config: Config, log: Logger): Promise<boolean> {
+export async function runSearchCommand(
+  command: string,
+  flags: string[],
+  config: Config,
+  log: Logger,
+): Promise<boolean> {
   if (command === "generate") {
     const count = flag(flags, "events", 100_000, 1, GENERATE_EVENTS_MAX);
     const seed = flag(flags, "seed", 1, 0, 2 ** 31 - 1);
@@ -44,7 +50,8 @@ export async function runSearchCommand(command: string, flags: string[], config:
     return true;
   }
   if (command === "search" && flags[0] === "reindex") {
-    if (!config.search.typesenseUrl) throw new Error("search reindex needs TYPESENSE_URL (PostgreSQL search needs no index rebuild).");
+    if (!config.search.typesenseUrl)
+      throw new Error("search reindex needs TYPESENSE_URL (PostgreSQL search needs no index rebuild).");
     const pool = createPool(config.postgres.readUrl, 2);
     const bar = progressBar("reindex");
     try {

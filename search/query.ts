@@ -59,11 +59,19 @@ function calendarDate(raw: string): boolean {
 
 /** Names the filters a cursor belongs to, so a cursor cannot page through another search. */
 function fingerprint(text: string | null, startDate: string | null, endDate: string | null): string {
-  return createHash("sha256").update(JSON.stringify([text, startDate, endDate])).digest("base64url").slice(0, 12);
+  return createHash("sha256")
+    .update(JSON.stringify([text, startDate, endDate]))
+    .digest("base64url")
+    .slice(0, 12);
 }
 
 export function encodeCursor(query: SearchQuery, after: Cursor): string {
-  const payload = { k: after.key, i: after.id, t: after.tier, f: fingerprint(query.text, query.startDate, query.endDate) };
+  const payload = {
+    k: after.key,
+    i: after.id,
+    t: after.tier,
+    f: fingerprint(query.text, query.startDate, query.endDate),
+  };
   return Buffer.from(JSON.stringify(payload)).toString("base64url");
 }
 
@@ -88,7 +96,8 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
     return null;
   };
   for (const name of new Set(params.keys())) {
-    if (!(PARAMETERS as readonly string[]).includes(name)) fail(name, `is not a known parameter (known: ${PARAMETERS.join(", ")})`);
+    if (!(PARAMETERS as readonly string[]).includes(name))
+      fail(name, `is not a known parameter (known: ${PARAMETERS.join(", ")})`);
     else if (params.getAll(name).length > 1) fail(name, "is given more than once");
     else if (hasUnsafeChars(params.get(name)!)) fail(name, UNSAFE_TEXT_REASON);
   }
@@ -98,7 +107,8 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
   };
 
   let text = given("search");
-  if (text !== null && text.length > limits.textChars) text = fail("search", `must be at most ${limits.textChars} characters`);
+  if (text !== null && text.length > limits.textChars)
+    text = fail("search", `must be at most ${limits.textChars} characters`);
   else if (text !== null && searchWords(text).length === 0) text = fail("search", "must contain a letter or digit");
 
   const date = (name: "start_date" | "end_date"): string | null => {
@@ -114,7 +124,8 @@ export function parseSearchQuery(params: URLSearchParams, limits: SearchConfig):
   const rawLimit = given("limit");
   if (rawLimit !== null) {
     const value = /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-    if (!(value >= 1 && value <= limits.limitMax)) fail("limit", `must be a whole number from 1 to ${limits.limitMax} (SEARCH_LIMIT_MAX)`);
+    if (!(value >= 1 && value <= limits.limitMax))
+      fail("limit", `must be a whole number from 1 to ${limits.limitMax} (SEARCH_LIMIT_MAX)`);
     else limit = value;
   }
 

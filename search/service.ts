@@ -60,7 +60,11 @@ export function postgresBackend(readPool: Pool, config: SearchConfig): SearchBac
   return {
     name: "postgres",
     async page(query) {
-      const { rows, next } = await searchEvents(readPool, { ...query, words: searchWords(query.text ?? "") }, config.wordSimilarityPct / 100);
+      const { rows, next } = await searchEvents(
+        readPool,
+        { ...query, words: searchWords(query.text ?? "") },
+        config.wordSimilarityPct / 100,
+      );
       return { rows: rows.map(hitOfRow), next };
     },
   };
@@ -117,6 +121,14 @@ export class SearchService {
 }
 
 function hashQuery(query: SearchQuery): string {
-  const parts = [query.text, query.startDate, query.endDate, query.limit, query.after?.key ?? null, query.after?.id ?? null, query.after?.tier ?? null];
+  const parts = [
+    query.text,
+    query.startDate,
+    query.endDate,
+    query.limit,
+    query.after?.key ?? null,
+    query.after?.id ?? null,
+    query.after?.tier ?? null,
+  ];
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
 }

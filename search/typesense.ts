@@ -109,7 +109,8 @@ const dayNumber = (date: string) => Number(date.replaceAll("-", ""));
  * PostgreSQL keyset, events added while someone pages can shift later pages.
  */
 export function typesenseBackend(config: SearchConfig, client = typesenseClient(config)): SearchBackend {
-  if (config.limitMax > TYPESENSE_PER_PAGE_MAX) throw new Error(`SEARCH_LIMIT_MAX must be at most ${TYPESENSE_PER_PAGE_MAX} with Typesense`);
+  if (config.limitMax > TYPESENSE_PER_PAGE_MAX)
+    throw new Error(`SEARCH_LIMIT_MAX must be at most ${TYPESENSE_PER_PAGE_MAX} with Typesense`);
   const documents = client.collections<EventDocument>(config.typesenseCollection).documents();
   return {
     name: "typesense",
@@ -144,7 +145,12 @@ export async function ensureCollection(client: Client, name: string): Promise<vo
 }
 
 /** Makes the event's document match PostgreSQL: upserted, or deleted when the event is gone. */
-export async function syncEvent(pool: Pool, client: Client, collection: string, eventId: string): Promise<"upserted" | "deleted"> {
+export async function syncEvent(
+  pool: Pool,
+  client: Client,
+  collection: string,
+  eventId: string,
+): Promise<"upserted" | "deleted"> {
   const row = await eventSearchRow(pool, eventId);
   const documents = client.collections<EventDocument>(collection).documents();
   if (row !== null) {

@@ -82,7 +82,10 @@ export interface PaidBooking {
  * go to each booking's own address); returns external id → users.id.
  */
 export async function upsertUsers(db: Queryable, emailByExternalId: Map<string, string>): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ id: string; external_id: string }>(SQL.upsertUsers, [[...emailByExternalId.keys()], [...emailByExternalId.values()]]);
+  const { rows } = await db.query<{ id: string; external_id: string }>(SQL.upsertUsers, [
+    [...emailByExternalId.keys()],
+    [...emailByExternalId.values()],
+  ]);
   return new Map(rows.map((row) => [row.external_id, row.id]));
 }
 
@@ -101,8 +104,22 @@ export async function bookingLogId(db: Queryable, bookingId: string): Promise<st
 /** Writes whole rows of one event in one statement. */
 export async function upsertBookings(db: Queryable, eventId: string, c: BookingColumns): Promise<void> {
   await db.query(SQL.upsert, [
-    eventId, c.id, c.userId, c.quantity, c.status, c.reason, c.arrivalSeq, c.holdSeq, c.amount, c.currency,
-    c.expiresAt, c.paymentRef, c.logId, c.createdAt, c.updatedAt, c.email,
+    eventId,
+    c.id,
+    c.userId,
+    c.quantity,
+    c.status,
+    c.reason,
+    c.arrivalSeq,
+    c.holdSeq,
+    c.amount,
+    c.currency,
+    c.expiresAt,
+    c.paymentRef,
+    c.logId,
+    c.createdAt,
+    c.updatedAt,
+    c.email,
   ]);
 }
 
@@ -118,7 +135,10 @@ export async function holdOrderViolations(db: Queryable, eventId: string): Promi
 }
 
 /** Bookings and tickets of the event by status. */
-export async function bookingCountsByStatus(db: Queryable, eventId: string): Promise<Record<string, { bookings: number; tickets: number }>> {
+export async function bookingCountsByStatus(
+  db: Queryable,
+  eventId: string,
+): Promise<Record<string, { bookings: number; tickets: number }>> {
   const { rows } = await db.query<{ status: string; bookings: number; tickets: number }>(SQL.countsByStatus, [eventId]);
   return Object.fromEntries(rows.map((row) => [row.status, { bookings: row.bookings, tickets: row.tickets }]));
 }

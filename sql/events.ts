@@ -62,7 +62,10 @@ interface EventRow {
   hold_seconds: number;
 }
 
-export type NewEvent = Omit<EventRecord, "version" | "powBits" | "holdSeconds"> & { powBits?: number; holdSeconds?: number };
+export type NewEvent = Omit<EventRecord, "version" | "powBits" | "holdSeconds"> & {
+  powBits?: number;
+  holdSeconds?: number;
+};
 /** Fields to change; absent (undefined) fields keep their value, a null sale window field is cleared. */
 export type EventChanges = Partial<Omit<EventRecord, "id" | "version" | "price" | "currency">>;
 
@@ -87,12 +90,27 @@ function toRecord(row: EventRow): EventRecord {
 }
 
 /** Inserts the event and registers it with the relay, in one transaction; `also` runs in it too. */
-export function insertEvent(pool: Pool, event: NewEvent, also?: (client: PoolClient) => Promise<void>): Promise<EventRecord> {
+export function insertEvent(
+  pool: Pool,
+  event: NewEvent,
+  also?: (client: PoolClient) => Promise<void>,
+): Promise<EventRecord> {
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<EventRow>(SQL.insert, [
-      event.id, event.name, event.venue, event.startsAt, event.timeZone, event.capacity,
-      event.price, event.currency, event.maxPerUser, event.saleStartsAt, event.saleEndsAt, event.status,
-      event.powBits ?? 0, event.holdSeconds ?? 0,
+      event.id,
+      event.name,
+      event.venue,
+      event.startsAt,
+      event.timeZone,
+      event.capacity,
+      event.price,
+      event.currency,
+      event.maxPerUser,
+      event.saleStartsAt,
+      event.saleEndsAt,
+      event.status,
+      event.powBits ?? 0,
+      event.holdSeconds ?? 0,
     ]);
     await client.query(SQL.startRelay, [event.id]);
     await also?.(client);
@@ -107,10 +125,20 @@ export async function selectEvent(pool: Queryable, id: string): Promise<EventRec
 
 export async function updateEvent(pool: Queryable, id: string, changes: EventChanges): Promise<EventRecord | null> {
   const { rows } = await pool.query<EventRow>(SQL.update, [
-    id, changes.name ?? null, changes.venue ?? null, changes.startsAt ?? null, changes.timeZone ?? null,
-    changes.capacity ?? null, changes.maxPerUser ?? null, changes.saleStartsAt ?? null,
-    changes.saleEndsAt ?? null, changes.status ?? null, changes.powBits ?? null, changes.holdSeconds ?? null,
-    changes.saleStartsAt !== undefined, changes.saleEndsAt !== undefined,
+    id,
+    changes.name ?? null,
+    changes.venue ?? null,
+    changes.startsAt ?? null,
+    changes.timeZone ?? null,
+    changes.capacity ?? null,
+    changes.maxPerUser ?? null,
+    changes.saleStartsAt ?? null,
+    changes.saleEndsAt ?? null,
+    changes.status ?? null,
+    changes.powBits ?? null,
+    changes.holdSeconds ?? null,
+    changes.saleStartsAt !== undefined,
+    changes.saleEndsAt !== undefined,
   ]);
   return rows[0] ? toRecord(rows[0]) : null;
 }

@@ -105,22 +105,48 @@ export async function mailBooking(db: Queryable, bookingId: string): Promise<Mai
 }
 
 /** Claims the notification for sending; false if it is sent, being sent, or skipped. */
-export async function claimNotification(db: Queryable, bookingId: string, kind: string, recipient: string): Promise<boolean> {
+export async function claimNotification(
+  db: Queryable,
+  bookingId: string,
+  kind: string,
+  recipient: string,
+): Promise<boolean> {
   return ((await db.query(SQL.claim, [bookingId, kind, recipient])).rowCount ?? 0) > 0;
 }
 
-export async function markNotificationSent(db: Queryable, bookingId: string, kind: string, messageId: string): Promise<void> {
+export async function markNotificationSent(
+  db: Queryable,
+  bookingId: string,
+  kind: string,
+  messageId: string,
+): Promise<void> {
   await db.query(SQL.markSent, [bookingId, kind, messageId]);
 }
 
-export async function markNotificationFailed(db: Queryable, bookingId: string, kind: string, error: string): Promise<void> {
+export async function markNotificationFailed(
+  db: Queryable,
+  bookingId: string,
+  kind: string,
+  error: string,
+): Promise<void> {
   await db.query(SQL.markFailed, [bookingId, kind, error]);
 }
 
-export async function markNotificationSkipped(db: Queryable, bookingId: string, kind: string, recipient: string, why: string): Promise<void> {
+export async function markNotificationSkipped(
+  db: Queryable,
+  bookingId: string,
+  kind: string,
+  recipient: string,
+  why: string,
+): Promise<void> {
   await db.query(SQL.markSkipped, [bookingId, kind, recipient, why]);
 }
 
-export async function markNotificationGivenUp(db: Queryable, bookingId: string, kind: string, why: string): Promise<void> {
+export async function markNotificationGivenUp(
+  db: Queryable,
+  bookingId: string,
+  kind: string,
+  why: string,
+): Promise<void> {
   await db.query(SQL.markGivenUp, [bookingId, kind, why]);
 }

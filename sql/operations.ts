@@ -95,9 +95,17 @@ export async function knownInDb(pool: Pool, eventId: string, lastLogId: string |
       relayedUpTo: row.relayed_up_to,
       paidByUser: row.paid_by_user.map(([user, paid]) => [user, Number(paid)]),
       restore: rows.map((r) => ({
-        bookingId: r.booking_id, relayed: r.relayed, userId: r.user_id, quantity: r.quantity, amount: r.amount,
-        currency: r.currency.trim(), paymentRef: r.payment_ref, arrivalSeq: r.arrival_seq, holdSeq: r.hold_seq,
-        email: r.email, createdMs: r.created_ms,
+        bookingId: r.booking_id,
+        relayed: r.relayed,
+        userId: r.user_id,
+        quantity: r.quantity,
+        amount: r.amount,
+        currency: r.currency.trim(),
+        paymentRef: r.payment_ref,
+        arrivalSeq: r.arrival_seq,
+        holdSeq: r.hold_seq,
+        email: r.email,
+        createdMs: r.created_ms,
       })),
     };
   } finally {

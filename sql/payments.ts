@@ -162,13 +162,25 @@ const paymentOfRow = (row: PaymentRow): StoredPayment => ({
 
 export async function recordPayment(db: Queryable, payment: NewPayment): Promise<void> {
   await db.query(paymentSql.record, [
-    payment.bookingId, payment.eventId, payment.provider, payment.providerEventId, payment.checkoutRef, payment.type,
-    payment.action, payment.paymentRef, payment.amountMinor, payment.currency.toLowerCase(),
+    payment.bookingId,
+    payment.eventId,
+    payment.provider,
+    payment.providerEventId,
+    payment.checkoutRef,
+    payment.type,
+    payment.action,
+    payment.paymentRef,
+    payment.amountMinor,
+    payment.currency.toLowerCase(),
   ]);
 }
 
 /** The fact under its row lock, for the rest of the transaction; null if there is none. */
-export async function lockPayment(db: Queryable, provider: string, providerEventId: string): Promise<StoredPayment | null> {
+export async function lockPayment(
+  db: Queryable,
+  provider: string,
+  providerEventId: string,
+): Promise<StoredPayment | null> {
   const { rows } = await db.query<PaymentRow>(paymentSql.lock, [provider, providerEventId]);
   return rows[0] === undefined ? null : paymentOfRow(rows[0]);
 }
@@ -177,8 +189,15 @@ export async function settlePayment(db: Queryable, id: string, status: string): 
   await db.query(paymentSql.settle, [id, status]);
 }
 
-export async function staleReceivedPayments(db: Queryable, olderThanMs: number, max: number): Promise<{ provider: string; providerEventId: string }[]> {
-  const { rows } = await db.query<{ provider: string; provider_event_id: string }>(paymentSql.staleReceived, [olderThanMs, max]);
+export async function staleReceivedPayments(
+  db: Queryable,
+  olderThanMs: number,
+  max: number,
+): Promise<{ provider: string; providerEventId: string }[]> {
+  const { rows } = await db.query<{ provider: string; provider_event_id: string }>(paymentSql.staleReceived, [
+    olderThanMs,
+    max,
+  ]);
   return rows.map((row) => ({ provider: row.provider, providerEventId: row.provider_event_id }));
 }
 
@@ -195,13 +214,24 @@ export interface PaymentToRefund {
 
 export async function paymentToRefund(db: Queryable, id: string): Promise<PaymentToRefund | null> {
   const { rows } = await db.query<{
-    id: string; booking_id: string | null; provider_ref: string; payment_intent: string | null; amount: number; currency: string; owed: boolean;
+    id: string;
+    booking_id: string | null;
+    provider_ref: string;
+    payment_intent: string | null;
+    amount: number;
+    currency: string;
+    owed: boolean;
   }>(paymentSql.toRefund, [id]);
   const row = rows[0];
   if (row === undefined) return null;
   return {
-    id: row.id, bookingId: row.booking_id, checkoutRef: row.provider_ref, paymentRef: row.payment_intent,
-    amountMinor: row.amount, currency: row.currency, owed: row.owed,
+    id: row.id,
+    bookingId: row.booking_id,
+    checkoutRef: row.provider_ref,
+    paymentRef: row.payment_intent,
+    amountMinor: row.amount,
+    currency: row.currency,
+    owed: row.owed,
   };
 }
 
@@ -243,7 +273,14 @@ export async function wasDeclined(db: Queryable, bookingId: string): Promise<boo
 }
 
 /** Statuses an operator lists: money that found no booking, went back, or is owed back. */
-export const OPERATOR_PAYMENT_STATUSES = ["unmatched", "mismatch", "refund_due", "refunded", "refund_failed", "refund_external"] as const;
+export const OPERATOR_PAYMENT_STATUSES = [
+  "unmatched",
+  "mismatch",
+  "refund_due",
+  "refunded",
+  "refund_failed",
+  "refund_external",
+] as const;
 /** Most payments one listing returns. */
 export const OPERATOR_PAYMENTS_MAX = 1000;
 
@@ -269,20 +306,51 @@ export interface OperatorPayment {
   createdAt: Date;
 }
 
-export async function paymentsForOperators(db: Queryable, statuses: string[], limit: number): Promise<OperatorPayment[]> {
+export async function paymentsForOperators(
+  db: Queryable,
+  statuses: string[],
+  limit: number,
+): Promise<OperatorPayment[]> {
   const { rows } = await db.query<{
-    id: string; provider: string; provider_event_id: string; kind: string; status: string; booking_id: string | null; event_id: string | null;
-    amount: number; currency: string; refund_ref: string | null; refund_error: string; created_at: Date;
+    id: string;
+    provider: string;
+    provider_event_id: string;
+    kind: string;
+    status: string;
+    booking_id: string | null;
+    event_id: string | null;
+    amount: number;
+    currency: string;
+    refund_ref: string | null;
+    refund_error: string;
+    created_at: Date;
   }>(paymentSql.forOperators, [statuses, limit]);
   return rows.map((row) => ({
-    id: row.id, provider: row.provider, providerEventId: row.provider_event_id, type: row.kind, status: row.status,
-    bookingId: row.booking_id, eventId: row.event_id, amountMinor: row.amount, currency: row.currency.trim(),
-    refundRef: row.refund_ref, refundError: row.refund_error, createdAt: row.created_at,
+    id: row.id,
+    provider: row.provider,
+    providerEventId: row.provider_event_id,
+    type: row.kind,
+    status: row.status,
+    bookingId: row.booking_id,
+    eventId: row.event_id,
+    amountMinor: row.amount,
+    currency: row.currency.trim(),
+    refundRef: row.refund_ref,
+    refundError: row.refund_error,
+    createdAt: row.created_at,
   }));
 }
 
-export async function recordCheckout(db: Queryable, checkout: { id: string; bookingId: string; eventId: string; holdExpiresAtMs: number }): Promise<void> {
-  await db.query(paymentSql.recordCheckout, [checkout.id, checkout.bookingId, checkout.eventId, new Date(checkout.holdExpiresAtMs)]);
+export async function recordCheckout(
+  db: Queryable,
+  checkout: { id: string; bookingId: string; eventId: string; holdExpiresAtMs: number },
+): Promise<void> {
+  await db.query(paymentSql.recordCheckout, [
+    checkout.id,
+    checkout.bookingId,
+    checkout.eventId,
+    new Date(checkout.holdExpiresAtMs),
+  ]);
 }
 
 export async function checkoutsToClose(db: Queryable, graceMs: number, max: number): Promise<string[]> {

@@ -72,7 +72,12 @@ export async function waitForRelayOffset(db: Queryable, eventId: string): Promis
 }
 
 /** Counts a failed pass over the entries past streamId; the count now, or null if the offset moved meanwhile. */
-export async function recordRelayFailure(db: Queryable, eventId: string, streamId: string, error: string): Promise<number | null> {
+export async function recordRelayFailure(
+  db: Queryable,
+  eventId: string,
+  streamId: string,
+  error: string,
+): Promise<number | null> {
   const { rows } = await db.query<{ failures: number }>(SQL.failed, [eventId, streamId, error]);
   return rows[0]?.failures ?? null;
 }
@@ -119,7 +124,14 @@ export async function insertDeadLetter(db: Queryable, letter: NewDeadLetter): Pr
 /** Dead letters not yet replayed, oldest first: all of them, or those of these ids. */
 export async function openDeadLetters(db: Queryable, ids: number[] | null, limit: number): Promise<DeadLetter[]> {
   const { rows } = await db.query<{
-    id: number; event_id: string; stream_id: string; booking_id: string; entry: Buffer; error: string; created_at: Date; replayed_at: Date | null;
+    id: number;
+    event_id: string;
+    stream_id: string;
+    booking_id: string;
+    entry: Buffer;
+    error: string;
+    created_at: Date;
+    replayed_at: Date | null;
   }>(SQL.open, [ids, limit]);
   return rows.map((row) => ({
     id: row.id,

@@ -123,7 +123,11 @@ export interface SearchPage<Row> {
 }
 
 /** One page of matches, reading one row past the limit to learn whether another page exists. */
-export async function searchEvents(pool: Pool, query: EventSearch, wordSimilarity: number): Promise<SearchPage<SearchRow>> {
+export async function searchEvents(
+  pool: Pool,
+  query: EventSearch,
+  wordSimilarity: number,
+): Promise<SearchPage<SearchRow>> {
   const common = [query.startDate, query.endDate, query.after?.key ?? null, query.after?.id ?? null];
   let rows: SearchRow[];
   if (query.text === null) {
@@ -132,7 +136,15 @@ export async function searchEvents(pool: Pool, query: EventSearch, wordSimilarit
     const words = query.words.map((word) => `'${word}':*`).join(" & ");
     rows = await inTransaction(pool, async (client) => {
       await client.query(SQL.setSimilarity, [String(wordSimilarity)]);
-      return (await client.query<SearchRow>(SQL.byText, [...common, query.text, words, query.limit + 1, query.after?.tier ?? null])).rows;
+      return (
+        await client.query<SearchRow>(SQL.byText, [
+          ...common,
+          query.text,
+          words,
+          query.limit + 1,
+          query.after?.tier ?? null,
+        ])
+      ).rows;
     });
   }
   if (rows.length <= query.limit) return { rows, next: null };
@@ -167,7 +179,14 @@ export interface GeneratedEventRow {
 export async function insertGeneratedEvents(db: Queryable, events: GeneratedEventRow[]): Promise<void> {
   const column = <K extends keyof GeneratedEventRow>(key: K) => events.map((event) => event[key]);
   await db.query(SQL.insertGenerated, [
-    column("id"), column("name"), column("venue"), column("localStart"), column("timeZone"),
-    column("capacity"), column("price"), column("currency"), column("maxPerUser"),
+    column("id"),
+    column("name"),
+    column("venue"),
+    column("localStart"),
+    column("timeZone"),
+    column("capacity"),
+    column("price"),
+    column("currency"),
+    column("maxPerUser"),
   ]);
 }

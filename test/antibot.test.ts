@@ -21,15 +21,35 @@ function clientFrom(localAddress: string): Agent {
   return agent;
 }
 
-function book(port: number, agent: Agent, body: Record<string, unknown>): Promise<{ status: number; body: Record<string, any>; headers: Record<string, unknown> }> {
+function book(
+  port: number,
+  agent: Agent,
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, any>; headers: Record<string, unknown> }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/bookings", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()), headers: res.headers }));
-      res.on("error", reject);
-    });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/bookings",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode!,
+            body: JSON.parse(Buffer.concat(chunks).toString()),
+            headers: res.headers,
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(payload);
   });
@@ -50,7 +70,8 @@ describe("rate limits per client IP and per user", () => {
         const n = next++;
         const answer = await book(port, bot, { eventId, userId: `bot-${n}`, quantity: 1 });
         botStatuses.set(answer.status, (botStatuses.get(answer.status) ?? 0) + 1);
-        if (answer.status === 429) retryAfterOk &&= Number(answer.headers["retry-after"]) >= 1 && answer.body.type === "/problems/rate-limited";
+        if (answer.status === 429)
+          retryAfterOk &&= Number(answer.headers["retry-after"]) >= 1 && answer.body.type === "/problems/rate-limited";
       }
     };
     const personStatuses: number[] = [];
@@ -69,7 +90,9 @@ describe("rate limits per client IP and per user", () => {
     await Promise.all([...Array.from({ length: 6 }, botWorker), honest()]);
     const elapsedS = (Date.now() - startedMs) / 1000;
     const admitted = botStatuses.get(201) ?? 0;
-    console.log(`10,000 bot bookings in ${elapsedS.toFixed(1)} s: ${JSON.stringify(Object.fromEntries(botStatuses))}; other IP: ${personStatuses.join(",")}`);
+    console.log(
+      `10,000 bot bookings in ${elapsedS.toFixed(1)} s: ${JSON.stringify(Object.fromEntries(botStatuses))}; other IP: ${personStatuses.join(",")}`,
+    );
 
     expect(personStatuses).toEqual(Array(10).fill(201));
     // At most the burst plus the refill over the run got through.
@@ -86,7 +109,7 @@ describe("rate limits per client IP and per user", () => {
     const eventId = await ctx.client.eventId({ capacity: 100 });
     const statuses: number[] = [];
     const startedMs = Date.now();
-    let last;
+    let last: Awaited<ReturnType<typeof ctx.client.book>> | undefined;
     while (statuses.length < 50 && last?.status !== 429) {
       last = await ctx.client.book(eventId, "eager-user");
       statuses.push(last.status);
@@ -110,7 +133,8 @@ describe("rate limits per client IP and per user", () => {
     const proxied = api(trusting);
     const eventId = await proxied.eventId({ capacity: 100 });
     // The one proxy appends the address it saw; whatever the client wrote before it is not trusted.
-    const from = (written: string, seen: string, user: string) => proxied.book(eventId, user, 1, { "X-Forwarded-For": `${written}, ${seen}` });
+    const from = (written: string, seen: string, user: string) =>
+      proxied.book(eventId, user, 1, { "X-Forwarded-For": `${written}, ${seen}` });
     expect((await from("192.0.2.1", "203.0.113.7", "xff-1")).status).toBe(201);
     expect((await from("192.0.2.2", "203.0.113.7", "xff-2")).status).toBe(201);
     expect((await from("192.0.2.3", "203.0.113.7", "xff-3")).status).toBe(429);
@@ -174,9 +198,13 @@ describe("proof-of-work gate", () => {
     const withProof = (userId: string, body: Record<string, unknown>) =>
       ctx.client.request("POST", "/bookings", { body: { eventId, userId, quantity: 1, ...body } });
 
-    expect((await withProof("pow-wrong", { powChallenge: challenge, powSolution: "not-it" })).body.type).toBe("/problems/proof-of-work-invalid");
+    expect((await withProof("pow-wrong", { powChallenge: challenge, powSolution: "not-it" })).body.type).toBe(
+      "/problems/proof-of-work-invalid",
+    );
     const forged = challenge.replace(".12.", ".0.");
-    expect((await withProof("pow-forged", { powChallenge: forged, powSolution: "0" })).body.type).toBe("/problems/proof-of-work-invalid");
+    expect((await withProof("pow-forged", { powChallenge: forged, powSolution: "0" })).body.type).toBe(
+      "/problems/proof-of-work-invalid",
+    );
     const good = await withProof("pow-good", { powChallenge: challenge, powSolution: solution });
     expect(good.status).toBe(201);
     const replayed = await withProof("pow-replay", { powChallenge: challenge, powSolution: solution });
@@ -186,10 +214,15 @@ describe("proof-of-work gate", () => {
     // A challenge of another event is worth nothing here.
     const otherEvent = await ctx.client.eventId({ capacity: 10, powBits: 1 });
     const foreign = (await ctx.client.request("GET", `/events/${otherEvent}/challenge`)).body.challenge;
-    expect((await withProof("pow-foreign", { powChallenge: foreign, powSolution: solve(foreign, 12) })).body.type).toBe("/problems/proof-of-work-invalid");
+    expect((await withProof("pow-foreign", { powChallenge: foreign, powSolution: solve(foreign, 12) })).body.type).toBe(
+      "/problems/proof-of-work-invalid",
+    );
 
     // Turning it off (PATCH powBits 0) lets bookings through without proof.
-    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: { Authorization: "Bearer test-admin-token" }, body: { powBits: 0 } });
+    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, {
+      headers: { Authorization: "Bearer test-admin-token" },
+      body: { powBits: 0 },
+    });
     expect(patched.status).toBe(200);
     expect((await ctx.client.book(eventId, "pow-off")).status).toBe(201);
     await checkInvariant(ctx.running.engine, eventId);

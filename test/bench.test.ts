@@ -37,7 +37,13 @@ describe("benchmark smoke run", () => {
       outDir,
       settleTimeoutMs: 30_000,
     });
-    expect(result.invariants).toMatchObject({ ok: true, oversold: 0, fcfsViolations: 0, missingRows: 0, duplicateRows: 0 });
+    expect(result.invariants).toMatchObject({
+      ok: true,
+      oversold: 0,
+      fcfsViolations: 0,
+      missingRows: 0,
+      duplicateRows: 0,
+    });
     for (const run of Object.values(result.runs)) {
       expect(run.requests).toBeGreaterThan(0);
       expect(run.errors).toBe(0);
@@ -56,7 +62,9 @@ describe("benchmark smoke run", () => {
 
     const files = writeResults(result, outDir, "smoke");
     const json = JSON.parse(readFileSync(files.json, "utf8"));
-    expect(Object.keys(json.runs)).toEqual(expect.arrayContaining(["httpCeiling", "redisCeiling", "engine", "postgres"]));
+    expect(Object.keys(json.runs)).toEqual(
+      expect.arrayContaining(["httpCeiling", "redisCeiling", "engine", "postgres"]),
+    );
     const html = readFileSync(files.html, "utf8");
     expect(html).toContain("<svg");
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3)/);
@@ -71,8 +79,20 @@ describe("benchmark verification", () => {
     const event = scratchEvent(10);
     await engine.loadEvent(event, 0);
     try {
-      const booking = await engine.hold({ eventId: event.id, userId: "verify-1", quantity: 2, email: "", idempotencyKey: "" });
-      const second = await engine.hold({ eventId: event.id, userId: "verify-2", quantity: 1, email: "", idempotencyKey: "" });
+      const booking = await engine.hold({
+        eventId: event.id,
+        userId: "verify-1",
+        quantity: 2,
+        email: "",
+        idempotencyKey: "",
+      });
+      const second = await engine.hold({
+        eventId: event.id,
+        userId: "verify-2",
+        quantity: 1,
+        email: "",
+        idempotencyKey: "",
+      });
       const clean = await verifyOnSale(engine, pool, event.id, 0);
       expect(clean.problems).toEqual([]);
       expect(clean.fcfsViolations).toBe(0);

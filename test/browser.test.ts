@@ -10,7 +10,15 @@ import { checkInvariant, useTestEngine } from "./helpers.js";
 // gateway's page, and sees the confirmation once the webhook has landed.
 
 const ARTIFACTS = join(process.cwd(), "test-artifacts", "browser");
-const LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const LAUNCH_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 
 const ctx = useTestEngine();
@@ -24,7 +32,8 @@ afterAll(async () => {
 });
 
 let step = 0;
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(ARTIFACTS, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
 
 describe("booking page in chromium", () => {
   it("two people compete for the last ticket: hold, line, live turn, checkout, confirmation", async () => {
@@ -84,7 +93,9 @@ describe("booking page in chromium", () => {
     await ben.goto(`${base}/e/${eventId}`);
     await ben.locator('#app[data-final="paid"]').waitFor();
     await shot(ben, "ben-event-page-after");
-    console.log(`proof-of-work in chromium: 14 bits, ${powTries} digests in ${powMs} ms (${Math.round(powTries / Math.max(1, powMs))} per ms)`);
+    console.log(
+      `proof-of-work in chromium: 14 bits, ${powTries} digests in ${powMs} ms (${Math.round(powTries / Math.max(1, powMs))} per ms)`,
+    );
     const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ paid: 1, held: 0, instock: 0 });
   });
@@ -117,10 +128,17 @@ describe("booking page in chromium", () => {
     // A verified identity's 409 names the booking (the server does so only for a signed
     // identity): a tab of this browser that knows it offers to open it.
     await second.route("**/bookings", (route) =>
-      route.fulfill({ status: 409, contentType: "application/problem+json", body: JSON.stringify({ type: "/problems/open-booking-exists", bookingId: saved.id }) }),
+      route.fulfill({
+        status: 409,
+        contentType: "application/problem+json",
+        body: JSON.stringify({ type: "/problems/open-booking-exists", bookingId: saved.id }),
+      }),
     );
     await second.evaluate(() => (document.getElementById("again") as HTMLButtonElement).click());
-    await second.evaluate(([key, value]) => localStorage.setItem(key!, value!), [`booking:${eventId}`, JSON.stringify(saved)]);
+    await second.evaluate(
+      ([key, value]) => localStorage.setItem(key!, value!),
+      [`booking:${eventId}`, JSON.stringify(saved)],
+    );
     await second.getByLabel("Email").fill("cleo@example.com");
     await second.getByRole("button", { name: "Get tickets" }).click();
     await second.getByRole("button", { name: "Open my booking" }).click();

@@ -31,12 +31,19 @@ describe("2,000 people at once for 100 tickets", () => {
 
     // Arrival order is the sequence Redis gave each booking; positions must follow it exactly.
     const seqOf = async (id: string) => Number(await ctx.running.engine.redis.hget(bookingKey(eventId, id), "seq"));
-    const waitingBySeq = await Promise.all(waiting.map(async (a) => ({ seq: await seqOf(a.body.id), position: a.body.position })));
+    const waitingBySeq = await Promise.all(
+      waiting.map(async (a) => ({ seq: await seqOf(a.body.id), position: a.body.position })),
+    );
     waitingBySeq.sort((x, y) => x.seq - y.seq);
     expect(waitingBySeq.map((w) => w.position)).toEqual(Array.from({ length: 1900 }, (_, i) => i + 1));
     const heldSeqs = await Promise.all(held.map((a) => seqOf(a.body.id)));
     expect(Math.max(...heldSeqs)).toBeLessThan(waitingBySeq[0]!.seq);
-    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 100, paid: 0, waiting: 1900 });
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({
+      instock: 0,
+      held: 100,
+      paid: 0,
+      waiting: 1900,
+    });
 
     // Pay 50, cancel 50: the 50 cancelled come back to the first 50 in line, in order.
     for (const [i, a] of held.entries()) {
@@ -45,11 +52,20 @@ describe("2,000 people at once for 100 tickets", () => {
       await checkInvariant(ctx.running.engine, eventId);
     }
     const firstFifty = waiting.filter((a) => a.body.position <= 50);
-    const statuses = await Promise.all(firstFifty.map(async (a) => (await ctx.client.get(a.body.id, a.body.token)).body.status));
+    const statuses = await Promise.all(
+      firstFifty.map(async (a) => (await ctx.client.get(a.body.id, a.body.token)).body.status),
+    );
     expect(statuses.every((s) => s === "held")).toBe(true);
     const next = waiting.find((a) => a.body.position === 51)!;
-    expect(await ctx.client.get(next.body.id, next.body.token)).toMatchObject({ body: { status: "waiting", position: 1 } });
-    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 50, paid: 50, waiting: 1850 });
+    expect(await ctx.client.get(next.body.id, next.body.token)).toMatchObject({
+      body: { status: "waiting", position: 1 },
+    });
+    expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({
+      instock: 0,
+      held: 50,
+      paid: 50,
+      waiting: 1850,
+    });
   });
 });
 
@@ -62,10 +78,18 @@ describe("the stock invariant is checked before anything is written", () => {
     const [, line, holds, open, tally, log] = eventKeys(eventId);
     const snapshot = async () => ({
       event: await engine.redis.hmget(eventKey(eventId), EVENT.instock, EVENT.held, EVENT.paid),
-      sizes: await Promise.all([engine.redis.zcard(line), engine.redis.zcard(holds), engine.redis.hlen(open), engine.redis.hlen(tally), engine.redis.xlen(log)]),
+      sizes: await Promise.all([
+        engine.redis.zcard(line),
+        engine.redis.zcard(holds),
+        engine.redis.hlen(open),
+        engine.redis.hlen(tally),
+        engine.redis.xlen(log),
+      ]),
     });
     const before = await snapshot();
-    await expect(engine.hold({ eventId, userId: "corrupt-1", quantity: 1, email: "", idempotencyKey: "" })).rejects.toThrow(/invariant: instock 1 \+ held 2/);
+    await expect(
+      engine.hold({ eventId, userId: "corrupt-1", quantity: 1, email: "", idempotencyKey: "" }),
+    ).rejects.toThrow(/invariant: instock 1 \+ held 2/);
     expect(await snapshot()).toEqual(before);
     await expect(checkInvariant(engine, eventId)).rejects.toThrow(/counters held 1/);
   });
@@ -79,10 +103,20 @@ describe("randomized on-sales (fast-check)", () => {
     | { kind: "advance"; ms: number };
 
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant("book" as const), user: fc.nat(11), quantity: fc.integer({ min: 1, max: 4 }) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant("book" as const),
+        user: fc.nat(11),
+        quantity: fc.integer({ min: 1, max: 4 }),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), user: fc.nat(11) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("pay" as const), user: fc.nat(11) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 400_000 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 400_000 }) }),
+    },
   );
 
   /** Lets through the refusals a step may meet; any other error (a script that failed) fails the property. */
@@ -96,45 +130,53 @@ describe("randomized on-sales (fast-check)", () => {
   it("never oversells, and grants holds in arrival order, whatever people do (the pretix fork that skipped a lock)", async () => {
     const engine = ctx.running.engine;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(op, { minLength: 5, maxLength: 40 }), async (capacity, ops) => {
-        const eventId = await ctx.client.eventId({ capacity, maxPerUser: 4 });
-        // The engine takes the clock as an argument, so holds can expire without waiting.
-        let nowMs = Date.now();
-        const latest = new Map<number, { id: string; token: string }>();
-        const every: string[] = [];
-        for (const step of ops) {
-          if (step.kind === "advance") {
-            nowMs += step.ms;
-            await engine.sweep(eventId, nowMs);
-          } else if (step.kind === "book") {
-            const booking = await engine
-              .hold({ eventId, userId: `p${step.user}`, quantity: step.quantity, email: "", idempotencyKey: "" }, nowMs)
-              .catch(refusedWith("SOLD_OUT", "PER_PERSON_LIMIT", "OPEN_BOOKING_EXISTS", "LINE_FULL"));
-            if (booking) {
-              latest.set(step.user, booking);
-              every.push(booking.id);
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(op, { minLength: 5, maxLength: 40 }),
+        async (capacity, ops) => {
+          const eventId = await ctx.client.eventId({ capacity, maxPerUser: 4 });
+          // The engine takes the clock as an argument, so holds can expire without waiting.
+          let nowMs = Date.now();
+          const latest = new Map<number, { id: string; token: string }>();
+          const every: string[] = [];
+          for (const step of ops) {
+            if (step.kind === "advance") {
+              nowMs += step.ms;
+              await engine.sweep(eventId, nowMs);
+            } else if (step.kind === "book") {
+              const booking = await engine
+                .hold(
+                  { eventId, userId: `p${step.user}`, quantity: step.quantity, email: "", idempotencyKey: "" },
+                  nowMs,
+                )
+                .catch(refusedWith("SOLD_OUT", "PER_PERSON_LIMIT", "OPEN_BOOKING_EXISTS", "LINE_FULL"));
+              if (booking) {
+                latest.set(step.user, booking);
+                every.push(booking.id);
+              }
+            } else {
+              const booking = latest.get(step.user);
+              if (!booking) continue;
+              if (step.kind === "cancel")
+                await engine.cancel(booking.id, booking.token, nowMs).catch(refusedWith("NOT_CANCELLABLE"));
+              else {
+                const current = await engine.status(booking.id, booking.token);
+                await engine.confirm(eventId, booking.id, `cs_${booking.id}`, current.amount, "eur", nowMs);
+              }
             }
-          } else {
-            const booking = latest.get(step.user);
-            if (!booking) continue;
-            if (step.kind === "cancel") await engine.cancel(booking.id, booking.token, nowMs).catch(refusedWith("NOT_CANCELLABLE"));
-            else {
-              const current = await engine.status(booking.id, booking.token);
-              await engine.confirm(eventId, booking.id, `cs_${booking.id}`, current.amount, "eur", nowMs);
-            }
+            await checkInvariant(engine, eventId);
           }
-          await checkInvariant(engine, eventId);
-        }
-        // FCFS: the order holds were granted in follows the order people arrived in, over every
-        // booking made (checkInvariant also replays the log for heads dropped or still waiting).
-        const granted: { seq: number; hseq: number }[] = [];
-        for (const id of every) {
-          const [seq, hseq] = await engine.redis.hmget(bookingKey(eventId, id), "seq", "hseq");
-          if (Number(hseq) > 0) granted.push({ seq: Number(seq), hseq: Number(hseq) });
-        }
-        granted.sort((a, b) => a.hseq - b.hseq);
-        for (let i = 1; i < granted.length; i++) expect(granted[i]!.seq).toBeGreaterThan(granted[i - 1]!.seq);
-      }),
+          // FCFS: the order holds were granted in follows the order people arrived in, over every
+          // booking made (checkInvariant also replays the log for heads dropped or still waiting).
+          const granted: { seq: number; hseq: number }[] = [];
+          for (const id of every) {
+            const [seq, hseq] = await engine.redis.hmget(bookingKey(eventId, id), "seq", "hseq");
+            if (Number(hseq) > 0) granted.push({ seq: Number(seq), hseq: Number(hseq) });
+          }
+          granted.sort((a, b) => a.hseq - b.hseq);
+          for (let i = 1; i < granted.length; i++) expect(granted[i]!.seq).toBeGreaterThan(granted[i - 1]!.seq);
+        },
+      ),
       { numRuns: 40 },
     );
   });

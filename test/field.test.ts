@@ -29,10 +29,18 @@ describe("what went wrong for the field's users", () => {
       expect((await ctx.client.get(first.body.id, first.body.token)).body.expiresAt).toBe(deadline);
     }
     // It ends at the first deadline, whatever was clicked meanwhile.
-    await waitFor(async () => (await ctx.client.get(first.body.id, first.body.token)).body.status, (status) => status === "expired", 10_000);
+    await waitFor(
+      async () => (await ctx.client.get(first.body.id, first.body.token)).body.status,
+      (status) => status === "expired",
+      10_000,
+    );
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(deadline));
     // And the sweep gives its ticket back.
-    await waitFor(() => checkInvariant(ctx.running.engine, eventId), (tally) => tally.instock === 5 && tally.held === 0, 10_000);
+    await waitFor(
+      () => checkInvariant(ctx.running.engine, eventId),
+      (tally) => tally.instock === 5 && tally.held === 0,
+      10_000,
+    );
   });
 
   it("each event holds for its own length (pretix 30 min, alf.io 25, Hi.Events 15), for new holds and holds served from the line", async () => {
@@ -50,20 +58,34 @@ describe("what went wrong for the field's users", () => {
     // The next in line is served with the event's length too, once the first hold is over.
     const next = await ctx.client.book(eventId, "next-in-line");
     expect(next.body.status).toBe("waiting");
-    const served = await waitFor(() => ctx.client.get(next.body.id, next.body.token), (answer) => answer.body.status === "held", 10_000);
+    const served = await waitFor(
+      () => ctx.client.get(next.body.id, next.body.token),
+      (answer) => answer.body.status === "held",
+      10_000,
+    );
     expect(lengthMs(served)).toBeLessThanOrEqual(2000);
     // A PATCH changes the length of holds made after it; 0 goes back to the engine's.
-    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { holdSeconds: 0, capacity: 3 } });
+    const patched = await ctx.client.request("PATCH", `/admin/events/${eventId}`, {
+      headers: admin,
+      body: { holdSeconds: 0, capacity: 3 },
+    });
     expect(patched.body).toMatchObject({ holdSeconds: 0 });
     expect(lengthMs(await ctx.client.book(eventId, "after-patch"))).toBeGreaterThan(2000);
-    const refused = await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { holdSeconds: 86_401 } });
+    const refused = await ctx.client.request("PATCH", `/admin/events/${eventId}`, {
+      headers: admin,
+      body: { holdSeconds: 86_401 },
+    });
     expect(refused.status).toBe(422);
     expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({ holdSeconds: 0 });
   });
 
   it("fifty copies of one request with one Idempotency-Key at the same moment hold once, and all get that booking", async () => {
     const eventId = await ctx.client.eventId({ capacity: 10 });
-    const copies = await Promise.all(Array.from({ length: 50 }, () => ctx.client.book(eventId, "double-clicker", 2, { "Idempotency-Key": "submit-1" })));
+    const copies = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        ctx.client.book(eventId, "double-clicker", 2, { "Idempotency-Key": "submit-1" }),
+      ),
+    );
     const ids = new Set(copies.map((answer) => answer.body.id));
     expect(ids.size).toBe(1);
     expect(copies.filter((answer) => answer.status === 201)).toHaveLength(50);
@@ -98,7 +120,11 @@ describe("what went wrong for the field's users", () => {
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ instock: 0, held: 0, paid: tickets });
     // Every payment applied, none stuck; every paid booking in PostgreSQL once.
     const { pool } = ctx.running;
-    const counts = await waitFor(() => bookingCountsByStatus(pool, eventId), (byStatus) => byStatus.paid?.bookings === tickets, 15_000);
+    const counts = await waitFor(
+      () => bookingCountsByStatus(pool, eventId),
+      (byStatus) => byStatus.paid?.bookings === tickets,
+      15_000,
+    );
     expect(counts.held).toBeUndefined();
     const applied = await pool.query<{ status: string; n: number }>(
       "SELECT status, count(*)::int AS n FROM payments WHERE booking_id IN (SELECT id FROM bookings WHERE event_id = $1) GROUP BY 1",

@@ -74,7 +74,10 @@ describe("hold", () => {
     expect(stranger.headers.get("idempotent-replayed")).toBeNull();
     expect(stranger.body.id).not.toBe(first.body.id);
     expect(stranger.body.token).not.toBe(first.body.token);
-    expect((await ctx.client.get(stranger.body.id, stranger.body.token)).body).toMatchObject({ status: "held", quantity: 2 });
+    expect((await ctx.client.get(stranger.body.id, stranger.body.token)).body).toMatchObject({
+      status: "held",
+      quantity: 2,
+    });
     expect((await ctx.client.request("GET", `/events/${eventId}`)).body.instock).toBe(6);
     await checkInvariant(ctx.running.engine, eventId);
   });
@@ -180,7 +183,9 @@ describe("expire", () => {
     expect(swept).toMatchObject({ reclaimed: 1 });
     const tally = await checkInvariant(ctx.running.engine, eventId);
     expect(tally).toMatchObject({ instock: 2, held: 0 });
-    expect((await ctx.client.request("GET", `/pay/${held.body.id}?token=${encodeURIComponent(held.body.token)}`)).status).toBe(409);
+    expect(
+      (await ctx.client.request("GET", `/pay/${held.body.id}?token=${encodeURIComponent(held.body.token)}`)).status,
+    ).toBe(409);
     await ctx.running.relay.pass();
     const { rows } = await ctx.running.pool.query("SELECT status, reason FROM bookings WHERE id = $1", [held.body.id]);
     expect(rows).toEqual([{ status: "expired", reason: "hold_expired" }]);
@@ -223,7 +228,10 @@ describe("sweep", () => {
     const bookedAtMs = Date.now();
     expect((await ctx.client.book(eventId, "last-minute")).body.status).toBe("held");
     expect((await ctx.client.book(eventId, "in-line")).body.status).toBe("waiting");
-    expect((await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "closed" } })).status).toBe(200);
+    expect(
+      (await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "closed" } }))
+        .status,
+    ).toBe(200);
     // Closed with its hold still running (a clock before the hold's end): the line is let go, the sweep still has work.
     expect(await engine.sweep(eventId, bookedAtMs + 1)).toMatchObject({ lineLength: 0, holdCount: 1, finished: false });
     // Once the hold has ended and come back, the sweep lets the event go.
@@ -235,7 +243,10 @@ describe("sweep", () => {
       (live) => !live.includes(eventId),
       5000,
     );
-    expect((await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "on_sale" } })).status).toBe(200);
+    expect(
+      (await ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { status: "on_sale" } }))
+        .status,
+    ).toBe(200);
     expect(await engine.liveEventIds()).toContain(eventId);
     expect((await ctx.client.book(eventId, "reopened")).body.status).toBe("held");
     await checkInvariant(engine, eventId);
@@ -246,7 +257,8 @@ describe("sweep", () => {
     const saleStartsAt = new Date(Date.now() + 3_600_000).toISOString();
     const saleEndsAt = new Date(Date.now() + 7_200_000).toISOString();
     const eventId = await ctx.client.eventId({ saleStartsAt, saleEndsAt });
-    const patch = (body: Record<string, unknown>) => ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body });
+    const patch = (body: Record<string, unknown>) =>
+      ctx.client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body });
 
     const renamed = await patch({ name: "Renamed Tour" });
     expect(renamed.status).toBe(200);
@@ -255,7 +267,10 @@ describe("sweep", () => {
     const cleared = await patch({ saleStartsAt: null });
     expect(cleared.status).toBe(200);
     expect(cleared.body).toMatchObject({ saleStartsAt: null, saleEndsAt });
-    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({ saleStartsAt: null, saleEndsAt });
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({
+      saleStartsAt: null,
+      saleEndsAt,
+    });
     // The sale is open now (before, a booking would wait in line): the window's start is gone from Redis too.
     expect((await ctx.client.book(eventId, "now-open")).body.status).toBe("held");
 

@@ -22,7 +22,11 @@ let services: Service[] = [];
 
 export async function setup(project: TestProject): Promise<void> {
   const log = createLogger("warn", "test-setup");
-  const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", Boolean(process.env.REDIS_URL), log);
+  const redis = await ensureRedis(
+    process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    Boolean(process.env.REDIS_URL),
+    log,
+  );
   const databaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/onsale_test";
   const postgres = await ensurePostgres(databaseUrl, Boolean(process.env.TEST_DATABASE_URL), log);
   services = [redis, postgres];
@@ -37,7 +41,10 @@ export async function setup(project: TestProject): Promise<void> {
 
 /** Jobs an earlier run left queued would be run against mock gateways that are gone. */
 async function dropTestQueues(pool: Pool): Promise<void> {
-  const { rows } = await pool.query<{ schema: string }>("SELECT nspname AS schema FROM pg_namespace WHERE starts_with(nspname, $1)", [TEST_BOSS_SCHEMA_PREFIX]);
+  const { rows } = await pool.query<{ schema: string }>(
+    "SELECT nspname AS schema FROM pg_namespace WHERE starts_with(nspname, $1)",
+    [TEST_BOSS_SCHEMA_PREFIX],
+  );
   for (const { schema } of rows) await pool.query(`DROP SCHEMA ${escapeIdentifier(schema)} CASCADE`);
 }
 
@@ -49,15 +56,21 @@ const CLUSTER_READY_WAIT_MS = 5000;
 
 /** With REDIS_CLUSTER_NODES set (.ci/redis-cluster), fail at once with a clear sentence rather than time out in every test. */
 async function expectClusterReady(): Promise<void> {
-  const cluster = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES }).redis, { maxRetriesPerRequest: 0 });
+  const cluster = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES }).redis, {
+    maxRetriesPerRequest: 0,
+  });
   cluster.on("error", () => undefined); // reported below, once
   try {
     // ioredis keeps retrying an unreachable cluster; give up after a few seconds.
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${CLUSTER_READY_WAIT_MS} ms`)), CLUSTER_READY_WAIT_MS).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`no answer in ${CLUSTER_READY_WAIT_MS} ms`)), CLUSTER_READY_WAIT_MS).unref(),
+    );
     const info = String(await Promise.race([cluster.cluster("INFO"), timeout]));
     if (!info.includes("cluster_state:ok")) throw new Error(info);
   } catch (error) {
-    throw new Error(`REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES} is not a ready Redis Cluster (start one with .ci/redis-cluster start): ${String(error)}`);
+    throw new Error(
+      `REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES} is not a ready Redis Cluster (start one with .ci/redis-cluster start): ${String(error)}`,
+    );
   } finally {
     cluster.disconnect();
   }

@@ -16,7 +16,11 @@ export const ADMIN_TOKEN = "test-admin-token";
 if (process.env.MUTANT_RUN === "1") fc.configureGlobal({ endOnFailure: true });
 export const WEBHOOK_SECRET = "whsec_test_secret";
 
-export async function startTestEngine(env: Record<string, string> = {}, roles: Partial<Roles> = {}, log?: Logger): Promise<RunningEngine> {
+export async function startTestEngine(
+  env: Record<string, string> = {},
+  roles: Partial<Roles> = {},
+  log?: Logger,
+): Promise<RunningEngine> {
   const config = loadConfig({
     PORT: "0",
     MOCK_GATEWAY_PORT: "0",
@@ -61,7 +65,11 @@ export interface Answer {
 export class Api {
   constructor(readonly base: string) {}
 
-  async request(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  async request(
+    method: string,
+    path: string,
+    init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = { ...init.headers };
     let body: string | undefined = init.raw;
     if (init.body !== undefined) {
@@ -71,7 +79,12 @@ export class Api {
     const response = await fetch(this.base + path, { method, headers, body, redirect: "manual" });
     const text = await response.text();
     const contentType = response.headers.get("content-type") ?? "";
-    return { status: response.status, contentType, body: contentType.includes("json") ? JSON.parse(text) : text, headers: response.headers };
+    return {
+      status: response.status,
+      contentType,
+      body: contentType.includes("json") ? JSON.parse(text) : text,
+      headers: response.headers,
+    };
   }
 
   createEvent(fields: Record<string, unknown> = {}): Promise<Answer> {
@@ -103,16 +116,31 @@ export class Api {
   webhook(event: Record<string, unknown>, secret = WEBHOOK_SECRET): Promise<Answer> {
     const payload = JSON.stringify(event);
     const signature = stripeSignature(payload, secret);
-    return this.request("POST", "/webhooks/stripe", { raw: payload, headers: { "Content-Type": "application/json", "Stripe-Signature": signature } });
+    return this.request("POST", "/webhooks/stripe", {
+      raw: payload,
+      headers: { "Content-Type": "application/json", "Stripe-Signature": signature },
+    });
   }
 }
 
 let eventCounter = 0;
 
 /** A completed Checkout Session paying for the booking, under a new provider event id. */
-export function completedEvent(booking: { id: string; eventId: string }, amount: number, currency = "eur", sessionId = `cs_test_${booking.id}`) {
+export function completedEvent(
+  booking: { id: string; eventId: string },
+  amount: number,
+  currency = "eur",
+  sessionId = `cs_test_${booking.id}`,
+) {
   eventCounter += 1;
-  return checkoutCompleted({ id: `evt_test_${Date.now()}_${eventCounter}`, bookingId: booking.id, eventId: booking.eventId, amount, currency, sessionId });
+  return checkoutCompleted({
+    id: `evt_test_${Date.now()}_${eventCounter}`,
+    bookingId: booking.id,
+    eventId: booking.eventId,
+    amount,
+    currency,
+    sessionId,
+  });
 }
 
 export const api = (running: RunningEngine) => new Api(`http://127.0.0.1:${running.http!.port}`);
@@ -136,7 +164,12 @@ export { checkInvariant, type Tally } from "../engine/audit.js";
 export { sleep };
 
 /** Polls until `read` returns something `done` accepts; fails with the last value after timeoutMs. */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();

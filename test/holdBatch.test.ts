@@ -12,7 +12,13 @@ import { checkInvariant } from "./helpers.js";
 // get one by one, in the order they arrived, with the stock invariant intact.
 
 // Token buckets never empty here: their answers depend on time, which single and batched runs spend differently.
-const env = { REDIS_URL: inject("redisUrl"), REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "", LINE_MAX: "1000", RATE_IP_BURST: "10000", RATE_USER_BURST: "10000" };
+const env = {
+  REDIS_URL: inject("redisUrl"),
+  REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "",
+  LINE_MAX: "1000",
+  RATE_IP_BURST: "10000",
+  RATE_USER_BURST: "10000",
+};
 const redis = connectRedis(loadConfig(env).redis);
 const single = new Engine(redis, loadConfig(env));
 const batched = new Engine(redis, loadConfig({ ...env, HOLD_BATCH: "on", HOLD_BATCH_MAX: "7" }));
@@ -22,7 +28,8 @@ type Outcome = string;
 
 /** A client's gate; its proof, when it has one, is a solved challenge whose nonce is k. */
 function gateFor(eventId: string, k: number): Gate {
-  const proof = k < 0 ? null : { challenge: `c${k}`, eventId, bits: 8, expiresAtMs: Date.now() + 60_000, nonce: `n${k}` };
+  const proof =
+    k < 0 ? null : { challenge: `c${k}`, eventId, bits: 8, expiresAtMs: Date.now() + 60_000, nonce: `n${k}` };
   return { clientIp: "198.51.100.7", proof, proofSent: proof !== null };
 }
 
@@ -42,15 +49,29 @@ describe("hold batching", () => {
         fc.integer({ min: 1, max: 12 }),
         fc.constantFrom(0, 8),
         // proof: undefined = an internal caller, -1 = a client without a proof, k = a client with proof nonce k
-        fc.array(fc.record({ user: fc.integer({ min: 0, max: 15 }), quantity: fc.integer({ min: 1, max: 5 }), proof: fc.option(fc.integer({ min: -1, max: 3 }), { nil: undefined }) }), { minLength: 1, maxLength: 40 }),
+        fc.array(
+          fc.record({
+            user: fc.integer({ min: 0, max: 15 }),
+            quantity: fc.integer({ min: 1, max: 5 }),
+            proof: fc.option(fc.integer({ min: -1, max: 3 }), { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
         async (capacity, powBits, asks) => {
           const one = { ...scratchEvent(capacity), powBits };
           const many = { ...scratchEvent(capacity), powBits };
           await single.loadEvent(one, 0);
           await batched.loadEvent(many, 0);
           try {
-            const request = (eventId: string, ask: { user: number; quantity: number; proof: number | undefined }): HoldRequest => ({
-              eventId, userId: `u${ask.user}`, quantity: ask.quantity, email: "", idempotencyKey: "",
+            const request = (
+              eventId: string,
+              ask: { user: number; quantity: number; proof: number | undefined },
+            ): HoldRequest => ({
+              eventId,
+              userId: `u${ask.user}`,
+              quantity: ask.quantity,
+              email: "",
+              idempotencyKey: "",
               ...(ask.proof === undefined ? {} : { gate: gateFor(eventId, ask.proof) }),
             });
             const expected: Outcome[] = [];
@@ -73,10 +94,15 @@ describe("hold batching", () => {
     const event = scratchEvent(250);
     await batched.loadEvent(event, 0);
     try {
-      const bookings = await Promise.all(Array.from({ length: 200 }, (_, i) =>
-        batched.hold({ eventId: event.id, userId: `p${i}`, quantity: 1 + (i % 2), email: "", idempotencyKey: "" })));
+      const bookings = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          batched.hold({ eventId: event.id, userId: `p${i}`, quantity: 1 + (i % 2), email: "", idempotencyKey: "" }),
+        ),
+      );
       const seqs = await Promise.all(bookings.map((b) => redis.hmget(bookingKey(event.id, b.id), "seq", "hseq")));
-      const held = seqs.map(([seq, hseq], i) => ({ i, seq: Number(seq), hseq: Number(hseq) })).filter((b) => b.hseq > 0);
+      const held = seqs
+        .map(([seq, hseq], i) => ({ i, seq: Number(seq), hseq: Number(hseq) }))
+        .filter((b) => b.hseq > 0);
       // Arrival sequence follows the order the holds were asked; holds follow arrival.
       expect(seqs.map(([seq]) => Number(seq))).toEqual(seqs.map((_, i) => i + 1));
       expect(held.map((b) => b.seq)).toEqual([...held].sort((a, b) => a.hseq - b.hseq).map((b) => b.seq));

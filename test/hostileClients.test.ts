@@ -14,7 +14,13 @@ import { toProblem } from "../http/problems.js";
 // person's booking id, or make Redis memory grow.
 
 const env = { REDIS_URL: inject("redisUrl"), REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES ?? "" };
-const config = loadConfig({ ...env, RATE_IP_PER_S: "1000", RATE_IP_BURST: "1000", RATE_USER_PER_S: "2", RATE_USER_BURST: "5" });
+const config = loadConfig({
+  ...env,
+  RATE_IP_PER_S: "1000",
+  RATE_IP_BURST: "1000",
+  RATE_USER_PER_S: "2",
+  RATE_USER_BURST: "5",
+});
 const redis = connectRedis(config.redis);
 const engine = new Engine(redis, config);
 const admission = new Admission(redis, config.antiBot);
@@ -46,10 +52,16 @@ describe("the user's token bucket is charged only for a request whose proof pass
     const eventId = await liveEvent({ powBits: 8 });
     const attacker = (proofSent: boolean): Gate => ({ clientIp: "198.51.100.66", proof: null, proofSent });
     // Far more than the user burst (5), without a proof and with a wrong one.
-    for (let n = 0; n < 12; n++) expect(await refusal(holdFrom(eventId, "victim", attacker(n % 2 === 0)))).toMatch(/^POW_(REQUIRED|INVALID)$/);
+    for (let n = 0; n < 12; n++)
+      expect(await refusal(holdFrom(eventId, "victim", attacker(n % 2 === 0)))).toMatch(/^POW_(REQUIRED|INVALID)$/);
 
     const { challenge } = issueChallenge(config.antiBot.powSecret, eventId, 8, config.antiBot.powTtlMs);
-    const gate = admission.gateOf({ eventId, clientIp: "203.0.113.5", powChallenge: challenge, powSolution: solve(challenge, 8) });
+    const gate = admission.gateOf({
+      eventId,
+      clientIp: "203.0.113.5",
+      powChallenge: challenge,
+      powSolution: solve(challenge, 8),
+    });
     expect(gate.proof).not.toBeNull();
     expect((await holdFrom(eventId, "victim", gate)).kind).toBe("held");
   });
@@ -57,11 +69,21 @@ describe("the user's token bucket is charged only for a request whose proof pass
   it("a replayed proof does not charge the user's bucket either", async () => {
     const eventId = await liveEvent({ powBits: 4 });
     const { challenge } = issueChallenge(config.antiBot.powSecret, eventId, 4, config.antiBot.powTtlMs);
-    const gate = admission.gateOf({ eventId, clientIp: "198.51.100.67", powChallenge: challenge, powSolution: solve(challenge, 4) });
+    const gate = admission.gateOf({
+      eventId,
+      clientIp: "198.51.100.67",
+      powChallenge: challenge,
+      powSolution: solve(challenge, 4),
+    });
     expect(await refusal(holdFrom(eventId, "someone-else", gate))).toBe("ok");
     for (let n = 0; n < 8; n++) expect(await refusal(holdFrom(eventId, "victim-2", gate))).toBe("POW_REUSED");
     const fresh = issueChallenge(config.antiBot.powSecret, eventId, 4, config.antiBot.powTtlMs).challenge;
-    const own = admission.gateOf({ eventId, clientIp: "203.0.113.6", powChallenge: fresh, powSolution: solve(fresh, 4) });
+    const own = admission.gateOf({
+      eventId,
+      clientIp: "203.0.113.6",
+      powChallenge: fresh,
+      powSolution: solve(fresh, 4),
+    });
     expect((await holdFrom(eventId, "victim-2", own)).kind).toBe("held");
   });
 
@@ -72,7 +94,12 @@ describe("the user's token bucket is charged only for a request whose proof pass
     const gate: Gate = { clientIp: "198.51.100.68", proof: null, proofSent: false };
     const nowMs = Date.now();
     const codes: string[] = [];
-    for (let n = 0; n < 4; n++) codes.push(await refusal(strict.hold({ eventId, userId: `u${n}`, quantity: 1, email: "", idempotencyKey: "", gate }, nowMs)));
+    for (let n = 0; n < 4; n++)
+      codes.push(
+        await refusal(
+          strict.hold({ eventId, userId: `u${n}`, quantity: 1, email: "", idempotencyKey: "", gate }, nowMs),
+        ),
+      );
     expect(codes).toEqual(["POW_REQUIRED", "POW_REQUIRED", "POW_REQUIRED", "RATE_LIMITED"]);
   });
 });
@@ -86,17 +113,25 @@ describe("the 409 for an open booking names it only to a verified identity", () 
     expect(typedName).toBeInstanceOf(EngineError);
     expect(typedName).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
     expect((typedName as EngineError).message).not.toContain(first.id);
-    const verified = await holdFrom(eventId, "alice", gate, { identityVerified: true }).catch((error: EngineError) => error);
+    const verified = await holdFrom(eventId, "alice", gate, { identityVerified: true }).catch(
+      (error: EngineError) => error,
+    );
     expect(verified).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: first.id });
     // Internal callers (no gate) follow the same flag.
-    const internal = await engine.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "" }).catch((error: EngineError) => error);
+    const internal = await engine
+      .hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "" })
+      .catch((error: EngineError) => error);
     expect(internal).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
 
     // The same through hold_batch.lua, which carries the flag per request.
     const batching = new Engine(redis, loadConfig({ ...env, HOLD_BATCH: "on" }));
     const [hidden, named] = await Promise.all([
-      batching.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate }).catch((error: EngineError) => error),
-      batching.hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate, identityVerified: true }).catch((error: EngineError) => error),
+      batching
+        .hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate })
+        .catch((error: EngineError) => error),
+      batching
+        .hold({ eventId, userId: "alice", quantity: 1, email: "", idempotencyKey: "", gate, identityVerified: true })
+        .catch((error: EngineError) => error),
     ]);
     expect(hidden).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: "" });
     expect(named).toMatchObject({ code: "OPEN_BOOKING_EXISTS", detail: first.id });
@@ -128,7 +163,13 @@ describe("Redis memory one client can take", () => {
     const idemKeyTtlS = (userId: string, key: string) => redis.ttl(`${eventKeys(eventId)[7]}${userId}:${key}`);
     expect(await idemKeyTtlS("keyed", "k1")).toBeGreaterThan(100);
     expect(await idemKeyTtlS("keyed", "k1")).toBeLessThanOrEqual(120);
-    const keyedPaid = await budgeted.hold({ eventId, userId: "keyed-payer", quantity: 1, email: "", idempotencyKey: "k2" });
+    const keyedPaid = await budgeted.hold({
+      eventId,
+      userId: "keyed-payer",
+      quantity: 1,
+      email: "",
+      idempotencyKey: "k2",
+    });
     await budgeted.confirm(eventId, keyedPaid.id, "pay-2", keyedPaid.amount, keyedPaid.currency);
     expect(await idemKeyTtlS("keyed-payer", "k2")).toBeGreaterThan(120);
   });
@@ -150,7 +191,9 @@ describe("Redis memory one client can take", () => {
     // An idempotent replay makes nothing new and is answered; other addresses and internal callers are not limited.
     expect((await from("198.51.100.70", "cycle-2", "key-2")).kind).toBe("replay");
     expect((await from("198.51.100.71", "someone")).kind).toBe("held");
-    expect((await budgeted.hold({ eventId, userId: "internal", quantity: 1, email: "", idempotencyKey: "" })).kind).toBe("held");
+    expect(
+      (await budgeted.hold({ eventId, userId: "internal", quantity: 1, email: "", idempotencyKey: "" })).kind,
+    ).toBe("held");
     // The window passes: the address may book again.
     await redis.pexpire(ipBookingsKey(eventId, "198.51.100.70"), 1);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -159,16 +202,24 @@ describe("Redis memory one client can take", () => {
     // Over HTTP: 429 problem+json naming the setting, with Retry-After until the window ends.
     const problem = toProblem(refused)!;
     expect(problem.status).toBe(429);
-    expect(problem.body("/bookings")).toMatchObject({ type: "/problems/too-many-bookings-from-address", limit: "IP_BOOKINGS_MAX" });
+    expect(problem.body("/bookings")).toMatchObject({
+      type: "/problems/too-many-bookings-from-address",
+      limit: "IP_BOOKINGS_MAX",
+    });
     expect(Number(problem.headers["Retry-After"])).toBe(Math.ceil(waitMs / 1000));
   });
 
   it("hold_batch.lua counts an address's bookings the same way", async () => {
     const eventId = await liveEvent();
-    const batching = new Engine(redis, loadConfig({ ...env, UNPAID_RETENTION_SECONDS: "120", IP_BOOKINGS_MAX: "3", HOLD_BATCH: "on" }));
+    const batching = new Engine(
+      redis,
+      loadConfig({ ...env, UNPAID_RETENTION_SECONDS: "120", IP_BOOKINGS_MAX: "3", HOLD_BATCH: "on" }),
+    );
     const gate: Gate = { clientIp: "198.51.100.72", proof: null, proofSent: false };
     const codes = await Promise.all(
-      Array.from({ length: 5 }, (_, n) => refusal(batching.hold({ eventId, userId: `batch-${n}`, quantity: 1, email: "", idempotencyKey: "", gate }))),
+      Array.from({ length: 5 }, (_, n) =>
+        refusal(batching.hold({ eventId, userId: `batch-${n}`, quantity: 1, email: "", idempotencyKey: "", gate })),
+      ),
     );
     expect(codes.sort()).toEqual(["IP_BOOKING_LIMIT", "IP_BOOKING_LIMIT", "ok", "ok", "ok"]);
   });
@@ -202,7 +253,14 @@ describe("Redis memory per abusive client per hour, at the default limits", () =
     let refusedBy = "";
     for (let n = 0; n < defaults.antiBot.ipBookingsMax + 50; n++) {
       nowMs += Math.ceil(1000 / defaults.antiBot.rateIpPerS);
-      const request = { eventId, userId: `abuser-${n}@example.com`, quantity: 1, email: `abuser-${n}@example.com`, idempotencyKey: `k-${n}-0190d7a0-0000-7000`, gate };
+      const request = {
+        eventId,
+        userId: `abuser-${n}@example.com`,
+        quantity: 1,
+        email: `abuser-${n}@example.com`,
+        idempotencyKey: `k-${n}-0190d7a0-0000-7000`,
+        gate,
+      };
       const held = await engineAtDefaults.hold(request, nowMs).catch((error: EngineError) => error);
       if (held instanceof EngineError) {
         refusedBy = held.code;
@@ -214,9 +272,11 @@ describe("Redis memory per abusive client per hour, at the default limits", () =
     const after = await memoryOfEvent();
     const perHourBytes = after.bytes - before.bytes;
     const logPerHourBytes = after.logBytes - before.logBytes;
-    console.log(`one address, one event, one hour at the default limits: ${made} bookings made, then ${refusedBy}; ` +
-      `${(perHourBytes / 1024).toFixed(0)} kB of keys (${Math.round(perHourBytes / made)} B a booking), ` +
-      `${(logPerHourBytes / 1024).toFixed(0)} kB of log until the relay trims it`);
+    console.log(
+      `one address, one event, one hour at the default limits: ${made} bookings made, then ${refusedBy}; ` +
+        `${(perHourBytes / 1024).toFixed(0)} kB of keys (${Math.round(perHourBytes / made)} B a booking), ` +
+        `${(logPerHourBytes / 1024).toFixed(0)} kB of log until the relay trims it`,
+    );
     expect(made).toBe(defaults.antiBot.ipBookingsMax);
     expect(refusedBy).toBe("IP_BOOKING_LIMIT");
     expect(perHourBytes).toBeLessThan(1024 * 1024);

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { logKey } from "../engine/keys.js";
-import { ADMIN_TOKEN, Api, api, startTestEngine } from "./helpers.js";
+import { ADMIN_TOKEN, type Api, api, startTestEngine } from "./helpers.js";
 
 // Strings a client writes reach PostgreSQL, mails and calendars: control characters and
 // unpaired surrogates are refused in every string field, before anything is stored.
@@ -18,10 +18,23 @@ beforeAll(async () => {
 });
 afterAll(() => running.stop());
 
-const HOSTILE = ["a\u0000b", "a\u0007b", "line\r\nbreak", "tab\there", "a\u007fb", "a\u0085b", "lone\ud800", "lone\udc00x"];
+const HOSTILE = [
+  "a\u0000b",
+  "a\u0007b",
+  "line\r\nbreak",
+  "tab\there",
+  "a\u007fb",
+  "a\u0085b",
+  "lone\ud800",
+  "lone\udc00x",
+];
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
-function expectRefused(answer: { status: number; contentType: string; body: any }, status: number, field: string): void {
+function expectRefused(
+  answer: { status: number; contentType: string; body: any },
+  status: number,
+  field: string,
+): void {
   expect(answer.status).toBe(status);
   expect(answer.contentType).toBe("application/problem+json");
   expect(JSON.stringify(answer.body.errors ?? answer.body.detail)).toContain(field);
@@ -31,7 +44,9 @@ describe("hostile strings", () => {
   it("refuses them in a booking's email and userId, storing nothing", async () => {
     const before = await running.engine.redis.xlen(logKey(eventId));
     for (const bad of HOSTILE) {
-      const email = await client.request("POST", "/bookings", { body: { eventId, userId: "u1", quantity: 1, email: `${bad}@example.com` } });
+      const email = await client.request("POST", "/bookings", {
+        body: { eventId, userId: "u1", quantity: 1, email: `${bad}@example.com` },
+      });
       expectRefused(email, 422, "email");
       const userId = await client.request("POST", "/bookings", { body: { eventId, userId: bad, quantity: 1 } });
       expectRefused(userId, 422, "userId");
@@ -43,7 +58,11 @@ describe("hostile strings", () => {
     for (const bad of HOSTILE) {
       expectRefused(await client.createEvent({ name: `Tour ${bad}` }), 422, "name");
       expectRefused(await client.createEvent({ venue: bad }), 422, "venue");
-      expectRefused(await client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { name: bad } }), 422, "name");
+      expectRefused(
+        await client.request("PATCH", `/admin/events/${eventId}`, { headers: admin, body: { name: bad } }),
+        422,
+        "name",
+      );
     }
     expect((await client.request("GET", `/events/${eventId}`)).body.name).toBe("Test Tour");
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
-import { Api, api, startTestEngine } from "./helpers.js";
+import { type Api, api, startTestEngine } from "./helpers.js";
 
 // What the HTTP roles bind and send with every page: an exclusive port, /metrics where the
 // operator puts it, and the headers that keep pages from being framed or leaking tokens.
@@ -44,7 +44,12 @@ describe("page headers", () => {
   it("every page forbids framing, limits its sources and sends no Referer", async () => {
     const eventId = await client.eventId({ capacity: 3 });
     const booking = (await client.book(eventId, "page-headers", 1)).body;
-    for (const path of [`/e/${eventId}`, `/e/${"0".repeat(8)}`, `/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`, `/pay/${booking.id}?token=wrong`]) {
+    for (const path of [
+      `/e/${eventId}`,
+      `/e/${"0".repeat(8)}`,
+      `/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`,
+      `/pay/${booking.id}?token=wrong`,
+    ]) {
       const answer = await client.request("GET", path);
       expect(answer.contentType, path).toContain("text/html");
       const policy = answer.headers.get("content-security-policy") ?? "";

@@ -103,7 +103,9 @@ describe("live booking status over WebSocket", () => {
 
     // The release round trip itself is inside these figures. A busy CI machine may stall one
     // message, so the 100 ms is the median's; none may take a second.
-    console.log(`live latency from release request to WebSocket message (ms): ${latencies.map((ms) => ms.toFixed(1)).join(", ")}`);
+    console.log(
+      `live latency from release request to WebSocket message (ms): ${latencies.map((ms) => ms.toFixed(1)).join(", ")}`,
+    );
     const sorted = [...latencies].sort((x, y) => x - y);
     expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
     for (const ms of latencies) expect(ms).toBeLessThan(1000);
@@ -115,7 +117,10 @@ describe("live booking status over WebSocket", () => {
     const eventId = await ctx.client.eventId({ capacity: 2 });
     const { engine, config } = ctx.running;
     // A hold granted just under HOLD_SECONDS ago: it ends in half a second.
-    const booking = await engine.hold({ eventId, userId: "live-expiring", quantity: 1, email: "", idempotencyKey: "" }, Date.now() - config.holds.holdMs + 500);
+    const booking = await engine.hold(
+      { eventId, userId: "live-expiring", quantity: 1, email: "", idempotencyKey: "" },
+      Date.now() - config.holds.holdMs + 500,
+    );
     const follower = await Follower.open(ctx.running.http!.port, booking.id, booking.token);
     await follower.next((m) => m.type === "turn");
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -128,7 +133,9 @@ describe("live booking status over WebSocket", () => {
   it("refuses a socket whose token does not match the booking", async () => {
     const eventId = await ctx.client.eventId({ capacity: 2 });
     const held = (await ctx.client.book(eventId, "live-wrong-token")).body;
-    await expect(Follower.open(ctx.running.http!.port, held.id, `${eventId}.${"A".repeat(43)}`)).rejects.toThrow("refused");
+    await expect(Follower.open(ctx.running.http!.port, held.id, `${eventId}.${"A".repeat(43)}`)).rejects.toThrow(
+      "refused",
+    );
     await expect(Follower.open(ctx.running.http!.port, "not-an-id", held.token)).rejects.toThrow("refused");
   });
 });
@@ -177,7 +184,10 @@ describe("pre-sale arrivals", () => {
 
   it("serves people who came before the sale in arrival order, ahead of someone arriving at the opening instant", async () => {
     const { eventId, startsAtMs, early } = await presaleEvent(3);
-    const atOpening = await ctx.running.engine.hold({ eventId, userId: "on-the-second", quantity: 1, email: "", idempotencyKey: "" }, startsAtMs);
+    const atOpening = await ctx.running.engine.hold(
+      { eventId, userId: "on-the-second", quantity: 1, email: "", idempotencyKey: "" },
+      startsAtMs,
+    );
     expect(atOpening).toMatchObject({ status: "waiting", position: 3 });
     expect(await statuses(early)).toEqual(["held", "held", "held", "waiting", "waiting"]);
     await checkInvariant(ctx.running.engine, eventId);

@@ -23,7 +23,11 @@ let client: Api;
 beforeAll(async () => {
   redis = await startRedis();
   stats = new Redis(redis.url);
-  running = await startTestEngine({ REDIS_URL: redis.url, LIVE_SOCKETS_PER_BOOKING: String(PER_BOOKING), LIVE_SOCKETS_PER_IP: String(PER_IP) });
+  running = await startTestEngine({
+    REDIS_URL: redis.url,
+    LIVE_SOCKETS_PER_BOOKING: String(PER_BOOKING),
+    LIVE_SOCKETS_PER_IP: String(PER_IP),
+  });
   client = api(running);
 });
 afterAll(async () => {
@@ -35,7 +39,8 @@ afterAll(async () => {
 /** Calls so far of each command INFO commandstats lists. */
 async function commandCalls(): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
-  for (const match of (await stats.info("commandstats")).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls.set(match[1]!, Number(match[2]));
+  for (const match of (await stats.info("commandstats")).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm))
+    calls.set(match[1]!, Number(match[2]));
   return calls;
 }
 
@@ -52,7 +57,9 @@ interface Socket {
 }
 
 function openSocket(id: string, token: string): Promise<Socket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${running.http!.port}/live?booking=${id}&token=${encodeURIComponent(token)}`);
+  const ws = new WebSocket(
+    `ws://127.0.0.1:${running.http!.port}/live?booking=${id}&token=${encodeURIComponent(token)}`,
+  );
   const socket: Socket = { ws, messages: [] };
   ws.addEventListener("message", (event) => socket.messages.push(JSON.parse(String(event.data))));
   return new Promise((resolve, reject) => {
@@ -68,7 +75,12 @@ function upgradeStatus(id: string, token: string): Promise<number> {
       host: "127.0.0.1",
       port: running.http!.port,
       path: `/live?booking=${id}&token=${encodeURIComponent(token)}`,
-      headers: { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": randomBytes(16).toString("base64") },
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
+      },
     });
     req.on("upgrade", (res, socket) => {
       socket.destroy();
@@ -95,11 +107,19 @@ describe("live channel limits", () => {
     const waiting = await client.book(eventId, "live-waiting");
     expect(waiting.status).toBe(202);
     for (let i = 0; i < 50; i++) sockets.push(await openSocket(waiting.body.id, waiting.body.token));
-    await waitFor(async () => sockets.every((s) => s.messages.length > 0), (done) => done, 10_000);
+    await waitFor(
+      async () => sockets.every((s) => s.messages.length > 0),
+      (done) => done,
+      10_000,
+    );
 
     const before = await commandCalls();
     expect((await client.cancel(held.body.id, held.body.token)).status).toBe(200);
-    await waitFor(async () => sockets.every((s) => s.messages.some((m) => m.type === "turn")), (done) => done, 10_000);
+    await waitFor(
+      async () => sockets.every((s) => s.messages.some((m) => m.type === "turn")),
+      (done) => done,
+      10_000,
+    );
     const after = await commandCalls();
     // The cancel itself, and one read of the booking the 50 sockets follow.
     expect(callsSince(before, after, SCRIPT_COMMANDS)).toBeLessThanOrEqual(3);
@@ -116,7 +136,11 @@ describe("live channel limits", () => {
     expect(await upgradeStatus(second.body.id, second.body.token)).toBe(429);
     // Closing sockets frees their places.
     sockets.pop()!.ws.close();
-    await waitFor(() => upgradeStatus(second.body.id, second.body.token), (status) => status === 101, 5000);
+    await waitFor(
+      () => upgradeStatus(second.body.id, second.body.token),
+      (status) => status === 101,
+      5000,
+    );
   });
 
   it("a forged token costs no stream read", async () => {

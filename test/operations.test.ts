@@ -28,12 +28,21 @@ const databaseUrl = (() => {
 /** A redis-server of this file's own; resolves once it answers. */
 async function startRedis(): Promise<{ server: ChildProcess; url: string }> {
   const port = await freePort();
-  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const server = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
   const url = `redis://127.0.0.1:${port}`;
   process.once("exit", () => server.kill("SIGTERM")); // also when a failing hook skips afterAll
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
   probe.on("error", () => undefined); // refused until the server is up
-  await waitFor(() => probe.ping().catch(() => "down"), (reply) => reply === "PONG", 10_000, 100);
+  await waitFor(
+    () => probe.ping().catch(() => "down"),
+    (reply) => reply === "PONG",
+    10_000,
+    100,
+  );
   probe.disconnect();
   return { server, url };
 }
@@ -53,8 +62,12 @@ afterAll(() => {
   quietRedisServer.kill("SIGTERM");
 });
 
-const ctx = useTestEngine(() => ({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), { work: true });
-const quiet = useTestEngine(() => ({ REDIS_URL: quietRedisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), { work: false });
+const ctx = useTestEngine(() => ({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), {
+  work: true,
+});
+const quiet = useTestEngine(() => ({ REDIS_URL: quietRedisUrl, DATABASE_URL: databaseUrl, HOLD_SECONDS: "60" }), {
+  work: false,
+});
 
 /** Runs the real CLI against this file's Redis (or another) and the test database. */
 async function onsale(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -79,7 +92,14 @@ async function counters(eventId: string) {
   const live = (await ctx.running.engine.liveEvent(eventId))!;
   expect(live.instock + live.held + live.paid).toBe(live.capacity);
   const redis = ctx.running.engine.redis;
-  return { instock: live.instock, held: live.held, paid: live.paid, capacity: live.capacity, holds: await redis.zcard(holdsKey(eventId)), line: await redis.zcard(lineKey(eventId)) };
+  return {
+    instock: live.instock,
+    held: live.held,
+    paid: live.paid,
+    capacity: live.capacity,
+    holds: await redis.zcard(holdsKey(eventId)),
+    line: await redis.zcard(lineKey(eventId)),
+  };
 }
 
 async function pay(eventId: string, userId: string, quantity: number) {
@@ -97,9 +117,15 @@ describe("operations after a Redis loss", () => {
     await pay(a, "ops-a2", 1);
     await pay(b, "ops-b1", 2);
     expect((await ctx.client.book(a, "ops-a3", 1)).status).toBe(201); // a live hold, lost with Redis
-    await waitFor(async () => [await paidInDb(a), await paidInDb(b)], ([pa, pb]) => pa === 3 && pb === 2);
+    await waitFor(
+      async () => [await paidInDb(a), await paidInDb(b)],
+      ([pa, pb]) => pa === 3 && pb === 2,
+    );
     // Let the relay write the held booking too, so its arrival number is in PostgreSQL.
-    await waitFor(() => bookingsInPostgres(ctx.running.pool, a), (n) => n === 3);
+    await waitFor(
+      () => bookingsInPostgres(ctx.running.pool, a),
+      (n) => n === 3,
+    );
 
     await ctx.running.engine.redis.flushall();
     expect(await ctx.running.engine.liveEvent(a)).toBeNull();
@@ -118,8 +144,18 @@ describe("operations after a Redis loss", () => {
 
     // Paid bookings' hashes went with Redis (PostgreSQL keeps them), so the counters are
     // checked against PostgreSQL rather than recounted from hashes (checkInvariant).
-    for (const [eventId, capacity] of [[a, 10], [b, 5]] as const) {
-      expect(await counters(eventId)).toEqual({ instock: capacity - (await paidInDb(eventId)), held: 0, paid: await paidInDb(eventId), capacity, holds: 0, line: 0 });
+    for (const [eventId, capacity] of [
+      [a, 10],
+      [b, 5],
+    ] as const) {
+      expect(await counters(eventId)).toEqual({
+        instock: capacity - (await paidInDb(eventId)),
+        held: 0,
+        paid: await paidInDb(eventId),
+        capacity,
+        holds: 0,
+        line: 0,
+      });
     }
 
     // The per-person limit remembers what ops-a1 paid for before the loss.
@@ -132,8 +168,16 @@ describe("operations after a Redis loss", () => {
     expect(fresh.filter((f) => f.status === 202)).toHaveLength(1);
     const first = fresh.find((f) => f.status === 201)!.body;
     await ctx.client.webhook(completedEvent({ id: first.id, eventId: a }, 5000));
-    await waitFor(() => paidInDb(a), (paid) => paid === 4, 15_000);
-    await waitFor(() => bookingsInPostgres(ctx.running.pool, a), (n) => n === 3 + 8, 15_000);
+    await waitFor(
+      () => paidInDb(a),
+      (paid) => paid === 4,
+      15_000,
+    );
+    await waitFor(
+      () => bookingsInPostgres(ctx.running.pool, a),
+      (n) => n === 3 + 8,
+      15_000,
+    );
     expect(await counters(a)).toEqual({ instock: 0, held: 6, paid: 4, capacity: 10, holds: 6, line: 1 });
     expect((await onsale("reconcile")).code).toBe(0);
   });
@@ -141,22 +185,33 @@ describe("operations after a Redis loss", () => {
   it("cache flush drops display fields only; admin routes warm and reconcile with the admin token", async () => {
     const eventId = await ctx.client.eventId({ name: "Flush Me", capacity: 4 });
     await ctx.client.book(eventId, "flush-1", 1);
-    const flushed = await ctx.client.request("DELETE", `/admin/events/${eventId}/cache`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const flushed = await ctx.client.request("DELETE", `/admin/events/${eventId}/cache`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(flushed.status).toBe(200);
     const live = (await ctx.running.engine.liveEvent(eventId))!;
     expect(live.fields.name).toBeUndefined();
     expect(live).toMatchObject({ instock: 3, held: 1, capacity: 4 });
     // Read-through fills the cache again from PostgreSQL.
-    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({ name: "Flush Me", instock: 3 });
+    expect((await ctx.client.request("GET", `/events/${eventId}`)).body).toMatchObject({
+      name: "Flush Me",
+      instock: 3,
+    });
     expect((await ctx.running.engine.liveEvent(eventId))!.fields.name).toBe("Flush Me");
 
     expect((await ctx.client.request("POST", `/admin/events/${eventId}/cache`)).status).toBe(401);
-    const warmed = await ctx.client.request("POST", `/admin/events/${eventId}/cache`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const warmed = await ctx.client.request("POST", `/admin/events/${eventId}/cache`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(warmed.body).toMatchObject({ eventId, instock: 3, held: 1, paid: 0, capacity: 4 });
-    const missing = await ctx.client.request("POST", `/admin/events/00000000-0000-7000-8000-000000000000/cache`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const missing = await ctx.client.request("POST", `/admin/events/00000000-0000-7000-8000-000000000000/cache`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(missing.status).toBe(404);
     expect(missing.contentType).toContain("application/problem+json");
-    const reconcile = await ctx.client.request("POST", "/admin/reconcile", { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const reconcile = await ctx.client.request("POST", "/admin/reconcile", {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(reconcile.status).toBe(200);
     expect(reconcile.body.data.find((d: { eventId: string }) => d.eventId === eventId)).toBeUndefined();
   });
@@ -177,8 +232,12 @@ describe("operations after a Redis loss", () => {
     const report = await onsaleOn(quietRedisUrl, "reconcile", eventId);
     expect(report.code).toBe(2);
     expect(report.stdout).toContain(`${eventId}: missing`);
-    expect(report.stdout).toContain(`${eventId}: payment_lost: redis absent | postgres booking ${relayedHold.id} paid by cs_test_${relayedHold.id}`);
-    expect(report.stdout).toContain(`${eventId}: payment_lost: redis absent | postgres booking ${unknown.id} paid by cs_test_${unknown.id}`);
+    expect(report.stdout).toContain(
+      `${eventId}: payment_lost: redis absent | postgres booking ${relayedHold.id} paid by cs_test_${relayedHold.id}`,
+    );
+    expect(report.stdout).toContain(
+      `${eventId}: payment_lost: redis absent | postgres booking ${unknown.id} paid by cs_test_${unknown.id}`,
+    );
 
     const warm = await onsaleOn(quietRedisUrl, "cache", "warm", eventId);
     expect(warm.stdout).toContain(`${eventId}: instock 1, held 0, paid 2, capacity 3`);

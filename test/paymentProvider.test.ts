@@ -13,7 +13,12 @@ const signer = new Stripe("sk_test_signer");
 const bookingId = "01890a5d-ac96-7000-8000-000000000001";
 const eventId = "01890a5d-ac96-7000-8000-000000000002";
 
-function signed(provider: PaymentProvider, event: Record<string, unknown>, secret = SECRET, timestamp = Math.floor(Date.now() / 1000)) {
+function signed(
+  provider: PaymentProvider,
+  event: Record<string, unknown>,
+  secret = SECRET,
+  timestamp = Math.floor(Date.now() / 1000),
+) {
   const payload = JSON.stringify({ object: "event", created: Math.floor(Date.now() / 1000), ...event });
   const header = signer.webhooks.generateTestHeaderString({ payload, secret, timestamp });
   return provider.decodeWebhook(Buffer.from(payload), { [provider.webhookHeaders[0]!]: header });
@@ -37,8 +42,16 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
   it("a paid checkout session is a succeeded fact naming our booking", () => {
     const fact = signed(provider, { id: "evt_1", type: "checkout.session.completed", data: { object: session() } });
     expect(fact).toMatchObject({
-      provider: "stripe", providerEventId: "evt_1", kind: "succeeded", type: "checkout.session.completed",
-      bookingId, eventId, amountMinor: 1999, currency: "jpy", paymentRef: "pi_1", checkoutRef: "cs_test_1",
+      provider: "stripe",
+      providerEventId: "evt_1",
+      kind: "succeeded",
+      type: "checkout.session.completed",
+      bookingId,
+      eventId,
+      amountMinor: 1999,
+      currency: "jpy",
+      paymentRef: "pi_1",
+      checkoutRef: "cs_test_1",
     });
   });
 
@@ -48,8 +61,16 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
       ["checkout.session.async_payment_succeeded", session(), "succeeded"],
       ["checkout.session.async_payment_failed", session({ payment_status: "unpaid" }), "failed"],
       ["checkout.session.expired", session({ payment_status: "unpaid" }), "expired"],
-      ["payment_intent.payment_failed", { id: "pi_1", object: "payment_intent", amount: 1999, currency: "jpy", metadata: { bookingId, eventId } }, "declined"],
-      ["charge.refunded", { id: "ch_1", object: "charge", amount_refunded: 500, currency: "jpy", payment_intent: "pi_1", metadata: {} }, "refunded"],
+      [
+        "payment_intent.payment_failed",
+        { id: "pi_1", object: "payment_intent", amount: 1999, currency: "jpy", metadata: { bookingId, eventId } },
+        "declined",
+      ],
+      [
+        "charge.refunded",
+        { id: "ch_1", object: "charge", amount_refunded: 500, currency: "jpy", payment_intent: "pi_1", metadata: {} },
+        "refunded",
+      ],
     ] as const;
     for (const [type, object, kind] of kinds) {
       expect(signed(provider, { id: `evt_${type}`, type, data: { object } }), type).toMatchObject({ kind, type });
@@ -57,16 +78,28 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
   });
 
   it("names no booking when the object carries no uuid of ours", () => {
-    const fact = signed(provider, { id: "evt_2", type: "checkout.session.completed", data: { object: session({ client_reference_id: null, metadata: { bookingId: "order-7" } }) } });
+    const fact = signed(provider, {
+      id: "evt_2",
+      type: "checkout.session.completed",
+      data: { object: session({ client_reference_id: null, metadata: { bookingId: "order-7" } }) },
+    });
     expect(fact).toMatchObject({ bookingId: null, eventId: null, kind: "succeeded" });
   });
 
   it("is null for a genuine event that states no payment", () => {
-    expect(signed(provider, { id: "evt_3", type: "customer.created", data: { object: { id: "cus_1", object: "customer" } } })).toBeNull();
+    expect(
+      signed(provider, {
+        id: "evt_3",
+        type: "customer.created",
+        data: { object: { id: "cus_1", object: "customer" } },
+      }),
+    ).toBeNull();
   });
 
   it("rejects a wrong signature or a missing header as WebhookRejected", () => {
-    expect(() => signed(provider, { id: "evt_4", type: "checkout.session.completed", data: { object: session() } }, "whsec_wrong")).toThrow(WebhookRejected);
+    expect(() =>
+      signed(provider, { id: "evt_4", type: "checkout.session.completed", data: { object: session() } }, "whsec_wrong"),
+    ).toThrow(WebhookRejected);
     expect(() => provider.decodeWebhook(Buffer.from("{}"), {})).toThrow(WebhookRejected);
   });
 
@@ -91,13 +124,22 @@ describe("the stripe adapter turns webhooks into neutral payment facts", () => {
     expect(() => toStripeAmount(150050, "mga")).toThrow(/whole/);
     // Stripe charges three-decimal currencies in tens.
     expect(() => toStripeAmount(1234, "kwd")).toThrow(/10/);
-    for (const [amount, currency] of [[1999, "jpy"], [500, "isk"], [150000, "mga"], [1230, "kwd"]] as const) {
+    for (const [amount, currency] of [
+      [1999, "jpy"],
+      [500, "isk"],
+      [150000, "mga"],
+      [1230, "kwd"],
+    ] as const) {
       expect(fromStripeAmount(toStripeAmount(amount, currency), currency)).toBe(amount);
     }
   });
 
   it("states a webhook's amount in ISO minor units", () => {
-    const fact = signed(provider, { id: "evt_isk", type: "checkout.session.completed", data: { object: session({ currency: "isk", amount_total: 50000 }) } });
+    const fact = signed(provider, {
+      id: "evt_isk",
+      type: "checkout.session.completed",
+      data: { object: session({ currency: "isk", amount_total: 50000 }) },
+    });
     expect(fact).toMatchObject({ amountMinor: 500, currency: "isk" });
   });
 });

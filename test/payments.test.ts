@@ -16,7 +16,11 @@ const engine = useTestEngine({ HOLD_SECONDS: "60" }, { work: true });
 // Holds that end at once, for payments that land after their hold. It shares the first
 // engine's gateway, as two engine processes share one Stripe account.
 const short = useTestEngine(
-  () => ({ HOLD_SECONDS: "1", CHECKOUT_CLOSE_GRACE_SECONDS: "0", MOCK_GATEWAY_PORT: String(engine.running.config.payments.mock.port) }),
+  () => ({
+    HOLD_SECONDS: "1",
+    CHECKOUT_CLOSE_GRACE_SECONDS: "0",
+    MOCK_GATEWAY_PORT: String(engine.running.config.payments.mock.port),
+  }),
   { work: true, gateway: false },
 );
 
@@ -36,7 +40,11 @@ class Shop {
   constructor(readonly ctx: { running: RunningEngine; client: Api }) {
     const { config } = ctx.running;
     this.gateway = `http://127.0.0.1:${config.payments.mock.port}`;
-    this.stripe = new Stripe(config.payments.stripe.secretKey, { host: "127.0.0.1", port: config.payments.mock.port, protocol: "http" });
+    this.stripe = new Stripe(config.payments.stripe.secretKey, {
+      host: "127.0.0.1",
+      port: config.payments.mock.port,
+      protocol: "http",
+    });
   }
 
   get client() {
@@ -61,9 +69,17 @@ class Shop {
   }
 
   /** Presses a button on the hosted checkout page, with the gateway's test knobs. */
-  async press(sessionId: string, button: "pay" | "decline" | "abandon", knobs: Record<string, number | string> = {}, expected = 303): Promise<string> {
+  async press(
+    sessionId: string,
+    button: "pay" | "decline" | "abandon",
+    knobs: Record<string, number | string> = {},
+    expected = 303,
+  ): Promise<string> {
     const query = new URLSearchParams(Object.entries(knobs).map(([k, v]) => [k, String(v)]));
-    const response = await fetch(`${this.gateway}/checkout/${sessionId}/${button}?${query}`, { method: "POST", redirect: "manual" });
+    const response = await fetch(`${this.gateway}/checkout/${sessionId}/${button}?${query}`, {
+      method: "POST",
+      redirect: "manual",
+    });
     expect(response.status).toBe(expected);
     return response.headers.get("location") ?? "";
   }
@@ -73,10 +89,16 @@ class Shop {
   }
 
   untilStatus(booking: Held, status: string, timeoutMs = 10_000) {
-    return waitFor(() => this.status(booking), (view) => view.status === status, timeoutMs);
+    return waitFor(
+      () => this.status(booking),
+      (view) => view.status === status,
+      timeoutMs,
+    );
   }
 
-  async payments(bookingId: string): Promise<{ provider_event_id: string; kind: string; status: string; refund_ref: string | null }[]> {
+  async payments(
+    bookingId: string,
+  ): Promise<{ provider_event_id: string; kind: string; status: string; refund_ref: string | null }[]> {
     const { rows } = await this.ctx.running.pool.query(
       "SELECT provider_event_id, kind, status, refund_ref FROM payments WHERE booking_id = $1 ORDER BY created_at, provider_event_id",
       [bookingId],
@@ -89,7 +111,12 @@ class Shop {
    * (a booking can read paid a moment before its row's outcome commits).
    */
   untilPayments(bookingId: string, done: (rows: Awaited<ReturnType<Shop["payments"]>>) => boolean, timeoutMs = 15_000) {
-    return waitFor(() => this.payments(bookingId), (rows) => done(rows) && rows.every((row) => row.status !== "received"), timeoutMs, 100);
+    return waitFor(
+      () => this.payments(bookingId),
+      (rows) => done(rows) && rows.every((row) => row.status !== "received"),
+      timeoutMs,
+      100,
+    );
   }
 
   /** Every event the gateway sent about a booking, read through the SDK (newest first). */
@@ -106,7 +133,9 @@ class Shop {
   async payByLink(booking: Held, amountMinor: number, currency: string, knobs: Record<string, number>): Promise<void> {
     const session = await this.stripe.checkout.sessions.create({
       mode: "payment",
-      line_items: [{ quantity: 1, price_data: { currency, unit_amount: amountMinor, product_data: { name: "Payment link" } } }],
+      line_items: [
+        { quantity: 1, price_data: { currency, unit_amount: amountMinor, product_data: { name: "Payment link" } } },
+      ],
       client_reference_id: booking.id,
       success_url: "http://127.0.0.1/done",
     });
@@ -115,7 +144,8 @@ class Shop {
 
   /** After a test: the invariant holds, and every event the gateway sent is one payment row. */
   async verify(): Promise<void> {
-    for (const eventId of new Set(this.touched.map((b) => b.eventId))) await checkInvariant(this.ctx.running.engine, eventId);
+    for (const eventId of new Set(this.touched.map((b) => b.eventId)))
+      await checkInvariant(this.ctx.running.engine, eventId);
     for (const booking of this.touched) {
       const sent = (await this.gatewayEvents(booking.id)).map((event) => event.id).sort();
       const rows = await this.untilPayments(booking.id, (r) => r.length >= sent.length);
@@ -128,7 +158,10 @@ class Shop {
 const shops = new Map<object, Shop>();
 const shopOf = (ctx: typeof engine) => {
   let shop = shops.get(ctx);
-  if (shop === undefined) shops.set(ctx, (shop = new Shop(ctx)));
+  if (shop === undefined) {
+    shop = new Shop(ctx);
+    shops.set(ctx, shop);
+  }
   return shop;
 };
 
@@ -173,7 +206,9 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect(second.status).toBe("waiting");
     const session = await shop.openCheckout(first);
     const back = await shop.press(session, "decline");
-    expect(await shop.untilPayments(first.id, (r) => r.length === 1)).toMatchObject([{ kind: "payment_intent.payment_failed", status: "declined" }]);
+    expect(await shop.untilPayments(first.id, (r) => r.length === 1)).toMatchObject([
+      { kind: "payment_intent.payment_failed", status: "declined" },
+    ]);
     expect((await shop.status(first)).status).toBe("held");
     expect((await shop.status(second)).status).toBe("waiting");
     const page = await shop.client.request("GET", back.slice(back.indexOf("/pay/")));
@@ -224,7 +259,10 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     await shop.press(session, "pay");
     await shop.untilStatus(booking, "refunded");
     const rows = await shop.untilPayments(booking.id, (r) => r.some((row) => row.kind === "charge.refunded"));
-    expect(rows.find((row) => row.kind === "checkout.session.completed")).toMatchObject({ status: "refunded", refund_ref: expect.stringMatching(/^re_/) });
+    expect(rows.find((row) => row.kind === "checkout.session.completed")).toMatchObject({
+      status: "refunded",
+      refund_ref: expect.stringMatching(/^re_/),
+    });
     expect(rows.find((row) => row.kind === "charge.refunded")).toMatchObject({ status: "refund_confirmed" });
     expect((await shop.stripe.checkout.sessions.retrieve(session)) as unknown).toMatchObject({ amount_refunded: 5000 });
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 0, held: 1, instock: 0 });
@@ -252,15 +290,23 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const eventId = await shop.client.eventId();
     const booking = await shop.hold(eventId, "short-changer", 2);
     const session = await shop.openCheckout(booking);
-    const paid = await fetch(`${shop.gateway}/pay`, { method: "POST", body: JSON.stringify({ userId: "short-changer", eventId, amount: 100 }) });
+    const paid = await fetch(`${shop.gateway}/pay`, {
+      method: "POST",
+      body: JSON.stringify({ userId: "short-changer", eventId, amount: 100 }),
+    });
     expect(paid.status).toBe(200);
     // Not confirmed, and not kept: the row stays 'mismatch' for an operator to see, with its refund.
     const rows = await shop.untilPayments(booking.id, (r) => r.some((row) => row.kind === "charge.refunded"));
-    expect(rows.find((row) => row.kind === "checkout.session.completed")).toMatchObject({ status: "mismatch", refund_ref: expect.stringMatching(/^re_/) });
+    expect(rows.find((row) => row.kind === "checkout.session.completed")).toMatchObject({
+      status: "mismatch",
+      refund_ref: expect.stringMatching(/^re_/),
+    });
     expect(rows.find((row) => row.kind === "charge.refunded")).toMatchObject({ status: "refund_confirmed" });
     expect((await shop.stripe.checkout.sessions.retrieve(session)) as unknown).toMatchObject({ amount_refunded: 100 });
     expect((await shop.status(booking)).status).toBe("held");
-    expect(await engine.running.engine.redis.hget(bookingKey(eventId, booking.id), "flag")).toMatch(/^amount_mismatch:cs_test_/);
+    expect(await engine.running.engine.redis.hget(bookingKey(eventId, booking.id), "flag")).toMatch(
+      /^amount_mismatch:cs_test_/,
+    );
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ held: 2, paid: 0 });
   });
 
@@ -268,10 +314,16 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const shop = shopOf(engine);
     const eventId = await shop.client.eventId();
     const booking = await shop.hold(eventId, "seed-payer", 3);
-    const none = await fetch(`${shop.gateway}/pay`, { method: "POST", body: JSON.stringify({ userId: "nobody", eventId, amount: 15000 }) });
+    const none = await fetch(`${shop.gateway}/pay`, {
+      method: "POST",
+      body: JSON.stringify({ userId: "nobody", eventId, amount: 15000 }),
+    });
     expect(none.status).toBe(404);
     await shop.openCheckout(booking);
-    const paid = await fetch(`${shop.gateway}/pay`, { method: "POST", body: JSON.stringify({ userId: "seed-payer", eventId, amount: 15000 }) });
+    const paid = await fetch(`${shop.gateway}/pay`, {
+      method: "POST",
+      body: JSON.stringify({ userId: "seed-payer", eventId, amount: 15000 }),
+    });
     expect(paid.status).toBe(200);
     await shop.untilStatus(booking, "paid");
   });
@@ -347,7 +399,12 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const eventId = await shop.client.eventId();
     const booking = await shop.hold(eventId, "came-back-later");
     const session = await shop.openCheckout(booking);
-    await waitFor(() => shop.stripe.checkout.sessions.retrieve(session), (s) => s.status === "expired", 8_000, 200);
+    await waitFor(
+      () => shop.stripe.checkout.sessions.retrieve(session),
+      (s) => s.status === "expired",
+      8_000,
+      200,
+    );
     await shop.press(session, "pay", {}, 409);
     expect((await shop.status(booking)).status).toBe("expired");
     expect(await checkInvariant(short.running.engine, eventId)).toMatchObject({ paid: 0, instock: 10 });
@@ -401,7 +458,9 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const dashboardSession = (reference: string) =>
       shop.stripe.checkout.sessions.create({
         mode: "payment",
-        line_items: [{ quantity: 2, price_data: { currency: "eur", unit_amount: 5000, product_data: { name: "By hand" } } }],
+        line_items: [
+          { quantity: 2, price_data: { currency: "eur", unit_amount: 5000, product_data: { name: "By hand" } } },
+        ],
         client_reference_id: reference,
         success_url: "http://127.0.0.1/done",
       });
@@ -411,14 +470,22 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     const stranger = await dashboardSession(randomUUID());
     await shop.press(stranger.id, "pay");
     const rows = await waitFor(
-      async () => (await engine.running.pool.query("SELECT kind, status, refund_ref FROM payments WHERE provider_ref IN ($1, $2) ORDER BY created_at", [stranger.id, stranger.payment_intent])).rows,
+      async () =>
+        (
+          await engine.running.pool.query(
+            "SELECT kind, status, refund_ref FROM payments WHERE provider_ref IN ($1, $2) ORDER BY created_at",
+            [stranger.id, stranger.payment_intent],
+          )
+        ).rows,
       (found) => found.some((row) => row.status === "refund_confirmed"),
     );
     expect(rows).toMatchObject([
       { kind: "checkout.session.completed", status: "unmatched", refund_ref: expect.stringMatching(/^re_/) },
       { kind: "charge.refunded", status: "refund_confirmed" },
     ]);
-    expect((await shop.stripe.checkout.sessions.retrieve(stranger.id)) as unknown).toMatchObject({ amount_refunded: 10000 });
+    expect((await shop.stripe.checkout.sessions.retrieve(stranger.id)) as unknown).toMatchObject({
+      amount_refunded: 10000,
+    });
     expect(await checkInvariant(engine.running.engine, eventId)).toMatchObject({ paid: 2 });
     shop.touched.pop(); // its events carry no metadata.bookingId for verify() to find
   });
@@ -429,7 +496,10 @@ describe("payments through the stripe SDK and the mock gateway", () => {
     expect((await shop.client.request("GET", `/e/${eventId}`)).body).toContain("¥1,999 per ticket");
     const booking = await shop.hold(eventId, "yen-payer", 2);
     const session = await shop.openCheckout(booking);
-    expect(await shop.stripe.checkout.sessions.retrieve(session)).toMatchObject({ amount_total: 3998, currency: "jpy" });
+    expect(await shop.stripe.checkout.sessions.retrieve(session)).toMatchObject({
+      amount_total: 3998,
+      currency: "jpy",
+    });
     const checkoutPage = await (await fetch(`${shop.gateway}/checkout/${session}`)).text();
     expect(checkoutPage).toContain("¥3,998");
     await shop.press(session, "pay");
@@ -457,58 +527,84 @@ describe("payments through the stripe SDK and the mock gateway", () => {
 
   it("whatever people and the gateway do, in any order: no oversell, and every payment either bought the tickets or was refunded", async () => {
     const shop = shopOf(engine);
-    type Act = { person: number; what: "pay" | "decline" | "retry" | "expire" | "cancel" | "link"; delayMs: number; duplicates: number };
+    type Act = {
+      person: number;
+      what: "pay" | "decline" | "retry" | "expire" | "cancel" | "link";
+      delayMs: number;
+      duplicates: number;
+    };
     const act: fc.Arbitrary<Act> = fc.record({
       person: fc.nat(4),
       // retry: a card declined, then another card on the same checkout.
-      what: fc.constantFrom("pay" as const, "decline" as const, "retry" as const, "expire" as const, "cancel" as const, "link" as const),
+      what: fc.constantFrom(
+        "pay" as const,
+        "decline" as const,
+        "retry" as const,
+        "expire" as const,
+        "cancel" as const,
+        "link" as const,
+      ),
       delayMs: fc.integer({ min: 0, max: 300 }),
       duplicates: fc.integer({ min: 1, max: 3 }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom("EUR", "JPY"), fc.array(act, { minLength: 1, maxLength: 12 }), async (capacity, currency, acts) => {
-        const eventId = await shop.client.eventId({ capacity, currency });
-        const people: (Held & { status: string })[] = [];
-        for (let person = 0; person < 5; person++) people.push(await shop.hold(eventId, `racer-${person}`));
-        const sessions = new Map<number, string>();
-        for (const [person, booking] of people.entries()) if (booking.status === "held") sessions.set(person, await shop.openCheckout(booking));
-        await Promise.all(
-          acts.map(async ({ person, what, delayMs, duplicates }) => {
-            const session = sessions.get(person);
-            if (what === "cancel") return shop.client.cancel(people[person]!.id, people[person]!.token);
-            if (what === "link") return shop.payByLink(people[person]!, 5000, currency.toLowerCase(), { delayMs, duplicates });
-            if (session === undefined) return;
-            // Stripe refuses to expire a session that is no longer open (paid or expired already): 400.
-            if (what === "expire") {
-              return shop.stripe.checkout.sessions.expire(session, {}).catch((error: { statusCode?: number }) => {
-                if (error.statusCode !== 400) throw error;
-              });
-            }
-            const query = new URLSearchParams({ delayMs: String(delayMs), duplicates: String(duplicates) });
-            const press = (button: string) => fetch(`${shop.gateway}/checkout/${session}/${button}?${query}`, { method: "POST", redirect: "manual" });
-            if (what === "retry") {
-              await press("decline");
-              return press("pay");
-            }
-            return press(what);
-          }),
-        );
-        // Settled: every event the gateway sent is a row, none left to apply or refund.
-        for (const booking of people) {
-          const sent = await shop.gatewayEvents(booking.id); // listed when made, delivered later
-          await shop.untilPayments(booking.id, (rows) => rows.length >= sent.length && rows.every((row) => !["received", "refund_due"].includes(row.status)));
-        }
-        await sleep(400); // late copies of delivered events land, and must change nothing
-        for (const booking of people) {
-          const status = (await shop.status(booking)).status;
-          const completed = (await shop.payments(booking.id)).filter((row) => row.kind === "checkout.session.completed");
-          const bought = completed.filter((row) => row.status === "applied" || row.status === "late_applied");
-          expect(bought.length, `booking ${status}: ${JSON.stringify(completed)}`).toBe(status === "paid" ? 1 : 0);
-          for (const row of completed) expect(["applied", "late_applied", "refunded"]).toContain(row.status);
-        }
-        await shop.verify();
-        return true;
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom("EUR", "JPY"),
+        fc.array(act, { minLength: 1, maxLength: 12 }),
+        async (capacity, currency, acts) => {
+          const eventId = await shop.client.eventId({ capacity, currency });
+          const people: (Held & { status: string })[] = [];
+          for (let person = 0; person < 5; person++) people.push(await shop.hold(eventId, `racer-${person}`));
+          const sessions = new Map<number, string>();
+          for (const [person, booking] of people.entries())
+            if (booking.status === "held") sessions.set(person, await shop.openCheckout(booking));
+          await Promise.all(
+            acts.map(async ({ person, what, delayMs, duplicates }) => {
+              const session = sessions.get(person);
+              if (what === "cancel") return shop.client.cancel(people[person]!.id, people[person]!.token);
+              if (what === "link")
+                return shop.payByLink(people[person]!, 5000, currency.toLowerCase(), { delayMs, duplicates });
+              if (session === undefined) return;
+              // Stripe refuses to expire a session that is no longer open (paid or expired already): 400.
+              if (what === "expire") {
+                return shop.stripe.checkout.sessions.expire(session, {}).catch((error: { statusCode?: number }) => {
+                  if (error.statusCode !== 400) throw error;
+                });
+              }
+              const query = new URLSearchParams({ delayMs: String(delayMs), duplicates: String(duplicates) });
+              const press = (button: string) =>
+                fetch(`${shop.gateway}/checkout/${session}/${button}?${query}`, { method: "POST", redirect: "manual" });
+              if (what === "retry") {
+                await press("decline");
+                return press("pay");
+              }
+              return press(what);
+            }),
+          );
+          // Settled: every event the gateway sent is a row, none left to apply or refund.
+          for (const booking of people) {
+            const sent = await shop.gatewayEvents(booking.id); // listed when made, delivered later
+            await shop.untilPayments(
+              booking.id,
+              (rows) =>
+                rows.length >= sent.length && rows.every((row) => !["received", "refund_due"].includes(row.status)),
+            );
+          }
+          await sleep(400); // late copies of delivered events land, and must change nothing
+          for (const booking of people) {
+            const status = (await shop.status(booking)).status;
+            const completed = (await shop.payments(booking.id)).filter(
+              (row) => row.kind === "checkout.session.completed",
+            );
+            const bought = completed.filter((row) => row.status === "applied" || row.status === "late_applied");
+            expect(bought.length, `booking ${status}: ${JSON.stringify(completed)}`).toBe(status === "paid" ? 1 : 0);
+            for (const row of completed) expect(["applied", "late_applied", "refunded"]).toContain(row.status);
+          }
+          await shop.verify();
+          return true;
+        },
+      ),
       { numRuns: 12 },
     );
   });

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
 import { loadConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
-import { EngineError } from "../engine/errors.js";
+import type { EngineError } from "../engine/errors.js";
 import { connectRedis } from "../engine/redis.js";
 
 // The token bucket of the hold script's gate (lua/includes/gate.lua) against real Redis,
@@ -23,7 +23,16 @@ describe("token bucket", () => {
         fc.integer({ min: 1, max: 10 }),
         fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2_000 })), { minLength: 1, maxLength: 60 }),
         async (perS, burst, gapsMs) => {
-          const engine = new Engine(redis, loadConfig({ ...env, RATE_IP_PER_S: String(perS), RATE_IP_BURST: String(burst), RATE_USER_PER_S: "1000000", RATE_USER_BURST: "1000000" }));
+          const engine = new Engine(
+            redis,
+            loadConfig({
+              ...env,
+              RATE_IP_PER_S: String(perS),
+              RATE_IP_BURST: String(burst),
+              RATE_USER_PER_S: "1000000",
+              RATE_USER_BURST: "1000000",
+            }),
+          );
           const event = scratchEvent(100);
           const eventId = event.id;
           let nowMs = 1_700_000_000_000;
@@ -52,7 +61,9 @@ describe("token bucket", () => {
           }
           for (let i = 0; i < admittedAtMs.length; i++) {
             for (let j = i; j < admittedAtMs.length; j++) {
-              expect(j - i + 1).toBeLessThanOrEqual(Math.floor(burst + (perS * (admittedAtMs[j]! - admittedAtMs[i]!)) / 1000 + 1e-9));
+              expect(j - i + 1).toBeLessThanOrEqual(
+                Math.floor(burst + (perS * (admittedAtMs[j]! - admittedAtMs[i]!)) / 1000 + 1e-9),
+              );
             }
           }
           const leadingSameInstant = gapsMs.slice(1).findIndex((gap) => gap !== 0);

@@ -23,7 +23,11 @@ const consoleError = vi.spyOn(console, "error");
 beforeAll(async () => {
   redis = await startRedis();
   const log = pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-  running = await startTestEngine({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }, {}, log);
+  running = await startTestEngine(
+    { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) },
+    {},
+    log,
+  );
   client = api(running);
 });
 afterAll(async () => {
@@ -77,7 +81,11 @@ describe("Redis outage", () => {
 
     // Back, but empty (no persistence): the event exists, its inventory is not loaded.
     await redis.restart();
-    const empty = await waitFor(() => client.book(eventId, "outage-after"), (answer) => answer.body.type !== "/problems/unavailable", 10_000);
+    const empty = await waitFor(
+      () => client.book(eventId, "outage-after"),
+      (answer) => answer.body.type !== "/problems/unavailable",
+      10_000,
+    );
     expect(empty.status).toBe(503);
     expect(empty.body.type).toBe("/problems/inventory-not-loaded");
     expect(Number(empty.headers.get("retry-after"))).toBeGreaterThan(0);
@@ -85,7 +93,9 @@ describe("Redis outage", () => {
     expect((await client.book("01a20000-0000-7000-8000-000000000000", "outage-after")).status).toBe(404);
 
     // The operator reloads it; booking goes on, without restarting the engine.
-    const warm = await client.request("POST", `/admin/events/${eventId}/cache`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const warm = await client.request("POST", `/admin/events/${eventId}/cache`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(warm.status).toBe(200);
     expect((await client.book(eventId, "outage-after")).status).toBe(201);
   });

@@ -11,16 +11,22 @@ const ctx = useTestEngine({ RELAY_BATCH: "7" });
 describe("relay", () => {
   it("writes every booking exactly once while three relays compete, in small batches", async () => {
     const eventId = await ctx.client.eventId({ capacity: 30 });
-    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => ctx.client.book(eventId, `relay-${i}`, 1 + (i % 2))));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => ctx.client.book(eventId, `relay-${i}`, 1 + (i % 2))),
+    );
     const held = answers.filter((a) => a.status === 201);
-    for (const a of held.slice(0, 10)) await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
+    for (const a of held.slice(0, 10))
+      await ctx.client.webhook(completedEvent({ id: a.body.id, eventId }, a.body.amount));
     for (const a of held.slice(10, 15)) await ctx.client.cancel(a.body.id, a.body.token);
 
     // Each relay reports the state changes it commits (the hook that queues notifications):
     // a batch written by two relays at once would report its changes twice.
     const reported: StateChange[] = [];
     const report = async (_client: unknown, _eventId: string, changes: StateChange[]) => reported.push(...changes);
-    const relays = Array.from({ length: 3 }, () => new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log, report));
+    const relays = Array.from(
+      { length: 3 },
+      () => new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log, report),
+    );
     // Each pass writes at most 7 entries per event; run until the log is drained.
     for (let round = 0; round < 100; round++) {
       const written = await Promise.all(relays.map((relay) => relay.relayEvent(eventId)));
@@ -51,7 +57,8 @@ describe("relay", () => {
     for (const row of rows) {
       const chain = reported.filter((change) => change.bookingId === row.id);
       expect(chain[0]?.from, `booking ${row.id}`).toBeNull();
-      for (let i = 1; i < chain.length; i++) expect(chain[i]!.from, `booking ${row.id}: ${JSON.stringify(chain)}`).toBe(chain[i - 1]!.to);
+      for (let i = 1; i < chain.length; i++)
+        expect(chain[i]!.from, `booking ${row.id}: ${JSON.stringify(chain)}`).toBe(chain[i - 1]!.to);
       expect(chain.at(-1)?.to).toBe(row.status);
     }
     expect(new Set(reported.map((change) => change.bookingId)).size).toBe(rows.length);
@@ -63,18 +70,31 @@ describe("relay", () => {
   });
 
   it("runs by itself in the work role that npm start runs", async () => {
-    const worker = await startTestEngine({ RELAY_INTERVAL_MS: "50", SWEEP_INTERVAL_MS: "50", HOLD_SECONDS: "1" }, { serve: true, work: true, gateway: false });
+    const worker = await startTestEngine(
+      { RELAY_INTERVAL_MS: "50", SWEEP_INTERVAL_MS: "50", HOLD_SECONDS: "1" },
+      { serve: true, work: true, gateway: false },
+    );
     try {
       const workerClient = api(worker);
       const eventId = await workerClient.eventId({ capacity: 1 });
       const held = await workerClient.book(eventId, "worker-held");
       const waiting = await workerClient.book(eventId, "worker-waiting");
       // Nobody books after this: only the sweep can expire the hold and serve the line.
-      await waitFor(() => workerClient.get(waiting.body.id, waiting.body.token), (answer) => answer.body.status === "held", 15_000);
+      await waitFor(
+        () => workerClient.get(waiting.body.id, waiting.body.token),
+        (answer) => answer.body.status === "held",
+        15_000,
+      );
       // In PostgreSQL too: the first hold expired, and the second person was served (their
       // one-second hold may itself have expired by the time the row is read).
       const rows = await waitFor(
-        async () => (await worker.pool.query("SELECT id, status, hold_seq FROM bookings WHERE event_id = $1 ORDER BY arrival_seq", [eventId])).rows,
+        async () =>
+          (
+            await worker.pool.query(
+              "SELECT id, status, hold_seq FROM bookings WHERE event_id = $1 ORDER BY arrival_seq",
+              [eventId],
+            )
+          ).rows,
         (r) => r.length === 2 && r[0].status === "expired" && r[1].hold_seq !== null,
       );
       expect(rows.map((r) => r.id)).toEqual([held.body.id, waiting.body.id]);

@@ -54,7 +54,10 @@ describe("relay dead letters", () => {
     expect(await rowStatus(before.body.id)).toBe("held");
     expect(await rowStatus(after.body.id)).toBe("held");
     expect(await rowStatus(badId)).toBeNull();
-    const { rows } = await ctx.running.pool.query("SELECT booking_id, error, replayed_at FROM relay_dead_letters WHERE event_id = $1", [poisoned]);
+    const { rows } = await ctx.running.pool.query(
+      "SELECT booking_id, error, replayed_at FROM relay_dead_letters WHERE event_id = $1",
+      [poisoned],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0].booking_id).toBe(badId);
     expect(rows[0].error).toMatch(/0x00/);
@@ -77,7 +80,9 @@ describe("relay dead letters", () => {
     const pool = ctx.running.pool;
     await pool.query(`CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.id = '${refused.body.id}' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$`);
-    await pool.query(`CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON bookings FOR EACH ROW EXECUTE FUNCTION ${trigger}()`);
+    await pool.query(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON bookings FOR EACH ROW EXECUTE FUNCTION ${trigger}()`,
+    );
     try {
       const next = await ctx.client.book(eventId, "dl-next");
       for (let pass = 0; pass < MAX_ATTEMPTS + 2; pass++) await ctx.running.relay.pass();
@@ -95,7 +100,9 @@ describe("relay dead letters", () => {
     expect(replay.status).toBe(200);
     expect(replay.body.replayed).toBeGreaterThanOrEqual(1);
     expect(await rowStatus(refused.body.id)).toBe("held");
-    const { rows } = await pool.query("SELECT replayed_at FROM relay_dead_letters WHERE booking_id = $1", [refused.body.id]);
+    const { rows } = await pool.query("SELECT replayed_at FROM relay_dead_letters WHERE booking_id = $1", [
+      refused.body.id,
+    ]);
     expect(rows[0].replayed_at).not.toBeNull();
     // Replayed once: a second replay has nothing left of it to do.
     const again = await ctx.client.request("POST", "/admin/relay/replay", { headers: admin });

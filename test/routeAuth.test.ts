@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { AUTHS } from "../http/auth.js";
-import { Api, ADMIN_TOKEN, api, startTestEngine } from "./helpers.js";
+import { type Api, ADMIN_TOKEN, api, startTestEngine } from "./helpers.js";
 
 // Every route declares who may call it, and the server checks it before the handler runs.
 
@@ -30,7 +30,9 @@ describe("route authorization", () => {
     const undeclared = routes.filter((spec) => !AUTHS.includes(spec.auth)).map((spec) => spec.name);
     expect(undeclared).toEqual([]);
     // Whatever lives under /admin is for the operator only.
-    const adminOpen = routes.filter((spec) => spec.pattern.startsWith("/admin") && spec.auth !== "admin").map((spec) => spec.name);
+    const adminOpen = routes
+      .filter((spec) => spec.pattern.startsWith("/admin") && spec.auth !== "admin")
+      .map((spec) => spec.name);
     expect(adminOpen).toEqual([]);
   });
 
@@ -38,8 +40,15 @@ describe("route authorization", () => {
     const admin = running.http!.routes.filter((spec) => spec.auth === "admin");
     expect(admin.length).toBeGreaterThanOrEqual(6);
     for (const spec of admin) {
-      for (const headers of [{} as Record<string, string>, { Authorization: `Bearer ${ADMIN_TOKEN}x` }, { Authorization: ADMIN_TOKEN }]) {
-        const answer = await client.request(UPPER[spec.method], pathOf(spec.pattern), { headers, body: spec.bodyLimit === undefined ? undefined : { capacity: 1 } });
+      for (const headers of [
+        {} as Record<string, string>,
+        { Authorization: `Bearer ${ADMIN_TOKEN}x` },
+        { Authorization: ADMIN_TOKEN },
+      ]) {
+        const answer = await client.request(UPPER[spec.method], pathOf(spec.pattern), {
+          headers,
+          body: spec.bodyLimit === undefined ? undefined : { capacity: 1 },
+        });
         expect([401, 403], `${spec.name} ${JSON.stringify(headers)}`).toContain(answer.status);
         expect(answer.contentType).toBe("application/problem+json");
       }
@@ -62,6 +71,8 @@ describe("route authorization", () => {
     const page = await client.request("GET", `/pay/${booking.id}/return?token=${encodeURIComponent(other.token)}`);
     expect(page.status).toBe(404);
     expect(page.contentType).toContain("text/html");
-    expect((await client.request("DELETE", `/bookings/${booking.id}`, as(booking.token))).body.status).toBe("cancelled");
+    expect((await client.request("DELETE", `/bookings/${booking.id}`, as(booking.token))).body.status).toBe(
+      "cancelled",
+    );
   });
 });

@@ -7,7 +7,15 @@ import { decodeLogEntry } from "../engine/eventLog.js";
 import { uuidv7 } from "../engine/ids.js";
 import { bookingKey, eventKeys, logKey } from "../engine/keys.js";
 import { connectRedis } from "../engine/redis.js";
-import { BOOKING, BOOKING_HASH, BOOKING_STATES, EVENT, LOG_HEAD, LOG_NAMES, TERMINAL_STATES } from "../engine/schema.js";
+import {
+  BOOKING,
+  BOOKING_HASH,
+  BOOKING_STATES,
+  EVENT,
+  LOG_HEAD,
+  LOG_NAMES,
+  TERMINAL_STATES,
+} from "../engine/schema.js";
 import { createPool } from "../sql/db.js";
 
 // engine/schema.ts is the one definition of booking states and of the booking, event and log
@@ -25,7 +33,9 @@ function luaSources(): { file: string; code: string }[] {
   // Comments out: they may name states and fields freely.
   return files.map((file) => ({
     file,
-    code: readFileSync(join(LUA_DIR, file), "utf8").replace(/--\[\[[\s\S]*?\]\]/g, "").replace(/--.*$/gm, ""),
+    code: readFileSync(join(LUA_DIR, file), "utf8")
+      .replace(/--\[\[[\s\S]*?\]\]/g, "")
+      .replace(/--.*$/gm, ""),
   }));
 }
 
@@ -57,7 +67,8 @@ function redisCalls(code: string): string[][] {
 const OTHER_HASHES = new Set(["ctx.tally", "ctx.open", "bucketKey"]);
 
 const isLiteral = (arg: string) => /^'[^']*'$/.test(arg);
-const usesOf = (code: string, table: string) => [...code.matchAll(new RegExp(`\\b${table}\\.(\\w+)`, "g"))].map((m) => m[1]!);
+const usesOf = (code: string, table: string) =>
+  [...code.matchAll(new RegExp(`\\b${table}\\.(\\w+)`, "g"))].map((m) => m[1]!);
 
 describe("the schema and the Lua scripts", () => {
   const sources = luaSources();
@@ -103,7 +114,11 @@ describe("the schema and the Lua scripts", () => {
 });
 
 describe("the schema and what the scripts store", () => {
-  const config = loadConfig({ REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" });
+  const config = loadConfig({
+    REDIS_URL: inject("redisUrl"),
+    DATABASE_URL: inject("databaseUrl"),
+    LOG_LEVEL: "silent",
+  });
   const redis = connectRedis(config.redis);
   afterAll(() => redis.quit());
 
@@ -111,9 +126,21 @@ describe("the schema and what the scripts store", () => {
     const engine = new Engine(redis, config);
     const eventId = uuidv7();
     const event: EventRecord = {
-      id: eventId, name: "Schema", venue: "Hall", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",
-      capacity: 1, price: 1000, currency: "eur", maxPerUser: 1, saleStartsAt: null, saleEndsAt: null,
-      status: "on_sale", version: 1, powBits: 0, holdSeconds: 0,
+      id: eventId,
+      name: "Schema",
+      venue: "Hall",
+      startsAt: new Date(Date.now() + 86_400_000),
+      timeZone: "UTC",
+      capacity: 1,
+      price: 1000,
+      currency: "eur",
+      maxPerUser: 1,
+      saleStartsAt: null,
+      saleEndsAt: null,
+      status: "on_sale",
+      version: 1,
+      powBits: 0,
+      holdSeconds: 0,
     };
     // Gone however the test ends, so no other file's sweep meets a half-written event.
     onTestFinished(async () => {
@@ -131,7 +158,12 @@ describe("the schema and what the scripts store", () => {
     expect(Object.keys(stored).sort()).toEqual(Object.keys(BOOKING_HASH).sort());
 
     const entries = await redis.xrange(logKey(eventId), "-", "+");
-    expect(entries.map(([id, flat]) => decodeLogEntry(id, flat).status)).toEqual(["held", "waiting", "cancelled", "held"]);
+    expect(entries.map(([id, flat]) => decodeLogEntry(id, flat).status)).toEqual([
+      "held",
+      "waiting",
+      "cancelled",
+      "held",
+    ]);
     for (const [, flat] of entries) expect(flat.filter((_, i) => i % 2 === 0).sort()).toEqual([...LOG_NAMES].sort());
   });
 });
@@ -140,7 +172,9 @@ describe("the schema elsewhere", () => {
   it("PostgreSQL's booking_status is the schema's list of states", async () => {
     const pool = createPool(inject("databaseUrl"), 1);
     try {
-      const { rows } = await pool.query<{ state: string }>("SELECT unnest(enum_range(NULL::booking_status))::text AS state");
+      const { rows } = await pool.query<{ state: string }>(
+        "SELECT unnest(enum_range(NULL::booking_status))::text AS state",
+      );
       expect(rows.map((row) => row.state)).toEqual([...BOOKING_STATES]);
     } finally {
       await pool.end();

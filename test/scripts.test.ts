@@ -62,28 +62,58 @@ function contextKeys(): number {
 }
 
 const settings: ScriptSettings = {
-  holdMs: 1, idempotencyTtlMs: 2, reclaimMax: 3, serveMax: 4, lineMax: 5, retentionMs: 6,
-  rateIpPerS: 7, rateIpBurst: 8, rateUserPerS: 9, rateUserBurst: 10, unpaidRetentionMs: 11, ipBookingsMax: 12,
+  holdMs: 1,
+  idempotencyTtlMs: 2,
+  reclaimMax: 3,
+  serveMax: 4,
+  lineMax: 5,
+  retentionMs: 6,
+  rateIpPerS: 7,
+  rateIpBurst: 8,
+  rateUserPerS: 9,
+  rateUserBurst: 10,
+  unpaidRetentionMs: 11,
+  ipBookingsMax: 12,
 };
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const request: HoldInput = {
-  bookingId: "b", secret: "s", userId: "u", quantity: 1, email: "", idempotencyKey: "", identityVerified: true,
-  gate: { clientIp: "127.0.0.1", proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId }, proofSent: true },
+  bookingId: "b",
+  secret: "s",
+  userId: "u",
+  quantity: 1,
+  email: "",
+  idempotencyKey: "",
+  identityVerified: true,
+  gate: {
+    clientIp: "127.0.0.1",
+    proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId },
+    proofSent: true,
+  },
 };
 
 /** Each script's builder with a sample input; `extra` adds n variable-tail pairs or batch requests. */
 const BUILDERS: Record<keyof ScriptCommands, (extra: number) => Arg[]> = {
   hold: () => holdArgs(keys, 0, settings, request),
-  hold_batch: (n) => holdBatchArgs(keys, 0, settings, Array.from({ length: n }, () => request)),
+  hold_batch: (n) =>
+    holdBatchArgs(
+      keys,
+      0,
+      settings,
+      Array.from({ length: n }, () => request),
+    ),
   cancel: () => cancelArgs(keys, 0, settings, { bookingId: "b", secret: "s", reason: "user" }),
   confirm: () => confirmArgs(keys, 0, settings, { bookingId: "b", paymentRef: "p", amount: 1, currency: "EUR" }),
   sweep: () => sweepArgs(keys, 0, settings),
   lookup: () => lookupArgs({ eventId, bookingId: "b", secret: "s" }),
-  load: (n) => loadArgs(keys, { capacity: 1, paidInDb: 0, fields: Array.from({ length: n }, () => ["status", "on_sale"]).flat() }),
+  load: (n) =>
+    loadArgs(keys, { capacity: 1, paidInDb: 0, fields: Array.from({ length: n }, () => ["status", "on_sale"]).flat() }),
   recover: (n) =>
     recoverArgs(keys, 0, settings, {
-      paid: 0, maxArrivalSeq: 0, maxHoldSeq: 0, relayedUpTo: "0-0",
+      paid: 0,
+      maxArrivalSeq: 0,
+      maxHoldSeq: 0,
+      relayedUpTo: "0-0",
       paidByUser: Array.from({ length: n }, (_, i) => [`u${i}`, 1] as [string, number]),
       restore: [],
     }),
@@ -96,7 +126,10 @@ describe("script builders and the Lua Input headers", () => {
   });
 
   it("every script in lua/ is registered and has a builder", () => {
-    const files = readdirSync(LUA_DIR).filter((f) => f.endsWith(".lua")).map((f) => f.slice(0, -4)).sort();
+    const files = readdirSync(LUA_DIR)
+      .filter((f) => f.endsWith(".lua"))
+      .map((f) => f.slice(0, -4))
+      .sort();
     expect(Object.keys(SCRIPTS).sort()).toEqual(files);
     expect(Object.keys(BUILDERS).sort()).toEqual(files);
   });
@@ -112,7 +145,9 @@ describe("script builders and the Lua Input headers", () => {
       const build = BUILDERS[script];
       const args = build(0);
       expect(args.length - h.keys, "ARGV entries").toBe(h.argv);
-      expect(args.slice(0, h.keys)).toEqual(script === "lookup" ? [bookingKey(eventId, "b"), lineKey(eventId)] : [...keys]);
+      expect(args.slice(0, h.keys)).toEqual(
+        script === "lookup" ? [bookingKey(eventId, "b"), lineKey(eventId)] : [...keys],
+      );
       if (h.pairsTail) expect(build(3).length - args.length, "a tail of pairs").toBe(6);
       if (script === "hold_batch") {
         expect(HOLD_BATCH_REQUEST_ARGS).toBe(h.perRequest);
@@ -125,7 +160,10 @@ describe("script builders and the Lua Input headers", () => {
 describe("script reply decoders", () => {
   it("accept as refusals exactly the codes each script's Output header lists", () => {
     /** Codes a decoder answers as a result, not an error. */
-    const answered: Partial<Record<keyof typeof REFUSALS, string[]>> = { sweep: ["EVENT_NOT_FOUND"], recover: ["RELAY_BEHIND"] };
+    const answered: Partial<Record<keyof typeof REFUSALS, string[]>> = {
+      sweep: ["EVENT_NOT_FOUND"],
+      recover: ["RELAY_BEHIND"],
+    };
     for (const script of Object.keys(REFUSALS) as (keyof typeof REFUSALS)[]) {
       const text = readFileSync(join(LUA_DIR, `${script}.lua`), "utf8");
       const output = text.slice(text.indexOf("Output:"), text.indexOf("]]"));
@@ -134,14 +172,36 @@ describe("script reply decoders", () => {
     }
   });
 
-  const booking = (kind: string, state: string): unknown[] => ["ok", kind, "b", state, 1, 0, 0, "s", "u", 100, "eur", ""];
+  const booking = (kind: string, state: string): unknown[] => [
+    "ok",
+    kind,
+    "b",
+    state,
+    1,
+    0,
+    0,
+    "s",
+    "u",
+    100,
+    "eur",
+    "",
+  ];
 
   it("decode a booking reply and refuse a state or kind the script does not give", () => {
-    expect(decodeHold(eventId, booking("held", "held"))).toMatchObject({ kind: "held", status: "held", id: "b", quantity: 1 });
+    expect(decodeHold(eventId, booking("held", "held"))).toMatchObject({
+      kind: "held",
+      status: "held",
+      id: "b",
+      quantity: 1,
+    });
     expect(() => decodeHold(eventId, booking("held", "frozen"))).toThrow(/script hold .*unknown booking state frozen/);
     expect(() => decodeCancel(eventId, booking("held", "cancelled"))).toThrow(/script cancel .*unknown kind held/);
-    expect(() => decodeLookup(eventId, booking("status", "held").slice(0, 11))).toThrow(/script lookup .*12 entries expected/);
-    expect(() => decodeLookup(eventId, ["ok", "status", "b", "held", "1", 0, 0, "s", "u", 100, "eur", ""])).toThrow(/script lookup .*entry 5/);
+    expect(() => decodeLookup(eventId, booking("status", "held").slice(0, 11))).toThrow(
+      /script lookup .*12 entries expected/,
+    );
+    expect(() => decodeLookup(eventId, ["ok", "status", "b", "held", "1", 0, 0, "s", "u", 100, "eur", ""])).toThrow(
+      /script lookup .*entry 5/,
+    );
   });
 
   it("turn a script's own refusal into its EngineError, and another code into an error naming the script", () => {
@@ -152,10 +212,24 @@ describe("script reply decoders", () => {
 
   it("decode sweep, recover and hold_batch replies uniformly", () => {
     expect(decodeSweep(["EVENT_NOT_FOUND", ""])).toBeNull();
-    expect(decodeSweep(["ok", 1, 2, 3, 4, 5, 1])).toEqual({ reclaimed: 1, served: 2, dropped: 3, lineLength: 4, holdCount: 5, finished: true });
+    expect(decodeSweep(["ok", 1, 2, 3, 4, 5, 1])).toEqual({
+      reclaimed: 1,
+      served: 2,
+      dropped: 3,
+      lineLength: 4,
+      holdCount: 5,
+      finished: true,
+    });
     expect(() => decodeSweep([-1])).toThrow(/script sweep/);
     expect(decodeRecover(["RELAY_BEHIND", "1-0"])).toMatchObject({ relayBehind: true });
-    expect(decodeRecover(["ok", 1, 2, 3, 4, ["b"]])).toEqual({ relayBehind: false, paidAdded: 1, countersRaised: 2, talliesRaised: 3, restored: 4, unrestored: ["b"] });
+    expect(decodeRecover(["ok", 1, 2, 3, 4, ["b"]])).toEqual({
+      relayBehind: false,
+      paidAdded: 1,
+      countersRaised: 2,
+      talliesRaised: 3,
+      restored: 4,
+      unrestored: ["b"],
+    });
     expect(() => decodeRecover(["ok", 1, 2, 3, 4, [5]])).toThrow(/script recover/);
     expect(decodeHoldBatch([["EVENT_NOT_FOUND", ""]], 3)).toHaveLength(3);
     expect(() => decodeHoldBatch([["ok"], ["ok"]], 3)).toThrow(/script hold_batch .*2 replies for 3 holds/);

@@ -24,7 +24,16 @@ function farDay(): string {
 }
 
 function catalogEvent(fields: Partial<GeneratedEvent> & Pick<GeneratedEvent, "name" | "localStart">): GeneratedEvent {
-  return { id: uuidv7(), venue: "Test Hall", timeZone: "Europe/Paris", capacity: 100, price: 1000, currency: "eur", maxPerUser: 4, ...fields };
+  return {
+    id: uuidv7(),
+    venue: "Test Hall",
+    timeZone: "Europe/Paris",
+    capacity: 100,
+    price: 1000,
+    currency: "eur",
+    maxPerUser: 4,
+    ...fields,
+  };
 }
 
 async function search(client: Api, params: Record<string, string | number>) {
@@ -56,7 +65,8 @@ describe("GET /events relevance", () => {
     const utada = catalogEvent({ name: "宇多田ヒカル Live", venue: "東京ドーム", localStart, timeZone: "Asia/Tokyo" });
     const metallica = catalogEvent({ name: "Metallica – M72", venue: "Stade de France", localStart });
     await insertGenerated(context.running.pool, [taylor, beyonce, utada, metallica]);
-    const ids = async (text: string) => (await search(context.client, { search: text, ...on })).body.data.map((hit: { id: string }) => hit.id);
+    const ids = async (text: string) =>
+      (await search(context.client, { search: text, ...on })).body.data.map((hit: { id: string }) => hit.id);
 
     expect(await ids("tayler swif")).toEqual([taylor.id]);
     expect(await ids("Taylor Swift")).toEqual([taylor.id]);
@@ -73,19 +83,38 @@ describe("GET /events relevance", () => {
   it("answers in the contract's shape", async () => {
     const word = token();
     const day = farDay();
-    const event = catalogEvent({ name: `Shape ${word}`, venue: "Olympiastadion, Berlin", localStart: `${day} 19:30`, timeZone: "Europe/Berlin" });
+    const event = catalogEvent({
+      name: `Shape ${word}`,
+      venue: "Olympiastadion, Berlin",
+      localStart: `${day} 19:30`,
+      timeZone: "Europe/Berlin",
+    });
     await insertGenerated(context.running.pool, [event]);
     const answer = await search(context.client, { search: word });
     expect(answer.status).toBe(200);
     expect(answer.contentType).toBe("application/json");
     expect(answer.body).toEqual({
-      data: [{
-        id: event.id, name: event.name, venue: event.venue, startsAt: expect.stringMatching(/Z$/), timeZone: "Europe/Berlin",
-        localDate: day, capacity: 100, price: 1000, currency: "eur", status: "on_sale", saleStartsAt: null, saleEndsAt: null,
-      }],
+      data: [
+        {
+          id: event.id,
+          name: event.name,
+          venue: event.venue,
+          startsAt: expect.stringMatching(/Z$/),
+          timeZone: "Europe/Berlin",
+          localDate: day,
+          capacity: 100,
+          price: 1000,
+          currency: "eur",
+          status: "on_sale",
+          saleStartsAt: null,
+          saleEndsAt: null,
+        },
+      ],
       nextCursor: null,
     });
-    expect(new Date(answer.body.data[0].startsAt).toLocaleString("sv", { timeZone: "Europe/Berlin" })).toBe(`${day} 19:30:00`);
+    expect(new Date(answer.body.data[0].startsAt).toLocaleString("sv", { timeZone: "Europe/Berlin" })).toBe(
+      `${day} 19:30:00`,
+    );
   });
 });
 
@@ -100,7 +129,9 @@ describe("GET /events date filters use each event's own calendar date", () => {
     // 00:30 on the 11th in Kiritimati (UTC+14) is still the 10th in UTC.
     const kiritimati = await create("Pacific/Kiritimati", "2031-03-11T00:30:00+14:00");
     const ids = async (params: Record<string, string>) =>
-      new Set((await search(context.client, { search: word, ...params })).body.data.map((hit: { id: string }) => hit.id));
+      new Set(
+        (await search(context.client, { search: word, ...params })).body.data.map((hit: { id: string }) => hit.id),
+      );
 
     expect(await ids({ start_date: "2031-03-10", end_date: "2031-03-10" })).toEqual(new Set([la, tokyo]));
     expect(await ids({ start_date: "2031-03-11", end_date: "2031-03-11" })).toEqual(new Set([kiritimati]));
@@ -109,7 +140,9 @@ describe("GET /events date filters use each event's own calendar date", () => {
     expect(await ids({ start_date: "2031-03-09", end_date: "2031-03-12" })).toEqual(new Set([la, tokyo, kiritimati]));
     expect(await ids({ end_date: "2031-03-09" })).toEqual(new Set());
     const hits = (await search(context.client, { search: word })).body.data;
-    expect(Object.fromEntries(hits.map((hit: { timeZone: string; localDate: string }) => [hit.timeZone, hit.localDate]))).toEqual({
+    expect(
+      Object.fromEntries(hits.map((hit: { timeZone: string; localDate: string }) => [hit.timeZone, hit.localDate])),
+    ).toEqual({
       "America/Los_Angeles": "2031-03-10",
       "Asia/Tokyo": "2031-03-10",
       "Pacific/Kiritimati": "2031-03-11",
@@ -118,13 +151,18 @@ describe("GET /events date filters use each event's own calendar date", () => {
 
   it("follows a PATCH that moves the event to another day and time zone", async () => {
     const word = token();
-    const id = await context.client.eventId({ name: `Moved ${word}`, timeZone: "Europe/Paris", startsAt: "2032-05-01T21:00:00+02:00" });
+    const id = await context.client.eventId({
+      name: `Moved ${word}`,
+      timeZone: "Europe/Paris",
+      startsAt: "2032-05-01T21:00:00+02:00",
+    });
     const patched = await context.client.request("PATCH", `/admin/events/${id}`, {
       headers: { Authorization: "Bearer test-admin-token" },
       body: { timeZone: "America/New_York", startsAt: "2032-05-01T23:30:00-04:00" },
     });
     expect(patched.status).toBe(200);
-    const on = async (day: string) => (await search(context.client, { search: word, start_date: day, end_date: day })).body.data.length;
+    const on = async (day: string) =>
+      (await search(context.client, { search: word, start_date: day, end_date: day })).body.data.length;
     expect(await on("2032-05-01")).toBe(1);
     expect(await on("2032-05-02")).toBe(0);
   });
@@ -138,7 +176,9 @@ describe("GET /events pages", () => {
     const events: GeneratedEvent[] = [];
     for (let i = 0; i < 240; i++) {
       const name = i % 3 === 0 ? `Tiebreak ${word}` : `Tiebreak ${word} Gala Night`;
-      events.push(catalogEvent({ name, venue: i % 2 === 0 ? `${word} Arena` : "Elsewhere", localStart: `${day} 20:00` }));
+      events.push(
+        catalogEvent({ name, venue: i % 2 === 0 ? `${word} Arena` : "Elsewhere", localStart: `${day} 20:00` }),
+      );
     }
     await insertGenerated(context.running.pool, events);
     const everyId = new Set(events.map((event) => event.id));
@@ -158,7 +198,9 @@ describe("GET /events pages", () => {
         fc.integer({ min: 0, max: 3 }),
         async (limit, mode, addedDuringPaging) => {
           const params: Record<string, string | number> =
-            mode === "listing" ? { start_date: day, end_date: day, limit } : { search: mode === "exact" ? word : typo, limit };
+            mode === "listing"
+              ? { start_date: day, end_date: day, limit }
+              : { search: mode === "exact" ? word : typo, limit };
           const pages: string[][] = [];
           let cursor: string | null = null;
           const added: GeneratedEvent[] = [];
@@ -170,7 +212,9 @@ describe("GET /events pages", () => {
             cursor = answer.body.nextCursor;
             if (pages.length === 1 && addedDuringPaging > 0) {
               // Events that appear mid-way must not shift the pages: nothing repeats, nothing is skipped.
-              const more = Array.from({ length: addedDuringPaging }, () => catalogEvent({ name: `Zzlate ${token()}`, localStart: `${day} 20:00` }));
+              const more = Array.from({ length: addedDuringPaging }, () =>
+                catalogEvent({ name: `Zzlate ${token()}`, localStart: `${day} 20:00` }),
+              );
               await insertGenerated(context.running.pool, more);
               added.push(...more);
             }
@@ -223,12 +267,20 @@ describe("GET /events with bad parameters", () => {
   it("refuses a cursor from another search", async () => {
     const word = token();
     const day = farDay();
-    await insertGenerated(context.running.pool, [1, 2, 3].map(() => catalogEvent({ name: `Cursor ${word}`, localStart: `${day} 20:00` })));
+    await insertGenerated(
+      context.running.pool,
+      [1, 2, 3].map(() => catalogEvent({ name: `Cursor ${word}`, localStart: `${day} 20:00` })),
+    );
     const first = await search(context.client, { search: word, limit: 1 });
     expect(first.body.nextCursor).toEqual(expect.any(String));
     const other = await search(context.client, { search: `${word} x`, limit: 1, cursor: first.body.nextCursor });
     expect(other.status).toBe(400);
-    const sameText = await search(context.client, { search: word, limit: 1, start_date: day, cursor: first.body.nextCursor });
+    const sameText = await search(context.client, {
+      search: word,
+      limit: 1,
+      start_date: day,
+      cursor: first.body.nextCursor,
+    });
     expect(sameText.status).toBe(400);
     const right = await search(context.client, { search: word, limit: 1, cursor: first.body.nextCursor });
     expect(right.status).toBe(200);
@@ -246,12 +298,21 @@ describe("GET /events cache and read replica", () => {
       expect((await search(client, { search: word })).body.data).toHaveLength(1);
       await insertGenerated(running.pool, [catalogEvent({ name: `Cached ${word}`, localStart: `${day} 21:00` })]);
       expect((await search(client, { search: word })).body.data).toHaveLength(1);
-      await waitFor(async () => (await search(client, { search: word })).body.data.length, (n) => n === 2, 10_000, 200);
+      await waitFor(
+        async () => (await search(client, { search: word })).body.data.length,
+        (n) => n === 2,
+        10_000,
+        200,
+      );
 
       // A burst of one new search: one backend call answers it, the rest wait for that call.
       const counts = async () => {
         const text = (await client.request("GET", "/metrics")).body as string;
-        const count = (cache: string) => Number(new RegExp(`onsale_search_seconds_count\\{backend="postgres",cache="${cache}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        const count = (cache: string) =>
+          Number(
+            new RegExp(`onsale_search_seconds_count\\{backend="postgres",cache="${cache}"\\} (\\d+)`).exec(text)?.[1] ??
+              0,
+          );
         return { miss: count("miss"), hitOrShared: count("hit") + count("shared") };
       };
       const before = await counts();

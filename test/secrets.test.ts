@@ -16,11 +16,18 @@ const SET = {
 
 describe("secrets at startup", () => {
   it("in production, refuses every secret unset, naming each", () => {
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/ADMIN_TOKEN.*STRIPE_SECRET_KEY.*STRIPE_WEBHOOK_SECRET.*POW_SECRET/s);
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(
+      /ADMIN_TOKEN.*STRIPE_SECRET_KEY.*STRIPE_WEBHOOK_SECRET.*POW_SECRET/s,
+    );
   });
 
   it("with a real provider, refuses a development default, naming only those left at it", () => {
-    const env = { ...SET, PAYMENT_PROVIDER: "stripe", STRIPE_WEBHOOK_SECRET: "whsec_mock_local_development_only", POW_SECRET: "dev-pow-secret" };
+    const env = {
+      ...SET,
+      PAYMENT_PROVIDER: "stripe",
+      STRIPE_WEBHOOK_SECRET: "whsec_mock_local_development_only",
+      POW_SECRET: "dev-pow-secret",
+    };
     let message = "";
     try {
       loadConfig(env);

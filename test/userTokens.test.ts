@@ -52,12 +52,36 @@ describe("signed identities (USER_TOKEN_SECRET)", () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "ann", iat: nowS })).toString("base64url")}.`;
     const refusals: [string, string | null, Record<string, unknown>, number, string][] = [
       ["missing", null, { userId: "ann" }, 401, "/problems/user-token-required"],
-      ["forged", await hs256({ sub: "ann" }, "another-secret-of-32-bytes-length!!"), { userId: "ann" }, 401, "/problems/user-token-invalid"],
-      ["expired", await hs256({ sub: "ann", iatS: nowS - 600, expS: nowS - 300 }), { userId: "ann" }, 401, "/problems/user-token-invalid"],
-      ["too old", await hs256({ sub: "ann", iatS: nowS - MAX_AGE_S - 30, expS: nowS + 3600 }), { userId: "ann" }, 401, "/problems/user-token-invalid"],
+      [
+        "forged",
+        await hs256({ sub: "ann" }, "another-secret-of-32-bytes-length!!"),
+        { userId: "ann" },
+        401,
+        "/problems/user-token-invalid",
+      ],
+      [
+        "expired",
+        await hs256({ sub: "ann", iatS: nowS - 600, expS: nowS - 300 }),
+        { userId: "ann" },
+        401,
+        "/problems/user-token-invalid",
+      ],
+      [
+        "too old",
+        await hs256({ sub: "ann", iatS: nowS - MAX_AGE_S - 30, expS: nowS + 3600 }),
+        { userId: "ann" },
+        401,
+        "/problems/user-token-invalid",
+      ],
       ["unsigned", unsigned, { userId: "ann" }, 401, "/problems/user-token-invalid"],
       ["no subject", await hs256({}), { userId: "ann" }, 401, "/problems/user-token-invalid"],
-      ["other event", await hs256({ sub: "ann", eventId: other }), { userId: "ann" }, 403, "/problems/user-token-mismatch"],
+      [
+        "other event",
+        await hs256({ sub: "ann", eventId: other }),
+        { userId: "ann" },
+        403,
+        "/problems/user-token-mismatch",
+      ],
       ["other user", await hs256({ sub: "ann" }), { userId: "bob" }, 403, "/problems/user-token-mismatch"],
     ];
     for (const [why, token, body, status, type] of refusals) {
@@ -75,9 +99,11 @@ describe("signed identities (USER_TOKEN_SECRET)", () => {
     const eventId = await ctx.client.eventId({ capacity: 40, maxPerUser: 2 });
     const token = await hs256({ sub: "one-person", eventId });
     const answers = [];
-    for (let i = 0; i < 20; i++) answers.push(await book(ctx.client, eventId, { userId: `bot-${i}`, quantity: 2 }, token));
+    for (let i = 0; i < 20; i++)
+      answers.push(await book(ctx.client, eventId, { userId: `bot-${i}`, quantity: 2 }, token));
     for (let i = 0; i < 20; i++) answers.push(await book(ctx.client, eventId, { quantity: 2 }, token));
-    for (let i = 0; i < 20; i++) answers.push(await book(ctx.client, eventId, { userId: `bot-${i}`, quantity: 2 }, null));
+    for (let i = 0; i < 20; i++)
+      answers.push(await book(ctx.client, eventId, { userId: `bot-${i}`, quantity: 2 }, null));
     const held = answers.filter((a) => a.status === 201).reduce((sum, a) => sum + a.body.quantity, 0);
     expect(held).toBe(2);
     const live = await ctx.client.request("GET", `/events/${eventId}`);
@@ -94,10 +120,18 @@ describe("signed identities (USER_TOKEN_JWKS_URL)", () => {
   beforeAll(async () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "site-1", alg: "ES256", use: "sig" };
-    jwks = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    jwks = createServer((_req, res) =>
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [jwk] })),
+    );
     await new Promise<void>((done) => jwks.listen(0, "127.0.0.1", () => done()));
     const url = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`;
-    sign = (sub) => new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "site-1" }).setSubject(sub).setIssuedAt().setExpirationTime("1m").sign(privateKey);
+    sign = (sub) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: "ES256", kid: "site-1" })
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime("1m")
+        .sign(privateKey);
     running = await startTestEngine({ USER_TOKEN_JWKS_URL: url });
     client = api(running);
   });

@@ -11,12 +11,18 @@ import { ADMIN_TOKEN, checkInvariant, completedEvent, sleep, useTestEngine } fro
 const ctx = useTestEngine({ HOLD_SECONDS: "1" });
 
 async function paymentRows(bookingId: string) {
-  const { rows } = await ctx.running.pool.query("SELECT provider_event_id, status FROM payments WHERE booking_id = $1 ORDER BY created_at", [bookingId]);
+  const { rows } = await ctx.running.pool.query(
+    "SELECT provider_event_id, status FROM payments WHERE booking_id = $1 ORDER BY created_at",
+    [bookingId],
+  );
   return rows;
 }
 
 /** A completed session that carries our booking only as the given fields, as a dashboard session or payment link does. */
-function sessionNaming(names: { client_reference_id?: string | null; metadata?: Record<string, string> }, amount: number) {
+function sessionNaming(
+  names: { client_reference_id?: string | null; metadata?: Record<string, string> },
+  amount: number,
+) {
   const event = completedEvent({ id: "", eventId: "" }, amount);
   Object.assign(event.data.object, { client_reference_id: null, metadata: {} }, names);
   return event;
@@ -40,7 +46,10 @@ describe("webhooks", () => {
     ]);
 
     await ctx.running.relay.pass();
-    const { rows } = await ctx.running.pool.query("SELECT count(*)::int AS n FROM bookings WHERE id = $1 AND status = 'paid'", [held.body.id]);
+    const { rows } = await ctx.running.pool.query(
+      "SELECT count(*)::int AS n FROM bookings WHERE id = $1 AND status = 'paid'",
+      [held.body.id],
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -52,7 +61,9 @@ describe("webhooks", () => {
     expect(forged.status).toBe(400);
     expect(forged.contentType).toBe("application/problem+json");
     expect(forged.body.type).toMatch(/invalid-signature$/);
-    const unsigned = await ctx.client.request("POST", "/webhooks/stripe", { body: completedEvent({ id: held.body.id, eventId }, 5000) });
+    const unsigned = await ctx.client.request("POST", "/webhooks/stripe", {
+      body: completedEvent({ id: held.body.id, eventId }, 5000),
+    });
     expect(unsigned.status).toBe(400);
     expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("held");
     expect(await ctx.running.engine.redis.xlen(logKey(eventId))).toBe(logLength);
@@ -62,7 +73,9 @@ describe("webhooks", () => {
   it("answers 404 problem+json for a provider this engine does not run, and records nothing", async () => {
     const eventId = await ctx.client.eventId();
     const held = await ctx.client.book(eventId, "elsewhere", 1);
-    const answer = await ctx.client.request("POST", "/webhooks/paypal", { body: completedEvent({ id: held.body.id, eventId }, 5000) });
+    const answer = await ctx.client.request("POST", "/webhooks/paypal", {
+      body: completedEvent({ id: held.body.id, eventId }, 5000),
+    });
     expect(answer.status).toBe(404);
     expect(answer.contentType).toBe("application/problem+json");
     expect(answer.body.type).toMatch(/not-found$/);
@@ -112,7 +125,10 @@ describe("webhooks", () => {
     expect(second.status).toBe(201);
     const late = await ctx.client.webhook(completedEvent({ id: first.body.id, eventId }, 10000));
     expect(late.body.outcome).toBe("over_limit");
-    expect((await ctx.client.get(first.body.id, first.body.token)).body).toMatchObject({ status: "refunded", reason: "late_payment_over_limit" });
+    expect((await ctx.client.get(first.body.id, first.body.token)).body).toMatchObject({
+      status: "refunded",
+      reason: "late_payment_over_limit",
+    });
     const onTime = await ctx.client.webhook(completedEvent({ id: second.body.id, eventId }, 10000));
     expect(onTime.body.outcome).toBe("paid");
     expect(await paymentRows(first.body.id)).toMatchObject([{ status: "refund_due" }]);
@@ -131,18 +147,31 @@ describe("webhooks", () => {
     await ctx.running.relay.pass();
     const byMetadata = await ctx.client.webhook(sessionNaming({ metadata: { bookingId: relayed.body.id } }, 10000));
     expect(byMetadata).toMatchObject({ status: 200, body: { outcome: "paid" } });
-    for (const held of [fresh, relayed]) expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("paid");
-    const { rows } = await ctx.running.pool.query("SELECT event_id, status FROM payments WHERE booking_id = ANY($1::uuid[])", [[fresh.body.id, relayed.body.id]]);
-    expect(rows).toEqual([{ event_id: eventId, status: "applied" }, { event_id: eventId, status: "applied" }]);
+    for (const held of [fresh, relayed])
+      expect((await ctx.client.get(held.body.id, held.body.token)).body.status).toBe("paid");
+    const { rows } = await ctx.running.pool.query(
+      "SELECT event_id, status FROM payments WHERE booking_id = ANY($1::uuid[])",
+      [[fresh.body.id, relayed.body.id]],
+    );
+    expect(rows).toEqual([
+      { event_id: eventId, status: "applied" },
+      { event_id: eventId, status: "applied" },
+    ]);
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 3, instock: 1 });
   });
 
   it("stores a payment that names no booking of ours as unmatched, counts it, and owes its refund", async () => {
-    const strangers = [sessionNaming({ client_reference_id: randomUUID() }, 700), sessionNaming({ metadata: { bookingId: "order-7" } }, 800)];
+    const strangers = [
+      sessionNaming({ client_reference_id: randomUUID() }, 700),
+      sessionNaming({ metadata: { bookingId: "order-7" } }, 800),
+    ];
     for (const event of strangers) {
       const answer = await ctx.client.webhook(event);
       expect(answer).toMatchObject({ status: 200, body: { outcome: "unmatched" } });
-      const { rows } = await ctx.running.pool.query("SELECT id, status, amount FROM payments WHERE provider_event_id = $1", [event.id]);
+      const { rows } = await ctx.running.pool.query(
+        "SELECT id, status, amount FROM payments WHERE provider_event_id = $1",
+        [event.id],
+      );
       expect(rows).toMatchObject([{ status: "unmatched", amount: event.data.object.amount_total }]);
       expect(await paymentToRefund(ctx.running.pool, rows[0].id)).toMatchObject({ owed: true });
     }
@@ -157,8 +186,15 @@ describe("webhooks", () => {
     const listed = await ctx.client.request("GET", "/admin/payments?status=unmatched&limit=5", { headers: admin });
     expect(listed.status).toBe(200);
     expect(listed.body.data[0]).toMatchObject({
-      providerEventId: stranger.id, provider: "stripe", status: "unmatched", type: "checkout.session.completed",
-      amountMinor: 900, currency: "eur", bookingId: stranger.data.object.client_reference_id, eventId: null, refundRef: null,
+      providerEventId: stranger.id,
+      provider: "stripe",
+      status: "unmatched",
+      type: "checkout.session.completed",
+      amountMinor: 900,
+      currency: "eur",
+      bookingId: stranger.data.object.client_reference_id,
+      eventId: null,
+      refundRef: null,
     });
     expect(listed.body.data.length).toBeLessThanOrEqual(5);
     expect(listed.body.data.every((row: { status: string }) => row.status === "unmatched")).toBe(true);
@@ -168,8 +204,17 @@ describe("webhooks", () => {
     expect((await ctx.client.request("GET", "/admin/payments?limit=0", { headers: admin })).status).toBe(400);
     expect((await ctx.client.request("GET", "/admin/payments")).status).toBe(401);
 
-    const env = { ...process.env, REDIS_URL: inject("redisUrl"), DATABASE_URL: inject("databaseUrl"), LOG_LEVEL: "silent" };
-    const { stdout } = await promisify(execFile)("npx", ["tsx", "bin/onsale.ts", "payments", "--status", "unmatched,refunded", "--limit", "3"], { env, timeout: 60_000 });
+    const env = {
+      ...process.env,
+      REDIS_URL: inject("redisUrl"),
+      DATABASE_URL: inject("databaseUrl"),
+      LOG_LEVEL: "silent",
+    };
+    const { stdout } = await promisify(execFile)(
+      "npx",
+      ["tsx", "bin/onsale.ts", "payments", "--status", "unmatched,refunded", "--limit", "3"],
+      { env, timeout: 60_000 },
+    );
     const lines = stdout.trim().split("\n");
     expect(lines[0]).toContain(`unmatched stripe/${stranger.id} checkout.session.completed €9.00`);
     expect(lines.length).toBeLessThanOrEqual(3);

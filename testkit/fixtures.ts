@@ -22,22 +22,40 @@ export function eventFields(fields: Record<string, unknown> = {}): Record<string
 }
 
 /** Creates an event through the admin API; returns its id, or throws with the answer. */
-export async function createEventOver(baseUrl: string, adminToken: string, fields: Record<string, unknown> = {}): Promise<string> {
+export async function createEventOver(
+  baseUrl: string,
+  adminToken: string,
+  fields: Record<string, unknown> = {},
+): Promise<string> {
   const response = await fetch(`${baseUrl}/admin/events`, {
     method: "POST",
     headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
     body: JSON.stringify(eventFields(fields)),
   });
   const body = (await response.json()) as { id?: string };
-  if (response.status !== 201 || body.id === undefined) throw new Error(`event not created: ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 201 || body.id === undefined)
+    throw new Error(`event not created: ${response.status} ${JSON.stringify(body)}`);
   return body.id;
 }
 
 /** A Redis-only event (never written to PostgreSQL, so no relay), for measurements. */
 export function scratchEvent(capacity: number): EventRecord {
   return {
-    id: uuidv7(), name: "bench scratch", venue: "bench", startsAt: new Date(Date.now() + 86_400_000), timeZone: "UTC",
-    capacity, price: 5000, currency: "eur", maxPerUser: 4, saleStartsAt: null, saleEndsAt: null, status: "on_sale", version: 1, powBits: 0, holdSeconds: 0,
+    id: uuidv7(),
+    name: "bench scratch",
+    venue: "bench",
+    startsAt: new Date(Date.now() + 86_400_000),
+    timeZone: "UTC",
+    capacity,
+    price: 5000,
+    currency: "eur",
+    maxPerUser: 4,
+    saleStartsAt: null,
+    saleEndsAt: null,
+    status: "on_sale",
+    version: 1,
+    powBits: 0,
+    holdSeconds: 0,
   };
 }
 
@@ -60,7 +78,13 @@ export async function dropEvent(redis: RedisClient, eventId: string): Promise<vo
   for (const prefix of prefixes) {
     let cursor = "0";
     do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[{}]/g, "\\$&")}*`, "COUNT", SCAN_COUNT);
+      const [next, batch] = await redis.scan(
+        cursor,
+        "MATCH",
+        `${prefix.replace(/[{}]/g, "\\$&")}*`,
+        "COUNT",
+        SCAN_COUNT,
+      );
       if (batch.length > 0) await redis.unlink(...batch);
       cursor = next;
     } while (cursor !== "0");

@@ -67,8 +67,10 @@ export class Proc {
       const start = Math.max(0, from - this.dropped);
       const index = this.kept.findIndex((line, i) => i >= start && pattern.test(line));
       if (index !== -1) return this.dropped + index;
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.tail()}`);
-      if (Date.now() > deadlineMs) throw new Error(`${this.name}: no line matching ${pattern} after ${timeoutMs} ms:\n${this.tail()}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.tail()}`);
+      if (Date.now() > deadlineMs)
+        throw new Error(`${this.name}: no line matching ${pattern} after ${timeoutMs} ms:\n${this.tail()}`);
       await sleep(WAIT_POLL_MS);
     }
   }
@@ -113,11 +115,17 @@ export interface StartOptions {
 
 /** Starts a process and waits until it logs `readyWhen`; killed if it does not in time. */
 export async function startProc(options: StartOptions): Promise<Proc> {
-  if ((options.command === undefined) === (options.script === undefined)) throw new Error(`${options.name}: give a command or a script`);
-  const [file, args] = options.script !== undefined
-    ? [process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.script, ...(options.args ?? [])]]
-    : [options.command!, options.args ?? []];
-  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+  if ((options.command === undefined) === (options.script === undefined))
+    throw new Error(`${options.name}: give a command or a script`);
+  const [file, args] =
+    options.script !== undefined
+      ? [process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.script, ...(options.args ?? [])]]
+      : [options.command!, options.args ?? []];
+  const child = spawn(file, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const proc = new Proc(options.name, child);
   try {
     await proc.waitForLine(options.readyWhen, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
@@ -129,8 +137,20 @@ export async function startProc(options: StartOptions): Promise<Proc> {
 }
 
 /** Starts `bin/onsale.ts <args>` (an engine role) and waits until it serves or works. */
-export function startRole(name: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Proc> {
-  return startProc({ name, script: "bin/onsale.ts", args, env, readyWhen: /engine started|HTTP processes serving/, nodeArgs });
+export function startRole(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<Proc> {
+  return startProc({
+    name,
+    script: "bin/onsale.ts",
+    args,
+    env,
+    readyWhen: /engine started|HTTP processes serving/,
+    nodeArgs,
+  });
 }
 
 export async function stopAll(procs: Proc[]): Promise<void> {

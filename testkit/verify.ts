@@ -23,7 +23,13 @@ export interface Invariants {
 }
 
 /** Waits until the relay has written the whole log of the event; progress is 0..1 by log time. */
-export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: string, timeoutMs: number, onProgress?: (fraction: number) => void): Promise<void> {
+export async function waitForRelay(
+  pool: Pool,
+  redis: RedisClient,
+  eventId: string,
+  timeoutMs: number,
+  onProgress?: (fraction: number) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const last = (await lastLogId(redis, eventId)) ?? "0-0";
   const first = (await redis.xrange(logKey(eventId), "-", "+", "COUNT", 1))[0]?.[0] ?? "0-0";
@@ -33,14 +39,19 @@ export async function waitForRelay(pool: Pool, redis: RedisClient, eventId: stri
     if (compareStreamIds(at, last) >= 0) return;
     const spanMs = msOf(last) - msOf(first);
     onProgress?.(spanMs > 0 ? Math.max(0, (msOf(at) - msOf(first)) / spanMs) : 0);
-    if (Date.now() > deadline) throw new Error(`relay still behind after ${timeoutMs} ms: at ${at}, log ends at ${last}`);
+    if (Date.now() > deadline)
+      throw new Error(`relay still behind after ${timeoutMs} ms: at ${at}, log ends at ${last}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
-
 /** Checks an on-sale; `logFcfsViolations` are those the mix found while reading the log. */
-export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, logFcfsViolations: number): Promise<Invariants> {
+export async function verifyOnSale(
+  engine: Engine,
+  pool: Pool,
+  eventId: string,
+  logFcfsViolations: number,
+): Promise<Invariants> {
   const problems: string[] = [];
   // Counted from the bookings; the counters may disagree (the audit says so).
   const audit = await auditEvent(engine, eventId);
@@ -61,7 +72,8 @@ export async function verifyOnSale(engine: Engine, pool: Pool, eventId: string, 
   if (duplicateRows > 0) problems.push(`${duplicateRows} paid rows in PostgreSQL too many`);
 
   const fcfsViolations = (await holdOrderViolations(pool, eventId)) + logFcfsViolations + audit.orderProblems.length;
-  if (fcfsViolations > 0) problems.push(`${fcfsViolations} holds granted out of arrival order`, ...audit.orderProblems.slice(0, 20));
+  if (fcfsViolations > 0)
+    problems.push(`${fcfsViolations} holds granted out of arrival order`, ...audit.orderProblems.slice(0, 20));
   if (oversold > 0) problems.push(`${oversold} tickets oversold`);
 
   const postgres = await bookingCountsByStatus(pool, eventId);

@@ -50,5 +50,7 @@ export function checkoutCompleted(paid: PaidSession): WebhookEvent {
 
 /** The Stripe-Signature header of a payload, signed with the endpoint's secret. */
 export function stripeSignature(payload: string, secret: string, timestampS?: number): string {
-  return signer.webhooks.generateTestHeaderString(timestampS === undefined ? { payload, secret } : { payload, secret, timestamp: timestampS });
+  return signer.webhooks.generateTestHeaderString(
+    timestampS === undefined ? { payload, secret } : { payload, secret, timestamp: timestampS },
+  );
 }

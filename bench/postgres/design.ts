@@ -26,7 +26,12 @@ const sql = {
 export function bookingFields(body: Buffer): { eventId: string; userId: string; quantity: number } {
   const fields = new Fields(parseJsonObject(body));
   const userId = fields.string("userId", { required: true, maxChars: 128 });
-  const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id" });
+  const eventId = fields.string("eventId", {
+    required: true,
+    maxChars: 36,
+    pattern: /^[0-9a-f-]{36}$/,
+    patternHint: "must be an event id",
+  });
   const quantity = fields.integer("quantity", { required: true, min: 1, max: 10 });
   fields.done();
   return { eventId: eventId!, userId: userId!, quantity: quantity! };
@@ -53,7 +58,10 @@ export async function prepareDesign(databaseUrl: string, tickets: number): Promi
 }
 
 /** No oversell in the design either: booked + instock == capacity. */
-export async function checkDesign(databaseUrl: string, eventId: string): Promise<{ ok: boolean; capacity: number; instock: number; held: number }> {
+export async function checkDesign(
+  databaseUrl: string,
+  eventId: string,
+): Promise<{ ok: boolean; capacity: number; instock: number; held: number }> {
   const pool = createPool(databaseUrl, 1);
   try {
     const { rows } = await pool.query<{ capacity: number; instock: number; held: number }>(sql.tally, [eventId]);
@@ -78,8 +86,16 @@ export function designRoutes(pool: Pool, holdSeconds: number): RouteSpec[] {
         return inTransaction(pool, async (client) => {
           const taken = await client.query(sql.takeStock, [eventId, quantity]);
           if (taken.rowCount === 0) throw new EngineError("SOLD_OUT", "");
-          const { rows } = await client.query<{ id: string; expires_at: Date }>(sql.insertBooking, [eventId, userId, quantity, holdSeconds]);
-          return { status: 201, json: { id: String(rows[0]!.id), status: "held", quantity, expiresAt: rows[0]!.expires_at.toISOString() } };
+          const { rows } = await client.query<{ id: string; expires_at: Date }>(sql.insertBooking, [
+            eventId,
+            userId,
+            quantity,
+            holdSeconds,
+          ]);
+          return {
+            status: 201,
+            json: { id: String(rows[0]!.id), status: "held", quantity, expiresAt: rows[0]!.expires_at.toISOString() },
+          };
         });
       },
     },

@@ -83,10 +83,20 @@ export async function prepareRival(databaseUrl: string, tickets: number, lineMax
 }
 
 /** No oversell, no line longer than its room: held + instock == capacity, waiting <= lineMax. */
-export async function checkRival(databaseUrl: string, eventId: string, rival: Rival): Promise<{ ok: boolean; capacity: number; instock: number; held: number; waiting: number }> {
+export async function checkRival(
+  databaseUrl: string,
+  eventId: string,
+  rival: Rival,
+): Promise<{ ok: boolean; capacity: number; instock: number; held: number; waiting: number }> {
   const pool = createPool(databaseUrl, 1);
   try {
-    const { rows } = await pool.query<{ capacity: number; instock: number; held: number; waiting: number; line_max: number }>(sql.tally, [eventId, rival === "sharded"]);
+    const { rows } = await pool.query<{
+      capacity: number;
+      instock: number;
+      held: number;
+      waiting: number;
+      line_max: number;
+    }>(sql.tally, [eventId, rival === "sharded"]);
     const { line_max: lineMax, ...row } = rows[0]!;
     return { ok: row.instock >= 0 && row.instock + row.held === row.capacity && row.waiting <= lineMax, ...row };
   } finally {
@@ -97,7 +107,10 @@ export async function checkRival(databaseUrl: string, eventId: string, rival: Ri
 /** A pool whose sessions commit with the durability asked for. */
 export function rivalPool(databaseUrl: string, size: number, synchronousCommit: "on" | "off"): Pool {
   const pool = createPool(databaseUrl, size);
-  pool.on("connect", (client) => void client.query(`SET synchronous_commit = ${synchronousCommit === "on" ? "on" : "off"}`));
+  pool.on(
+    "connect",
+    (client) => void client.query(`SET synchronous_commit = ${synchronousCommit === "on" ? "on" : "off"}`),
+  );
   return pool;
 }
 
@@ -110,17 +123,30 @@ interface Answer {
 
 function reply(answer: Answer | undefined, quantity: number, lineMax: number): Reply {
   if (answer === undefined) throw new EngineError("LINE_FULL", String(lineMax));
-  if (answer.status === "held") return { status: 201, json: { id: String(answer.id), status: "held", quantity, expiresAt: answer.expiresAt.toISOString() } };
+  if (answer.status === "held")
+    return {
+      status: 201,
+      json: { id: String(answer.id), status: "held", quantity, expiresAt: answer.expiresAt.toISOString() },
+    };
   return { status: 202, json: { id: String(answer.id), status: "waiting", quantity, position: answer.position } };
 }
 
 /** Holds in arrival order for one event: one batch in flight, decided in memory, one statement each. */
 class EventWriter {
-  private readonly queue: { userId: string; quantity: number; resolve: (a: Answer | undefined) => void; reject: (e: Error) => void }[] = [];
+  private readonly queue: {
+    userId: string;
+    quantity: number;
+    resolve: (a: Answer | undefined) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   private state: { instock: number; lineLength: number; lineMax: number } | null = null;
   private busy = false;
 
-  constructor(private readonly pool: Pool, private readonly eventId: string, private readonly holdSeconds: number) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly eventId: string,
+    private readonly holdSeconds: number,
+  ) {}
 
   submit(userId: string, quantity: number): Promise<Answer | undefined> {
     return new Promise((resolve, reject) => {
@@ -135,7 +161,7 @@ class EventWriter {
       const batch = this.queue.splice(0, BATCH_MAX);
       try {
         const answers = await this.write(batch);
-        batch.forEach((request, i) => request.resolve(answers[i]));
+        for (const [i, request] of batch.entries()) request.resolve(answers[i]);
       } catch (error) {
         this.state = null; // read again: the batch did not commit
         for (const request of batch) request.reject(error as Error);
@@ -146,7 +172,10 @@ class EventWriter {
 
   private async write(batch: { userId: string; quantity: number }[]): Promise<(Answer | undefined)[]> {
     if (this.state === null) {
-      const { rows } = await this.pool.query<{ instock: number; line_length: number; line_max: number }>(sql.readEvent, [this.eventId]);
+      const { rows } = await this.pool.query<{ instock: number; line_length: number; line_max: number }>(
+        sql.readEvent,
+        [this.eventId],
+      );
       this.state = { instock: rows[0]!.instock, lineLength: rows[0]!.line_length, lineMax: rows[0]!.line_max };
     }
     const next = { ...this.state };
@@ -162,14 +191,22 @@ class EventWriter {
     const kept = batch.flatMap((request, i) => (decided[i] ? [{ ...request, ...decided[i] }] : []));
     const taken = this.state.instock - next.instock;
     const { rows } = await this.pool.query<{ id: string; user_id: string }>(sql.writeBatch, [
-      this.eventId, taken, next.lineLength - this.state.lineLength,
-      kept.map((b) => b.userId), kept.map((b) => b.quantity), kept.map((b) => b.status), kept.map((b) => b.position), this.holdSeconds,
+      this.eventId,
+      taken,
+      next.lineLength - this.state.lineLength,
+      kept.map((b) => b.userId),
+      kept.map((b) => b.quantity),
+      kept.map((b) => b.status),
+      kept.map((b) => b.position),
+      this.holdSeconds,
     ]);
     if (rows.length !== kept.length) throw new Error(`writer batch wrote ${rows.length} of ${kept.length} bookings`);
     this.state = next;
     const ids = new Map(rows.map((row) => [row.user_id, row.id]));
     const expiresAt = new Date(Date.now() + this.holdSeconds * 1000);
-    return batch.map((request, i) => (decided[i] ? { id: ids.get(request.userId)!, ...decided[i]!, expiresAt } : undefined));
+    return batch.map((request, i) =>
+      decided[i] ? { id: ids.get(request.userId)!, ...decided[i]!, expiresAt } : undefined,
+    );
   }
 }
 
@@ -179,12 +216,19 @@ export function rivalRoutes(rival: Rival, pool: Pool, holdSeconds: number, lineM
   const answer = async (eventId: string, userId: string, quantity: number): Promise<Answer | undefined> => {
     if (rival === "writer") {
       let writer = writers.get(eventId);
-      if (writer === undefined) writers.set(eventId, (writer = new EventWriter(pool, eventId, holdSeconds)));
+      if (writer === undefined) {
+        writer = new EventWriter(pool, eventId, holdSeconds);
+        writers.set(eventId, writer);
+      }
       return writer.submit(userId, quantity);
     }
     turn = (turn + 1) % SHARDS;
     const params = [eventId, userId, quantity, holdSeconds, lineMax, ...(rival === "sharded" ? [turn] : [])];
-    const { rows } = await pool.query<{ id: string; status: "held" | "waiting"; position: number; expires_at: Date }>({ name: rival, text: sql[rival], values: params });
+    const { rows } = await pool.query<{ id: string; status: "held" | "waiting"; position: number; expires_at: Date }>({
+      name: rival,
+      text: sql[rival],
+      values: params,
+    });
     const row = rows[0];
     return row && { id: row.id, status: row.status, position: row.position, expiresAt: row.expires_at };
   };

@@ -14,7 +14,11 @@ const PROVIDERS: Record<PaymentProviderName, (config: PaymentSettings) => Paymen
     createStripeProvider({
       secretKey: config.stripe.secretKey,
       webhookSecret: config.mock.webhookSecret,
-      endpoint: { host: config.mock.host === "0.0.0.0" ? "127.0.0.1" : config.mock.host, port: config.mock.port, protocol: "http" },
+      endpoint: {
+        host: config.mock.host === "0.0.0.0" ? "127.0.0.1" : config.mock.host,
+        port: config.mock.port,
+        protocol: "http",
+      },
     }),
 };
 

@@ -1,7 +1,13 @@
 import Stripe from "stripe";
 import { isUuid } from "../ids.js";
 import { minorDigits } from "../money.js";
-import { WebhookRejected, type CheckoutRequest, type PaymentFact, type PaymentFactKind, type PaymentProvider } from "./provider.js";
+import {
+  WebhookRejected,
+  type CheckoutRequest,
+  type PaymentFact,
+  type PaymentFactKind,
+  type PaymentProvider,
+} from "./provider.js";
 
 // The Stripe adapter: Checkout Sessions, refunds and signed webhooks through the `stripe`
 // SDK. With an endpoint it talks to the mock gateway (gateway/) instead of Stripe, so tests
@@ -24,7 +30,24 @@ const WEBHOOK_TOLERANCE_S = 300;
 
 // Stripe counts most currencies in hundredths; these it counts whole, these in thousandths
 // (charged in tens). ISK, whole in ISO 4217, it counts in hundredths.
-const STRIPE_ZERO_DECIMAL = new Set(["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
+const STRIPE_ZERO_DECIMAL = new Set([
+  "BIF",
+  "CLP",
+  "DJF",
+  "GNF",
+  "JPY",
+  "KMF",
+  "KRW",
+  "MGA",
+  "PYG",
+  "RWF",
+  "UGX",
+  "VND",
+  "VUV",
+  "XAF",
+  "XOF",
+  "XPF",
+]);
 const STRIPE_THREE_DECIMAL = new Set(["BHD", "JOD", "KWD", "OMR", "TND"]);
 
 /** Powers of ten between Stripe's unit of a currency and its ISO 4217 minor unit. */
@@ -38,7 +61,8 @@ function stripeShift(currency: string): number {
 export function toStripeAmount(amountMinor: number, currency: string): number {
   const shift = stripeShift(currency);
   const divisor = 10 ** Math.max(0, -shift);
-  if (amountMinor % divisor !== 0) throw new RangeError(`${amountMinor} ${currency} minor units is no whole amount in Stripe's units`);
+  if (amountMinor % divisor !== 0)
+    throw new RangeError(`${amountMinor} ${currency} minor units is no whole amount in Stripe's units`);
   const amount = (amountMinor / divisor) * 10 ** Math.max(0, shift);
   if (STRIPE_THREE_DECIMAL.has(currency.toUpperCase()) && amount % 10 !== 0) {
     throw new RangeError(`Stripe charges ${currency.toUpperCase()} in multiples of 10 minor units, not ${amount}`);
@@ -85,24 +109,38 @@ function stripeFactOf(event: Stripe.Event): PaymentFact | null {
       if (kind === "succeeded" && session.payment_status !== "paid") kind = "pending";
       const currency = (session.currency ?? "").toLowerCase();
       return {
-        ...base, ...bookingOf(session.metadata, session.client_reference_id), kind,
-        amountMinor: fromStripeAmount(session.amount_total ?? 0, currency), currency,
-        paymentRef: idOf(session.payment_intent), checkoutRef: session.id,
+        ...base,
+        ...bookingOf(session.metadata, session.client_reference_id),
+        kind,
+        amountMinor: fromStripeAmount(session.amount_total ?? 0, currency),
+        currency,
+        paymentRef: idOf(session.payment_intent),
+        checkoutRef: session.id,
       };
     }
     case "payment_intent.payment_failed": {
       const intent = event.data.object;
       return {
-        ...base, ...bookingOf(intent.metadata), kind: "declined", amountMinor: fromStripeAmount(intent.amount, intent.currency),
-        currency: intent.currency.toLowerCase(), paymentRef: intent.id, checkoutRef: intent.id,
+        ...base,
+        ...bookingOf(intent.metadata),
+        kind: "declined",
+        amountMinor: fromStripeAmount(intent.amount, intent.currency),
+        currency: intent.currency.toLowerCase(),
+        paymentRef: intent.id,
+        checkoutRef: intent.id,
       };
     }
     case "charge.refunded": {
       const charge = event.data.object;
       const intent = idOf(charge.payment_intent);
       return {
-        ...base, ...bookingOf(charge.metadata), kind: "refunded", amountMinor: fromStripeAmount(charge.amount_refunded, charge.currency),
-        currency: charge.currency.toLowerCase(), paymentRef: intent, checkoutRef: intent ?? charge.id,
+        ...base,
+        ...bookingOf(charge.metadata),
+        kind: "refunded",
+        amountMinor: fromStripeAmount(charge.amount_refunded, charge.currency),
+        currency: charge.currency.toLowerCase(),
+        paymentRef: intent,
+        checkoutRef: intent ?? charge.id,
       };
     }
     default:
@@ -148,7 +186,9 @@ function verifiedEvent(stripe: Stripe, rawBody: Buffer, header: string, secret: 
   }
   const signedAtS = Number(/(?:^|,)t=(\d+)/.exec(header)?.[1]);
   if (!(signedAtS <= Date.now() / 1000 + WEBHOOK_TOLERANCE_S)) {
-    throw new WebhookRejected(`Timestamp ${signedAtS} is in the future, beyond the tolerance of ${WEBHOOK_TOLERANCE_S} s`);
+    throw new WebhookRejected(
+      `Timestamp ${signedAtS} is in the future, beyond the tolerance of ${WEBHOOK_TOLERANCE_S} s`,
+    );
   }
   return event;
 }
@@ -186,7 +226,8 @@ export function createStripeProvider(options: StripeOptions): PaymentProvider {
         return { id: refund.id, status: refund.status ?? "pending" };
       } catch (error) {
         // Refunded before under an idempotency key that has since expired (Stripe keeps them 24 h).
-        if (isInvalidRequest(error) && error.code === "charge_already_refunded") return { id: "already_refunded", status: "succeeded" };
+        if (isInvalidRequest(error) && error.code === "charge_already_refunded")
+          return { id: "already_refunded", status: "succeeded" };
         throw error;
       }
     },

@@ -7,6 +7,7 @@ import { bookingView } from "../bookingView.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
 import type { HttpDeps } from "../deps.js";
+import type { Limits } from "../../engine/config.js";
 import { USER_ID, UserTokens } from "../userTokens.js";
 import { Fields, parseJsonObject } from "../validate.js";
 
@@ -14,7 +15,45 @@ import { Fields, parseJsonObject } from "../validate.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
-export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
+/** A POST /bookings body and its Idempotency-Key, checked; 422 listing every problem. */
+function readBookingRequest(body: Buffer, idempotencyKey: string, limits: Limits, tokenNamesUser: boolean) {
+  const fields = new Fields(parseJsonObject(body));
+  const givenUserId = fields.string("userId", {
+    required: !tokenNamesUser,
+    maxChars: limits.userIdChars,
+    pattern: USER_ID,
+    patternHint: "may hold letters, digits and . _ @ + | -",
+  });
+  const eventId = fields.string("eventId", {
+    required: true,
+    maxChars: 36,
+    pattern: /^[0-9a-f-]{36}$/,
+    patternHint: "must be an event id (a lower-case UUID)",
+  });
+  const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
+  const email = fields.email("email", { required: false, maxChars: limits.emailChars });
+  const powChallenge = fields.string("powChallenge", { required: false, maxChars: 256 });
+  const powSolution = fields.string("powSolution", { required: false, maxChars: POW_SOLUTION_CHARS });
+  fields.check(
+    idempotencyKey.length <= limits.idempotencyKeyChars &&
+      (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)),
+    "Idempotency-Key",
+    `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`,
+  );
+  fields.done();
+  return {
+    givenUserId,
+    eventId: eventId!,
+    quantity: quantity!,
+    email: email ?? "",
+    powChallenge: powChallenge ?? "",
+    powSolution: powSolution ?? "",
+    idempotencyKey,
+  };
+}
+
+/** POST /bookings: one hold script call, after the body, the person and the anti-bot gate are checked. */
+function createBookingRoute(deps: HttpDeps): RouteSpec {
   const { config, engine, readPool } = deps;
   const { limits } = config;
   const admission = new Admission(engine.redis, config.antiBot);
@@ -24,8 +63,10 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
   const personOf = async (authorization: string, eventId: string, given: string | undefined): Promise<string> => {
     if (!userTokens.required) return given!;
     const identity = await userTokens.identify(authorization);
-    if (identity.eventId !== null && identity.eventId !== eventId) throw problems.userTokenMismatch("The token is for another event.");
-    if (given !== undefined && given !== identity.userId) throw problems.userTokenMismatch("userId differs from the person the token names.");
+    if (identity.eventId !== null && identity.eventId !== eventId)
+      throw problems.userTokenMismatch("The token is for another event.");
+    if (given !== undefined && given !== identity.userId)
+      throw problems.userTokenMismatch("userId differs from the person the token names.");
     return identity.userId;
   };
 
@@ -35,47 +76,62 @@ export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
    * sent by the thousand cost no PostgreSQL query.
    */
   const explainMissing = async (error: unknown, eventId: string): Promise<never> => {
-    if (!(error instanceof EngineError) || error.code !== "EVENT_NOT_FOUND" || (await engine.redis.scard(liveEventsKey)) > 0) throw error;
+    if (
+      !(error instanceof EngineError) ||
+      error.code !== "EVENT_NOT_FOUND" ||
+      (await engine.redis.scard(liveEventsKey)) > 0
+    )
+      throw error;
     if ((await selectEvent(readPool, eventId))?.status === "on_sale") throw problems.inventoryNotLoaded();
     throw error;
   };
-  return [
-    {
-      method: "post",
-      pattern: "/bookings",
-      name: "bookings.create",
-      auth: "none",
-      headers: ["idempotency-key", "content-type", "authorization"],
-      clientIp: { trustProxy: config.antiBot.trustProxy },
-      bodyLimit: limits.bodyBytes,
-      async handler({ body, headers, clientIp }): Promise<Reply> {
-        if (!headers["content-type"]!.startsWith("application/json")) throw problems.unsupportedMediaType("application/json");
-        const fields = new Fields(parseJsonObject(body));
-        const givenUserId = fields.string("userId", { required: !userTokens.required, maxChars: limits.userIdChars, pattern: USER_ID, patternHint: "may hold letters, digits and . _ @ + | -" });
-        const eventId = fields.string("eventId", { required: true, maxChars: 36, pattern: /^[0-9a-f-]{36}$/, patternHint: "must be an event id (a lower-case UUID)" });
-        const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
-        const email = fields.email("email", { required: false, maxChars: limits.emailChars });
-        const powChallenge = fields.string("powChallenge", { required: false, maxChars: 256 });
-        const powSolution = fields.string("powSolution", { required: false, maxChars: POW_SOLUTION_CHARS });
-        const idempotencyKey = headers["idempotency-key"]!;
-        fields.check(idempotencyKey.length <= limits.idempotencyKeyChars && (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)), "Idempotency-Key", `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`);
-        fields.done();
-        const userId = await personOf(headers.authorization!, eventId!, givenUserId);
-        const nowMs = Date.now();
-        const gate = admission.gateOf({ eventId: eventId!, clientIp, powChallenge: powChallenge ?? "", powSolution: powSolution ?? "" }, nowMs);
-        const booking = await engine
-          .hold(
-            // A verified token proves the person, so a 409 may name their open booking.
-            { eventId: eventId!, userId, quantity: quantity!, email: email ?? "", idempotencyKey, gate, identityVerified: userTokens.required },
-            nowMs,
-          )
-          .catch((error: unknown) => explainMissing(error, eventId!));
-        const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
-        const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
-        if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
-        return { status: booking.status === "waiting" ? 202 : 201, json: view, headers: headersOut };
-      },
+  return {
+    method: "post",
+    pattern: "/bookings",
+    name: "bookings.create",
+    auth: "none",
+    headers: ["idempotency-key", "content-type", "authorization"],
+    clientIp: { trustProxy: config.antiBot.trustProxy },
+    bodyLimit: limits.bodyBytes,
+    async handler({ body, headers, clientIp }): Promise<Reply> {
+      if (!headers["content-type"]!.startsWith("application/json"))
+        throw problems.unsupportedMediaType("application/json");
+      const { givenUserId, eventId, quantity, email, powChallenge, powSolution, idempotencyKey } = readBookingRequest(
+        body,
+        headers["idempotency-key"]!,
+        limits,
+        userTokens.required,
+      );
+      const userId = await personOf(headers.authorization!, eventId, givenUserId);
+      const nowMs = Date.now();
+      const gate = admission.gateOf({ eventId: eventId, clientIp, powChallenge, powSolution }, nowMs);
+      const booking = await engine
+        .hold(
+          // A verified token proves the person, so a 409 may name their open booking.
+          {
+            eventId: eventId,
+            userId,
+            quantity,
+            email,
+            idempotencyKey,
+            gate,
+            identityVerified: userTokens.required,
+          },
+          nowMs,
+        )
+        .catch((error: unknown) => explainMissing(error, eventId));
+      const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
+      const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
+      if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
+      return { status: booking.status === "waiting" ? 202 : 201, json: view, headers: headersOut };
     },
+  };
+}
+
+export function bookingRoutes(deps: HttpDeps): RouteSpec[] {
+  const { config, engine } = deps;
+  return [
+    createBookingRoute(deps),
     {
       method: "get",
       pattern: "/bookings/:id",

@@ -22,7 +22,12 @@ export function challengeRoutes(deps: HttpDeps): RouteSpec[] {
         if (challenge === null) throw new EngineError("EVENT_NOT_FOUND", "");
         return {
           status: 200,
-          json: { challenge: challenge.challenge, difficultyBits: challenge.bits, expiresAt: new Date(challenge.expiresAtMs).toISOString(), algorithm: "sha256-leading-zero-bits" },
+          json: {
+            challenge: challenge.challenge,
+            difficultyBits: challenge.bits,
+            expiresAt: new Date(challenge.expiresAtMs).toISOString(),
+            algorithm: "sha256-leading-zero-bits",
+          },
           headers: { "Cache-Control": "no-store" },
         };
       },

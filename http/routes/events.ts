@@ -35,7 +35,8 @@ function eventView(event: EventRecord, live: LiveEvent | null): Record<string, u
 /** The event as Redis holds it, when every display field is cached there. */
 function liveView(eventId: string, live: LiveEvent): Record<string, unknown> | null {
   const f = live.fields;
-  if (f.name === undefined || f.venue === undefined || f.starts_at === undefined || f.time_zone === undefined) return null;
+  if (f.name === undefined || f.venue === undefined || f.starts_at === undefined || f.time_zone === undefined)
+    return null;
   const instant = (ms: string | undefined) => (ms && ms !== "0" ? new Date(Number(ms)).toISOString() : null);
   return {
     id: eventId,
@@ -79,8 +80,14 @@ function readNewEvent(body: Buffer, limits: Limits): Omit<NewEvent, "id"> {
   const fields = new Fields(parseJsonObject(body));
   const e = readEventFields(fields, true, limits);
   const price = fields.integer("price", { required: true, min: 0, max: limits.priceMax });
-  const currency = fields.string("currency", { required: true, maxChars: 3, pattern: CURRENCY, patternHint: "must be a three-letter ISO 4217 code" });
-  if (e.saleStartsAt && e.saleEndsAt) fields.check(e.saleEndsAt > e.saleStartsAt, "saleEndsAt", "must be after saleStartsAt");
+  const currency = fields.string("currency", {
+    required: true,
+    maxChars: 3,
+    pattern: CURRENCY,
+    patternHint: "must be a three-letter ISO 4217 code",
+  });
+  if (e.saleStartsAt && e.saleEndsAt)
+    fields.check(e.saleEndsAt > e.saleStartsAt, "saleEndsAt", "must be after saleStartsAt");
   fields.done();
   return {
     name: e.name!,

@@ -19,7 +19,10 @@ export function healthRoutes(deps: HttpDeps): RouteSpec[] {
       name: "healthz",
       auth: "none",
       async handler(): Promise<Reply> {
-        const [redis, postgres] = await Promise.all([probe(() => engine.redis.ping()), probe(() => pool.query("SELECT 1"))]);
+        const [redis, postgres] = await Promise.all([
+          probe(() => engine.redis.ping()),
+          probe(() => pool.query("SELECT 1")),
+        ]);
         const ok = redis === "ok" && postgres === "ok";
         return { status: ok ? 200 : 503, json: { status: ok ? "ok" : "degraded", redis, postgres } };
       },

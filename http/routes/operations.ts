@@ -17,7 +17,8 @@ import { problems } from "../problems.js";
 /** A dead letter's id from ?id=, or null for all of them. */
 function deadLetterIdParam(raw: string | null): number | null {
   if (raw === null) return null;
-  if (!/^[1-9]\d{0,15}$/.test(raw)) throw problems.invalidQuery([{ field: "id", reason: "a dead letter id (a positive integer)" }]);
+  if (!/^[1-9]\d{0,15}$/.test(raw))
+    throw problems.invalidQuery([{ field: "id", reason: "a dead letter id (a positive integer)" }]);
   return Number(raw);
 }
 
@@ -27,7 +28,11 @@ export function operationRoutes(deps: HttpDeps): RouteSpec[] {
   const deadLetters = new DeadLetters({ pool, redis: engine.redis, config, boss, log });
 
   /** An admin route on one event that PostgreSQL has (404 otherwise). */
-  const onEvent = (method: RouteSpec["method"], name: string, act: (eventId: string) => Promise<object>): RouteSpec => ({
+  const onEvent = (
+    method: RouteSpec["method"],
+    name: string,
+    act: (eventId: string) => Promise<object>,
+  ): RouteSpec => ({
     method,
     pattern: "/admin/events/:id/cache",
     name,
@@ -61,7 +66,10 @@ export function operationRoutes(deps: HttpDeps): RouteSpec[] {
       async handler({ query }): Promise<Reply> {
         const repair = query.get("repair") === "1";
         const results = await ops.reconcileAll(await ops.targets(null), repair);
-        return { status: 200, json: { repair, data: results.filter((r) => r.drift.length > 0), checked: results.length } };
+        return {
+          status: 200,
+          json: { repair, data: results.filter((r) => r.drift.length > 0), checked: results.length },
+        };
       },
     },
     {

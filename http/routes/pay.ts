@@ -12,7 +12,10 @@ import { recordCheckout, wasDeclined } from "../../sql/payments.js";
 export function payRoutes(deps: HttpDeps): RouteSpec[] {
   const { engine, provider, config, pool } = deps;
 
-  const notFound: Reply = { status: 404, html: page("Booking not found", "<p>This payment link does not name a booking.</p>") };
+  const notFound: Reply = {
+    status: 404,
+    html: page("Booking not found", "<p>This payment link does not name a booking.</p>"),
+  };
 
   return [
     {
@@ -25,7 +28,13 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
       async handler({ booking }): Promise<Reply> {
         if (booking === null) return notFound;
         if (booking.status !== "held" || booking.expiresAtMs <= Date.now()) {
-          return { status: 409, html: page("Nothing to pay", `<p>This booking is ${escapeHtml(booking.status === "held" ? "expired" : booking.status)}.</p>`) };
+          return {
+            status: 409,
+            html: page(
+              "Nothing to pay",
+              `<p>This booking is ${escapeHtml(booking.status === "held" ? "expired" : booking.status)}.</p>`,
+            ),
+          };
         }
         const live = await engine.liveEvent(booking.eventId);
         const back = `${config.http.publicUrl}/pay/${booking.id}/return?token=${encodeURIComponent(booking.token)}`;
@@ -42,7 +51,12 @@ export function payRoutes(deps: HttpDeps): RouteSpec[] {
           cancelUrl: `${back}&cancelled=1`,
         });
         // Remembered so the work role can close the session once the hold is over.
-        await recordCheckout(pool, { id: checkout.id, bookingId: booking.id, eventId: booking.eventId, holdExpiresAtMs: booking.expiresAtMs });
+        await recordCheckout(pool, {
+          id: checkout.id,
+          bookingId: booking.id,
+          eventId: booking.eventId,
+          holdExpiresAtMs: booking.expiresAtMs,
+        });
         return { status: 303, headers: { Location: checkout.url, "Referrer-Policy": "no-referrer" } };
       },
     },

@@ -1,4 +1,9 @@
-import { OPERATOR_PAYMENTS_MAX, operatorStatuses, OPERATOR_PAYMENT_STATUSES, paymentsForOperators } from "../../sql/payments.js";
+import {
+  OPERATOR_PAYMENTS_MAX,
+  operatorStatuses,
+  OPERATOR_PAYMENT_STATUSES,
+  paymentsForOperators,
+} from "../../sql/payments.js";
 import type { Reply, RouteSpec } from "../exchange.js";
 import { problems } from "../problems.js";
 import type { HttpDeps } from "../deps.js";
@@ -19,9 +24,14 @@ export function paymentAdminRoutes(deps: HttpDeps): RouteSpec[] {
       async handler({ query }): Promise<Reply> {
         const statuses = operatorStatuses(query.get("status"));
         const limit = Number(query.get("limit") ?? LIMIT_DEFAULT);
-        if (statuses === null) throw problems.invalidQuery([{ field: "status", reason: `must list statuses among ${OPERATOR_PAYMENT_STATUSES.join(", ")}` }]);
+        if (statuses === null)
+          throw problems.invalidQuery([
+            { field: "status", reason: `must list statuses among ${OPERATOR_PAYMENT_STATUSES.join(", ")}` },
+          ]);
         if (!Number.isSafeInteger(limit) || limit < 1 || limit > OPERATOR_PAYMENTS_MAX) {
-          throw problems.invalidQuery([{ field: "limit", reason: `must be a whole number from 1 to ${OPERATOR_PAYMENTS_MAX}` }]);
+          throw problems.invalidQuery([
+            { field: "limit", reason: `must be a whole number from 1 to ${OPERATOR_PAYMENTS_MAX}` },
+          ]);
         }
         return { status: 200, json: { data: await paymentsForOperators(deps.readPool, statuses, limit) } };
       },

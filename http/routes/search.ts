@@ -8,7 +8,9 @@ import type { HttpDeps } from "../deps.js";
 
 export function searchRoutes(deps: HttpDeps): RouteSpec[] {
   const { config, engine, readPool } = deps;
-  const backend = config.search.typesenseUrl ? typesenseBackend(config.search) : postgresBackend(readPool, config.search);
+  const backend = config.search.typesenseUrl
+    ? typesenseBackend(config.search)
+    : postgresBackend(readPool, config.search);
   const service = new SearchService(backend, engine.redis, config.search);
   return [
     {

@@ -22,13 +22,18 @@ const STATIC_FILES: Record<string, string> = {
 
 /** The booking page's body: the event, the form, and the sections site.js shows in turn. */
 function eventPage(event: EventRecord, live: LiveEvent): string {
-  const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "short", timeZone: event.timeZone }).format(event.startsAt);
+  const when = new Intl.DateTimeFormat("en-GB", {
+    dateStyle: "full",
+    timeStyle: "short",
+    timeZone: event.timeZone,
+  }).format(event.startsAt);
   const maxPerUser = Number(live.fields.max_per_user ?? event.maxPerUser);
   const powBits = Number(live.fields.pow_bits ?? 0);
   const options = Array.from({ length: maxPerUser }, (_, i) => `<option value="${i + 1}">${i + 1}</option>`).join("");
-  const opens = event.saleStartsAt && event.saleStartsAt.getTime() > Date.now()
-    ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
-    : "";
+  const opens =
+    event.saleStartsAt && event.saleStartsAt.getTime() > Date.now()
+      ? `<p>Sale opens ${escapeHtml(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: event.timeZone }).format(event.saleStartsAt))}. Join the line now: people are served in the order they arrive.</p>`
+      : "";
   return `<link rel="stylesheet" href="/static/site.css">
 <main id="app" data-event-id="${event.id}" data-pow-bits="${powBits}" data-states="${BOOKING_STATES.join(" ")}">
 <p class="meta">${escapeHtml(event.venue)} · ${escapeHtml(when)}</p>
@@ -70,7 +75,12 @@ ${opens}
 export function siteRoutes(deps: HttpDeps): RouteSpec[] {
   const events = new Events(deps);
   // Read once at start: the files are part of the release, like the Lua scripts.
-  const files = new Map(Object.entries(STATIC_FILES).map(([name, type]) => [name, { text: readFileSync(join(STATIC_DIR, name), "utf8"), type }]));
+  const files = new Map(
+    Object.entries(STATIC_FILES).map(([name, type]) => [
+      name,
+      { text: readFileSync(join(STATIC_DIR, name), "utf8"), type },
+    ]),
+  );
   const notFound: Reply = { status: 404, html: page("Event not found", "<p>There is no event at this address.</p>") };
 
   return [
@@ -82,7 +92,12 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
       handler({ params }): Reply {
         const file = files.get(params[0] ?? "");
         if (file === undefined) return { status: 404, text: "not found" };
-        return { status: 200, text: file.text, contentType: file.type, headers: { "Cache-Control": "public, max-age=300" } };
+        return {
+          status: 200,
+          text: file.text,
+          contentType: file.type,
+          headers: { "Cache-Control": "public, max-age=300" },
+        };
       },
     },
     {
@@ -96,7 +111,11 @@ export function siteRoutes(deps: HttpDeps): RouteSpec[] {
         const onSale = await events.onSale(eventId);
         if (onSale === null) return notFound;
         const { event, live } = onSale;
-        return { status: 200, html: page(event.name, eventPage(event, live)), headers: { "Cache-Control": "no-store" } };
+        return {
+          status: 200,
+          html: page(event.name, eventPage(event, live)),
+          headers: { "Cache-Control": "no-store" },
+        };
       },
     },
   ];

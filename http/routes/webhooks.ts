@@ -22,7 +22,8 @@ export function webhookRoutes(deps: HttpDeps): RouteSpec[] {
       headers: provider.webhookHeaders,
       bodyLimit: WEBHOOK_BODY_BYTES,
       async handler({ params, body, headers }) {
-        if (params[0] !== provider.name) throw problems.notFound(`No payment provider named ${JSON.stringify(params[0])} here.`);
+        if (params[0] !== provider.name)
+          throw problems.notFound(`No payment provider named ${JSON.stringify(params[0])} here.`);
         let fact: ReturnType<typeof provider.decodeWebhook>;
         try {
           fact = provider.decodeWebhook(body, headers);
@@ -41,7 +42,10 @@ export function webhookRoutes(deps: HttpDeps): RouteSpec[] {
           return { status: 200, json: { received: true, outcome } };
         } catch (error) {
           // 5xx makes the provider deliver again; every step of ingest is idempotent.
-          log.error({ err: error, provider: fact.provider, providerEventId: fact.providerEventId, type: fact.type }, "webhook not processed");
+          log.error(
+            { err: error, provider: fact.provider, providerEventId: fact.providerEventId, type: fact.type },
+            "webhook not processed",
+          );
           throw problems.unavailable("The payment could not be recorded now; deliver it again.");
         }
       },

@@ -1,7 +1,6 @@
 // The booking page: book (solving the event's proof-of-work if it asks for one), then follow
 // the booking live over WebSocket (/live), falling back to polling GET /bookings/:id. The
 // booking (id and token) is kept in localStorage, so another tab of this browser resumes it.
-"use strict";
 
 const app = document.getElementById("app");
 const eventId = app.dataset.eventId;
@@ -51,7 +50,8 @@ async function proofOfWork() {
   const startedMs = performance.now();
   for (let base = 0; ; base += POW_BATCH) {
     const digests = [];
-    for (let n = base; n < base + POW_BATCH; n++) digests.push(crypto.subtle.digest("SHA-256", encoder.encode(`${challenge}:${n}`)));
+    for (let n = base; n < base + POW_BATCH; n++)
+      digests.push(crypto.subtle.digest("SHA-256", encoder.encode(`${challenge}:${n}`)));
     const results = await Promise.all(digests);
     const found = results.findIndex((digest) => leadingZeroBits(new Uint8Array(digest)) >= difficultyBits);
     if (found >= 0) {
@@ -108,9 +108,11 @@ function openBookingExists(bookingId) {
     $("resume").focus();
     return;
   }
-  say(bookingId
-    ? "You already have a booking open for this event, made in another browser or device. Finish or release it there, or use the link in its email."
-    : "This person already has a booking open for this event. Finish or release it where it was made before booking again.");
+  say(
+    bookingId
+      ? "You already have a booking open for this event, made in another browser or device. Finish or release it there, or use the link in its email."
+      : "This person already has a booking open for this event. Finish or release it where it was made before booking again.",
+  );
 }
 
 function resume(id, token) {
@@ -125,7 +127,10 @@ function render(view) {
     show("waiting");
     $("position").textContent = String(view.position);
     const wait = view.estimatedWaitSeconds;
-    $("estimate").textContent = wait == null ? "Estimating your wait…" : `Estimated wait: about ${wait < 90 ? `${wait} seconds` : `${Math.round(wait / 60)} minutes`}.`;
+    $("estimate").textContent =
+      wait == null
+        ? "Estimating your wait…"
+        : `Estimated wait: about ${wait < 90 ? `${wait} seconds` : `${Math.round(wait / 60)} minutes`}.`;
   } else if (view.status === STATE.held) {
     show("held");
     $("pay").href = view.paymentUrl;
@@ -141,7 +146,8 @@ function render(view) {
     show("ended");
     const words = {
       [STATE.paid]: "Paid: your tickets are confirmed. A confirmation email is on its way.",
-      [STATE.expired]: view.reason === "sold_out" ? "Sold out: no tickets are left." : "Your hold ended before payment.",
+      [STATE.expired]:
+        view.reason === "sold_out" ? "Sold out: no tickets are left." : "Your hold ended before payment.",
       [STATE.cancelled]: "Your booking was released.",
       [STATE.refunded]: "Your payment was refunded.",
     };
@@ -180,7 +186,10 @@ function stopFollowing() {
 async function cancel() {
   const saved = savedBooking();
   if (saved === null) return;
-  const answer = await fetch(`/bookings/${saved.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${saved.token}` } });
+  const answer = await fetch(`/bookings/${saved.id}`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${saved.token}` },
+  });
   if (!answer.ok) say((await answer.json()).detail);
 }
 

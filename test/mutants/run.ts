@@ -1,5 +1,16 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +38,10 @@ interface Outcome {
 /** The repository as it stands on disk (tracked and new files, not ignored ones), node_modules linked. */
 function copyRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), "onsale-mutants-"));
-  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  })
     .split("\0")
     .filter((file) => file !== "" && file !== "node_modules" && existsSync(join(ROOT, file)));
   for (const file of files) {
@@ -38,7 +52,8 @@ function copyRepository(): string {
   const modules = realpathSync(join(ROOT, "node_modules"));
   mkdirSync(join(dir, "node_modules"));
   for (const entry of readdirSync(modules)) {
-    if (entry !== ".vite" && entry !== ".vitest" && entry !== ".cache") symlinkSync(join(modules, entry), join(dir, "node_modules", entry));
+    if (entry !== ".vite" && entry !== ".vitest" && entry !== ".cache")
+      symlinkSync(join(modules, entry), join(dir, "node_modules", entry));
   }
   return dir;
 }
@@ -50,7 +65,13 @@ function runTests(dir: string, files: string[], pattern: string): Outcome {
   const run = spawnSync(
     process.execPath,
     [join(dir, "node_modules", "vitest", "vitest.mjs"), "run", ...files, "-t", pattern],
-    { cwd: dir, env: { ...process.env, MUTANT_RUN: "1" }, encoding: "utf8", timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+    {
+      cwd: dir,
+      env: { ...process.env, MUTANT_RUN: "1" },
+      encoding: "utf8",
+      timeout: RUN_TIMEOUT_MS,
+      maxBuffer: 64 * 1024 * 1024,
+    },
   );
   if (!existsSync(results)) {
     console.log(`vitest wrote no results (exit ${run.status}):\n${(run.stdout + run.stderr).slice(-3000)}`);
@@ -61,7 +82,9 @@ function runTests(dir: string, files: string[], pattern: string): Outcome {
     numFailedTests: number;
     testResults: { name: string; assertionResults: { fullName: string; status: string }[] }[];
   };
-  const passedNames = report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === "passed").map((t) => `${file.name} ${t.fullName}`));
+  const passedNames = report.testResults.flatMap((file) =>
+    file.assertionResults.filter((t) => t.status === "passed").map((t) => `${file.name} ${t.fullName}`),
+  );
   return { passed: report.numPassedTests, failed: report.numFailedTests, passedNames, exitCode: run.status };
 }
 
@@ -71,9 +94,12 @@ function baseline(dir: string): string[] {
   const pattern = [...new Set(MUTANTS.map((m) => m.killedBy.test))].map((test) => `(${test})`).join("|");
   const outcome = runTests(dir, files, pattern);
   const problems: string[] = [];
-  if (outcome.failed > 0 || outcome.exitCode !== 0) problems.push(`unmutated: ${outcome.failed} failed (exit ${outcome.exitCode})`);
+  if (outcome.failed > 0 || outcome.exitCode !== 0)
+    problems.push(`unmutated: ${outcome.failed} failed (exit ${outcome.exitCode})`);
   for (const { name, killedBy } of MUTANTS) {
-    const ran = outcome.passedNames.some((full) => full.includes(killedBy.file) && new RegExp(killedBy.test).test(full));
+    const ran = outcome.passedNames.some(
+      (full) => full.includes(killedBy.file) && new RegExp(killedBy.test).test(full),
+    );
     if (!ran) problems.push(`${name}: no passing test in ${killedBy.file} matches "${killedBy.test}"`);
   }
   return problems;
@@ -83,7 +109,10 @@ function tryMutant(dir: string, mutant: Mutant): "killed" | "survived" | "not ap
   const path = join(dir, mutant.file);
   const source = readFileSync(path, "utf8");
   if (source.split(mutant.from).length !== 2) return "not applied";
-  writeFileSync(path, source.replace(mutant.from, () => mutant.to));
+  writeFileSync(
+    path,
+    source.replace(mutant.from, () => mutant.to),
+  );
   try {
     const outcome = runTests(dir, [mutant.killedBy.file], mutant.killedBy.test);
     return outcome.failed > 0 || outcome.exitCode !== 0 ? "killed" : "survived";
@@ -95,7 +124,14 @@ function tryMutant(dir: string, mutant: Mutant): "killed" | "survived" | "not ap
 function writeResults(killed: number, failed: number): void {
   const at = process.argv.indexOf("--results");
   if (at === -1) return;
-  const counts = { numPassedTests: killed, numFailedTests: failed, numPendingTests: 0, numTodoTests: 0, success: failed === 0, testResults: [] };
+  const counts = {
+    numPassedTests: killed,
+    numFailedTests: failed,
+    numPendingTests: 0,
+    numTodoTests: 0,
+    success: failed === 0,
+    testResults: [],
+  };
   writeFileSync(process.argv[at + 1]!, JSON.stringify(counts));
 }
 
@@ -116,10 +152,14 @@ function main(): number {
       const result = tryMutant(dir, mutant);
       if (result !== "killed") bad += 1;
       const seconds = ((Date.now() - mutantStartMs) / 1000).toFixed(1);
-      console.log(`${result === "killed" ? "killed  " : result.toUpperCase()}  ${mutant.name} (${mutant.file}) by ${mutant.killedBy.file} "${mutant.killedBy.test}" ${seconds} s`);
+      console.log(
+        `${result === "killed" ? "killed  " : result.toUpperCase()}  ${mutant.name} (${mutant.file}) by ${mutant.killedBy.file} "${mutant.killedBy.test}" ${seconds} s`,
+      );
     }
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(0);
-    console.log(`${MUTANTS.length} mutants: ${MUTANTS.length - bad} killed, ${bad} survived or not applied (${seconds} s)`);
+    console.log(
+      `${MUTANTS.length} mutants: ${MUTANTS.length - bad} killed, ${bad} survived or not applied (${seconds} s)`,
+    );
     writeResults(MUTANTS.length - bad, bad);
     return bad === 0 ? 0 : 1;
   } finally {

@@ -58,7 +58,13 @@ describe("settings", () => {
         workers: 1,
         workersGiven: false,
       },
-      redis: { url: "redis://127.0.0.1:6379", clusterNodes: [], urlGiven: false, commandTimeoutMs: 2000, confirmWait: { replicas: 0, timeoutMs: 100 } },
+      redis: {
+        url: "redis://127.0.0.1:6379",
+        clusterNodes: [],
+        urlGiven: false,
+        commandTimeoutMs: 2000,
+        confirmWait: { replicas: 0, timeoutMs: 100 },
+      },
       postgres: {
         url: "postgres://postgres@127.0.0.1:5432/onsale",
         readUrl: "postgres://postgres@127.0.0.1:5432/onsale",
@@ -80,12 +86,22 @@ describe("settings", () => {
       payments: {
         provider: "mock",
         stripe: { secretKey: "sk_test_mock", webhookSecret: "whsec_mock_local_development_only" },
-        mock: { host: "127.0.0.1", port: 3001, webhookSecret: "whsec_mock_gateway_local_only", webhookUrl: "http://127.0.0.1:3000/webhooks/stripe" },
+        mock: {
+          host: "127.0.0.1",
+          port: 3001,
+          webhookSecret: "whsec_mock_gateway_local_only",
+          webhookUrl: "http://127.0.0.1:3000/webhooks/stripe",
+        },
         repairAfterMs: 60_000,
         repairIntervalMs: 10_000,
         checkoutCloseGraceMs: 10_000,
       },
-      mail: { smtpUrl: "", from: "On-sale tickets <tickets@onsale.localhost>", dir: ".data/mail", reminderOffsetsMs: [86_400_000, 3_600_000] },
+      mail: {
+        smtpUrl: "",
+        from: "On-sale tickets <tickets@onsale.localhost>",
+        dir: ".data/mail",
+        reminderOffsetsMs: [86_400_000, 3_600_000],
+      },
       search: {
         limitDefault: 20,
         limitMax: 100,
@@ -97,7 +113,17 @@ describe("settings", () => {
         typesenseCollection: "events",
         reindexBatch: 1000,
       },
-      antiBot: { trustProxy: 0, powSecret: "dev-pow-secret", powTtlMs: 120_000, rateIpPerS: 50, rateIpBurst: 100, rateUserPerS: 2, rateUserBurst: 5, ipBookingsMax: 1000, userTokens: { secret: "", jwksUrl: "", maxAgeS: 300 } },
+      antiBot: {
+        trustProxy: 0,
+        powSecret: "dev-pow-secret",
+        powTtlMs: 120_000,
+        rateIpPerS: 50,
+        rateIpBurst: 100,
+        rateUserPerS: 2,
+        rateUserBurst: 5,
+        ipBookingsMax: 1000,
+        userTokens: { secret: "", jwksUrl: "", maxAgeS: 300 },
+      },
       limits: {
         bodyBytes: 16_384,
         quantityMax: 10,
@@ -131,15 +157,26 @@ describe("settings", () => {
     });
     expect(config.payments.mock.port).toBe(8081);
     expect(config.payments.mock.webhookUrl).toBe("https://tickets.example/webhooks/stripe");
-    expect(config.postgres).toMatchObject({ url: "postgres://db/onsale", readUrl: "postgres://db/onsale", urlGiven: true, readUrlGiven: false });
+    expect(config.postgres).toMatchObject({
+      url: "postgres://db/onsale",
+      readUrl: "postgres://db/onsale",
+      urlGiven: true,
+      readUrlGiven: false,
+    });
     expect(config.redis.urlGiven).toBe(true);
-    expect(config.http).toMatchObject({ workers: 4, workersGiven: true, metricsListen: { host: "127.0.0.1", port: 9100 } });
+    expect(config.http).toMatchObject({
+      workers: 4,
+      workersGiven: true,
+      metricsListen: { host: "127.0.0.1", port: 9100 },
+    });
     expect(loadConfig({ PORT: "0" }).payments.mock.port).toBe(0);
     expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000, [::1]:7001" }).redis.clusterNodes).toEqual([
       { host: "a", port: 7000 },
       { host: "::1", port: 7001 },
     ]);
-    expect(loadConfig({ REMINDER_OFFSETS: "90s,2d,1h,1h" }).mail.reminderOffsetsMs).toEqual([172_800_000, 3_600_000, 90_000]);
+    expect(loadConfig({ REMINDER_OFFSETS: "90s,2d,1h,1h" }).mail.reminderOffsetsMs).toEqual([
+      172_800_000, 3_600_000, 90_000,
+    ]);
   });
 
   it("take each whole number within its bounds and refuse one outside them, naming the variable", () => {
@@ -165,7 +202,8 @@ describe("settings", () => {
       REDIS_CLUSTER_NODES: "cache:6379,cache",
       REMINDER_OFFSETS: "1w",
     };
-    for (const [name, value] of Object.entries(bad)) expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`^${name} `));
+    for (const [name, value] of Object.entries(bad))
+      expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`^${name} `));
     expect(() => loadConfig({ REMINDER_OFFSETS: "1s,2s,3s,4s,5s,6s" })).toThrow(/^REMINDER_OFFSETS takes at most 5/);
   });
 

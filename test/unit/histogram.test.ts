@@ -5,7 +5,11 @@ describe("LatencyHistogram", () => {
   it("answers quantiles within its 2% bucket width", () => {
     const histogram = new LatencyHistogram();
     for (let ms = 1; ms <= 1000; ms++) histogram.record(ms);
-    for (const [quantile, ms] of [[0.5, 500], [0.99, 990], [1, 1000]] as const) {
+    for (const [quantile, ms] of [
+      [0.5, 500],
+      [0.99, 990],
+      [1, 1000],
+    ] as const) {
       const answer = histogram.quantileMs(quantile);
       expect(answer).toBeGreaterThanOrEqual(ms);
       expect(answer).toBeLessThanOrEqual(ms * 1.02);

@@ -5,15 +5,25 @@ import { bookingKey, eventKey, eventKeys, holdsKey, lineKey, logKey } from "../.
 describe("keys", () => {
   it("of one event all carry its hash tag, so they share a Redis Cluster slot", () => {
     const eventId = uuidv7();
-    const keys = [...eventKeys(eventId), eventKey(eventId), logKey(eventId), lineKey(eventId), holdsKey(eventId), bookingKey(eventId, uuidv7())];
+    const keys = [
+      ...eventKeys(eventId),
+      eventKey(eventId),
+      logKey(eventId),
+      lineKey(eventId),
+      holdsKey(eventId),
+      bookingKey(eventId, uuidv7()),
+    ];
     for (const key of keys) expect(key.match(/\{[^}]*\}/)?.[0]).toBe(`{${eventId}}`);
   });
 
   it("built one by one are those the scripts receive", () => {
     const eventId = uuidv7();
     const keys = eventKeys(eventId);
-    for (const key of [eventKey(eventId), logKey(eventId), lineKey(eventId), holdsKey(eventId)]) expect(keys).toContain(key);
+    for (const key of [eventKey(eventId), logKey(eventId), lineKey(eventId), holdsKey(eventId)])
+      expect(keys).toContain(key);
     const bookingId = uuidv7();
-    expect(keys.some((prefix) => prefix.endsWith(":") && bookingKey(eventId, bookingId) === prefix + bookingId)).toBe(true);
+    expect(keys.some((prefix) => prefix.endsWith(":") && bookingKey(eventId, bookingId) === prefix + bookingId)).toBe(
+      true,
+    );
   });
 });
