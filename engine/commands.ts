@@ -63,10 +63,22 @@ export interface HoldInput {
 
 // ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
 
-export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: HoldInput): Arg[] {
+/** A request's anti-bot gate and identity entries, in the order both hold scripts read them. */
+function pushGate(args: Arg[], r: HoldInput): void {
   const gate = r.gate;
   const proof = gate?.proof ?? null;
-  return [
+  args.push(
+    gate === undefined ? 0 : 1,
+    gate?.clientIp ?? "",
+    proof?.nonce ?? "",
+    proof?.bits ?? 0,
+    proof?.expiresAtMs ?? 0,
+    r.identityVerified ? 1 : 0,
+  );
+}
+
+export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: HoldInput): Arg[] {
+  const args: Arg[] = [
     ...keys,
     nowMs,
     s.holdMs,
@@ -85,15 +97,10 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
     s.rateIpBurst,
     s.rateUserPerS,
     s.rateUserBurst,
-    gate === undefined ? 0 : 1,
-    gate?.clientIp ?? "",
-    proof?.nonce ?? "",
-    proof?.bits ?? 0,
-    proof?.expiresAtMs ?? 0,
-    r.identityVerified ? 1 : 0,
-    s.unpaidRetentionMs,
-    s.ipBookingsMax,
   ];
+  pushGate(args, r);
+  args.push(s.unpaidRetentionMs, s.ipBookingsMax);
+  return args;
 }
 
 /** hold_batch.lua's entries per request. */
@@ -123,22 +130,8 @@ export function holdBatchArgs(
     requests.length,
   ];
   for (const r of requests) {
-    const gate = r.gate;
-    const proof = gate?.proof ?? null;
-    args.push(
-      r.bookingId,
-      r.secret,
-      r.userId,
-      r.quantity,
-      r.email,
-      r.idempotencyKey,
-      gate === undefined ? 0 : 1,
-      gate?.clientIp ?? "",
-      proof?.nonce ?? "",
-      proof?.bits ?? 0,
-      proof?.expiresAtMs ?? 0,
-      r.identityVerified ? 1 : 0,
-    );
+    args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey);
+    pushGate(args, r);
   }
   return args;
 }
