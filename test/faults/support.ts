@@ -112,10 +112,13 @@ export async function startPostgres(): Promise<PostgresServer> {
   return server;
 }
 
-/** A database of its own on the machine's PostgreSQL, for scenarios that do not stop it. */
+/**
+ * A database of its own on the machine's PostgreSQL, for scenarios that do not stop it.
+ * FAULTS_DATABASE_PREFIX goes before its name, so two runs on one server do not share one.
+ */
 export async function scenarioDatabase(name: string): Promise<string> {
   const base = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/onsale_test");
-  base.pathname = `/${name}`;
+  base.pathname = `/${process.env.FAULTS_DATABASE_PREFIX ?? ""}${name}`;
   await ensureDatabase(base.toString());
   return base.toString();
 }
