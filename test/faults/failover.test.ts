@@ -9,7 +9,17 @@ import { freePort } from "../../bin/app.js";
 import { bookingKey } from "../../engine/keys.js";
 import { createPool } from "../../sql/db.js";
 import { startProc, type Proc as Child } from "../../testkit/processes.js";
-import { Client, engineEnv, inParallel, scenarioDatabase, sleep, startRedis, startRole, verifyScenario, type Proc } from "./support.js";
+import {
+  Client,
+  engineEnv,
+  inParallel,
+  scenarioDatabase,
+  sleep,
+  startRedis,
+  startRole,
+  verifyScenario,
+  type Proc,
+} from "./support.js";
 
 // Redis primary failover under an on-sale with payments flowing: a primary, a replica and a
 // Sentinel of the scenario's own. The replica is cut off from the primary (a partition:
@@ -39,7 +49,17 @@ const REPLICATION_PASSWORD = "replication-secret";
 
 async function allowReplication(primaryUrl: string, on: boolean): Promise<void> {
   const admin = new Redis(primaryUrl);
-  await admin.call("ACL", "SETUSER", REPLICATION_USER, on ? "on" : "off", `>${REPLICATION_PASSWORD}`, "+psync", "+sync", "+replconf", "+ping");
+  await admin.call(
+    "ACL",
+    "SETUSER",
+    REPLICATION_USER,
+    on ? "on" : "off",
+    `>${REPLICATION_PASSWORD}`,
+    "+psync",
+    "+sync",
+    "+replconf",
+    "+ping",
+  );
   if (!on) await admin.call("CLIENT", "KILL", "USER", REPLICATION_USER);
   admin.disconnect();
 }
@@ -50,10 +70,33 @@ async function startReplica(primaryPort: number): Promise<{ url: string; port: n
   const dir = mkdtempSync(join(tmpdir(), "onsale-faults-replica-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const args = [
-    "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", String(primaryPort),
-    "--masteruser", REPLICATION_USER, "--masterauth", REPLICATION_PASSWORD,
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--replicaof",
+    "127.0.0.1",
+    String(primaryPort),
+    "--masteruser",
+    REPLICATION_USER,
+    "--masterauth",
+    REPLICATION_PASSWORD,
   ];
-  const proc = track(await startProc({ name: "replica", command: "redis-server", args, readyWhen: /MASTER <-> REPLICA sync: Finished with success/, readyTimeoutMs: 20_000 }));
+  const proc = track(
+    await startProc({
+      name: "replica",
+      command: "redis-server",
+      args,
+      readyWhen: /MASTER <-> REPLICA sync: Finished with success/,
+      readyTimeoutMs: 20_000,
+    }),
+  );
   return { url: `redis://127.0.0.1:${port}`, port, proc };
 }
 
@@ -63,14 +106,27 @@ async function startSentinel(primaryPort: number): Promise<{ port: number; proc:
   const dir = mkdtempSync(join(tmpdir(), "onsale-faults-sentinel-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, "sentinel.conf");
-  writeFileSync(conf, [
-    `port ${port}`, "bind 127.0.0.1", `dir ${dir}`,
-    `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 1`,
-    `sentinel down-after-milliseconds ${MASTER_NAME} 500`,
-    `sentinel failover-timeout ${MASTER_NAME} 2000`,
-    "",
-  ].join("\n"));
-  const proc = track(await startProc({ name: "sentinel", command: "redis-server", args: [conf, "--sentinel"], readyWhen: /\+monitor master/, readyTimeoutMs: 20_000 }));
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 1`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} 500`,
+      `sentinel failover-timeout ${MASTER_NAME} 2000`,
+      "",
+    ].join("\n"),
+  );
+  const proc = track(
+    await startProc({
+      name: "sentinel",
+      command: "redis-server",
+      args: [conf, "--sentinel"],
+      readyWhen: /\+monitor master/,
+      readyTimeoutMs: 20_000,
+    }),
+  );
   return { port, proc };
 }
 
@@ -85,10 +141,15 @@ async function timed(count: number, call: (index: number) => Promise<void>): Pro
   return ms.sort((a, b) => a - b);
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /** Books one ticket and pays for it, once each: no retries, so only acknowledged answers count. */
-async function bookAndPay(client: Client, eventId: string, userId: string): Promise<{ hold: string | null; paid: string | null }> {
+async function bookAndPay(
+  client: Client,
+  eventId: string,
+  userId: string,
+): Promise<{ hold: string | null; paid: string | null }> {
   const held = await client.book(eventId, userId, 1).catch(() => null);
   if (held?.status !== 201) return { hold: null, paid: null };
   const answer = await client.pay(eventId, held.body).catch(() => null);
@@ -112,7 +173,13 @@ describe("Redis primary failover", () => {
     // What WAIT costs on the confirm path, with the replica healthy: the same payments through
     // a process that waits for one replica and one that does not.
     const waitPort = await freePort();
-    const waiting = track(await startRole("serve-wait", ["serve"], engineEnv(primary.url, databaseUrl, waitPort, { REDIS_CONFIRM_WAIT_REPLICAS: "1" })));
+    const waiting = track(
+      await startRole(
+        "serve-wait",
+        ["serve"],
+        engineEnv(primary.url, databaseUrl, waitPort, { REDIS_CONFIRM_WAIT_REPLICAS: "1" }),
+      ),
+    );
     const costEvent = await client.createEvent(1_000, { maxPerUser: 1 });
     const costOf = async (base: string, tag: string) => {
       const via = new Client(base);
@@ -153,12 +220,17 @@ describe("Redis primary failover", () => {
 
     const promoted = new Redis(replica.url);
     const watcher = new Redis(sentinel.port, "127.0.0.1");
-    cleanups.push(() => promoted.disconnect(), () => watcher.disconnect());
+    cleanups.push(
+      () => promoted.disconnect(),
+      () => watcher.disconnect(),
+    );
     for (;;) {
-      const [, masterPort] = ((await watcher.call("SENTINEL", "get-master-addr-by-name", MASTER_NAME)) as string[]) ?? [];
+      const [, masterPort] =
+        ((await watcher.call("SENTINEL", "get-master-addr-by-name", MASTER_NAME)) as string[]) ?? [];
       const role = ((await promoted.call("ROLE")) as string[])[0];
       if (Number(masterPort) === replica.port && role === "master") break;
-      if (Date.now() - killedAtMs > 30_000) throw new Error(`Sentinel did not promote the replica:\n${sentinel.proc.tail()}`);
+      if (Date.now() - killedAtMs > 30_000)
+        throw new Error(`Sentinel did not promote the replica:\n${sentinel.proc.tail()}`);
       await sleep(100);
     }
     const promotedInMs = Date.now() - killedAtMs;
@@ -202,20 +274,29 @@ describe("Redis primary failover", () => {
 
     const pool = createPool(databaseUrl, 2);
     cleanups.push(() => pool.end());
-    const open = async () => (await pool.query("SELECT count(*)::int AS n FROM payments WHERE event_id = $1 AND status = 'received'", [eventId])).rows[0].n;
+    const open = async () =>
+      (
+        await pool.query("SELECT count(*)::int AS n FROM payments WHERE event_id = $1 AND status = 'received'", [
+          eventId,
+        ])
+      ).rows[0].n;
     for (const deadline = Date.now() + 30_000; (await open()) > 0; await sleep(200)) {
       if (Date.now() > deadline) throw new Error("payments left unapplied");
     }
     // Every acknowledged payment bought its tickets on the promoted replica, or is owed back.
     const { rows } = await pool.query<{ booking_id: string; status: string }>(
-      "SELECT booking_id, status FROM payments WHERE event_id = $1 AND booking_id = ANY($2::uuid[])", [eventId, payments]);
+      "SELECT booking_id, status FROM payments WHERE event_id = $1 AND booking_id = ANY($2::uuid[])",
+      [eventId, payments],
+    );
     const paidNow = await Promise.all(rows.map((row) => promoted.hget(bookingKey(eventId, row.booking_id), "state")));
     const sentBack = rows.filter((row) => ["refund_due", "refunded", "refund_failed"].includes(row.status)).length;
     rows.forEach((row, i) => {
       if (["applied", "late_applied"].includes(row.status)) expect(paidNow[i], row.booking_id).toBe("paid");
       else expect(["refund_due", "refunded", "refund_failed"], row.booking_id).toContain(row.status);
     });
-    console.log(`failover: reconcile reported ${reported} payments lost; of the ${paymentsLost} acknowledged ones, ${paymentsLost - sentBack} restored as paid from PostgreSQL, ${sentBack} sent back (nobody known, or no stock)`);
+    console.log(
+      `failover: reconcile reported ${reported} payments lost; of the ${paymentsLost} acknowledged ones, ${paymentsLost - sentBack} restored as paid from PostgreSQL, ${sentBack} sent back (nobody known, or no stock)`,
+    );
 
     const invariants = await verifyScenario(replica.url, databaseUrl, eventId);
     expect(invariants).toMatchObject({ ok: true, oversold: 0, fcfsViolations: 0, missingRows: 0, duplicateRows: 0 });

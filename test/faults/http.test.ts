@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../bin/app.js";
-import { Client, engineEnv, inParallel, scenarioDatabase, sleep, startRedis, startRole, verifyScenario, type Proc, type RedisServer } from "./support.js";
+import {
+  Client,
+  engineEnv,
+  inParallel,
+  scenarioDatabase,
+  sleep,
+  startRedis,
+  startRole,
+  verifyScenario,
+  type Proc,
+  type RedisServer,
+} from "./support.js";
 
 // HTTP processes die and restart under load: clients that retry with the same
 // Idempotency-Key get the same booking, and nothing is doubled or lost.
@@ -27,7 +38,9 @@ async function role(name: string, args: string[], port: number, extra: Record<st
 
 /** The pids of the HTTP processes a `serve --workers` primary reported as started. */
 function workerPids(primary: Proc): number[] {
-  return primary.lines.filter((line) => line.includes('"engine started"')).map((line) => JSON.parse(line).pid as number);
+  return primary.lines
+    .filter((line) => line.includes('"engine started"'))
+    .map((line) => JSON.parse(line).pid as number);
 }
 
 describe("HTTP processes under faults", () => {
@@ -80,7 +93,9 @@ describe("HTTP processes under faults", () => {
     expect(old.lines.some((line) => line.includes("stopped with requests still in flight"))).toBe(false);
     expect(answers.every((answer) => answer.status === 201)).toBe(true);
     const retried = answers.filter((answer) => answer.attempts > 1).length;
-    console.log(`rolling restart: 1500 bookings, ${retried} needed a retry (connection closed by the draining process)`);
+    console.log(
+      `rolling restart: 1500 bookings, ${retried} needed a retry (connection closed by the draining process)`,
+    );
     const worker = await role("work", ["work"], port + 2);
     const invariants = await verifyScenario(redis.url, databaseUrl, eventId);
     expect(invariants).toMatchObject({ ok: true, oversold: 0, missingRows: 0, duplicateRows: 0 });
@@ -100,12 +115,17 @@ describe("HTTP processes under faults", () => {
     // 2xx, or 503 that the gateway would deliver again; never anything else.
     expect(answers.every((status) => status === 200 || status === 503)).toBe(true);
     expect(answers.filter((status) => status === 200).length).toBeGreaterThan(0);
-    const distinct = await inParallel(200, 200, (index) => client.pay(eventId, held.body, `_${index}`).then((r) => r.status));
+    const distinct = await inParallel(200, 200, (index) =>
+      client.pay(eventId, held.body, `_${index}`).then((r) => r.status),
+    );
     expect(distinct.every((status) => status === 200 || status === 503)).toBe(true);
     await sleep(200);
     const { createPool } = await import("../../sql/db.js");
     const pool = createPool(databaseUrl, 1);
-    const { rows } = await pool.query("SELECT status, count(*)::int AS n FROM payments WHERE booking_id = $1 GROUP BY status ORDER BY status", [held.body.id]);
+    const { rows } = await pool.query(
+      "SELECT status, count(*)::int AS n FROM payments WHERE booking_id = $1 GROUP BY status ORDER BY status",
+      [held.body.id],
+    );
     await pool.end();
     expect(rows.find((row) => row.status === "applied")?.n).toBe(1);
     expect(rows.reduce((sum, row) => sum + row.n, 0)).toBeLessThanOrEqual(201);
@@ -124,15 +144,21 @@ describe("HTTP processes under faults", () => {
     const eventId = await client.createEvent(1000);
     const { connect } = await import("node:net");
     const stalled = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        new Promise<{ closedAtMs: Promise<number> }>((resolve) => {
-          const socket = connect(port, "127.0.0.1", () => {
-            // Half the sockets stop inside their headers, half inside a body they announced.
-            socket.write(i % 2 === 0 ? "POST /bookings HTTP/1.1\r\nHost: x\r\nContent-Ty" : `POST /bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"userId":`);
-            resolve({ closedAtMs: new Promise((closed) => socket.once("close", () => closed(Date.now()))) });
-          });
-          socket.on("error", () => undefined);
-        }),
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<{ closedAtMs: Promise<number> }>((resolve) => {
+            const socket = connect(port, "127.0.0.1", () => {
+              // Half the sockets stop inside their headers, half inside a body they announced.
+              socket.write(
+                i % 2 === 0
+                  ? "POST /bookings HTTP/1.1\r\nHost: x\r\nContent-Ty"
+                  : `POST /bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"userId":`,
+              );
+              resolve({ closedAtMs: new Promise((closed) => socket.once("close", () => closed(Date.now()))) });
+            });
+            socket.on("error", () => undefined);
+          }),
       ),
     );
     const startedAtMs = Date.now();

@@ -7,7 +7,18 @@ import { Engine } from "../../engine/engine.js";
 import { bookingKey } from "../../engine/keys.js";
 import { createPool } from "../../sql/db.js";
 import { bookingsInPostgres } from "../../testkit/verify.js";
-import { Client, engineEnv, inParallel, scenarioDatabase, sleep, startPostgres, startRedis, startRole, verifyScenario, type Proc } from "./support.js";
+import {
+  Client,
+  engineEnv,
+  inParallel,
+  scenarioDatabase,
+  sleep,
+  startPostgres,
+  startRedis,
+  startRole,
+  verifyScenario,
+  type Proc,
+} from "./support.js";
 
 // Redis and PostgreSQL fail under the engine: Redis restarts from its AOF, PostgreSQL is gone
 // for 30 s, the relay holding an event dies. Each ends with the invariant checks.
@@ -106,9 +117,11 @@ describe("storage faults", () => {
     const during: number[] = [];
     const outageEndsAtMs = Date.now() + 30_000;
     for (let round = 0; Date.now() < outageEndsAtMs; round++) {
-      const answers = await inParallel(20, 10, (index) => client.book(eventId, `during-${round}-${index}`, 1)).catch((error: Error) => {
-        throw new Error(`${error.message}; the engine said:\n${engine.lines.slice(-15).join("\n")}`);
-      });
+      const answers = await inParallel(20, 10, (index) => client.book(eventId, `during-${round}-${index}`, 1)).catch(
+        (error: Error) => {
+          throw new Error(`${error.message}; the engine said:\n${engine.lines.slice(-15).join("\n")}`);
+        },
+      );
       during.push(...answers.map((answer) => answer.status));
       await sleep(1_000);
     }
@@ -142,7 +155,9 @@ describe("storage faults", () => {
     await inParallel(500, 10, (index) => client.book(eventId, `relay-b-${index}`));
     const invariants = await verifyScenario(redis.url, databaseUrl, eventId);
     const takeoverMs = Date.now() - killedAtMs;
-    console.log(`relay failover: the standby had every entry in PostgreSQL ${takeoverMs} ms after the active relay died (bookings kept arriving meanwhile)`);
+    console.log(
+      `relay failover: the standby had every entry in PostgreSQL ${takeoverMs} ms after the active relay died (bookings kept arriving meanwhile)`,
+    );
     expect(invariants).toMatchObject({ ok: true, oversold: 0, fcfsViolations: 0, missingRows: 0, duplicateRows: 0 });
     expect(takeoverMs).toBeLessThan(30_000);
     const pool = createPool(databaseUrl, 1);

@@ -23,7 +23,12 @@ export const WEBHOOK_SECRET = "whsec_faults";
 export { sleep, startRole, type Proc };
 
 /** Settings for engine processes of one scenario. */
-export function engineEnv(redisUrl: string, databaseUrl: string, port: number, extra: Record<string, string> = {}): Record<string, string> {
+export function engineEnv(
+  redisUrl: string,
+  databaseUrl: string,
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     PORT: String(port),
     MOCK_GATEWAY_PORT: String(port + 1),
@@ -61,7 +66,14 @@ export async function startRedis(appendfsync?: "always" | "everysec"): Promise<R
   const dir = mkdtempSync(join(tmpdir(), "onsale-faults-redis-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""];
   args.push(...(appendfsync ? ["--appendonly", "yes", "--appendfsync", appendfsync] : ["--appendonly", "no"]));
-  const launch = () => startProc({ name: "redis", command: "redis-server", args, readyWhen: /Ready to accept connections/, readyTimeoutMs: 20_000 });
+  const launch = () =>
+    startProc({
+      name: "redis",
+      command: "redis-server",
+      args,
+      readyWhen: /Ready to accept connections/,
+      readyTimeoutMs: 20_000,
+    });
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -93,14 +105,26 @@ export async function startPostgres(): Promise<PostgresServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "onsale-faults-pg-"));
   const asPostgres = (command: string, args: string[]) => {
-    const result = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/${command}`, ...args], { encoding: "utf8" });
+    const result = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/${command}`, ...args], {
+      encoding: "utf8",
+    });
     if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}${result.stdout}`);
   };
   spawnSync("chown", ["postgres", dir]);
   asPostgres("initdb", ["-D", dir, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const server: PostgresServer = {
     url: `postgres://postgres@127.0.0.1:${port}/onsale_faults`,
-    start: () => asPostgres("pg_ctl", ["-D", dir, "-w", "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]),
+    start: () =>
+      asPostgres("pg_ctl", [
+        "-D",
+        dir,
+        "-w",
+        "-l",
+        join(dir, "log"),
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "start",
+      ]),
     stop: () => asPostgres("pg_ctl", ["-D", dir, "-w", "-m", "fast", "stop"]),
     destroy() {
       spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", dir, "-m", "immediate", "stop"]);
@@ -112,10 +136,13 @@ export async function startPostgres(): Promise<PostgresServer> {
   return server;
 }
 
-/** A database of its own on the machine's PostgreSQL, for scenarios that do not stop it. */
+/**
+ * A database of its own on the machine's PostgreSQL, for scenarios that do not stop it.
+ * FAULTS_DATABASE_PREFIX goes before its name, so two runs on one server do not share one.
+ */
 export async function scenarioDatabase(name: string): Promise<string> {
   const base = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/onsale_test");
-  base.pathname = `/${name}`;
+  base.pathname = `/${process.env.FAULTS_DATABASE_PREFIX ?? ""}${name}`;
   await ensureDatabase(base.toString());
   return base.toString();
 }
@@ -132,7 +159,11 @@ export class Client {
    * Books with an Idempotency-Key, retrying on connection errors and 5xx as a client should;
    * returns the answer and how many attempts it took.
    */
-  async book(eventId: string, userId: string, attemptsMax = 50): Promise<{ status: number; body: any; attempts: number }> {
+  async book(
+    eventId: string,
+    userId: string,
+    attemptsMax = 50,
+  ): Promise<{ status: number; body: any; attempts: number }> {
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await fetch(`${this.base}/bookings`, {
@@ -152,10 +183,16 @@ export class Client {
 
   /** Posts a checkout.session.completed for a booking, signed as Stripe signs it. */
   async pay(eventId: string, booking: { id: string }, eventSuffix = ""): Promise<Response> {
-    const payload = JSON.stringify(checkoutCompleted({
-      id: `evt_fault_${booking.id}${eventSuffix}`, bookingId: booking.id, eventId, amount: 5000,
-      sessionId: `cs_fault_${booking.id}`, paymentIntent: `pi_fault_${booking.id}`,
-    }));
+    const payload = JSON.stringify(
+      checkoutCompleted({
+        id: `evt_fault_${booking.id}${eventSuffix}`,
+        bookingId: booking.id,
+        eventId,
+        amount: 5000,
+        sessionId: `cs_fault_${booking.id}`,
+        paymentIntent: `pi_fault_${booking.id}`,
+      }),
+    );
     return fetch(`${this.base}/webhooks/stripe`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Stripe-Signature": stripeSignature(payload, WEBHOOK_SECRET) },
@@ -165,7 +202,11 @@ export class Client {
 }
 
 /** Runs `count` tasks with at most `concurrency` at once. */
-export async function inParallel<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
+export async function inParallel<T>(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<T>,
+): Promise<T[]> {
   const results: T[] = new Array(count);
   let next = 0;
   await Promise.all(
