@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { logKey } from "../engine/keys.js";
 import { countEvents } from "../sql/events.js";
-import { type Api, api, startTestEngine } from "./helpers.js";
+import { type Api, startTestEngineWithEvent } from "./helpers.js";
 
 // Bad input answers 4xx application/problem+json with a clear message and changes nothing.
 
@@ -11,9 +11,7 @@ let client: Api;
 let eventId: string;
 
 beforeAll(async () => {
-  running = await startTestEngine();
-  client = api(running);
-  eventId = await client.eventId({ capacity: 10 });
+  ({ running, client, eventId } = await startTestEngineWithEvent({ capacity: 10 }));
 });
 afterAll(() => running.stop());
 

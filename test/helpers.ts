@@ -145,6 +145,15 @@ export function completedEvent(
 
 export const api = (running: RunningEngine) => new Api(`http://127.0.0.1:${running.http!.port}`);
 
+/** An engine and one event on it, for files whose tests share both. */
+export async function startTestEngineWithEvent(
+  fields: Record<string, unknown>,
+): Promise<{ running: RunningEngine; client: Api; eventId: string }> {
+  const running = await startTestEngine();
+  const client = api(running);
+  return { running, client, eventId: await client.eventId(fields) };
+}
+
 /** Starts an engine before the file's tests and stops it after; read its fields inside tests. */
 export function useTestEngine(
   env: Record<string, string> | (() => Record<string, string>) = {},
@@ -159,7 +168,7 @@ export function useTestEngine(
   return context;
 }
 
-export { checkInvariant, type Tally } from "../engine/audit.js";
+export { checkInvariant } from "../engine/audit.js";
 
 export { sleep };
 

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { logKey } from "../engine/keys.js";
-import { ADMIN_TOKEN, type Api, api, startTestEngine } from "./helpers.js";
+import { ADMIN_TOKEN, type Api, startTestEngineWithEvent } from "./helpers.js";
 
 // Strings a client writes reach PostgreSQL, mails and calendars: control characters and
 // unpaired surrogates are refused in every string field, before anything is stored.
@@ -12,9 +12,7 @@ let client: Api;
 let eventId: string;
 
 beforeAll(async () => {
-  running = await startTestEngine();
-  client = api(running);
-  eventId = await client.eventId({ capacity: 10 });
+  ({ running, client, eventId } = await startTestEngineWithEvent({ capacity: 10 }));
 });
 afterAll(() => running.stop());
 

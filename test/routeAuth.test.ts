@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { AUTHS } from "../http/auth.js";
-import { type Api, ADMIN_TOKEN, api, startTestEngine } from "./helpers.js";
+import { type Api, ADMIN_TOKEN, startTestEngineWithEvent } from "./helpers.js";
 
 // Every route declares who may call it, and the server checks it before the handler runs.
 
@@ -10,9 +10,7 @@ let client: Api;
 let eventId: string;
 
 beforeAll(async () => {
-  running = await startTestEngine();
-  client = api(running);
-  eventId = await client.eventId({ capacity: 5 });
+  ({ running, client, eventId } = await startTestEngineWithEvent({ capacity: 5 }));
 });
 afterAll(() => running.stop());
 

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { loadConfig } from "../engine/config.js";
 import { Engine, type EventRecord } from "../engine/engine.js";
 import { decodeLogEntry } from "../engine/eventLog.js";
-import { uuidv7 } from "../engine/ids.js";
+import { scratchEvent } from "../testkit/fixtures.js";
 import { bookingKey, eventKeys, logKey } from "../engine/keys.js";
 import { connectRedis } from "../engine/redis.js";
 import {
@@ -124,24 +124,8 @@ describe("the schema and what the scripts store", () => {
 
   it("a booking's hash and its log entries hold exactly the schema's fields", async () => {
     const engine = new Engine(redis, config);
-    const eventId = uuidv7();
-    const event: EventRecord = {
-      id: eventId,
-      name: "Schema",
-      venue: "Hall",
-      startsAt: new Date(Date.now() + 86_400_000),
-      timeZone: "UTC",
-      capacity: 1,
-      price: 1000,
-      currency: "eur",
-      maxPerUser: 1,
-      saleStartsAt: null,
-      saleEndsAt: null,
-      status: "on_sale",
-      version: 1,
-      powBits: 0,
-      holdSeconds: 0,
-    };
+    const event: EventRecord = { ...scratchEvent(1), name: "Schema", venue: "Hall", price: 1000, maxPerUser: 1 };
+    const eventId = event.id;
     // Gone however the test ends, so no other file's sweep meets a half-written event.
     onTestFinished(async () => {
       await redis.del(...eventKeys(eventId).slice(0, 6));

@@ -17,8 +17,8 @@ import { checkoutCompleted, stripeSignature } from "../../testkit/webhooks.js";
 // redis-server, a PostgreSQL cluster of their own), and the checks every scenario ends with.
 // Nothing here touches the machine's Redis or PostgreSQL servers beyond a database of its own.
 
-export const ADMIN_TOKEN = "faults-admin-token";
-export const WEBHOOK_SECRET = "whsec_faults";
+const ADMIN_TOKEN = "faults-admin-token";
+const WEBHOOK_SECRET = "whsec_faults";
 
 export { sleep, startRole, type Proc };
 
