@@ -63,6 +63,21 @@ export interface HoldInput {
 
 // ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
 
+/** The settings both hold scripts read as one run of ARGV, in their order. */
+function pushHoldSettings(args: Arg[], s: ScriptSettings): void {
+  args.push(
+    s.idempotencyTtlMs,
+    s.reclaimMax,
+    s.serveMax,
+    s.lineMax,
+    s.retentionMs,
+    s.rateIpPerS,
+    s.rateIpBurst,
+    s.rateUserPerS,
+    s.rateUserBurst,
+  );
+}
+
 /** A request's anti-bot gate and identity entries, in the order both hold scripts read them. */
 function pushGate(args: Arg[], r: HoldInput): void {
   const gate = r.gate;
@@ -88,16 +103,8 @@ export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: H
     r.quantity,
     r.email,
     r.idempotencyKey,
-    s.idempotencyTtlMs,
-    s.reclaimMax,
-    s.serveMax,
-    s.lineMax,
-    s.retentionMs,
-    s.rateIpPerS,
-    s.rateIpBurst,
-    s.rateUserPerS,
-    s.rateUserBurst,
   ];
+  pushHoldSettings(args, s);
   pushGate(args, r);
   args.push(s.unpaidRetentionMs, s.ipBookingsMax);
   return args;
@@ -112,23 +119,9 @@ export function holdBatchArgs(
   s: ScriptSettings,
   requests: readonly HoldInput[],
 ): Arg[] {
-  const args: Arg[] = [
-    ...keys,
-    nowMs,
-    s.holdMs,
-    s.idempotencyTtlMs,
-    s.reclaimMax,
-    s.serveMax,
-    s.lineMax,
-    s.retentionMs,
-    s.rateIpPerS,
-    s.rateIpBurst,
-    s.rateUserPerS,
-    s.rateUserBurst,
-    s.unpaidRetentionMs,
-    s.ipBookingsMax,
-    requests.length,
-  ];
+  const args: Arg[] = [...keys, nowMs, s.holdMs];
+  pushHoldSettings(args, s);
+  args.push(s.unpaidRetentionMs, s.ipBookingsMax, requests.length);
   for (const r of requests) {
     args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey);
     pushGate(args, r);

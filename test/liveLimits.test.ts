@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import { Redis } from "ioredis";
 import { WebSocket } from "undici";
+import { liveUpgradeStatus } from "../testkit/live.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEngine } from "../bin/app.js";
 import { api, startTestEngine, waitFor, type Api } from "./helpers.js";
@@ -70,29 +70,7 @@ function openSocket(id: string, token: string): Promise<Socket> {
 
 /** The HTTP status a WebSocket upgrade is answered with (101 when accepted). */
 function upgradeStatus(id: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1",
-      port: running.http!.port,
-      path: `/live?booking=${id}&token=${encodeURIComponent(token)}`,
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-      },
-    });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  return liveUpgradeStatus(running.http!.port, id, token);
 }
 
 describe("live channel limits", () => {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { request } from "node:http";
 import { connect } from "node:net";
 import { Redis } from "ioredis";
+import { liveUpgradeStatus } from "../../testkit/live.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../bin/app.js";
 import { eventKeys, logKey } from "../../engine/keys.js";
@@ -116,30 +116,7 @@ function rawBooking(eventId: string, userId: string, idempotencyKey: string): Pr
 
 /** The HTTP status a WebSocket upgrade to /live is answered with (101 when accepted). */
 function upgradeStatus(bookingId: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1",
-      port,
-      path: `/live?booking=${bookingId}&token=${encodeURIComponent(token)}`,
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-        "X-Forwarded-For": HOSTILE_IP,
-      },
-    });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  return liveUpgradeStatus(port, bookingId, token, { "X-Forwarded-For": HOSTILE_IP });
 }
 
 /** Calls of a command so far, from INFO commandstats. */
