@@ -7,7 +7,6 @@ export default {
   vitest: { configFile: "vitest.stryker.config.ts", related: false },
   mutate: [
     "engine/commands.ts",
-    "engine/config.ts",
     "engine/eventLog.ts",
     "engine/ids.ts",
     "engine/keys.ts",

@@ -5,12 +5,7 @@ import { defineConfig } from "vitest/config";
 // costs milliseconds and the whole run stays within minutes.
 export default defineConfig({
   test: {
-    include: [
-      "test/unit/**/*.test.ts",
-      "test/money.test.ts",
-      "test/scripts.test.ts",
-      "test/secrets.test.ts",
-    ],
+    include: ["test/unit/**/*.test.ts", "test/money.test.ts", "test/scripts.test.ts", "test/secrets.test.ts"],
     // It reads engine/config.ts as text to find every setting and its bounds, and Stryker
     // rewrites that file with its mutants, so the text no longer parses as the test expects.
     exclude: ["test/unit/config.test.ts"],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hasUnsafeChars } from "../../engine/text.js";
-import { Fields, isTimeZone, parseJsonObject } from "../../http/validate.js";
 import { Problem } from "../../http/problems.js";
+import { Fields, isTimeZone, parseJsonObject } from "../../http/validate.js";
 
 // The request-body reader the routes share: every field's bound, and one 422 listing every
 // problem at once, with the field names and reasons the HTTP contract documents.
@@ -9,7 +9,10 @@ import { Problem } from "../../http/problems.js";
 const UNSAFE = "must not contain control characters or unpaired surrogates";
 
 /** The problems `done()` reports for a body read by `read`, or [] when it accepts it. */
-function problemsOf(body: Record<string, unknown>, read: (fields: Fields) => void): { field: string; reason: string }[] {
+function problemsOf(
+  body: Record<string, unknown>,
+  read: (fields: Fields) => void,
+): { field: string; reason: string }[] {
   const fields = new Fields(body);
   read(fields);
   try {
@@ -19,13 +22,18 @@ function problemsOf(body: Record<string, unknown>, read: (fields: Fields) => voi
     expect(error).toBeInstanceOf(Problem);
     const problem = error as Problem;
     expect([problem.status, problem.slug]).toEqual([422, "invalid-parameters"]);
-    expect(problem.message).toBe((problem.extra.errors as { field: string; reason: string }[]).map((e) => `${e.field}: ${e.reason}`).join("; "));
+    expect(problem.message).toBe(
+      (problem.extra.errors as { field: string; reason: string }[]).map((e) => `${e.field}: ${e.reason}`).join("; "),
+    );
     return problem.extra.errors as { field: string; reason: string }[];
   }
 }
 
 /** What `read` returns for the body, with the problems it found. */
-function readOne<T>(body: Record<string, unknown>, read: (fields: Fields) => T): { value: T; errors: { field: string; reason: string }[] } {
+function readOne<T>(
+  body: Record<string, unknown>,
+  read: (fields: Fields) => T,
+): { value: T; errors: { field: string; reason: string }[] } {
   let value: T | undefined;
   const errors = problemsOf(body, (fields) => {
     value = read(fields);
@@ -59,11 +67,15 @@ describe("parseJsonObject", () => {
     ["[1]", "The body must be a JSON object."],
     ["7", "The body must be a JSON object."],
   ])("answers 400 invalid-json to %j", (body, detail) => {
-    expect(() => parseJsonObject(Buffer.from(body))).toThrow(expect.objectContaining({ status: 400, slug: "invalid-json", message: detail }));
+    expect(() => parseJsonObject(Buffer.from(body))).toThrow(
+      expect.objectContaining({ status: 400, slug: "invalid-json", message: detail }),
+    );
   });
 
   it("answers 400 invalid-json with the parser's message to what does not parse", () => {
-    expect(() => parseJsonObject(Buffer.from("{"))).toThrow(expect.objectContaining({ status: 400, slug: "invalid-json", message: expect.stringMatching(/JSON/) }));
+    expect(() => parseJsonObject(Buffer.from("{"))).toThrow(
+      expect.objectContaining({ status: 400, slug: "invalid-json", message: expect.stringMatching(/JSON/) }),
+    );
   });
 });
 
@@ -87,11 +99,14 @@ describe("Fields", () => {
   });
 
   it("lets an optional field be absent, and holds a string to its pattern", () => {
-    const code = (hint?: string) => (fields: Fields) => fields.string("code", { required: false, maxChars: 9, pattern: /^[a-z]+$/, patternHint: hint });
+    const code = (hint?: string) => (fields: Fields) =>
+      fields.string("code", { required: false, maxChars: 9, pattern: /^[a-z]+$/, patternHint: hint });
     expect(readOne({}, code())).toEqual({ value: undefined, errors: [] });
     expect(readOne({ code: "abc" }, code())).toEqual({ value: "abc", errors: [] });
     expect(readOne({ code: "ABC" }, code()).errors).toEqual([{ field: "code", reason: "has an invalid format" }]);
-    expect(readOne({ code: "ABC" }, code("must be lower case")).errors).toEqual([{ field: "code", reason: "must be lower case" }]);
+    expect(readOne({ code: "ABC" }, code("must be lower case")).errors).toEqual([
+      { field: "code", reason: "must be lower case" },
+    ]);
   });
 
   it("reads a whole number within its bounds, both ends included", () => {
@@ -99,19 +114,37 @@ describe("Fields", () => {
     expect(readOne({ quantity: 1 }, quantity)).toEqual({ value: 1, errors: [] });
     expect(readOne({ quantity: 8 }, quantity)).toEqual({ value: 8, errors: [] });
     expect(readOne({}, quantity).errors).toEqual([{ field: "quantity", reason: "is required" }]);
-    for (const bad of [0, 9]) expect(readOne({ quantity: bad }, quantity).errors).toEqual([{ field: "quantity", reason: "must be from 1 to 8" }]);
-    for (const bad of [1.5, "2", 2 ** 53]) expect(readOne({ quantity: bad }, quantity).errors).toEqual([{ field: "quantity", reason: "must be a whole number" }]);
+    for (const bad of [0, 9])
+      expect(readOne({ quantity: bad }, quantity).errors).toEqual([
+        { field: "quantity", reason: "must be from 1 to 8" },
+      ]);
+    for (const bad of [1.5, "2", 2 ** 53])
+      expect(readOne({ quantity: bad }, quantity).errors).toEqual([
+        { field: "quantity", reason: "must be a whole number" },
+      ]);
   });
 
   it("reads an instant only with an explicit offset, and only a real one", () => {
     const startsAt = (fields: Fields) => fields.instant("startsAt", { required: true });
-    expect(readOne({ startsAt: "2027-05-01T20:00:00+02:00" }, startsAt).value).toEqual(new Date("2027-05-01T18:00:00Z"));
+    expect(readOne({ startsAt: "2027-05-01T20:00:00+02:00" }, startsAt).value).toEqual(
+      new Date("2027-05-01T18:00:00Z"),
+    );
     expect(readOne({ startsAt: "2027-05-01T20:00Z" }, startsAt).value).toEqual(new Date("2027-05-01T20:00:00Z"));
     expect(readOne({ startsAt: "2027-05-01T20:00:00.123456789Z" }, startsAt).errors).toEqual([]);
-    for (const bad of ["2027-05-01T20:00:00", "2027-05-01", "x2027-05-01T20:00Z", "2027-05-01T20:00Zx", "2027-05-01T20:00:00.1234567890Z"]) {
-      expect(readOne({ startsAt: bad }, startsAt).errors, bad).toEqual([{ field: "startsAt", reason: "must be an ISO 8601 date-time with an offset, e.g. 2027-05-01T20:00:00+02:00" }]);
+    for (const bad of [
+      "2027-05-01T20:00:00",
+      "2027-05-01",
+      "x2027-05-01T20:00Z",
+      "2027-05-01T20:00Zx",
+      "2027-05-01T20:00:00.1234567890Z",
+    ]) {
+      expect(readOne({ startsAt: bad }, startsAt).errors, bad).toEqual([
+        { field: "startsAt", reason: "must be an ISO 8601 date-time with an offset, e.g. 2027-05-01T20:00:00+02:00" },
+      ]);
     }
-    expect(readOne({ startsAt: "2027-02-30T25:00:00Z" }, startsAt).errors).toEqual([{ field: "startsAt", reason: "is not a real date" }]);
+    expect(readOne({ startsAt: "2027-02-30T25:00:00Z" }, startsAt).errors).toEqual([
+      { field: "startsAt", reason: "is not a real date" },
+    ]);
   });
 
   it("reads a clearable instant as null when sent null, undefined when absent", () => {
@@ -126,7 +159,9 @@ describe("Fields", () => {
     expect(isTimeZone("Europe/Paris")).toBe(true);
     expect(isTimeZone("Mars/Olympus")).toBe(false);
     expect(readOne({ timeZone: "Europe/Paris" }, timeZone)).toEqual({ value: "Europe/Paris", errors: [] });
-    expect(readOne({ timeZone: "Mars/Olympus" }, timeZone).errors).toEqual([{ field: "timeZone", reason: "must be an IANA time zone such as Europe/Paris" }]);
+    expect(readOne({ timeZone: "Mars/Olympus" }, timeZone).errors).toEqual([
+      { field: "timeZone", reason: "must be an IANA time zone such as Europe/Paris" },
+    ]);
     expect(readOne({}, timeZone).errors).toEqual([{ field: "timeZone", reason: "is required" }]);
   });
 
@@ -134,7 +169,9 @@ describe("Fields", () => {
     const email = (fields: Fields) => fields.email("email", { required: false, maxChars: 40 });
     expect(readOne({ email: "ana@example.org" }, email)).toEqual({ value: "ana@example.org", errors: [] });
     for (const bad of ["ana", "ana@example", "ana @example.org", "<ana@example.org>", "ana@example.org "]) {
-      expect(readOne({ email: bad }, email).errors, bad).toEqual([{ field: "email", reason: "must be an email address" }]);
+      expect(readOne({ email: bad }, email).errors, bad).toEqual([
+        { field: "email", reason: "must be an email address" },
+      ]);
     }
   });
 
@@ -142,14 +179,20 @@ describe("Fields", () => {
     const status = (fields: Fields) => fields.oneOf("status", ["draft", "on_sale"] as const, { required: false });
     expect(readOne({ status: "on_sale" }, status)).toEqual({ value: "on_sale", errors: [] });
     expect(readOne({}, status)).toEqual({ value: undefined, errors: [] });
-    expect(readOne({ status: "sold" }, status).errors).toEqual([{ field: "status", reason: "must be one of draft, on_sale" }]);
+    expect(readOne({ status: "sold" }, status).errors).toEqual([
+      { field: "status", reason: "must be one of draft, on_sale" },
+    ]);
   });
 
   it("checks text from outside the body and any other condition", () => {
     expect(problemsOf({}, (fields) => fields.text("Idempotency-Key", "ok"))).toEqual([]);
-    expect(problemsOf({}, (fields) => fields.text("Idempotency-Key", "a\nb"))).toEqual([{ field: "Idempotency-Key", reason: UNSAFE }]);
+    expect(problemsOf({}, (fields) => fields.text("Idempotency-Key", "a\nb"))).toEqual([
+      { field: "Idempotency-Key", reason: UNSAFE },
+    ]);
     expect(problemsOf({}, (fields) => fields.check(true, "saleEndsAt", "must be after saleStartsAt"))).toEqual([]);
-    expect(problemsOf({}, (fields) => fields.check(false, "saleEndsAt", "must be after saleStartsAt"))).toEqual([{ field: "saleEndsAt", reason: "must be after saleStartsAt" }]);
+    expect(problemsOf({}, (fields) => fields.check(false, "saleEndsAt", "must be after saleStartsAt"))).toEqual([
+      { field: "saleEndsAt", reason: "must be after saleStartsAt" },
+    ]);
   });
 
   it("lists every problem at once, fields it does not know last", () => {
