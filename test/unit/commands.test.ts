@@ -4,6 +4,7 @@ import {
   confirmArgs,
   decodeHold,
   decodeHoldBatch,
+  decodeLookup,
   decodeRecover,
   decodeSweep,
   HOLD_BATCH_REQUEST_ARGS,
@@ -116,7 +117,13 @@ describe("the decoders", () => {
       /^script hold_batch answered .*: 1 replies for 2 holds$/,
     );
     expect(() => decodeHoldBatch([["EVENT_NOT_FOUND", "", ""]], 2)).toThrow(/1 replies for 2 holds/);
+    expect(() => decodeHoldBatch([notLive, notLive, notLive], 2)).toThrow(/3 replies for 2 holds/);
     expect(() => decodeHoldBatch("EVENT_NOT_FOUND", 1)).toThrow(/^script hold_batch answered .*: not a list$/);
+  });
+
+  it("refuse a lookup of a booking that is not there", () => {
+    expect(() => decodeLookup(eventId, ["BOOKING_NOT_FOUND", "gone"])).toThrow(EngineError);
+    expect(() => decodeLookup(eventId, ["SOLD_OUT", ""])).toThrow(/^script lookup answered /);
   });
 
   it("read a sweep's counts and whether the sale is finished", () => {
@@ -140,6 +147,7 @@ describe("the decoders", () => {
     expect(() => decodeRecover(["ok", 1, 2, 3, 4, ["b", 5]])).toThrow(
       /^script recover answered .*: entry 6 is not a list of booking ids$/,
     );
+    expect(() => decodeRecover(["ok", 1])).toThrow(/^script recover answered .*: 6 entries expected$/);
     expect(() => decodeRecover(["ok", 1, 2, "3", 4, []])).toThrow(
       /^script recover answered .*: entry 4 is not a number$/,
     );

@@ -18,6 +18,7 @@ function errorsOf(query: string): { field: string; reason: string }[] {
   } catch (error) {
     expect(error).toBeInstanceOf(SearchQueryError);
     const refused = error as SearchQueryError;
+    expect(refused.name).toBe("SearchQueryError");
     expect(refused.message).toBe(refused.errors.map((e) => `${e.field}: ${e.reason}`).join("; "));
     return refused.errors;
   }
@@ -77,16 +78,17 @@ describe("parseSearchQuery", () => {
   });
 });
 
+// Built in each test, not in the describe body: a throw there would go unreported per test.
 describe("page cursors", () => {
-  const query = parse("search=Jazz");
+  const query = () => parse("search=Jazz");
   const after: Cursor = { key: "-1234567", id: uuidv7(), tier: "fuzzy" };
   const withCursor = (search: string, cursor: string) => parse(`${search}&cursor=${cursor}`);
   const forge = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString("base64url");
 
   it("page the search they came from, with its sort key, id and tier", () => {
-    expect(withCursor("search=Jazz", encodeCursor(query, after)).after).toEqual(after);
+    expect(withCursor("search=Jazz", encodeCursor(query(), after)).after).toEqual(after);
     for (const tier of ["exact", null] as const) {
-      expect(withCursor("search=Jazz", encodeCursor(query, { ...after, tier })).after).toEqual({ ...after, tier });
+      expect(withCursor("search=Jazz", encodeCursor(query(), { ...after, tier })).after).toEqual({ ...after, tier });
     }
     const listing = parse("start_date=2027-03-10");
     const onDate = { ...after, key: "1".repeat(18), tier: null };
@@ -94,12 +96,23 @@ describe("page cursors", () => {
   });
 
   it("are refused for another search, or when not made by encodeCursor", () => {
-    const cursor = encodeCursor(query, after);
+    const cursor = encodeCursor(query(), after);
     expect(errorsOf(`search=Blues&cursor=${cursor}`)).toEqual(CURSOR_REFUSED);
     expect(errorsOf(`search=Jazz&start_date=2027-03-10&cursor=${cursor}`)).toEqual(CURSOR_REFUSED);
     const filters = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")).f as string;
     const valid = { k: after.key, i: after.id, t: after.tier, f: filters };
     expect(withCursor("search=Jazz", forge(valid)).after).toEqual(after);
+    // At most 200 characters of base64url, nothing around them, even what would decode.
+    const padded = (chars: number) => {
+      let pad = "";
+      while (forge({ ...valid, pad }).length < chars) pad += "x";
+      return forge({ ...valid, pad });
+    };
+    expect(padded(200)).toHaveLength(200);
+    expect(withCursor("search=Jazz", padded(200)).after).toEqual(after);
+    expect(errorsOf(`search=Jazz&cursor=${padded(201)}`)).toEqual(CURSOR_REFUSED);
+    expect(errorsOf(`search=Jazz&cursor=!${forge(valid)}`)).toEqual(CURSOR_REFUSED);
+    expect(errorsOf(`search=Jazz&cursor=${forge(valid)}!`)).toEqual(CURSOR_REFUSED);
     for (const bad of [
       { ...valid, k: 5 },
       { ...valid, k: "1".repeat(19) },
