@@ -1,7 +1,6 @@
 // Mutation testing of the pure modules (`npm run test:mutation`, see MUTATION.md). Each mutant
 // is run against the Redis- and PostgreSQL-free tests of vitest.stryker.config.ts; the Lua
 // scripts have their own mutation runner (`npm run test:lua-mutants`).
-/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.stryker.config.ts", related: false },
