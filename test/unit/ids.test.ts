@@ -45,3 +45,20 @@ describe("booking tokens", () => {
     expect(eventIdOfToken(token)).toBeNull();
   });
 });
+
+describe("isUuid", () => {
+  it("refuses a UUID with anything before or after it", () => {
+    const id = uuidv7();
+    expect(isUuid(`x${id}`)).toBe(false);
+    expect(isUuid(`${id}x`)).toBe(false);
+  });
+});
+
+describe("the random pool", () => {
+  it("is refilled when spent: secrets stay whole and distinct over several refills", () => {
+    // 7,000 secrets of 32 bytes take more than three 64 KiB pools.
+    const secrets = Array.from({ length: 7000 }, () => newBookingSecret());
+    expect(secrets.every((secret) => secret.length === 43)).toBe(true);
+    expect(new Set(secrets).size).toBe(secrets.length);
+  });
+});

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { issueChallenge, leadingZeroBits, readChallenge, solve, solves } from "../../engine/pow.js";
 import { uuidv7 } from "../../engine/ids.js";
+import { issueChallenge, leadingZeroBits, readChallenge, solve, solves } from "../../engine/pow.js";
 
 const SECRET = "pow-unit-secret";
 
@@ -43,6 +43,20 @@ describe("challenges", () => {
     const easier = issued.challenge.replace(".12.", ".1.");
     expect(readChallenge(SECRET, easier, eventId, ttlMs, nowMs)).toBeNull();
     expect(readChallenge(SECRET, `${issued.challenge}.x`, eventId, ttlMs, nowMs)).toBeNull();
+    // A signature cut short is refused, not thrown on.
+    expect(readChallenge(SECRET, issued.challenge.slice(0, -1), eventId, ttlMs, nowMs)).toBeNull();
+  });
+
+  it("are refused when signed but of another version or with a nonce that is not 32 hex digits", () => {
+    const nonce = uuidv7(nowMs).replace(/-/g, "");
+    const signed = (version: string, nonceText: string) => {
+      const text = `${version}.${eventId}.12.${nowMs + 60_000}.${nonceText}`;
+      return `${text}.${createHmac("sha256", SECRET).update(text).digest("base64url")}`;
+    };
+    expect(readChallenge(SECRET, signed("p1", nonce), eventId, ttlMs, nowMs)).not.toBeNull();
+    expect(readChallenge(SECRET, signed("p0", nonce), eventId, ttlMs, nowMs)).toBeNull();
+    expect(readChallenge(SECRET, signed("p1", `${nonce}0`), eventId, ttlMs, nowMs)).toBeNull();
+    expect(readChallenge(SECRET, signed("p1", `${nonce.slice(0, 12)}x${nonce}`), eventId, ttlMs, nowMs)).toBeNull();
   });
 
   it("are solved by a solution whose digest starts with the bits asked for", () => {
@@ -51,5 +65,14 @@ describe("challenges", () => {
     expect(solves(challenge, solution, 8)).toBe(true);
     const digest = createHash("sha256").update(`${challenge}:${solution}`).digest();
     expect(digest[0]).toBe(0);
+    // Exactly the bits asked for is enough.
+    expect(solves(challenge, solution, leadingZeroBits(digest))).toBe(true);
+  });
+
+  it("are searched for at most maxTries candidates, from 0 up", () => {
+    const { challenge } = issueChallenge(SECRET, eventId, 8, 60_000, nowMs);
+    const first = Number(solve(challenge, 8));
+    expect(() => solve(challenge, 8, first)).toThrow(`no solution in ${first} tries`);
+    expect(solve(challenge, 8, first + 1)).toBe(String(first));
   });
 });
