@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { uuidv7 } from "../../engine/ids.js";
-import { bookingKey, eventKey, eventKeys, holdsKey, ipBookingsKey, lineKey, logKey, rateIpKey } from "../../engine/keys.js";
+import {
+  bookingKey,
+  eventKey,
+  eventKeys,
+  holdsKey,
+  ipBookingsKey,
+  lineKey,
+  logKey,
+  rateIpKey,
+} from "../../engine/keys.js";
 
 describe("keys", () => {
   it("of one event all carry its hash tag, so they share a Redis Cluster slot", () => {
