@@ -56,15 +56,6 @@ if last and streamIdAfter(last[1], ARGV[4]) then return { 'RELAY_BEHIND', last[1
 -- Checked before anything is written: Redis does not roll back a script that refuses halfway.
 if paidInDb - ev.paid > ev.instock then return { 'CAPACITY_BELOW_SOLD', paidInDb } end
 
-local talliesRaised = 0
-for i = 8, #ARGV, 2 do
-  local user, paid = ARGV[i], tonumber(ARGV[i + 1])
-  if (tonumber(redis.call('HGET', ctx.tally, user)) or 0) < paid then
-    redis.call('HSET', ctx.tally, user, paid)
-    talliesRaised = talliesRaised + 1
-  end
-end
-
 -- A booking PostgreSQL's row describes (r), as a hash of its own again, not yet in any state.
 local function bookingFromDb(r)
   return {
@@ -117,6 +108,17 @@ for _, r in ipairs(cjson.decode(ARGV[7])) do
   if result == 'restored' then restored = restored + 1 end
   if result == 'refused' then unrestored[#unrestored + 1] = r[1] end
   if r[2] == 0 and (result == 'restored' or result == 'kept') then paidUnrelayed = paidUnrelayed + qty end
+end
+
+-- Raised after the restores, which count their own tickets: a booking restored here that
+-- PostgreSQL also counts as paid is then counted once.
+local talliesRaised = 0
+for i = 8, #ARGV, 2 do
+  local user, paid = ARGV[i], tonumber(ARGV[i + 1])
+  if (tonumber(redis.call('HGET', ctx.tally, user)) or 0) < paid then
+    redis.call('HSET', ctx.tally, user, paid)
+    talliesRaised = talliesRaised + 1
+  end
 end
 
 local paidAdded = owed()
