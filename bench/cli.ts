@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import { costTable, serverCpuUs, targetLines } from "./costs.js";
 import { mixLine } from "./rivals.js";
-import { DEFAULTS, runBench, writeResults, type BenchOptions } from "./run.js";
+import { writeResults } from "./report.js";
+import { runBench } from "./run.js";
+import { DEFAULTS, type BenchOptions } from "./setup.js";
 
 // npm run bench -- [options]; --help lists them. Exits 1 when an invariant broke.
 

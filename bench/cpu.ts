@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { RedisClient } from "../engine/redis.js";
 import { createPool, type Pool } from "../sql/db.js";
-import type { RunResult } from "./load.js";
 
 // CPU each process spent during a run, in µs: processes from /proc/<pid>/stat (utime + stime),
 // Redis from INFO cpu, PostgreSQL as the sum of the client backends connected to the named
@@ -117,7 +116,10 @@ export function perRequest(spentUs: Record<string, number>, requests: number): R
 }
 
 /** Runs a load and adds what each request cost each source and the load generator. */
-export async function metered(sources: CpuSources, run: () => Promise<RunResult>): Promise<RunResult> {
+export async function metered<Run extends { loadgenCpuUs: number; requests: number }>(
+  sources: CpuSources,
+  run: () => Promise<Run>,
+): Promise<Run & { cpuUsPerRequest: Record<string, number> }> {
   const meter = await new CpuMeter(sources).begin();
   const result = await run();
   const spentUs = await meter.end();

@@ -1,7 +1,7 @@
 import { freePort } from "../bin/app.js";
 import { runLoad } from "./load.js";
 import { startRole } from "../testkit/processes.js";
-import { BOOKING_ANSWERS, DEFAULTS, createEvent, engineEnv } from "./run.js";
+import { BOOKING_ANSWERS, DEFAULTS, createEvent, engineEnv } from "./setup.js";
 
 // Single vs batched holds through the full path, interleaved (off, on, off, on, ...) so a
 // machine whose load drifts during the run hurts both sides alike. One `serve` process per

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { RunResult } from "./load.js";
 import { COST_COLUMNS, serverCpuUs } from "./costs.js";
 import type { BenchResult } from "./run.js";
@@ -216,4 +218,13 @@ ${table(
 )}
 </body></html>
 `;
+}
+
+export function writeResults(result: BenchResult, outDir: string, command: string): { json: string; html: string } {
+  mkdirSync(outDir, { recursive: true });
+  const json = join(outDir, "latest.json");
+  const html = join(outDir, "report.html");
+  writeFileSync(json, `${JSON.stringify({ command, ...result }, null, 2)}\n`);
+  writeFileSync(html, renderReport(result, command));
+  return { json, html };
 }

@@ -9,7 +9,7 @@ import { serverCpuUs } from "./costs.js";
 import { runLoad, type RunResult } from "./load.js";
 import { RIVALS, checkRival, prepareRival, rivalDatabaseUrl, type Rival } from "./postgres/rivals.js";
 import type { Progress } from "./progress.js";
-import { BOOKING_ANSWERS, createEvent, engineEnv, type BenchOptions } from "./run.js";
+import { BOOKING_ANSWERS, createEvent, engineEnv, type BenchOptions } from "./setup.js";
 
 // The engine beside its PostgreSQL rivals at matched durability, on the same workload. Each
 // level runs the engine on a redis-server of its own with the level's AOF setting, then each

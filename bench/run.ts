@@ -1,5 +1,4 @@
 import { Redis } from "ioredis";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../bin/app.js";
@@ -18,9 +17,9 @@ import { dropFloor, prepareFloor } from "./floor.js";
 import { costTargets, type CostTarget } from "./costs.js";
 import { DURABILITY, runRivals, type RivalsResult } from "./rivals.js";
 import { Progress, type PhaseInfo } from "./progress.js";
-import { renderReport } from "./report.js";
-import { createEventOver, dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
-import { ROOT, sleep, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { BOOKING_ANSWERS, type BenchOptions, createEvent, engineEnv, WEBHOOK_SECRET } from "./setup.js";
+import { dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
+import { sleep, startProc, startRole, stopAll, type Proc } from "../testkit/processes.js";
 import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.js";
 
 // The on-sale benchmark. In one run, on one machine, side by side:
@@ -31,59 +30,6 @@ import { verifyOnSale, waitForRelay, type Invariants } from "../testkit/verify.j
 // then the on-sale's mix (pay, cancel, expire, line served), the invariants, memory, and
 // results in bench/results/latest.json and report.html. A run is the list of PHASES below,
 // in order; each records what it measured on the Bench they share.
-
-export interface BenchOptions {
-  people: number;
-  tickets: number;
-  /** HTTP server processes sharing one port. */
-  workers: number;
-  /** Load generator threads (autocannon saturates one core each). */
-  threads: number;
-  connections: number;
-  /** How long each ceiling and the PostgreSQL design run. */
-  seconds: number;
-  holdSeconds: number;
-  payPercent: number;
-  cancelPercent: number;
-  memoryPeople: number;
-  redisUrl: string;
-  databaseUrl: string;
-  /** pg-boss schema of the engine processes the bench starts. */
-  bossSchema: string;
-  outDir: string;
-  /** Run the engine processes under `node --cpu-prof`, profiles into outDir/profiles. */
-  profile: boolean;
-  /** Time allowed for the mix to settle and the relay to drain. */
-  settleTimeoutMs: number;
-  /** Group commit (HOLD_BATCH) for the on-sale run; single vs batched are also run side by side. */
-  holdBatch: boolean;
-  /** Also run the engine beside its PostgreSQL rivals at matched durability (bench/rivals.ts). */
-  rivals: boolean;
-  /** People in each of those runs. */
-  rivalPeople: number;
-}
-
-export const DEFAULTS: BenchOptions = {
-  people: 500_000,
-  tickets: 50_000,
-  workers: 1,
-  threads: 2,
-  connections: 100,
-  seconds: 8,
-  holdSeconds: 10,
-  payPercent: 80,
-  cancelPercent: 10,
-  memoryPeople: 20_000,
-  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-  databaseUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/onsale_bench",
-  bossSchema: "pgboss_bench",
-  outDir: join(ROOT, "bench", "results"),
-  profile: false,
-  settleTimeoutMs: 300_000,
-  holdBatch: false,
-  rivals: false,
-  rivalPeople: 20_000,
-};
 
 export interface BenchResult {
   people: number;
@@ -134,61 +80,11 @@ export interface BenchResult {
   rivals?: RivalsResult;
 }
 
-const ADMIN_TOKEN = "bench-admin-token";
 /** The refusal run's event: all of it bought by one person (maxPerUser) before the run. */
 const REFUSAL_TICKETS = 4;
 const IDLE_MS = 3000;
 const CEILING_TICKETS = 10_000_000;
-const WEBHOOK_SECRET = "whsec_bench_local_only";
-export const BOOKING_ANSWERS = ["201", "202", "409"];
 const HOLD_ANSWERS = ["held", "waiting", "replay", "SOLD_OUT"];
-
-/** Settings of every engine process the bench starts (also used for direct Engine calls). */
-export function engineEnv(
-  options: BenchOptions,
-  port: number,
-  gatewayPort: number,
-  holdBatch = options.holdBatch,
-): Record<string, string> {
-  return {
-    HOLD_BATCH: holdBatch ? "on" : "off",
-    PORT: String(port),
-    MOCK_GATEWAY_PORT: String(gatewayPort),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    REDIS_URL: options.redisUrl,
-    DATABASE_URL: options.databaseUrl,
-    DATABASE_READ_URL: options.databaseUrl,
-    PGBOSS_SCHEMA: options.bossSchema,
-    ADMIN_TOKEN,
-    MOCK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    PAYMENT_PROVIDER: "mock",
-    HOLD_SECONDS: String(options.holdSeconds),
-    LOG_LEVEL: "info",
-    // Everyone who arrives is in line at once, and the sweep must drain it quickly.
-    LINE_MAX: String(Math.max(1_000_000, options.people)),
-    SERVE_MAX: "2000",
-    RECLAIM_MAX: "2000",
-    SWEEP_INTERVAL_MS: "100",
-    // Every person comes from 127.0.0.1: the per-IP limit is raised, or it would measure the limiter.
-    RATE_IP_PER_S: "1000000",
-    RATE_IP_BURST: "10000000",
-    RATE_USER_PER_S: "1000",
-    RATE_USER_BURST: "1000",
-    IP_BOOKINGS_MAX: "10000000",
-    RELAY_BATCH: "5000",
-    RELAY_INTERVAL_MS: "50",
-  };
-}
-
-export function createEvent(baseUrl: string, tickets: number): Promise<string> {
-  return createEventOver(baseUrl, ADMIN_TOKEN, {
-    name: "Bench Stadium On-sale",
-    venue: "Bench Arena",
-    startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-    timeZone: "UTC",
-    capacity: tickets,
-  });
-}
 
 type RunName = keyof BenchResult["runs"];
 
@@ -720,13 +616,4 @@ export async function runBench(options: BenchOptions, progress = new Progress())
   } finally {
     await closeBench(bench);
   }
-}
-
-export function writeResults(result: BenchResult, outDir: string, command: string): { json: string; html: string } {
-  mkdirSync(outDir, { recursive: true });
-  const json = join(outDir, "latest.json");
-  const html = join(outDir, "report.html");
-  writeFileSync(json, `${JSON.stringify({ command, ...result }, null, 2)}\n`);
-  writeFileSync(html, renderReport(result, command));
-  return { json, html };
 }

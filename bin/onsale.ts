@@ -8,7 +8,7 @@ import { insertEvent } from "../sql/events.js";
 import { migrate } from "../sql/migrate.js";
 import { resolve } from "node:path";
 import { startEngine, type Roles } from "./app.js";
-import { runSearchCommand, SEARCH_USAGE } from "../search/cli.js";
+import { runSearchCommand, SEARCH_USAGE } from "./search.js";
 import { connectRedis } from "../engine/redis.js";
 import { ensurePostgres, ensureRedis, type Service } from "./services.js";
 import { isWorker, reportReady, superviseWorkers } from "./workers.js";
@@ -19,7 +19,7 @@ import { OPS_COMMANDS, OPS_USAGE, runOps } from "./ops.js";
 //   serve [--workers N] | work | gateway   one role, for scale-out (N HTTP processes on one port)
 //   migrate          apply sql/migrations
 //   seed             create a demo event and print how to book
-//   generate | search reindex   catalog data and the Typesense index (search/cli.ts)
+//   generate | search reindex   catalog data and the Typesense index (bin/search.ts)
 
 const USAGE = `usage: onsale <start [--demo] | serve [--workers N] | work | gateway | migrate | seed | ${SEARCH_USAGE} | ${OPS_USAGE}>`;
 

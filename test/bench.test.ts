@@ -8,7 +8,9 @@ import { Engine } from "../engine/engine.js";
 import { bookingKey, eventKey } from "../engine/keys.js";
 import { createPool } from "../sql/db.js";
 import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
-import { DEFAULTS, runBench, writeResults } from "../bench/run.js";
+import { writeResults } from "../bench/report.js";
+import { runBench } from "../bench/run.js";
+import { DEFAULTS } from "../bench/setup.js";
 import { verifyOnSale } from "../testkit/verify.js";
 
 // The benchmark in miniature: every run side by side, the on-sale's mix and the invariants,

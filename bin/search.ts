@@ -1,17 +1,17 @@
-import { progressBar } from "../bin/progress.js";
+import { progressBar } from "./progress.js";
 import type { Config } from "../engine/config.js";
 import type { Logger } from "../engine/logger.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
-import { GENERATE_BATCH_MAX, generateEvents } from "./generate.js";
-import { reindex, typesenseClient } from "./typesense.js";
+import { GENERATE_BATCH_MAX, generateEvents } from "../search/generate.js";
+import { reindex, typesenseClient } from "../search/typesense.js";
 
 // CLI commands of the search concern:
 //   generate --events N [--seed S] [--batch B]   insert N realistic catalog events
 //   search reindex                                rebuild the Typesense collection from PostgreSQL
 
 /** Most events one `generate` run inserts. */
-export const GENERATE_EVENTS_MAX = 10_000_000;
+const GENERATE_EVENTS_MAX = 10_000_000;
 
 export const SEARCH_USAGE = "generate --events N [--seed S] [--batch B] | search reindex";
 
