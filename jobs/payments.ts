@@ -79,8 +79,9 @@ const REFUND_REASONS: Partial<Record<IngestOutcome, string>> = {
   unmatched: "no_booking_of_ours",
 };
 
-/** Live events looked through at most for a booking named without its event. */
-const LIVE_EVENTS_SCAN_MAX = 1000;
+/** Live events looked through at most for a booking named without its event, and how many per round trip. */
+const LIVE_EVENTS_SCAN_MAX = 100_000;
+const LIVE_EVENTS_SCAN_CHUNK = 1000;
 
 interface BookingRef {
   bookingId: string;
@@ -179,9 +180,13 @@ export class PaymentIngest {
   private async liveEventOf(bookingId: string): Promise<string | null> {
     const { redis } = this.engine;
     const live = (await redis.smembers(liveEventsKey)).slice(0, LIVE_EVENTS_SCAN_MAX);
-    const found = await Promise.all(live.map((eventId) => redis.exists(bookingKey(eventId, bookingId))));
-    const index = found.indexOf(1);
-    return index === -1 ? null : live[index]!;
+    for (let start = 0; start < live.length; start += LIVE_EVENTS_SCAN_CHUNK) {
+      const chunk = live.slice(start, start + LIVE_EVENTS_SCAN_CHUNK);
+      const found = await Promise.all(chunk.map((eventId) => redis.exists(bookingKey(eventId, bookingId))));
+      const index = found.indexOf(1);
+      if (index !== -1) return chunk[index]!;
+    }
+    return null;
   }
 
   private async confirm(
