@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SCRIPT_SETTINGS as settings } from "../testkit/fixtures.js";
 import {
   cancelArgs,
   confirmArgs,
@@ -20,7 +21,6 @@ import {
   sweepArgs,
   type Arg,
   type HoldInput,
-  type ScriptSettings,
 } from "../engine/commands.js";
 import { EngineError } from "../engine/errors.js";
 import { bookingKey, EVENT_KEYS, eventKeys, lineKey } from "../engine/keys.js";
@@ -61,20 +61,6 @@ function contextKeys(): number {
   return highestIndex(readFileSync(join(LUA_DIR, "includes", "context.lua"), "utf8"), "KEYS");
 }
 
-const settings: ScriptSettings = {
-  holdMs: 1,
-  idempotencyTtlMs: 2,
-  reclaimMax: 3,
-  serveMax: 4,
-  lineMax: 5,
-  retentionMs: 6,
-  rateIpPerS: 7,
-  rateIpBurst: 8,
-  rateUserPerS: 9,
-  rateUserBurst: 10,
-  unpaidRetentionMs: 11,
-  ipBookingsMax: 12,
-};
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const request: HoldInput = {

@@ -1,3 +1,4 @@
+import type { ScriptSettings } from "../engine/commands.js";
 import type { Engine, EventRecord } from "../engine/engine.js";
 import { uuidv7 } from "../engine/ids.js";
 import { eventKeys, liveEventsKey } from "../engine/keys.js";
@@ -90,3 +91,19 @@ export async function dropEvent(redis: RedisClient, eventId: string): Promise<vo
     } while (cursor !== "0");
   }
 }
+
+/** Script settings of distinct values, so a test can tell which ARGV slot each one went to. */
+export const SCRIPT_SETTINGS: ScriptSettings = {
+  holdMs: 1,
+  idempotencyTtlMs: 2,
+  reclaimMax: 3,
+  serveMax: 4,
+  lineMax: 5,
+  retentionMs: 6,
+  rateIpPerS: 7,
+  rateIpBurst: 8,
+  rateUserPerS: 9,
+  rateUserBurst: 10,
+  unpaidRetentionMs: 11,
+  ipBookingsMax: 12,
+};

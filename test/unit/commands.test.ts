@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SCRIPT_SETTINGS as settings } from "../../testkit/fixtures.js";
 import type { Gate } from "../../engine/admission.js";
 import {
   confirmArgs,
@@ -12,7 +13,6 @@ import {
   holdArgs,
   holdBatchArgs,
   recoverArgs,
-  type ScriptSettings,
 } from "../../engine/commands.js";
 import { EngineError } from "../../engine/errors.js";
 import { eventKeys } from "../../engine/keys.js";
@@ -21,20 +21,6 @@ import { eventKeys } from "../../engine/keys.js";
 // decoders refuse: test/scripts.test.ts holds the argument counts to the Lua headers, this file
 // the values in them.
 
-const settings: ScriptSettings = {
-  holdMs: 1,
-  idempotencyTtlMs: 2,
-  reclaimMax: 3,
-  serveMax: 4,
-  lineMax: 5,
-  retentionMs: 6,
-  rateIpPerS: 7,
-  rateIpBurst: 8,
-  rateUserPerS: 9,
-  rateUserBurst: 10,
-  unpaidRetentionMs: 11,
-  ipBookingsMax: 12,
-};
 const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const proof = { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId };
