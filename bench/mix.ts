@@ -1,7 +1,9 @@
 import { Redis } from "ioredis";
 import { Pool as HttpPool } from "undici";
+import { decodeLogEntry, type LogEntry } from "../engine/eventLog.js";
 import { bookingToken } from "../engine/ids.js";
 import { bookingKey, eventKey, lineKey, logKey } from "../engine/keys.js";
+import { STATE } from "../engine/schema.js";
 import { checkoutCompleted, stripeSignature } from "../testkit/webhooks.js";
 
 // What people do once they hold tickets, driven by the event's own log: every hold (new or
@@ -130,34 +132,30 @@ export class Mix {
       this.caughtUp = entries.length < READ_COUNT;
       for (const [id, flat] of entries) {
         this.lastId = id;
-        const f: Record<string, string> = {};
-        for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-        this.onEntry(f);
+        this.onEntry(decodeLogEntry(id, flat));
       }
     }
   }
 
-  private onEntry(f: Record<string, string>): void {
+  private onEntry(entry: LogEntry): void {
     const { counts } = this;
-    if (f.s === "expired") {
-      if (f.why === "hold_expired") counts.expired += 1;
-      else if (f.why === "sold_out") counts.droppedFromLine += 1;
+    if (entry.status === STATE.expired) {
+      if (entry.reason === "hold_expired") counts.expired += 1;
+      else if (entry.reason === "sold_out") counts.droppedFromLine += 1;
       return;
     }
-    if (f.s !== "held") return;
+    if (entry.status !== STATE.held) return;
     counts.holds += 1;
-    if (f.why === "served") counts.servedFromLine += 1;
-    const holdSeq = Number(f.hs);
-    const arrivalSeq = Number(f.seq);
+    if (entry.reason === "served") counts.servedFromLine += 1;
+    const { holdSeq, arrivalSeq, bookingId, expiresAtMs } = entry;
     if (holdSeq <= this.lastHoldSeq || arrivalSeq < this.lastArrivalSeq) counts.fcfsViolations += 1;
     this.lastHoldSeq = holdSeq;
     this.lastArrivalSeq = arrivalSeq;
-    const share = percentile(f.id!);
-    const expiresAtMs = Number(f.exp);
+    const share = percentile(bookingId);
     if (share < this.options.payPercent)
-      this.enqueue(expiresAtMs, () => this.pay(f.id!, Number(f.amt), f.cur!), "paySent");
+      this.enqueue(expiresAtMs, () => this.pay(bookingId, entry.amount, entry.currency), "paySent");
     else if (share < this.options.payPercent + this.options.cancelPercent)
-      this.enqueue(expiresAtMs, () => this.cancel(f.id!), "cancelSent");
+      this.enqueue(expiresAtMs, () => this.cancel(bookingId), "cancelSent");
     else counts.leftToExpire += 1;
   }
 
