@@ -279,9 +279,12 @@ export interface Booking {
   reason: string;
 }
 
-export type HoldKind = "held" | "waiting" | "replay";
-export type CancelKind = "cancelled" | "unchanged";
-export type ConfirmOutcome = "paid" | "late_paid" | "duplicate" | "refund" | "over_limit" | "mismatch";
+const HOLD_KINDS = ["held", "waiting", "replay"] as const;
+const CANCEL_KINDS = ["cancelled", "unchanged"] as const;
+const CONFIRM_OUTCOMES = ["paid", "late_paid", "duplicate", "refund", "over_limit", "mismatch"] as const;
+export type HoldKind = (typeof HOLD_KINDS)[number];
+export type CancelKind = (typeof CANCEL_KINDS)[number];
+export type ConfirmOutcome = (typeof CONFIRM_OUTCOMES)[number];
 
 function wrongReply(script: string, reply: unknown, why: string): never {
   throw new Error(`script ${script} answered ${JSON.stringify(reply)}: ${why}`);
@@ -346,9 +349,9 @@ export const REFUSALS = {
 } as const;
 
 const KINDS = {
-  hold: new Set<string>(["held", "waiting", "replay"]),
-  cancel: new Set<string>(["cancelled", "unchanged"]),
-  confirm: new Set<string>(["paid", "late_paid", "duplicate", "refund", "over_limit", "mismatch"]),
+  hold: new Set<string>(HOLD_KINDS),
+  cancel: new Set<string>(CANCEL_KINDS),
+  confirm: new Set<string>(CONFIRM_OUTCOMES),
   lookup: new Set<string>(["status"]),
 } as const;
 

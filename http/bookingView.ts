@@ -1,10 +1,11 @@
 import type { Booking } from "../engine/engine.js";
+import { STATE } from "../engine/schema.js";
 
 // A booking as the API and the live channel show it.
 
 export function bookingView(booking: Booking, publicUrl: string, nowMs: number): Record<string, unknown> {
   // A hold past its end reads as expired even before a script has reclaimed it.
-  const status = booking.status === "held" && booking.expiresAtMs <= nowMs ? "expired" : booking.status;
+  const status = booking.status === STATE.held && booking.expiresAtMs <= nowMs ? STATE.expired : booking.status;
   const view: Record<string, unknown> = {
     id: booking.id,
     eventId: booking.eventId,
@@ -14,8 +15,8 @@ export function bookingView(booking: Booking, publicUrl: string, nowMs: number):
     amount: booking.amount,
     currency: booking.currency,
   };
-  if (status === "waiting") view.position = booking.position;
-  if (status === "held") {
+  if (status === STATE.waiting) view.position = booking.position;
+  if (status === STATE.held) {
     view.expiresAt = new Date(booking.expiresAtMs).toISOString();
     view.paymentUrl = paymentUrl(publicUrl, booking);
   }

@@ -1,6 +1,7 @@
 import { Admission } from "../../engine/admission.js";
 import { EngineError } from "../../engine/errors.js";
 import { liveEventsKey } from "../../engine/keys.js";
+import { STATE } from "../../engine/schema.js";
 import { selectEvent } from "../../sql/events.js";
 import { POW_SOLUTION_CHARS } from "../../engine/pow.js";
 import { bookingView } from "../bookingView.js";
@@ -123,7 +124,7 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
       const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
       const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
       if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
-      return { status: booking.status === "waiting" ? 202 : 201, json: view, headers: headersOut };
+      return { status: booking.status === STATE.waiting ? 202 : 201, json: view, headers: headersOut };
     },
   };
 }
