@@ -8,11 +8,12 @@ import { insertEvent } from "../sql/events.js";
 import { migrate } from "../sql/migrate.js";
 import { resolve } from "node:path";
 import { startEngine, type Roles } from "./app.js";
-import { runSearchCommand, SEARCH_USAGE } from "./search.js";
+import { runSearchCommand } from "./search.js";
 import { connectRedis } from "../engine/redis.js";
 import { ensurePostgres, ensureRedis, type Service } from "./services.js";
 import { isWorker, reportReady, superviseWorkers } from "./workers.js";
-import { OPS_COMMANDS, OPS_USAGE, runOps } from "./ops.js";
+import { OPS_COMMANDS, runOps } from "./ops.js";
+import { parseCommandLine, USAGE, UsageError, wholeNumber } from "./commandLine.js";
 
 // One executable for every role:
 //   start [--demo]   serve + work + mock gateway in one process (what `npm start` runs)
@@ -20,8 +21,6 @@ import { OPS_COMMANDS, OPS_USAGE, runOps } from "./ops.js";
 //   migrate          apply sql/migrations
 //   seed             create a demo event and print how to book
 //   generate | search reindex   catalog data and the Typesense index (bin/search.ts)
-
-const USAGE = `usage: onsale <start [--demo] | serve [--workers N] | work | gateway | migrate | seed | ${SEARCH_USAGE} | ${OPS_USAGE}>`;
 
 const ROLES: Record<string, Roles> = {
   start: { serve: true, work: true, gateway: true },
@@ -96,21 +95,20 @@ function howToBook(config: Config, eventId: string): string {
   ].join("\n");
 }
 
-function flagValue(flags: string[], name: string): string | undefined {
-  const index = flags.indexOf(name);
-  return index === -1 ? undefined : flags[index + 1];
-}
+/** Most HTTP processes `serve --workers` starts. */
+const SERVE_WORKERS_MAX = 64;
 
 async function main(argv: string[]): Promise<void> {
-  const [command = "", ...flags] = argv;
+  const line = parseCommandLine(argv);
+  if (line === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const { command } = line;
+  const workersGiven = line.values.workers !== undefined;
+  const workersFlag = wholeNumber(line, "workers", 1, 1, SERVE_WORKERS_MAX);
   let config = loadConfig();
   const log = createLogger(config.logLevel, "onsale");
-  if (
-    !(command in ROLES) &&
-    !["migrate", "seed", "generate", "search"].includes(command) &&
-    !OPS_COMMANDS.includes(command)
-  )
-    throw new Error(USAGE);
 
   const ready = await services(config, log);
   config = ready.config;
@@ -127,14 +125,13 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (OPS_COMMANDS.includes(command)) {
-    await runOps(command, flags, config, log).finally(stopServices);
+    await runOps(line, config, log).finally(stopServices);
     return;
   }
-  if (await runSearchCommand(command, flags, config, log)) {
+  if (await runSearchCommand(line, config, log)) {
     await stopServices();
     return;
   }
-  if (command === "search") throw new Error(USAGE);
   if (command === "seed") {
     const pool = createPool(config.postgres.url, 1);
     await migrate(pool);
@@ -147,8 +144,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const workersFlag = flagValue(flags, "--workers");
-  const workers = workersFlag === undefined ? config.http.workers : Number(workersFlag);
+  const workers = workersGiven ? workersFlag : config.http.workers;
   if (command === "serve" && workers > 1 && !isWorker()) {
     await superviseWorkers(workers, log);
     return;
@@ -157,9 +153,9 @@ async function main(argv: string[]): Promise<void> {
   // The processes of `serve --workers N` (and N=1, for a rolling restart beside the old ones)
   // share the port; any other second start on a port in use fails.
   const running = await startEngine(config, ROLES[command]!, log, {
-    sharePort: command === "serve" && (workersFlag !== undefined || config.http.workersGiven),
+    sharePort: command === "serve" && (workersGiven || config.http.workersGiven),
   });
-  if (flags.includes("--demo")) {
+  if (line.values.demo === true) {
     const eventId = await seedDemo(running.config, running.engine, log);
     process.stdout.write(howToBook(running.config, eventId));
   }
@@ -182,5 +178,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: Error) => {
   process.stderr.write(`${error.message}\n`);
-  process.exit(1);
+  process.exit(error instanceof UsageError ? 2 : 1);
 });

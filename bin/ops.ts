@@ -10,6 +10,7 @@ import { formatMoney } from "../engine/money.js";
 import { DeadLetters } from "../application/deadLetters.js";
 import { startBoss } from "../jobs/queues.js";
 import { progressBar } from "./progress.js";
+import { COMMANDS, type CommandLine, UsageError, wholeNumber } from "./commandLine.js";
 import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
 import {
@@ -28,12 +29,12 @@ import {
 //   relay list | relay replay [id]     log entries the relay set aside; write them again
 
 export const OPS_COMMANDS = ["cache", "reconcile", "mail", "payments", "relay"];
-export const OPS_USAGE =
-  "cache warm <eventId | --on-sale> | cache flush <eventId> | reconcile [--repair] [eventId] | mail | payments [--status s,…] [--limit N] | relay list | relay replay [deadLetterId]";
 
-function eventArg(args: string[]): string {
-  const id = args.find((arg) => !arg.startsWith("--"));
-  if (id === undefined || !isUuid(id)) throw new Error(`usage: onsale ${OPS_USAGE} (an event id is a UUID)`);
+const usage = (command: string) => new UsageError(`usage: onsale ${COMMANDS[command]!.usage}`);
+
+function eventArg(line: CommandLine, id: string | undefined): string {
+  if (id === undefined || !isUuid(id))
+    throw new UsageError(`usage: onsale ${COMMANDS[line.command]!.usage} (an event id is a UUID)`);
   return id;
 }
 
@@ -54,12 +55,12 @@ function listMail(config: Config): string {
 }
 
 /** One line per payment an operator looks at: when, status, which fact, how much, for what, refund. */
-async function listPayments(config: Config, args: string[]): Promise<string> {
-  const flag = (name: string) => (args.includes(name) ? (args[args.indexOf(name) + 1] ?? "") : null);
-  const statuses = operatorStatuses(flag("--status"));
-  const limit = Number(flag("--limit") ?? 100);
-  if (statuses === null || !Number.isSafeInteger(limit) || limit < 1 || limit > OPERATOR_PAYMENTS_MAX) {
-    throw new Error(
+async function listPayments(config: Config, line: CommandLine): Promise<string> {
+  const status = line.values.status;
+  const statuses = operatorStatuses(typeof status === "string" ? status : null);
+  const limit = wholeNumber(line, "limit", 100, 1, OPERATOR_PAYMENTS_MAX);
+  if (statuses === null) {
+    throw new UsageError(
       `usage: onsale payments [--status ${OPERATOR_PAYMENT_STATUSES.join(",")}] [--limit 1..${OPERATOR_PAYMENTS_MAX}]`,
     );
   }
@@ -83,10 +84,10 @@ async function listPayments(config: Config, args: string[]): Promise<string> {
 }
 
 /** `relay list` and `relay replay [id]`: replayed entries queue their mails like the relay's. */
-async function runRelay(args: string[], config: Config, log: Logger): Promise<void> {
-  const [sub, id] = args;
-  if ((sub !== "list" && sub !== "replay") || (id !== undefined && !/^[1-9]\d{0,15}$/.test(id)))
-    throw new Error(`usage: onsale ${OPS_USAGE}`);
+async function runRelay(line: CommandLine, config: Config, log: Logger): Promise<void> {
+  const [sub, id] = line.positionals;
+  if ((sub !== "list" && sub !== "replay") || (id !== undefined && (sub === "list" || !/^[1-9]\d{0,15}$/.test(id))))
+    throw usage("relay");
   const pool = createPool(config.postgres.url, 2);
   const redis = connectRedis(config.redis, { log });
   await migrate(pool);
@@ -114,29 +115,31 @@ async function runRelay(args: string[], config: Config, log: Logger): Promise<vo
   }
 }
 
-export async function runOps(command: string, args: string[], config: Config, log: Logger): Promise<void> {
+export async function runOps(line: CommandLine, config: Config, log: Logger): Promise<void> {
+  const { command } = line;
   if (command === "mail") {
     process.stdout.write(listMail(config));
     return;
   }
   if (command === "payments") {
-    process.stdout.write(await listPayments(config, args));
+    process.stdout.write(await listPayments(config, line));
     return;
   }
-  if (command === "relay") return runRelay(args, config, log);
+  if (command === "relay") return runRelay(line, config, log);
+  const [sub, target] = command === "cache" ? line.positionals : ["reconcile", line.positionals[0]];
+  if (command === "cache" && sub !== "warm" && sub !== "flush") throw usage("cache");
   const pool = createPool(config.postgres.url, 2);
   const redis = connectRedis(config.redis, { log });
   try {
     await migrate(pool);
     const ops = new Operations(pool, new Engine(redis, config), log);
-    const [sub, ...rest] = command === "cache" ? args : ["reconcile", ...args];
     if (sub === "flush") {
-      const eventId = eventArg(rest);
+      const eventId = eventArg(line, target);
       await ops.targets(eventId);
       await ops.flush(eventId);
       process.stdout.write(`Display fields of ${eventId} flushed; inventory untouched.\n`);
     } else if (sub === "warm") {
-      const ids = await ops.targets(rest.includes("--on-sale") ? null : eventArg(rest));
+      const ids = await ops.targets(line.values["on-sale"] === true ? null : eventArg(line, target));
       const progress = progressBar("cache warm");
       const results = await ops.warmAll(ids, progress.progress).finally(() => progress.stop());
       for (const r of results) {
@@ -151,9 +154,8 @@ export async function runOps(command: string, args: string[], config: Config, lo
         );
       }
     } else if (sub === "reconcile") {
-      const repair = rest.includes("--repair");
-      const only = rest.find((arg) => !arg.startsWith("--"));
-      const ids = await ops.targets(only === undefined ? null : eventArg(rest));
+      const repair = line.values.repair === true;
+      const ids = await ops.targets(target === undefined ? null : eventArg(line, target));
       const progress = progressBar(repair ? "reconcile --repair" : "reconcile");
       const results = await ops.reconcileAll(ids, repair, progress.progress).finally(() => progress.stop());
       const drifted = results.filter((r) => r.drift.length > 0);
@@ -166,8 +168,6 @@ export async function runOps(command: string, args: string[], config: Config, lo
         `${results.length} event(s) checked, ${drifted.length} with drift${repair ? `, ${drifted.filter((r) => r.repaired).length} repaired` : ""}.\n`,
       );
       if (drifted.some((r) => !r.repaired)) process.exitCode = 2;
-    } else {
-      throw new Error(`usage: onsale ${OPS_USAGE}`);
     }
   } finally {
     redis.disconnect();

@@ -5,6 +5,7 @@ import { createPool } from "../sql/db.js";
 import { migrate } from "../sql/migrate.js";
 import { GENERATE_BATCH_MAX, generateEvents } from "../search/generate.js";
 import { reindex, typesenseClient } from "../search/typesense.js";
+import { type CommandLine, UsageError, wholeNumber } from "./commandLine.js";
 
 // CLI commands of the search concern:
 //   generate --events N [--seed S] [--batch B]   insert N realistic catalog events
@@ -13,28 +14,13 @@ import { reindex, typesenseClient } from "../search/typesense.js";
 /** Most events one `generate` run inserts. */
 const GENERATE_EVENTS_MAX = 10_000_000;
 
-export const SEARCH_USAGE = "generate --events N [--seed S] [--batch B] | search reindex";
-
-function flag(flags: string[], name: string, fallback: number, min: number, max: number): number {
-  const at = flags.indexOf(`--${name}`);
-  if (at === -1) return fallback;
-  const value = Number(flags[at + 1]);
-  if (!Number.isSafeInteger(value) || value < min || value > max)
-    throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
-  return value;
-}
-
 /** Runs `generate` or `search reindex`; returns false when the command is not one of them. */
-export async function runSearchCommand(
-  command: string,
-  flags: string[],
-  config: Config,
-  log: Logger,
-): Promise<boolean> {
+export async function runSearchCommand(line: CommandLine, config: Config, log: Logger): Promise<boolean> {
+  const { command, positionals } = line;
   if (command === "generate") {
-    const count = flag(flags, "events", 100_000, 1, GENERATE_EVENTS_MAX);
-    const seed = flag(flags, "seed", 1, 0, 2 ** 31 - 1);
-    const batch = flag(flags, "batch", 1000, 1, GENERATE_BATCH_MAX);
+    const count = wholeNumber(line, "events", 100_000, 1, GENERATE_EVENTS_MAX);
+    const seed = wholeNumber(line, "seed", 1, 0, 2 ** 31 - 1);
+    const batch = wholeNumber(line, "batch", 1000, 1, GENERATE_BATCH_MAX);
     const pool = createPool(config.postgres.url, 2);
     const bar = progressBar("generate");
     try {
@@ -49,7 +35,9 @@ export async function runSearchCommand(
     }
     return true;
   }
-  if (command === "search" && flags[0] === "reindex") {
+  if (command !== "search") return false;
+  if (positionals[0] !== "reindex") throw new UsageError("usage: onsale search reindex");
+  {
     if (!config.search.typesenseUrl)
       throw new Error("search reindex needs TYPESENSE_URL (PostgreSQL search needs no index rebuild).");
     const pool = createPool(config.postgres.readUrl, 2);
@@ -64,5 +52,4 @@ export async function runSearchCommand(
     }
     return true;
   }
-  return false;
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { freePort } from "../bin/app.js";
 import { bookingKey, holdsKey, lineKey } from "../engine/keys.js";
-import { paidTickets } from "../sql/events.js";
+import { countEvents, paidTickets } from "../sql/events.js";
 import { ensureDatabase } from "../sql/migrate.js";
 import { bookingsInPostgres } from "../testkit/verify.js";
 import { ADMIN_TOKEN, completedEvent, useTestEngine, waitFor } from "./helpers.js";
@@ -257,5 +257,33 @@ describe("operations after a Redis loss", () => {
     const after = await running.pool.query("SELECT status FROM payments WHERE booking_id = $1", [unknown.id]);
     expect(after.rows).toEqual([{ status: "refund_due" }]);
     expect((await running.engine.liveEvent(eventId))!).toMatchObject({ instock: 1, held: 0, paid: 2 });
+  });
+});
+
+describe("the command line", () => {
+  it("prints the usage for --help and refuses unknown options, bad values and stray words before doing anything", async () => {
+    const eventsBefore = await countEvents(ctx.running.pool);
+    const help = await onsale("generate", "--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("onsale generate [--events N] [--seed S] [--batch B]");
+
+    const refusals = [
+      ["generate", "--bogus"],
+      ["generate", "--events", "1x"],
+      ["generate", "--events"],
+      ["reconcile", "--repair", "a", "b"],
+      ["cache", "nope"],
+      ["cache", "warm", "not-a-uuid"],
+      ["payments", "--limit", "0"],
+      ["relay", "list", "7"],
+      ["frobnicate"],
+    ];
+    for (const args of refusals) {
+      const refused = await onsale(...args);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stderr, args.join(" ")).toMatch(/usage: onsale|must be a whole number/);
+    }
+    // `generate --bogus` used to insert 100,000 catalogue events with the defaults.
+    expect(await countEvents(ctx.running.pool)).toBe(eventsBefore);
   });
 });
