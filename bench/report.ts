@@ -170,10 +170,18 @@ function costSection(result: BenchResult): string {
 ${table(["run", "system", ...columns], rows)}
 <h2>Cost targets</h2>
 ${table(
-  ["target", "measured", "limit", "measured / limit", "met?"],
-  result.costTargets.map((t) => [t.target, t.value, t.limit, `${fmt(t.value / t.limit)}×`, t.met ? "met" : "NOT met"]),
+  ["target", "met?", "measured", "limit", "measured ÷ limit"],
+  result.costTargets.map((t) => [
+    t.target,
+    t.met ? "met" : "NOT met",
+    t.value,
+    t.limit,
+    Math.round((t.value / t.limit) * 100) / 100,
+  ]),
 )}
-<p class="note">How each is measured: ${escapeHtml(result.costTargets.map((t) => `${t.target}: ${t.measured}`).join("; "))}. With nothing asked of them, the engine's processes spent (CPU µs per second) ${escapeHtml(
+<p class="note">How each is measured:</p>
+<ul class="note">${result.costTargets.map((t) => `<li>${escapeHtml(t.target)}: ${escapeHtml(t.measured)}</li>`).join("")}</ul>
+<p class="note">With nothing asked of them, the engine's processes spent (CPU µs per second) ${escapeHtml(
     Object.entries(result.idleCpuUsPerSecond)
       .map(([name, us]) => `${name} ${fmt(us)}`)
       .join(", "),
@@ -213,7 +221,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:0.5rem 0}
 table{font-size:0.9rem}td,th{border:1px solid #ccc;padding:3px 5px;text-align:right;white-space:nowrap}
-th{background:#f4f4f4}
+th{background:#f4f4f4}th:first-child{text-align:left}
 td.text{text-align:left;white-space:normal}
 figure{margin:1.5rem 0;max-width:36rem}
 figure svg{display:block;width:100%;height:auto}
