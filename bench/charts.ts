@@ -16,6 +16,8 @@ const BAR = 16;
 const BAR_GAP = 4;
 const GROUP_GAP = 10;
 const PLOT_HEIGHT = 180;
+/** Ticks asked of d3 on a line chart's y axis: a label per 36 units of its height at most. */
+const Y_TICKS = Math.floor(PLOT_HEIGHT / 36);
 /** Space kept between neighbouring tick labels. */
 const TICK_GAP = 10;
 /** Baseline of x tick labels below the plot: clear of the lowest y tick label beside it. */
@@ -37,8 +39,8 @@ function svg(title: string, height: number, body: string): string {
   return `<svg viewBox="0 0 ${VIEW_WIDTH} ${Math.ceil(height)}" width="100%" role="img" aria-label="${escapeXml(title)}" font-family="sans-serif" font-size="${FONT}" fill="${INK}">${body}</svg>`;
 }
 
-/** A tick label: thousands separated, no more decimals than the number has (d3 ticks are exact). */
-function tickLabel(value: number): string {
+/** A value as printed beside a bar or on a log axis: thousands separated, at most 3 decimals. */
+function numberLabel(value: number): string {
   return value.toLocaleString("en-US", { maximumFractionDigits: 3 });
 }
 
@@ -50,13 +52,19 @@ function fits(ticks: [number, string][]): boolean {
   );
 }
 
+/** Ticks of a linear scale with d3's labels for them: as many decimals as the step needs, thousands separated. */
+function linearTicks(scale: ScaleContinuousNumeric<number, number>, count: number): [number, string][] {
+  const format = scale.tickFormat(count, ",~f");
+  return scale.ticks(count).map((v): [number, string] => [scale(v), format(v)]);
+}
+
 /** The most ticks d3 offers on a linear scale whose labels still fit side by side. */
 function horizontalTicks(scale: ScaleContinuousNumeric<number, number>): [number, string][] {
   for (let count = MAX_TICKS; count > 2; count--) {
-    const ticks = scale.ticks(count).map((v): [number, string] => [scale(v), tickLabel(v)]);
+    const ticks = linearTicks(scale, count);
     if (fits(ticks)) return ticks;
   }
-  return scale.domain().map((v): [number, string] => [scale(v), tickLabel(v)]);
+  return linearTicks(scale, 2);
 }
 
 const isDecade = (v: number) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
@@ -65,7 +73,7 @@ const leadingDigit = (v: number) => Math.round(v / 10 ** Math.floor(Math.log10(v
 
 /** Powers of ten of a log scale, with 2 and 5 between them when there is room. */
 function logTicks(scale: ScaleContinuousNumeric<number, number>): [number, string][] {
-  const at = (values: number[]) => values.map((v): [number, string] => [scale(v), tickLabel(v)]);
+  const at = (values: number[]) => values.map((v): [number, string] => [scale(v), numberLabel(v)]);
   const withHalves = at(scale.ticks().filter((v) => [1, 2, 5].includes(leadingDigit(v))));
   if (fits(withHalves)) return withHalves;
   // Every other decade until they fit.
@@ -126,7 +134,7 @@ export interface BarChart {
 /** Horizontal bars: groups down the side (readable names on a narrow screen), values along the bottom. */
 export function barChart(chart: BarChart): string {
   const { series, groups, reference } = chart;
-  const valueLabel = (s: Series, g: number) => s.valueLabels?.[g] ?? tickLabel(s.values[g]!);
+  const valueLabel = (s: Series, g: number) => s.valueLabels?.[g] ?? numberLabel(s.values[g]!);
   const labelWidth = Math.max(...groups.map(textWidth)) + 10;
   const valueWidth = Math.max(...series.flatMap((s) => groups.map((_, g) => textWidth(valueLabel(s, g))))) + 8;
   const max = Math.max(reference?.value ?? 0, ...series.flatMap((s) => s.values), 1e-9);
@@ -203,9 +211,8 @@ export function lineChart(chart: LineChart): string {
   const yScale = scaleLinear()
     .domain([0, Math.max(1e-9, ...ys)])
     .nice();
-  // Vertical room decides the count: a label per 36 units at most.
-  const yTickValues = yScale.ticks(Math.max(2, Math.floor(PLOT_HEIGHT / 36)));
-  const left = Math.max(...yTickValues.map((v) => textWidth(tickLabel(v)))) + 8;
+  // The widest y label sets the left margin, before the range (and so the positions) is known.
+  const left = Math.max(...linearTicks(yScale, Y_TICKS).map(([, label]) => textWidth(label))) + 8;
   // Below the y title's band, with room for the top tick label's ascent.
   const plotTop = LINE + 10;
   const plotBottom = plotTop + PLOT_HEIGHT;
@@ -220,10 +227,9 @@ export function lineChart(chart: LineChart): string {
     .nice()
     .range([left, right]);
   const xTicks = chart.xLog ? logTicks(xScale) : horizontalTicks(xScale);
-  const yAxis = `<g class="axis">${yTickValues
-    .map((v) => {
-      const y = yScale(v);
-      return `<line x1="${n1(left)}" x2="${n1(right)}" y1="${n1(y)}" y2="${n1(y)}" stroke="${GRID}"/>${text(left - 6, y + 4.5, tickLabel(v), 'text-anchor="end"')}`;
+  const yAxis = `<g class="axis">${linearTicks(yScale, Y_TICKS)
+    .map(([y, label]) => {
+      return `<line x1="${n1(left)}" x2="${n1(right)}" y1="${n1(y)}" y2="${n1(y)}" stroke="${GRID}"/>${text(left - 6, y + 4.5, label, 'text-anchor="end"')}`;
     })
     .join("")}</g>`;
   const points = chart.points.map(([x, y]) => `${n1(xScale(x))},${n1(yScale(y))}`).join(" ");

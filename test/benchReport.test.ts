@@ -52,7 +52,8 @@ async function openReport(options: typeof DESKTOP | typeof PHONE, name: string):
  * the plotted data, tick labels that are not round. A legend entry is a text or swatch in a
  * `g.legend`, or a text right after a swatch (a rect of at most 12 units); plotted data are
  * polylines, paths and the other rects. Tick labels are the texts that read as a number
- * (with a unit at most), except the value printed beside a bar (`text.value`).
+ * (with a unit at most), except the value printed beside a bar (`text.value`); every text of
+ * a `g.axis` must be one (not "2e+2").
  */
 function chartProblems(page: Page): Promise<string[]> {
   return page.evaluate(() => {
@@ -88,6 +89,8 @@ function chartProblems(page: Page): Promise<string[]> {
 
       for (const t of texts) {
         const match = /^(-?[\d,]*\.?\d+)\s*(ms|s|%)?$/.exec(t.textContent!.trim());
+        if (!match && t.closest("g.axis"))
+          problems.push(`chart ${chart}: tick label "${t.textContent}" is not a plain number`);
         if (!match || t.classList.contains("value")) continue;
         const value = Number(match[1]!.replace(/,/g, ""));
         // Round: at most two significant digits (0, 5, 20, 250, 1,500, 0.02; not 2,886.4).
