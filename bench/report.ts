@@ -222,7 +222,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:0.5rem 0}
 table{font-size:0.9rem}td,th{border:1px solid #ccc;padding:3px 5px;text-align:right;white-space:nowrap}
 th{background:#f4f4f4}th:first-child{text-align:left}
-td.text{text-align:left;white-space:normal}
+td.text{text-align:left;white-space:normal}td.text:first-child{min-width:9rem}
 figure{margin:1.5rem 0;max-width:36rem}
 figure svg{display:block;width:100%;height:auto}
 figcaption{font-weight:bold;margin-bottom:0.3rem}
