@@ -1,144 +1,191 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { barChart, lineChart } from "./charts.js";
+import {
+  COST_COLUMNS,
+  headline,
+  P99_AT_80_LIMIT_MS,
+  SERVER_PROCESSES,
+  serverCpuUs,
+  verdict,
+  verdictLines,
+} from "./costs.js";
 import type { RunResult } from "./load.js";
-import { COST_COLUMNS, serverCpuUs } from "./costs.js";
+import { TICK_MS } from "./protocol.js";
 import type { BenchResult } from "./run.js";
 
-// A self-contained HTML report: tables and inline SVG plots, no scripts, no network.
+// A self-contained HTML report (no scripts, no network), readable on a phone: it opens with one
+// sentence saying what the run showed, then the verdict, the cost table and the targets, then
+// one chart per comparison (bench/charts.ts) and the tables of everything measured.
 
-const COLORS: Record<string, string> = {
-  httpCeiling: "#7f7f7f",
-  holdFloor: "#bcbd22",
-  engineRefusals: "#ff7f0e",
-  redisCeiling: "#d62728",
-  redisCeilingSingle: "#ff9896",
-  redisBatched: "#9467bd",
-  engine: "#1f77b4",
-  engineSingle: "#aec7e8",
-  engineSingleAt80: "#8c564b",
-  engineBatched: "#17becf",
-  engineBatchedAt80: "#e377c2",
-  postgres: "#2ca02c",
-};
-const WIDTH = 720;
-const HEIGHT = 260;
-const PAD = 48;
+const ENGINE_BLUE = "#1f77b4";
+const OTHER_GREY = "#8c8c8c";
+const AT80_ORANGE = "#ff7f0e";
+/** Runs of the engine's full path; the rest are ceilings and the PostgreSQL design. */
+const ENGINE_RUNS = new Set(["engine", "engineSingle", "engineBatched", "engineRefusals"]);
+/** Runs held at 80% of a peak: their rate was chosen, so they are left out of the throughput chart. */
+const RATE_CAPPED = new Set(["engineSingleAt80", "engineBatchedAt80"]);
 
 const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
 
-function axes(xLabel: string, yLabel: string, yMax: number, xTicks: [number, string][]): string {
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const y = HEIGHT - PAD - f * (HEIGHT - 2 * PAD);
-    return `<line x1="${PAD}" x2="${WIDTH - PAD}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${PAD - 6}" y="${y + 4}" text-anchor="end">${fmt(yMax * f)}</text>`;
-  });
-  const xs = xTicks.map(([x, label]) => `<text x="${x}" y="${HEIGHT - PAD + 16}" text-anchor="middle">${label}</text>`);
-  return `${yTicks.join("")}${xs.join("")}
-    <line x1="${PAD}" x2="${WIDTH - PAD}" y1="${HEIGHT - PAD}" y2="${HEIGHT - PAD}" stroke="#333"/>
-    <line x1="${PAD}" x2="${PAD}" y1="${PAD}" y2="${HEIGHT - PAD}" stroke="#333"/>
-    <text x="${WIDTH / 2}" y="${HEIGHT - 8}" text-anchor="middle">${xLabel}</text>
-    <text x="12" y="${HEIGHT / 2}" transform="rotate(-90 12 ${HEIGHT / 2})" text-anchor="middle">${yLabel}</text>`;
+function figure(caption: string, chart: string, note = ""): string {
+  return `<figure><figcaption>${escapeHtml(caption)}</figcaption>${chart}${note ? `<p class="note">${escapeHtml(note)}</p>` : ""}</figure>`;
 }
 
-function legend(names: string[]): string {
-  return names
-    .map(
-      (name, i) =>
-        `<rect x="${WIDTH - PAD - 150}" y="${PAD + i * 16 - 9}" width="10" height="10" fill="${COLORS[name]}"/><text x="${WIDTH - PAD - 135}" y="${PAD + i * 16}">${name}</text>`,
-    )
-    .join("");
-}
-
-function svg(title: string, body: string): string {
-  return `<figure><figcaption>${escapeHtml(title)}</figcaption><svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" font-size="11" font-family="sans-serif">${body}</svg></figure>`;
-}
-
-function throughputPlot(runs: Record<string, RunResult>): string {
-  const names = Object.keys(runs);
-  const tickSeconds = 0.25;
-  const longest = Math.max(1, ...names.map((n) => runs[n]!.timeline.length));
-  const yMax = Math.max(1, ...names.flatMap((n) => runs[n]!.timeline)) * 1.1;
-  const x = (i: number) => PAD + (i / longest) * (WIDTH - 2 * PAD);
-  const y = (v: number) => HEIGHT - PAD - (v / yMax) * (HEIGHT - 2 * PAD);
-  const lines = names.map((name) => {
-    const points = runs[name]!.timeline.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-    return `<polyline fill="none" stroke="${COLORS[name]}" stroke-width="1.5" points="${points}"/>`;
-  });
-  const ticks: [number, string][] = [0, 0.25, 0.5, 0.75, 1].map((f) => [
-    x(f * longest),
-    `${fmt(f * longest * tickSeconds)} s`,
-  ]);
-  return svg(
-    "Throughput over time (answers per second, 250 ms samples)",
-    axes("time since the run started", "answers/s", yMax, ticks) + lines.join("") + legend(names),
+/** Where the on-sale's CPU went, process by process. */
+function onSaleCostChart(engine: RunResult): string {
+  const cost = Object.entries(engine.cpuUsPerRequest ?? {});
+  return figure(
+    "CPU µs per person in the on-sale, by process",
+    barChart({
+      title: "CPU µs per person in the on-sale, by process",
+      axis: "CPU µs per person",
+      groups: cost.map(([name]) => name),
+      series: [
+        {
+          name: "µs per person",
+          color: ENGINE_BLUE,
+          colors: cost.map(([name]) => (SERVER_PROCESSES.includes(name) ? ENGINE_BLUE : OTHER_GREY)),
+          values: cost.map(([, us]) => us),
+        },
+      ],
+    }),
+    `Blue: the engine (${SERVER_PROCESSES.filter((name) => engine.cpuUsPerRequest?.[name] !== undefined).join(", ")}); grey: the bench itself (load generator, mix).`,
   );
 }
 
-function histogramPlot(runs: Record<string, RunResult>): string {
-  const names = Object.keys(runs);
-  const all = names.flatMap((n) => runs[n]!.histogram.map(([ms]) => ms));
-  const lo = Math.log10(Math.max(0.01, Math.min(...all)));
-  const hi = Math.log10(Math.max(...all) * 1.2);
-  const x = (ms: number) => PAD + ((Math.log10(ms) - lo) / (hi - lo || 1)) * (WIDTH - 2 * PAD);
-  // Share of each run's answers per bucket, so runs of different sizes compare.
-  const shares = names.map((n) => {
-    const total = runs[n]!.histogram.reduce((a, [, c]) => a + c, 0) || 1;
-    return runs[n]!.histogram.map(([ms, c]) => [ms, c / total] as [number, number]);
-  });
-  const yMax = Math.max(0.01, ...shares.flat().map(([, s]) => s)) * 1.1;
-  const y = (v: number) => HEIGHT - PAD - (v / yMax) * (HEIGHT - 2 * PAD);
-  const lines = names.map(
-    (name, i) =>
-      `<polyline fill="none" stroke="${COLORS[name]}" stroke-width="1.5" points="${shares[i]!.map(([ms, s]) => `${x(ms).toFixed(1)},${y(s).toFixed(1)}`).join(" ")}"/>`,
-  );
-  const ticks: [number, string][] = [];
-  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) ticks.push([x(10 ** e), `${fmt(10 ** e)} ms`]);
-  return svg(
-    "Latency histogram (share of answers per 2% bucket, log scale)",
-    axes("latency", "share", yMax, ticks) + lines.join("") + legend(names),
+function throughputChart(runs: Record<string, RunResult>): string {
+  const shown = Object.entries(runs).filter(([name]) => !RATE_CAPPED.has(name));
+  return figure(
+    "Requests per second at peak, by run",
+    barChart({
+      title: "Requests per second at peak, by run",
+      axis: "requests per second",
+      groups: shown.map(([name]) => name),
+      series: [
+        {
+          name: "req/s",
+          color: ENGINE_BLUE,
+          colors: shown.map(([name]) => (ENGINE_RUNS.has(name) ? ENGINE_BLUE : OTHER_GREY)),
+          values: shown.map(([, r]) => r.rps),
+        },
+      ],
+    }),
+    "Blue: the engine's full path; grey: the uWS ceiling, the Redis ceilings (no HTTP) and the PostgreSQL design. Each ran alone on this machine.",
   );
 }
 
-function percentilePlot(runs: Record<string, RunResult>): string {
-  const names = Object.keys(runs);
-  const labels = ["p50Ms", "p99Ms", "p999Ms"] as const;
-  const yMax = Math.max(1, ...names.flatMap((n) => labels.map((l) => runs[n]![l]))) * 1.1;
-  const group = (WIDTH - 2 * PAD) / labels.length;
-  const bar = group / (names.length + 1);
-  const bars = labels.flatMap((label, g) =>
-    names.map((name, i) => {
-      const v = runs[name]![label];
-      const h = (v / yMax) * (HEIGHT - 2 * PAD);
-      const x0 = PAD + g * group + (i + 0.5) * bar;
-      return `<rect x="${x0.toFixed(1)}" y="${(HEIGHT - PAD - h).toFixed(1)}" width="${(bar * 0.9).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[name]}"><title>${name} ${label} ${v} ms</title></rect>`;
+function latencyChart(peak: RunResult, at80: RunResult): string {
+  const quantiles = [
+    ["p50", "p50Ms"],
+    ["p99", "p99Ms"],
+    ["p99.9", "p999Ms"],
+  ] as const;
+  const series = [
+    { name: `at peak (${fmt(peak.rps)} req/s)`, color: ENGINE_BLUE, run: peak },
+    { name: `at 80% of peak (${fmt(at80.rps)} req/s)`, color: AT80_ORANGE, run: at80 },
+  ];
+  return figure(
+    "Latency of the full path at peak and at 80% of peak (ms)",
+    barChart({
+      title: "Latency of the full path at peak and at 80% of peak",
+      axis: "latency, ms",
+      groups: quantiles.map(([label]) => label),
+      series: series.map(({ name, color, run }) => ({
+        name,
+        color,
+        values: quantiles.map(([, key]) => run[key]),
+        valueLabels: quantiles.map(([, key]) => `${fmt(run[key])} ms`),
+      })),
+      reference: { value: P99_AT_80_LIMIT_MS, label: `${P99_AT_80_LIMIT_MS} ms p99 limit` },
     }),
   );
-  const ticks: [number, string][] = labels.map((l, g) => [PAD + (g + 0.5) * group, l.replace("Ms", "")]);
-  return svg("Latency percentiles (ms)", axes("percentile", "ms", yMax, ticks) + bars.join("") + legend(names));
 }
 
+function timelineChart(engine: RunResult): string {
+  // The samples start with the load threads, which take a while to boot on a loaded machine.
+  const firstAnswer = Math.max(
+    0,
+    engine.timeline.findIndex((perS) => perS > 0),
+  );
+  const answering = engine.timeline.slice(firstAnswer);
+  return figure(
+    "The on-sale: answers per second over time",
+    lineChart({
+      title: "The on-sale: answers per second over time",
+      xAxis: "seconds since the first answer",
+      yAxis: "answers/s",
+      points: answering.map((perS, i): [number, number] => [((i + 1) * TICK_MS) / 1000, perS]),
+      color: ENGINE_BLUE,
+    }),
+    `Sampled every ${TICK_MS} ms, from the first ${TICK_MS} ms with an answer.`,
+  );
+}
+
+/** The on-sale's latency as a cumulative share: read p50 at 50 and p99 at 99. */
+function latencyDistributionChart(engine: RunResult): string {
+  const total = engine.histogram.reduce((sum, [, count]) => sum + count, 0) || 1;
+  let seen = 0;
+  const points = engine.histogram.map(([ms, count]): [number, number] => {
+    seen += count;
+    return [ms, (100 * seen) / total];
+  });
+  return figure(
+    "The on-sale: share of answers within a latency",
+    lineChart({
+      title: "The on-sale: share of answers within a latency",
+      xAxis: "latency, ms (log scale)",
+      yAxis: "% of answers",
+      points,
+      color: ENGINE_BLUE,
+      xLog: true,
+    }),
+  );
+}
+
+/** Words wrap and read from the left; numbers (and the dash of a value not measured) stay whole, right-aligned. */
+const cell = (c: string | number) =>
+  typeof c === "number" ? `<td>${fmt(c)}</td>` : `<td${c.length > 3 ? ' class="text"' : ""}>${escapeHtml(c)}</td>`;
+const rowsHtml = (rows: (string | number)[][]) => rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("");
+
+/** A table in a box that scrolls sideways on its own, so a wide table never widens the page. */
 function table(head: string[], rows: (string | number)[][]): string {
-  return `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(typeof c === "number" ? fmt(c) : c)}</td>`).join("")}</tr>`).join("")}</table>`;
+  return `<div class="scroll"><table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>${rowsHtml(rows)}</table></div>`;
+}
+
+/** One record as a name and a value per line: narrow enough for a phone. */
+function facts(pairs: [string, string | number][]): string {
+  return `<div class="scroll"><table>${rowsHtml(pairs)}</table></div>`;
 }
 
 /** CPU µs per request by process for every run that measured it, then the targets met or not. */
 function costSection(result: BenchResult): string {
   const runs = Object.entries(result.runs as unknown as Record<string, RunResult>).filter(([, r]) => r.cpuUsPerRequest);
   const columns = COST_COLUMNS.filter((name) => runs.some(([, r]) => r.cpuUsPerRequest![name] !== undefined));
-  const rows = runs.map(([name, r]) => [name, ...columns.map((c) => r.cpuUsPerRequest![c] ?? "—"), serverCpuUs(r)]);
-  const met = result.costTargets.filter((t) => t.met).length;
+  // The total first: on a narrow screen the columns after it scroll.
+  const rows = runs.map(([name, r]) => [name, serverCpuUs(r), ...columns.map((c) => r.cpuUsPerRequest![c] ?? "—")]);
   return `<h2>Cost per request, by process</h2>
-<p>CPU µs each process spent per request (from <code>/proc/&lt;pid&gt;/stat</code>, Redis <code>INFO cpu</code>, PostgreSQL as the sum of its backends), measured side by side in this run. <b>${met} of ${result.costTargets.length} cost targets met.</b></p>
-<div class="wide">${table(["run", ...columns, "system"], rows)}</div>
-<p>With nothing asked of them, the engine's processes spent (CPU µs per second): ${escapeHtml(
+<p>CPU µs each process spent per request (from <code>/proc/&lt;pid&gt;/stat</code>, Redis <code>INFO cpu</code>, PostgreSQL as the sum of its backends), measured side by side in this run. <i>system</i> is the processes under test, without the load generator and the mix; the on-sale is the <i>engine</i> row, per person who arrived.</p>
+${table(["run", "system", ...columns], rows)}
+<h2>Cost targets</h2>
+${table(
+  ["target", "met?", "measured", "limit", "measured ÷ limit"],
+  result.costTargets.map((t) => [
+    t.target,
+    t.met ? "met" : "NOT met",
+    t.value,
+    t.limit,
+    Math.round((t.value / t.limit) * 100) / 100,
+  ]),
+)}
+<p class="note">How each is measured:</p>
+<ul class="note">${result.costTargets.map((t) => `<li>${escapeHtml(t.target)}: ${escapeHtml(t.measured)}</li>`).join("")}</ul>
+<p class="note">With nothing asked of them, the engine's processes spent (CPU µs per second) ${escapeHtml(
     Object.entries(result.idleCpuUsPerSecond)
       .map(([name, us]) => `${name} ${fmt(us)}`)
       .join(", "),
-  )}.</p>
-${table(
-  ["target", "value", "limit", "met?", "measured as"],
-  result.costTargets.map((t) => [t.target, t.value, t.limit, t.met ? "met" : "not met", t.measured]),
-)}`;
+  )}.</p>`;
 }
 
 /** With --rivals: each durability level's runs side by side, with their mix of answers. */
@@ -168,10 +215,57 @@ function rivalsSection(result: BenchResult): string {
 ${table(["durability", "design", "req/s", "p99 ms", "system CPU µs/request", "held / waiting / refused"], rows)}`;
 }
 
+const STYLE = `body{font-family:sans-serif;max-width:50rem;margin:0 auto;padding:0.75rem;color:#222;line-height:1.45}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
+.headline{font-size:1.15rem;font-weight:bold}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:0.5rem 0}
+table{font-size:0.9rem}td,th{border:1px solid #ccc;padding:3px 5px;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}th:first-child{text-align:left}
+td.text{text-align:left;white-space:normal}td.text:first-child{min-width:9rem}
+figure{margin:1.5rem 0;max-width:36rem}
+figure svg{display:block;width:100%;height:auto}
+figcaption{font-weight:bold;margin-bottom:0.3rem}
+.note{color:#555;font-size:0.9rem}
+.ok{color:#2a7a2a}.bad{color:#c62828}
+code{background:#f4f4f4;padding:1px 3px;overflow-wrap:anywhere}`;
+
 export function renderReport(result: BenchResult, command: string): string {
   const runs = result.runs as unknown as Record<string, RunResult>;
   const inv = result.invariants;
-  const runRows = Object.entries(runs).map(([name, r]) => [
+  const v = verdict(result);
+  const { onSale } = result;
+  const mem = result.memory;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>On-sale benchmark ${escapeHtml(result.startedAt)}</title>
+<style>${STYLE}</style></head><body>
+<h1>On-sale benchmark</h1>
+<p class="headline" id="headline">${escapeHtml(headline(v))}</p>
+<ul class="verdict">${verdictLines(v)
+    .map((line) => `<li>${escapeHtml(line)}</li>`)
+    .join("")}</ul>
+<p class="note"><code>${escapeHtml(command)}</code><br>${escapeHtml(result.startedAt)} · ${result.machine.cpus} cores (shared; load average ${result.machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}) · ${fmt(result.people)} people · ${fmt(result.tickets)} tickets · ${result.workers} HTTP worker process(es) · ${fmt(result.durationMs / 1000)} s in all</p>
+${costSection(result)}
+${onSaleCostChart(runs.engine!)}
+<h2>Invariants: <span class="${inv.ok ? "ok" : "bad"}">${inv.ok ? "all held" : "BROKEN"}</span></h2>
+${facts([
+  ["oversold", inv.oversold],
+  ["FCFS violations", inv.fcfsViolations],
+  ["paid rows missing", inv.missingRows],
+  ["paid rows too many", inv.duplicateRows],
+])}
+${inv.problems.length ? `<ul>${inv.problems.map((p) => `<li class="bad">${escapeHtml(p)}</li>`).join("")}</ul>` : ""}
+<h2>Latency and throughput</h2>
+${latencyChart(runs.engineSingle!, runs.engineSingleAt80!)}
+${throughputChart(runs)}
+${timelineChart(runs.engine!)}
+${latencyDistributionChart(runs.engine!)}
+${rivalsSection(result)}
+<h2>Every run side by side</h2>
+${table(
+  ["run", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "requests", "duration ms"],
+  Object.entries(runs).map(([name, r]) => [
     name,
     r.rps,
     r.p50Ms,
@@ -180,38 +274,49 @@ export function renderReport(result: BenchResult, command: string): string {
     r.errors,
     r.requests,
     r.durationMs,
-  ]);
-  const mem = result.memory;
-  return `<!doctype html><html><head><meta charset="utf-8"><title>On-sale benchmark ${escapeHtml(result.startedAt)}</title>
-<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:1.5em 0}.wide{overflow-x:auto}.wide td,.wide th{padding:3px 4px}figcaption{font-weight:bold}.ok{color:#2ca02c}.bad{color:#d62728}code{background:#f4f4f4;padding:2px 4px}</style></head><body>
-<h1>On-sale benchmark</h1>
-<p><code>${escapeHtml(command)}</code><br>${escapeHtml(result.startedAt)} · ${result.machine.cpus} cores (shared; load average ${result.machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}) · ${fmt(result.people)} people · ${fmt(result.tickets)} tickets · ${result.workers} HTTP worker process(es) · ${fmt(result.durationMs / 1000)} s in all</p>
-${costSection(result)}
-${rivalsSection(result)}
-<h2>Invariants: <span class="${inv.ok ? "ok" : "bad"}">${inv.ok ? "all held" : "BROKEN"}</span></h2>
-${table(["oversold", "FCFS violations", "paid rows missing", "paid rows too many"], [[inv.oversold, inv.fcfsViolations, inv.missingRows, inv.duplicateRows]])}
-${inv.problems.length ? `<ul>${inv.problems.map((p) => `<li class="bad">${escapeHtml(p)}</li>`).join("")}</ul>` : ""}
-<h2>Side by side</h2>
-${table(["run", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "requests", "duration ms"], runRows)}
-${table(["engine / HTTP ceiling (3/1)", "engine / Redis ceiling (3/2)", "Redis batched / single", "engine batched / single"], [[result.ratios.engineToHttpCeiling, result.ratios.engineToRedisCeiling, result.ratios.redisBatchedToSingle, result.ratios.engineBatchedToSingle]])}
+  ]),
+)}
+${facts([
+  ["engine / HTTP ceiling", result.ratios.engineToHttpCeiling],
+  ["engine / Redis ceiling", result.ratios.engineToRedisCeiling],
+  ["engine / PostgreSQL design", result.ratios.engineToPostgres],
+  ["Redis batched / single", result.ratios.redisBatchedToSingle],
+  ["engine batched / single", result.ratios.engineBatchedToSingle],
+])}
 ${table(
   ["run (inside Redis)", "script calls per request", "µs in scripts per request", "Redis CPU µs per request"],
   Object.entries(runs)
     .filter(([, r]) => r.redis)
     .map(([name, r]) => [name, r.redis!.callsPerRequest, r.redis!.scriptUsPerRequest, r.redis!.cpuUsPerRequest]),
 )}
-${throughputPlot(runs)}
-${histogramPlot(runs)}
-${percentilePlot(runs)}
 <h2>The on-sale</h2>
-${table(["arrivals ms", "settle ms", "relay ms", "holds", "served from line", "paid (webhooks)", "cancelled", "left to expire", "too late to act", "expired", "dropped sold out"], [[result.onSale.arrivalMs, result.onSale.settleMs, result.onSale.relayMs, result.onSale.mix.holds, result.onSale.mix.servedFromLine, result.onSale.mix.paySent, result.onSale.mix.cancelSent, result.onSale.mix.leftToExpire, result.onSale.mix.tooLate, result.onSale.mix.expired, result.onSale.mix.droppedFromLine]])}
-${table(["webhook outcome", "count"], Object.entries(result.onSale.mix.payOutcomes))}
+${facts([
+  ["arrivals, ms", onSale.arrivalMs],
+  ["settling, ms", onSale.settleMs],
+  ["relay, ms", onSale.relayMs],
+  ["holds", onSale.mix.holds],
+  ["served from the line", onSale.mix.servedFromLine],
+  ["paid (webhooks sent)", onSale.mix.paySent],
+  ["cancelled", onSale.mix.cancelSent],
+  ["left to expire", onSale.mix.leftToExpire],
+  ["too late to act", onSale.mix.tooLate],
+  ["expired", onSale.mix.expired],
+  ["dropped from the line, sold out", onSale.mix.droppedFromLine],
+])}
+${table(["webhook outcome", "count"], Object.entries(onSale.mix.payOutcomes))}
 ${table(
   ["PostgreSQL status", "bookings", "tickets"],
-  Object.entries(result.onSale.postgres).map(([s, v]) => [s, v.bookings, v.tickets]),
+  Object.entries(onSale.postgres).map(([status, row]) => [status, row.bookings, row.tickets]),
 )}
 <h2>Memory</h2>
-${table(["Redis bytes per waiting person", "booking hash", "line entry", "open entry", "log entry", "INFO delta per person"], [[mem.waiting.bytesPerWaiting, mem.waiting.perKeyBytes.bookingHash, mem.waiting.perKeyBytes.line, mem.waiting.perKeyBytes.open, mem.waiting.perKeyBytes.log, mem.waiting.infoDeltaBytesPerWaiting]])}
+${facts([
+  ["Redis bytes per waiting person", mem.waiting.bytesPerWaiting],
+  ["booking hash", mem.waiting.perKeyBytes.bookingHash],
+  ["line entry", mem.waiting.perKeyBytes.line],
+  ["open entry", mem.waiting.perKeyBytes.open],
+  ["log entry", mem.waiting.perKeyBytes.log],
+  ["INFO delta per person", mem.waiting.infoDeltaBytesPerWaiting],
+])}
 ${table(
   ["process", "peak RSS MB"],
   Object.entries(mem.peakRssBytes).map(([name, bytes]) => [name, bytes / 1048576]),

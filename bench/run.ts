@@ -180,17 +180,19 @@ async function retire(bench: Bench, procs: Proc[]): Promise<void> {
   await stopAll(procs);
 }
 
-/** A fixed-time load with a bar in seconds. */
+/** A fixed-time load with a bar in seconds, counted from the first answer (load threads take a while to boot). */
 async function timedLoad(
   bench: Bench,
   seconds: number,
   run: (onProgress: (n: number) => void) => Promise<RunResult>,
 ): Promise<RunResult> {
-  const startedMs = Date.now();
+  let answeringSinceMs = 0;
   bench.progress.track(seconds, "s");
-  const result = await run((n) =>
-    bench.progress.update(Math.min(seconds, Math.round((Date.now() - startedMs) / 1000)), `${n} answers`),
-  );
+  const result = await run((n) => {
+    if (n === 0) return bench.progress.update(0, "load threads starting");
+    answeringSinceMs ||= Date.now();
+    bench.progress.update(Math.min(seconds, Math.round((Date.now() - answeringSinceMs) / 1000)), `${n} answers`);
+  });
   bench.progress.update(seconds, summary(result));
   return result;
 }
@@ -214,9 +216,11 @@ function bookingLoad(bench: Bench, eventId: string, prefix: string, rate?: numbe
 }
 
 async function httpCeilingPhase(bench: Bench): Promise<string> {
+  bench.progress.step(`starting ${bench.options.workers} ceiling server process(es)`);
   const servers = await startServers("ceiling", bench.options.workers, { PORT: String(bench.port) });
   bench.procs.push(...servers);
   const load = bookingLoad(bench, "00000000-0000-0000-0000-000000000000", "ceiling");
+  bench.progress.step(`POST /bookings for ${bench.options.seconds} s`);
   bench.runs.httpCeiling = await metered({ pids: { ceiling: pidsOf(servers) } }, () =>
     timedLoad(bench, bench.options.seconds, load),
   );
@@ -227,8 +231,10 @@ async function httpCeilingPhase(bench: Bench): Promise<string> {
 async function postgresDesignPhase(bench: Bench): Promise<string> {
   const { options } = bench;
   const designUrl = designDatabaseUrl(options.databaseUrl);
+  bench.progress.step("preparing the PostgreSQL design's database");
   // Stock for everyone, as in the Redis ceiling: this measures the hold path, not refusals.
   const designEventId = await prepareDesign(designUrl, CEILING_TICKETS);
+  bench.progress.step(`starting ${options.workers} PostgreSQL design server process(es)`);
   const servers = await startServers("pgdesign", options.workers, {
     PORT: String(bench.port),
     DATABASE_URL: designUrl,
@@ -240,9 +246,11 @@ async function postgresDesignPhase(bench: Bench): Promise<string> {
     pids: { pgdesign: pidsOf(servers) },
     postgres: { serverUrl: serverUrlOf(designUrl), databases: [databaseNameOf(designUrl)] },
   };
+  bench.progress.step(`POST /bookings for ${options.seconds} s`);
   bench.runs.postgres = await metered(sources, () =>
     timedLoad(bench, options.seconds, bookingLoad(bench, designEventId, "pg")),
   );
+  bench.progress.step("checking its stock adds up");
   bench.postgresDesign = await checkDesign(designUrl, designEventId);
   await retire(bench, servers);
   return `${summary(bench.runs.postgres)}; ${bench.postgresDesign.ok ? "no oversell" : "OVERSOLD"}`;
@@ -305,9 +313,14 @@ async function holdFloor(bench: Bench): Promise<RunResult> {
 }
 
 async function redisCeilingPhase(bench: Bench): Promise<string> {
+  const { seconds } = bench.options;
+  bench.progress.step(`floor: the minimal hold script, pipelined, ${seconds} s`);
   bench.runs.holdFloor = await holdFloor(bench);
+  bench.progress.step(`pipelined: the hold script through Engine.hold, 128 in flight, ${seconds} s`);
   bench.runs.redisCeiling = await redisCeiling(bench, bench.env, "pipelined");
+  bench.progress.step(`single: 8 connections, one hold at a time each, ${seconds} s`);
   bench.runs.redisCeilingSingle = await redisCeiling(bench, bench.env, "single");
+  bench.progress.step(`batched: HOLD_BATCH on, pipelined, ${seconds} s`);
   bench.runs.redisBatched = await redisCeiling(bench, { ...bench.env, HOLD_BATCH: "on" }, "pipelined", "batched");
   return `floor ${bench.runs.holdFloor.rps}, pipelined ${bench.runs.redisCeiling.rps}, single ${bench.runs.redisCeilingSingle.rps}, batched ${bench.runs.redisBatched.rps} holds/s`;
 }
@@ -321,6 +334,7 @@ async function waitingMemoryPhase(bench: Bench): Promise<string> {
 async function arrivalsPhase(bench: Bench): Promise<string> {
   const { options, env, url } = bench;
   const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.outDir, "profiles")}`] : [];
+  bench.progress.step(`starting ${options.workers} serve, 1 work and 1 gateway process(es)`);
   const engines = await Promise.all([
     ...Array.from({ length: options.workers }, (_, i) =>
       startRole(`serve-${i}`, ["serve", "--workers", "1"], env, nodeArgs),
@@ -329,6 +343,7 @@ async function arrivalsPhase(bench: Bench): Promise<string> {
     startRole("gateway", ["gateway"], env),
   ]);
   bench.procs.push(...engines);
+  bench.progress.step(`creating an event of ${options.tickets} tickets`);
   const eventId = await createEvent(url, options.tickets);
   const mix = new Mix({
     redisUrl: options.redisUrl,
@@ -344,6 +359,7 @@ async function arrivalsPhase(bench: Bench): Promise<string> {
   bench.onSale = { eventId, mix, engines, meter };
   mix.start();
   const startedMs = Date.now();
+  bench.progress.step(`${options.people} people arriving`);
   bench.progress.track(options.people, "people");
   const run = await withRedisCost(bench.redis, () =>
     runLoad({
@@ -408,6 +424,7 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   const { options, port, gatewayPort } = bench;
   const mode = holdBatch ? "batched" : "single";
   const env = engineEnv(options, port, gatewayPort, holdBatch);
+  bench.progress.step(`${mode}: starting ${options.workers} serve process(es)`);
   const servers = await Promise.all(
     Array.from({ length: options.workers }, (_, i) =>
       startRole(`serve-${mode}-${i}`, ["serve", "--workers", "1"], env),
@@ -418,17 +435,22 @@ async function engineRunOf(bench: Bench, holdBatch: boolean): Promise<[RunResult
   bench.events.push(eventId);
   const others = measured(bench.onSale, "on-sale").engines.slice(options.workers);
   const sources = engineSources(bench, [...servers, ...others], false);
-  if (!holdBatch) bench.idleCpuUsPerSecond = await idleCost(sources);
+  if (!holdBatch) {
+    bench.progress.step(`idle: the engine's processes for ${IDLE_MS / 1000} s with nothing asked of them`);
+    bench.idleCpuUsPerSecond = await idleCost(sources);
+  }
+  bench.progress.step(`${mode}: at its peak for ${options.seconds} s`);
   const peak = await withRedisCost(bench.redis, () =>
     metered(sources, () => timedLoad(bench, options.seconds, bookingLoad(bench, eventId, mode))),
   );
   // Latency below saturation: the same path held at 80% of the rate it just peaked at.
-  const at80 = await timedLoad(
-    bench,
-    options.seconds,
-    bookingLoad(bench, eventId, `${mode}80`, Math.max(1, Math.round(peak.rps * 0.8))),
-  );
-  if (!holdBatch) bench.runs.engineRefusals = await refusalRun(bench, sources);
+  const at80Rps = Math.max(1, Math.round(peak.rps * 0.8));
+  bench.progress.step(`${mode}: at 80% of its peak (${at80Rps} req/s) for ${options.seconds} s`);
+  const at80 = await timedLoad(bench, options.seconds, bookingLoad(bench, eventId, `${mode}80`, at80Rps));
+  if (!holdBatch) {
+    bench.progress.step(`refusals: every request sold out, ${options.seconds} s`);
+    bench.runs.engineRefusals = await refusalRun(bench, sources);
+  }
   await retire(bench, servers);
   return [peak, at80];
 }
@@ -478,6 +500,7 @@ async function rivalsPhase(bench: Bench): Promise<string> {
 
 async function invariantsPhase(bench: Bench): Promise<string> {
   const { eventId, mix } = measured(bench.onSale, "on-sale");
+  bench.progress.step("recounting every booking in Redis and checking PostgreSQL against it");
   const checked = await verifyOnSale(bench.engine, bench.pool, eventId, mix.counts.fcfsViolations);
   const design = measured(bench.postgresDesign, "postgres design");
   if (!design.ok) checked.problems.push(`the PostgreSQL design oversold: ${JSON.stringify(design)}`);

@@ -8,6 +8,7 @@ import { Engine } from "../engine/engine.js";
 import { bookingKey, eventKey } from "../engine/keys.js";
 import { createPool } from "../sql/db.js";
 import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
+import { headline, verdict } from "../bench/costs.js";
 import { writeResults } from "../bench/report.js";
 import { runBench } from "../bench/run.js";
 import { DEFAULTS } from "../bench/setup.js";
@@ -69,6 +70,7 @@ describe("benchmark smoke run", () => {
     );
     const html = readFileSync(files.html, "utf8");
     expect(html).toContain("<svg");
+    expect(html).toContain(headline(verdict(result)));
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3)/);
   }, 120_000);
 });

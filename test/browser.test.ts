@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, PHONE } from "./chromium.js";
 import { checkInvariant, useTestEngine } from "./helpers.js";
 
 // The whole flow in a real browser (Debian's chromium): two people compete for the last
@@ -10,22 +11,11 @@ import { checkInvariant, useTestEngine } from "./helpers.js";
 // gateway's page, and sees the confirmation once the webhook has landed.
 
 const ARTIFACTS = join(process.cwd(), "test-artifacts", "browser");
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
-
 const ctx = useTestEngine();
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: LAUNCH_ARGS, headless: true });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
