@@ -89,9 +89,14 @@ export const EVENT_HASH = {
   holdMs: { field: "hold_ms", type: "number", read: true, orZero: true },
   /** Bumped by every settings change. */
   version: { field: "version", type: "number" },
-  /** The last arrival and hold sequence handed out. */
-  nextSeq: { field: "next_seq", type: "number" },
-  nextHold: { field: "next_hold", type: "number" },
+  /** The last arrival and hold sequence handed out; read so a booking's writes to the event are one HSET. */
+  nextSeq: { field: "next_seq", type: "number", read: true, orZero: true },
+  nextHold: { field: "next_hold", type: "number", read: true, orZero: true },
+  /**
+   * No hold ends before this (ms), so reclaiming expired holds is skipped until then: at most
+   * the earliest score of holds:{E}, HOLDS_NONE_DUE when none is held, absent (0) when unknown.
+   */
+  holdsDueAtMs: { field: "holds_due_at", type: "number", read: true, orZero: true },
   /** Display fields cached from PostgreSQL; `cache flush` drops only these. */
   name: { field: "name", type: "string" },
   venue: { field: "venue", type: "string" },

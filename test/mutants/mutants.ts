@@ -47,8 +47,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "Idempotency-Key not scoped per user",
     breaks: "a replay answers only the person who made the booking",
     file: "lua/includes/admission.lua",
-    from: "idemFull = ctx.idemPrefix .. userId .. ':' .. idemKey",
-    to: "idemFull = ctx.idemPrefix .. idemKey",
+    from: "return ctx.idemPrefix .. req.user .. ':' .. req.idemKey",
+    to: "return ctx.idemPrefix .. req.idemKey",
     killedBy: { file: "test/flows.test.ts", test: "scopes an Idempotency-Key to its user" },
   },
   {
