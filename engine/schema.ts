@@ -177,6 +177,11 @@ function eventLua(): string[] {
   ];
 }
 
+/** Lua appending name, value to the flat list f of n entries unless value is '' or 0 (inline: it runs on every booking change). */
+function putUnlessEmpty(name: string, value: string): string {
+  return `if ${value} ~= '' and ${value} ~= 0 then f[n + 1], f[n + 2], n = ${name}, ${value}, n + 2 end`;
+}
+
 function bookingLua(): string[] {
   const fields = Object.keys(BOOKING_HASH) as BookingField[];
   const values = fields.map(
@@ -190,28 +195,24 @@ function bookingLua(): string[] {
     `  if not v[${fields.indexOf("state") + 1}] then return nil end`,
     `  return { id = id, key = key, ${list(values)} }`,
     "end",
-    "-- Appends name, value to a flat list unless the value is empty ('' or 0, what an absent field reads as).",
-    "local function putUnlessEmpty(list, name, value)",
-    "  if value ~= '' and value ~= 0 then list[#list + 1], list[#list + 2] = name, value end",
-    "end",
-    "-- Writes the fields of a new booking that are not empty: absent ones read as empty, and a",
-    "-- waiting person's booking is most of what the line costs in memory.",
+    "-- Writes the fields of a new booking that are not empty ('' or 0, what an absent field",
+    "-- reads as): a waiting person's booking is most of what the line costs in memory.",
     "local function saveBooking(b)",
-    "  local f = {}",
-    ...fields.map((field) => `  putUnlessEmpty(f, ${q(field)}, b.${field})`),
-    "  redis.call('HSET', b.key, unpack(f))",
+    "  local f, n = {}, 0",
+    ...fields.map((field) => `  ${putUnlessEmpty(q(field), `b.${field}`)}`),
+    "  redis.call('HSET', b.key, unpack(f, 1, n))",
     "end",
     "-- Appends the booking as it now stands to the log, without empty fields, the kind when it",
     `-- is the state, or when it was created when that is now (${q(LOG_HEAD.atMs)}); the decoder restores them.`,
     "local function logBooking(log, kind, b, nowMs)",
-    `  local f = { ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs }`,
-    `  if kind ~= b.state then putUnlessEmpty(f, ${q(LOG_HEAD.kind)}, kind) end`,
+    `  local f, n = { ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs }, 4`,
+    `  if kind ~= b.state then ${putUnlessEmpty(q(LOG_HEAD.kind), "kind")} end`,
     ...LOGGED.map(([log, field]) =>
       field === "created"
-        ? `  if b.created ~= nowMs then putUnlessEmpty(f, ${q(log)}, b.created) end`
-        : `  putUnlessEmpty(f, ${q(log)}, b.${field})`,
+        ? `  if b.created ~= nowMs then ${putUnlessEmpty(q(log), "b.created")} end`
+        : `  ${putUnlessEmpty(q(log), `b.${field}`)}`,
     ),
-    "  redis.call('XADD', log, '*', unpack(f))",
+    "  redis.call('XADD', log, '*', unpack(f, 1, n))",
     "end",
     "local function bookingReplyOf(kind, b, position)",
     `  return { 'ok', kind, ${list(BOOKING_REPLY.map((entry) => (entry === "position" ? "position" : `b.${entry}`)))} }`,
