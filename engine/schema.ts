@@ -97,6 +97,8 @@ export const EVENT_HASH = {
    * the earliest score of holds:{E}, HOLDS_NONE_DUE when none is held, absent (0) when unknown.
    */
   holdsDueAtMs: { field: "holds_due_at", type: "number", read: true, orZero: true },
+  /** 1 once serving the line found it empty, 0 (or absent) once anyone has queued since: an empty line is not read. */
+  lineEmpty: { field: "line_empty", type: "number", read: true, orZero: true },
   /** Display fields cached from PostgreSQL; `cache flush` drops only these. */
   name: { field: "name", type: "string" },
   venue: { field: "venue", type: "string" },

@@ -72,9 +72,9 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
     takeHold(ctx, ev, b, nowMs, holdMs, { EVENT.nextSeq, b.seq })
     b.state = STATE.held
   else
-    redis.call('HSET', ctx.event, EVENT.nextSeq, b.seq)
+    redis.call('HSET', ctx.event, EVENT.nextSeq, b.seq, EVENT.lineEmpty, 0)
     redis.call('ZADD', ctx.line, b.seq, b.id)
-    ctx.lineLength = lineLength + 1
+    ctx.lineLength, ev.lineEmpty = lineLength + 1, 0
     b.state = STATE.waiting
   end
   saveBooking(b)

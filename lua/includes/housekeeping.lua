@@ -33,13 +33,18 @@ end
 -- the people behind it move up; otherwise the head blocks the line.
 local function serveLine(ctx, ev, nowMs, holdMs, maxCount, retentionMs)
   local served, dropped = 0, 0
+  if ev.lineEmpty == 1 then
+    ctx.lineLength = 0
+    return served, dropped
+  end
   if ev.status == 'on_sale' and nowMs < ev.saleStartsAtMs then return served, dropped end
   local over = saleOver(ev, nowMs)
   for _ = 1, maxCount do
     local head = redis.call('ZRANGE', ctx.line, 0, 0)[1]
     if not head then
-      -- Known empty: admit need not count the line.
-      ctx.lineLength = 0
+      -- Known empty: admit need not count the line, nor the next call read it.
+      ctx.lineLength, ev.lineEmpty = 0, 1
+      redis.call('HSET', ctx.event, EVENT.lineEmpty, 1)
       break
     end
     local b = loadBooking(ctx, head)

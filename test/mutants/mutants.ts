@@ -84,6 +84,14 @@ export const MUTANTS: readonly Mutant[] = [
     killedBy: { file: "test/holdShortcuts.test.ts", test: "reclaims a hold that ends before the holds granted ahead of it" },
   },
   {
+    name: "queueing leaves the line marked empty",
+    breaks: "first come, first served: no hold while someone earlier waits",
+    file: "lua/includes/admission.lua",
+    from: "EVENT.nextSeq, b.seq, EVENT.lineEmpty, 0)",
+    to: "EVENT.nextSeq, b.seq)",
+    killedBy: RANDOM_ONSALES,
+  },
+  {
     name: "sold out answered after the gate",
     breaks: "a sold-out answer changes nothing, so it spends no client's budget",
     file: "lua/hold.lua",
