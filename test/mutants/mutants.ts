@@ -81,7 +81,10 @@ export const MUTANTS: readonly Mutant[] = [
     file: "lua/includes/booking.lua",
     from: "  if ev.holdsDueAtMs > b.exp then",
     to: "  if false then",
-    killedBy: { file: "test/holdShortcuts.test.ts", test: "reclaims a hold that ends before the holds granted ahead of it" },
+    killedBy: {
+      file: "test/holdShortcuts.test.ts",
+      test: "reclaims a hold that ends before the holds granted ahead of it",
+    },
   },
   {
     name: "queueing leaves the line marked empty",
