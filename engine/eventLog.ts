@@ -44,17 +44,22 @@ export interface LogEntry {
 const L = LOG_HEAD;
 const B = BOOKING_HASH;
 
-/** Decodes an entry as XRANGE / XREAD give it (flat name, value list); an entry naming no known state is an error. */
+/**
+ * Decodes an entry as XRANGE / XREAD give it (flat name, value list); an entry naming no known
+ * state is an error. The scripts leave out what this restores: empty fields, the kind when it
+ * is the state, the creation time when it is the entry's time.
+ */
 export function decodeLogEntry(streamId: string, flat: readonly string[]): LogEntry {
   const f: Record<string, string | undefined> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
   const status = f[B.state.log];
   if (!isBookingState(status)) throw new Error(`log entry ${streamId} names no booking state: ${JSON.stringify(flat)}`);
+  const atMs = Number(f[L.atMs] ?? 0);
   return {
     streamId,
-    kind: f[L.kind] ?? "",
+    kind: f[L.kind] ?? status,
     bookingId: f[L.bookingId] ?? "",
-    atMs: Number(f[L.atMs] ?? 0),
+    atMs,
     userId: f[B.user.log] ?? "",
     quantity: Number(f[B.qty.log] ?? 0),
     status,
@@ -66,7 +71,7 @@ export function decodeLogEntry(streamId: string, flat: readonly string[]): LogEn
     email: f[B.email.log] ?? "",
     paymentRef: f[B.pay.log] ?? "",
     reason: f[B.reason.log] ?? "",
-    createdAtMs: Number(f[B.created.log] ?? 0),
+    createdAtMs: Number(f[B.created.log] ?? atMs),
   };
 }
 

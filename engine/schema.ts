@@ -89,9 +89,16 @@ export const EVENT_HASH = {
   holdMs: { field: "hold_ms", type: "number", read: true, orZero: true },
   /** Bumped by every settings change. */
   version: { field: "version", type: "number" },
-  /** The last arrival and hold sequence handed out. */
-  nextSeq: { field: "next_seq", type: "number" },
-  nextHold: { field: "next_hold", type: "number" },
+  /** The last arrival and hold sequence handed out; read so a booking's writes to the event are one HSET. */
+  nextSeq: { field: "next_seq", type: "number", read: true, orZero: true },
+  nextHold: { field: "next_hold", type: "number", read: true, orZero: true },
+  /**
+   * No hold ends before this (ms), so reclaiming expired holds is skipped until then: at most
+   * the earliest score of holds:{E}, HOLDS_NONE_DUE when none is held, absent (0) when unknown.
+   */
+  holdsDueAtMs: { field: "holds_due_at", type: "number", read: true, orZero: true },
+  /** 1 once serving the line found it empty, 0 (or absent) once anyone has queued since: an empty line is not read. */
+  lineEmpty: { field: "line_empty", type: "number", read: true, orZero: true },
   /** Display fields cached from PostgreSQL; `cache flush` drops only these. */
   name: { field: "name", type: "string" },
   venue: { field: "venue", type: "string" },
@@ -172,6 +179,11 @@ function eventLua(): string[] {
   ];
 }
 
+/** Lua appending name, value to the flat list f of n entries unless value is '' or 0 (inline: it runs on every booking change). */
+function putUnlessEmpty(name: string, value: string): string {
+  return `if ${value} ~= '' and ${value} ~= 0 then f[n + 1], f[n + 2], n = ${name}, ${value}, n + 2 end`;
+}
+
 function bookingLua(): string[] {
   const fields = Object.keys(BOOKING_HASH) as BookingField[];
   const values = fields.map(
@@ -185,14 +197,24 @@ function bookingLua(): string[] {
     `  if not v[${fields.indexOf("state") + 1}] then return nil end`,
     `  return { id = id, key = key, ${list(values)} }`,
     "end",
-    "-- Writes every field of a new booking.",
+    "-- Writes the fields of a new booking that are not empty ('' or 0, what an absent field",
+    "-- reads as): a waiting person's booking is most of what the line costs in memory.",
     "local function saveBooking(b)",
-    `  redis.call('HSET', b.key, ${list(fields.map((field) => `${q(field)}, b.${field}`))})`,
+    "  local f, n = {}, 0",
+    ...fields.map((field) => `  ${putUnlessEmpty(q(field), `b.${field}`)}`),
+    "  redis.call('HSET', b.key, unpack(f, 1, n))",
     "end",
-    "-- Appends the booking as it now stands to the log.",
+    "-- Appends the booking as it now stands to the log, without empty fields, the kind when it",
+    `-- is the state, or when it was created when that is now (${q(LOG_HEAD.atMs)}); the decoder restores them.`,
     "local function logBooking(log, kind, b, nowMs)",
-    `  redis.call('XADD', log, '*', ${q(LOG_HEAD.kind)}, kind, ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs,`,
-    `    ${list(LOGGED.map(([log, field]) => `${q(log)}, b.${field}`))})`,
+    `  local f, n = { ${q(LOG_HEAD.bookingId)}, b.id, ${q(LOG_HEAD.atMs)}, nowMs }, 4`,
+    `  if kind ~= b.state then ${putUnlessEmpty(q(LOG_HEAD.kind), "kind")} end`,
+    ...LOGGED.map(([log, field]) =>
+      field === "created"
+        ? `  if b.created ~= nowMs then ${putUnlessEmpty(q(log), "b.created")} end`
+        : `  ${putUnlessEmpty(q(log), `b.${field}`)}`,
+    ),
+    "  redis.call('XADD', log, '*', unpack(f, 1, n))",
     "end",
     "local function bookingReplyOf(kind, b, position)",
     `  return { 'ok', kind, ${list(BOOKING_REPLY.map((entry) => (entry === "position" ? "position" : `b.${entry}`)))} }`,

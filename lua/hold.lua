@@ -1,8 +1,9 @@
 --[[
   Hold: one person asks for tickets; they get a hold, a place in the line, or a refusal.
-  One round trip does, in order: the anti-bot gate (rate limits, proof-of-work), reclaim
-  expired holds, serve the line, answer an idempotent replay, check the sale and the
-  person's limits, then hold or queue.
+  One round trip does, in order: refuse at once what nothing can serve (sold out, see
+  refuseSoldOut), the anti-bot gate (rate limits, proof-of-work), reclaim expired holds,
+  serve the line, answer an idempotent replay, check the sale and the person's limits,
+  then hold or queue.
 
   Input:
     KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
@@ -44,21 +45,22 @@
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'EVENT_NOT_FOUND', '' } end
 ctx.unpaidRetentionMs = tonumber(ARGV[24])
-local bookingId, token, userId = ARGV[3], ARGV[4], ARGV[5]
-local quantity, email, idemKey = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local gated = ARGV[18] == '1'
+local req = { id = ARGV[3], token = ARGV[4], user = ARGV[5], qty = tonumber(ARGV[6]), email = ARGV[7],
+  idemKey = ARGV[8], verified = ARGV[23] == '1', ip = gated and ARGV[19] or '', made = 0,
+  powNonce = ARGV[20], powBits = tonumber(ARGV[21]), powExpiresAtMs = tonumber(ARGV[22]) }
+local soldOut = refuseSoldOut(ctx, ev, nowMs, req)
+if soldOut then return soldOut end
 local idemTtlMs, reclaimMax, serveMax = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local lineMax, retentionMs = tonumber(ARGV[12]), tonumber(ARGV[13])
-local rates = { ipPerS = tonumber(ARGV[14]), ipBurst = tonumber(ARGV[15]), userPerS = tonumber(ARGV[16]), userBurst = tonumber(ARGV[17]) }
 
-if ARGV[18] == '1' then
-  local refused = gate(ctx, ev, nowMs, rates, { ip = ARGV[19], user = userId, powNonce = ARGV[20],
-    powBits = tonumber(ARGV[21]), powExpiresAtMs = tonumber(ARGV[22]) })
+if gated then
+  local rates = { ipPerS = tonumber(ARGV[14]), ipBurst = tonumber(ARGV[15]), userPerS = tonumber(ARGV[16]), userBurst = tonumber(ARGV[17]) }
+  local refused = gate(ctx, ev, nowMs, rates, req)
   if refused then return refused end
 end
 
 reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
 serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 
-return admit(ctx, ev, nowMs, holdMs, { id = bookingId, token = token, user = userId, qty = quantity,
-  email = email, idemKey = idemKey, verified = ARGV[23] == '1', ip = ARGV[18] == '1' and ARGV[19] or '' }, idemTtlMs,
-  { lineMax = lineMax, ipBookingsMax = tonumber(ARGV[25]) })
+return admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, { lineMax = lineMax, ipBookingsMax = tonumber(ARGV[25]) })

@@ -48,11 +48,11 @@ serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
 local replies = {}
 for i = 0, count - 1 do
   local at = HEAD + i * REQUEST_FIELDS
-  local user, gated = ARGV[at + 3], ARGV[at + 7] == '1'
-  replies[i + 1] = (gated and gate(ctx, ev, nowMs, rates, { ip = ARGV[at + 8], user = user,
-      powNonce = ARGV[at + 9], powBits = tonumber(ARGV[at + 10]), powExpiresAtMs = tonumber(ARGV[at + 11]) }))
-    or admit(ctx, ev, nowMs, holdMs, { id = ARGV[at + 1], token = ARGV[at + 2], user = user,
-      qty = tonumber(ARGV[at + 4]), email = ARGV[at + 5], idemKey = ARGV[at + 6], verified = ARGV[at + 12] == '1',
-      ip = gated and ARGV[at + 8] or '' }, idemTtlMs, limits)
+  local gated = ARGV[at + 7] == '1'
+  local req = { id = ARGV[at + 1], token = ARGV[at + 2], user = ARGV[at + 3], qty = tonumber(ARGV[at + 4]),
+    email = ARGV[at + 5], idemKey = ARGV[at + 6], verified = ARGV[at + 12] == '1', ip = gated and ARGV[at + 8] or '',
+    made = 0, powNonce = ARGV[at + 9], powBits = tonumber(ARGV[at + 10]), powExpiresAtMs = tonumber(ARGV[at + 11]) }
+  replies[i + 1] = refuseSoldOut(ctx, ev, nowMs, req) or (gated and gate(ctx, ev, nowMs, rates, req))
+    or admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
 end
 return replies

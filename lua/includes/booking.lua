@@ -50,11 +50,20 @@ local function closeOpen(ctx, b)
 end
 
 -- hseq numbers holds in the order they were granted: FCFS means it follows arrival order.
-local function takeHold(ctx, ev, b, nowMs, holdMs)
-  moveStock(ctx, ev, -b.qty, b.qty, 0)
-  b.hseq = redis.call('HINCRBY', ctx.event, EVENT.nextHold, 1)
+-- The hold sequence and the earliest hold end go in the stock's HSET, with `also` (more
+-- event fields: a new booking's arrival sequence).
+local function takeHold(ctx, ev, b, nowMs, holdMs, also)
+  b.hseq, b.exp = ev.nextHold + 1, nowMs + holdMs
+  local fields = also or {}
+  fields[#fields + 1], fields[#fields + 2] = EVENT.nextHold, b.hseq
+  -- An unknown bound (0) stays unknown: the next reclaim reads the index and sets it.
+  if ev.holdsDueAtMs > b.exp then
+    ev.holdsDueAtMs = b.exp
+    fields[#fields + 1], fields[#fields + 2] = EVENT.holdsDueAtMs, b.exp
+  end
+  moveStock(ctx, ev, -b.qty, b.qty, 0, fields)
+  ev.nextHold = b.hseq
   addTally(ctx, b.user, b.qty)
-  b.exp = nowMs + holdMs
   redis.call('ZADD', ctx.holds, b.exp, b.id)
 end
 

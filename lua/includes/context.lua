@@ -14,12 +14,16 @@
 ]]
 --- @include "generated/schema"
 
--- unpaidRetentionMs is set by each script that changes bookings, from its ARGV.
+-- event.holds_due_at when nothing is held: later than any hold can end.
+local HOLDS_NONE_DUE = 9007199254740991
+
+-- unpaidRetentionMs is set by each script that changes bookings, from its ARGV; lineLength
+-- is set (to 0) only once serving the line found it empty, else the line is counted.
 local function eventContext(keys)
   return {
     event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
     tally = keys[5], log = keys[6], bookingPrefix = keys[7], idemPrefix = keys[8],
-    ratePrefix = keys[9], powPrefix = keys[10], unpaidRetentionMs = nil,
+    ratePrefix = keys[9], powPrefix = keys[10], unpaidRetentionMs = nil, lineLength = nil,
   }
 end
 
@@ -53,13 +57,18 @@ local function openEvent(keys, argv)
 end
 
 -- Moves tickets between instock, held and paid. The invariant is checked before anything
--- is written, because Redis does not roll back a script that fails halfway.
-local function moveStock(ctx, ev, dInstock, dHeld, dPaid)
+-- is written, because Redis does not roll back a script that fails halfway. `also` (field,
+-- value, ...) are other event fields written with the counters, in the same HSET.
+local function moveStock(ctx, ev, dInstock, dHeld, dPaid, also)
   local instock, held, paid = ev.instock + dInstock, ev.held + dHeld, ev.paid + dPaid
   if instock < 0 or held < 0 or paid < 0 or instock + held + paid ~= ev.capacity then
     error('invariant: instock ' .. instock .. ' + held ' .. held .. ' + paid ' .. paid
       .. ' ~= capacity ' .. ev.capacity)
   end
   ev.instock, ev.held, ev.paid = instock, held, paid
-  redis.call('HSET', ctx.event, EVENT.instock, instock, EVENT.held, held, EVENT.paid, paid)
+  if also then
+    redis.call('HSET', ctx.event, EVENT.instock, instock, EVENT.held, held, EVENT.paid, paid, unpack(also))
+  else
+    redis.call('HSET', ctx.event, EVENT.instock, instock, EVENT.held, held, EVENT.paid, paid)
+  end
 end

@@ -15,38 +15,40 @@
   rates = { ipPerS, ipBurst, userPerS, userBurst }
   g     = { ip, user, powNonce, powBits, powExpiresAtMs }  powBits 0 when no valid proof was given
   Keys built here, in the event's slot: ctx.ratePrefix .. 'ip:' .. ip, ctx.ratePrefix ..
-  'user:' .. user (hash: tokens, atMs), ctx.powPrefix .. nonce (string while used).
+  'user:' .. user (string: tokens:atMs), ctx.powPrefix .. nonce (string while used).
   Returns nil when the request may go on, else the refusal reply:
     RATE_LIMITED (detail: 'ip:<waitMs>' or 'user:<waitMs>'), POW_REQUIRED (detail: bits asked), POW_REUSED
 ]]
 
--- A bucket refilled at perS tokens a second up to burst.
-local function bucketTokens(bucketKey, perS, burst, nowMs)
-  local v = redis.call('HMGET', bucketKey, 'tokens', 'atMs')
-  local tokens = tonumber(v[1]) or burst
-  local atMs = tonumber(v[2]) or nowMs
+-- A bucket as one string, "<tokens>:<atMs>", refilled at perS tokens a second up to burst.
+local function bucketTokens(bucket, perS, burst, nowMs)
+  if not bucket then return burst end
+  local sep = string.find(bucket, ':', 1, true)
+  local tokens, atMs = tonumber(string.sub(bucket, 1, sep - 1)), tonumber(string.sub(bucket, sep + 1))
   return math.min(burst, tokens + math.max(0, nowMs - atMs) * perS / 1000)
 end
 
 local function takeToken(bucketKey, tokens, perS, burst, nowMs)
-  redis.call('HSET', bucketKey, 'tokens', tokens - 1, 'atMs', nowMs)
   -- A full bucket equals no key, so a key lives only as long as it takes to refill.
-  redis.call('PEXPIRE', bucketKey, math.ceil(burst * 1000 / perS) + 1000)
+  redis.call('SET', bucketKey, (tokens - 1) .. ':' .. nowMs, 'PX', math.ceil(burst * 1000 / perS) + 1000)
 end
 
 local function waitMs(tokens, perS)
   return math.ceil((1 - tokens) * 1000 / perS)
 end
 
+-- g.made is set to the client IP's bookings in the window (admit's per-IP limit), read
+-- with both buckets in one MGET.
 local function gate(ctx, ev, nowMs, rates, g)
-  local ipKey = ctx.ratePrefix .. 'ip:' .. g.ip
-  local ipTokens = bucketTokens(ipKey, rates.ipPerS, rates.ipBurst, nowMs)
+  local ipKey, userKey = ctx.ratePrefix .. 'ip:' .. g.ip, ctx.ratePrefix .. 'user:' .. g.user
+  local read = redis.call('MGET', ipKey, userKey, ctx.ratePrefix .. 'made:' .. g.ip)
+  g.made = tonumber(read[3]) or 0
+  local ipTokens = bucketTokens(read[1], rates.ipPerS, rates.ipBurst, nowMs)
   if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. waitMs(ipTokens, rates.ipPerS) } end
   takeToken(ipKey, ipTokens, rates.ipPerS, rates.ipBurst, nowMs)
 
   if ev.powBits > 0 and g.powBits < ev.powBits then return { 'POW_REQUIRED', ev.powBits } end
-  local userKey = ctx.ratePrefix .. 'user:' .. g.user
-  local userTokens = bucketTokens(userKey, rates.userPerS, rates.userBurst, nowMs)
+  local userTokens = bucketTokens(read[2], rates.userPerS, rates.userBurst, nowMs)
   if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. waitMs(userTokens, rates.userPerS) } end
   if ev.powBits > 0 then
     local ttlMs = g.powExpiresAtMs - nowMs

@@ -3,17 +3,29 @@
   back, then the waiting line is served from its head. Both are bounded per call; the
   sweep job finishes what a call leaves.
 ]]
+-- Skipped while ev.holdsDueAtMs says no hold has ended yet; otherwise reads the earliest holds
+-- (one past maxCount, so the next end is known) and records when the next one ends.
 local function reclaimExpired(ctx, ev, nowMs, maxCount, retentionMs)
-  local ids = redis.call('ZRANGE', ctx.holds, '-inf', nowMs, 'BYSCORE', 'LIMIT', 0, maxCount)
-  for _, id in ipairs(ids) do
+  if ev.holdsDueAtMs > nowMs then return 0 end
+  local earliest = redis.call('ZRANGE', ctx.holds, 0, maxCount, 'WITHSCORES')
+  local reclaimed, dueAtMs = 0, HOLDS_NONE_DUE
+  for i = 1, #earliest, 2 do
+    local id, expiresAtMs = earliest[i], tonumber(earliest[i + 1])
+    if expiresAtMs > nowMs or reclaimed == maxCount then
+      dueAtMs = expiresAtMs
+      break
+    end
     local b = loadBooking(ctx, id)
     if b and b.state == STATE.held then
       releaseHold(ctx, ev, b, STATE.expired, 'hold_expired', nowMs, retentionMs)
     else
       error('invariant: hold index names booking ' .. id .. ' which is not held')
     end
+    reclaimed = reclaimed + 1
   end
-  return #ids
+  ev.holdsDueAtMs = dueAtMs
+  redis.call('HSET', ctx.event, EVENT.holdsDueAtMs, dueAtMs)
+  return reclaimed
 end
 
 -- Strict FCFS: the head is served when stock allows; a head that can never be served
@@ -21,11 +33,20 @@ end
 -- the people behind it move up; otherwise the head blocks the line.
 local function serveLine(ctx, ev, nowMs, holdMs, maxCount, retentionMs)
   local served, dropped = 0, 0
+  if ev.lineEmpty == 1 then
+    ctx.lineLength = 0
+    return served, dropped
+  end
   if ev.status == 'on_sale' and nowMs < ev.saleStartsAtMs then return served, dropped end
   local over = saleOver(ev, nowMs)
   for _ = 1, maxCount do
     local head = redis.call('ZRANGE', ctx.line, 0, 0)[1]
-    if not head then break end
+    if not head then
+      -- Known empty: admit need not count the line, nor the next call read it.
+      ctx.lineLength, ev.lineEmpty = 0, 1
+      redis.call('HSET', ctx.event, EVENT.lineEmpty, 1)
+      break
+    end
     local b = loadBooking(ctx, head)
     if not b or b.state ~= STATE.waiting then
       error('invariant: line names booking ' .. head .. ' which is not waiting')
