@@ -6,7 +6,14 @@ import type { BookingState } from "../engine/schema.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import { bookingLogId, bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
+import {
+  bookingLogId,
+  bookingStatuses,
+  insertBookings,
+  insertUsers,
+  updateBookings,
+  type BookingChangeColumns,
+} from "../sql/bookings.js";
 import {
   activeRelayOffsets,
   insertDeadLetter,
@@ -202,47 +209,63 @@ export class Relay {
     return superseded ? "superseded" : "replayed";
   }
 
-  /** Every state transition in the batch, in log order, starting from the rows as committed. */
-  private async changes(client: PoolClient, entries: LogEntry[], bookingIds: string[]): Promise<StateChange[]> {
-    const state: Map<string, BookingState | null> = await bookingStatuses(client, bookingIds);
-    const changes: StateChange[] = [];
-    for (const entry of entries) {
-      const from = state.get(entry.bookingId) ?? null;
-      if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status });
-      state.set(entry.bookingId, entry.status);
-    }
-    return changes;
-  }
-
   private async write(client: PoolClient, eventId: string, entries: LogEntry[]): Promise<void> {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
-    if (this.onChanges !== null)
-      await this.onChanges(client, eventId, await this.changes(client, entries, [...latest.keys()]));
+    const committed = await bookingStatuses(client, [...latest.keys()]);
+    if (this.onChanges !== null) await this.onChanges(client, eventId, changesOf(entries, committed));
+    const created: LogEntry[] = [];
+    const changed: LogEntry[] = [];
+    for (const entry of latest.values()) (committed.has(entry.bookingId) ? changed : created).push(entry);
+    if (created.length > 0) await this.insert(client, eventId, created);
+    if (changed.length > 0) await updateBookings(client, eventId, changeColumns(changed));
+  }
+
+  /** Bookings first seen, with the people PostgreSQL does not know yet. */
+  private async insert(client: PoolClient, eventId: string, rows: LogEntry[]): Promise<void> {
     const emails = new Map<string, string>();
-    for (const entry of latest.values()) {
+    for (const entry of rows) {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
     }
-    const userIds = await upsertUsers(client, emails);
-    const rows = [...latest.values()];
+    const userIds = await insertUsers(client, emails);
     const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
-    await upsertBookings(client, eventId, {
-      id: column((e) => e.bookingId),
+    await insertBookings(client, eventId, {
+      ...changeColumns(rows),
       userId: column((e) => userIds.get(e.userId)!),
       quantity: column((e) => e.quantity),
-      status: column((e) => e.status),
-      reason: column((e) => e.reason),
       arrivalSeq: column((e) => e.arrivalSeq),
-      holdSeq: column((e) => e.holdSeq),
       amount: column((e) => e.amount),
       currency: column((e) => e.currency),
-      expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
-      paymentRef: column((e) => e.paymentRef),
-      logId: column((e) => e.streamId),
       createdAt: column((e) => new Date(e.createdAtMs)),
-      updatedAt: column((e) => new Date(e.atMs)),
-      email: column((e) => e.email),
     });
   }
+}
+
+/** Every state transition in the batch, in log order, starting from the rows as committed. */
+function changesOf(entries: LogEntry[], committed: Map<string, BookingState>): StateChange[] {
+  const state = new Map<string, BookingState | null>(committed);
+  const changes: StateChange[] = [];
+  for (const entry of entries) {
+    const from = state.get(entry.bookingId) ?? null;
+    if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status });
+    state.set(entry.bookingId, entry.status);
+  }
+  return changes;
+}
+
+/** What an entry can change in a booking's row, a column each. */
+function changeColumns(rows: LogEntry[]): BookingChangeColumns {
+  const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
+  return {
+    id: column((e) => e.bookingId),
+    status: column((e) => e.status),
+    reason: column((e) => e.reason),
+    holdSeq: column((e) => e.holdSeq),
+    expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+    paymentRef: column((e) => e.paymentRef),
+    logId: column((e) => e.streamId),
+    updatedAt: column((e) => new Date(e.atMs)),
+    email: column((e) => e.email),
+  };
 }
