@@ -5,6 +5,7 @@ import { logKey } from "../engine/keys.js";
 import type { BookingState } from "../engine/schema.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
+import type { PassOutcome } from "./periodic.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
 import {
   bookingLogId,
@@ -85,18 +86,19 @@ export class Relay {
     private readonly onChanges: OnChanges | null = null,
   ) {}
 
-  /** One pass over every active event with new entries; true when a batch was full, so more is waiting. */
-  async pass(): Promise<boolean> {
+  /** One pass over every active event with new entries: "more" when a batch was full, so more is waiting. */
+  async pass(): Promise<PassOutcome> {
     const offsets = await activeRelayOffsets(this.pool);
     // Most events are idle: one auto-pipelined look at each log's newest id, and a transaction
     // only for the events that have something past their offset.
     const newest = await Promise.all(offsets.map(({ eventId }) => lastLogId(this.redis, eventId)));
-    let more = false;
+    let outcome: PassOutcome = "idle";
     for (const [index, { eventId, streamId }] of offsets.entries()) {
       const last = newest[index]!;
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
+      if (outcome === "idle") outcome = "done";
       try {
-        more = (await this.relayEvent(eventId)) === this.config.batch || more;
+        if ((await this.relayEvent(eventId)) === this.config.batch) outcome = "more";
       } catch (error) {
         this.log.error(
           { err: error, eventId },
@@ -104,7 +106,7 @@ export class Relay {
         );
       }
     }
-    return more;
+    return outcome;
   }
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */

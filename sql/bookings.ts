@@ -121,7 +121,9 @@ export async function insertUsers(db: Queryable, emailByExternalId: Map<string, 
     for (const row of late) ids.set(row.external_id, row.id);
   }
   if (ids.size !== externalIds.length)
-    throw new Error(`users: ${externalIds.length - ids.size} of ${externalIds.length} people neither created nor found`);
+    throw new Error(
+      `users: ${externalIds.length - ids.size} of ${externalIds.length} people neither created nor found`,
+    );
   return ids;
 }
 
