@@ -72,6 +72,8 @@ export interface StateChange {
   bookingId: string;
   from: BookingState | null;
   to: BookingState;
+  /** The address given with the booking ("" for none). */
+  email: string;
 }
 
 /** Runs in the relay's transaction with each batch: queues the side effects its changes call for. */
@@ -250,7 +252,7 @@ function changesOf(entries: LogEntry[], committed: Map<string, BookingState>): S
   const changes: StateChange[] = [];
   for (const entry of entries) {
     const from = state.get(entry.bookingId) ?? null;
-    if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status });
+    if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status, email: entry.email });
     state.set(entry.bookingId, entry.status);
   }
   return changes;
