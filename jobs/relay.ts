@@ -39,8 +39,9 @@ import {
 //
 // One event's trouble never holds up another's: a pass goes on to the next event, and the
 // failing one goes last in line. After RELAY_MAX_ATTEMPTS failed passes over the same entries,
-// each is written alone (a savepoint each); one PostgreSQL refuses is set aside in
-// relay_dead_letters with its error, and the offset moves past it. `replay` writes them again.
+// the batch is written in halves, each in a savepoint, halving again what is refused down to
+// single entries; one PostgreSQL refuses alone is set aside in relay_dead_letters with its
+// error, and the offset moves past it. `replay` writes them again.
 
 /** Dead letters one replay walks at most. */
 export const REPLAY_MAX = 1000;
@@ -129,7 +130,7 @@ export class Relay {
             eventId,
             raw.map(([id, flat]) => decodeLogEntry(id, flat)),
           );
-        else setAside = await this.writeEachAlone(client, eventId, raw);
+        else setAside = await this.writeBisecting(client, eventId, raw);
         const last = raw[raw.length - 1]![0];
         await saveRelayOffset(client, eventId, last);
         return { lastId: last, count: raw.length };
@@ -156,28 +157,40 @@ export class Relay {
     return written.count;
   }
 
-  /** Each entry in a savepoint of its own; one PostgreSQL refuses is set aside, the others are written. */
-  private async writeEachAlone(client: PoolClient, eventId: string, raw: RawEntry[]): Promise<NewDeadLetter[]> {
-    const setAside: NewDeadLetter[] = [];
-    for (const [streamId, fields] of raw) {
-      await client.query("SAVEPOINT relay_entry");
-      try {
-        await this.write(client, eventId, [decodeLogEntry(streamId, fields)]);
-        await client.query("RELEASE SAVEPOINT relay_entry");
-      } catch (error) {
-        await client.query("ROLLBACK TO SAVEPOINT relay_entry");
-        const letter = {
-          eventId,
-          streamId,
-          bookingId: storable(logEntryBookingId(fields)),
-          fields,
-          error: errorText(error),
-        };
-        await insertDeadLetter(client, letter);
-        setAside.push(letter);
+  /**
+   * Writes the entries in a savepoint; if PostgreSQL refuses them, each half again, in log
+   * order, down to single entries: one refused alone is set aside, the others are written. A
+   * batch with one bad entry costs about twice its writes, not a savepoint per entry.
+   */
+  private async writeBisecting(client: PoolClient, eventId: string, raw: RawEntry[]): Promise<NewDeadLetter[]> {
+    await client.query("SAVEPOINT relay_part");
+    try {
+      await this.write(
+        client,
+        eventId,
+        raw.map(([streamId, fields]) => decodeLogEntry(streamId, fields)),
+      );
+      await client.query("RELEASE SAVEPOINT relay_part");
+      return [];
+    } catch (error) {
+      await client.query("ROLLBACK TO SAVEPOINT relay_part");
+      await client.query("RELEASE SAVEPOINT relay_part");
+      if (raw.length > 1) {
+        const half = Math.ceil(raw.length / 2);
+        const first = await this.writeBisecting(client, eventId, raw.slice(0, half));
+        return [...first, ...(await this.writeBisecting(client, eventId, raw.slice(half)))];
       }
+      const [streamId, fields] = raw[0]!;
+      const letter = {
+        eventId,
+        streamId,
+        bookingId: storable(logEntryBookingId(fields)),
+        fields,
+        error: errorText(error),
+      };
+      await insertDeadLetter(client, letter);
+      return [letter];
     }
-    return setAside;
   }
 
   /** Writes set-aside entries again (every open one, or those of these ids), each in its own transaction. */
