@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import type { Config, PaymentsConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
 import { createLogger, type Logger } from "../engine/logger.js";
+import type { PaymentProvider } from "../engine/payments/provider.js";
 import { createPaymentProvider } from "../engine/payments/registry.js";
 import { createMockGateway } from "../gateway/gateway.js";
 import { LiveStatus } from "../http/live.js";
@@ -11,7 +12,7 @@ import { metricsRoutes } from "../http/routes/health.js";
 import type { HttpDeps } from "../http/deps.js";
 import { engineRoutes, listen, type Listening } from "../http/server.js";
 import { PaymentIngest } from "../jobs/payments.js";
-import { Periodic } from "../jobs/periodic.js";
+import { outcomeOf, Periodic } from "../jobs/periodic.js";
 import { startBoss } from "../jobs/queues.js";
 import { closeEndedCheckouts } from "../jobs/checkouts.js";
 import { Refunds } from "../jobs/refunds.js";
@@ -174,31 +175,7 @@ export async function startEngine(
     await new Refunds(pool, provider, log).work(boss);
     if (config.search.typesenseUrl) await new SearchSync(pool, config.search, log).work(boss);
     stops.push(await startNotifications({ boss, pool, engine, config, log }));
-    const { payments, holds } = config;
-    const repairLoop = new Periodic(
-      "payments-repair",
-      payments.repairIntervalMs,
-      async () => (await ingest.repairStale(payments.repairAfterMs, config.relay.batch)) === config.relay.batch,
-      log,
-    );
-    const checkoutLoop = new Periodic(
-      "checkout-close",
-      holds.sweepIntervalMs,
-      () => closeEndedCheckouts(pool, provider, payments.checkoutCloseGraceMs, log),
-      log,
-    );
-    const relayLoop = new Periodic("relay", config.relay.intervalMs, () => relay.pass(), log);
-    const sweepLoop = new Periodic("sweep", holds.sweepIntervalMs, () => sweepPass(engine), log);
-    relayLoop.start();
-    sweepLoop.start();
-    repairLoop.start();
-    checkoutLoop.start();
-    stops.push(
-      () => relayLoop.stop(),
-      () => sweepLoop.stop(),
-      () => repairLoop.stop(),
-      () => checkoutLoop.stop(),
-    );
+    stops.push(...startLoops({ config, engine, pool, provider, ingest, relay, log }));
   }
 
   return {
@@ -213,4 +190,37 @@ export async function startEngine(
     gateway,
     stop: stopAll,
   };
+}
+
+/** The work role's loops: relay, sweep, payment repair, checkout closing; returns what stops them. */
+function startLoops(deps: {
+  config: Config;
+  engine: Engine;
+  pool: Pool;
+  provider: PaymentProvider;
+  ingest: PaymentIngest;
+  relay: Relay;
+  log: Logger;
+}): Stop[] {
+  const { config, engine, pool, provider, ingest, relay, log } = deps;
+  const { payments, holds } = config;
+  const loops = [
+    new Periodic("relay", config.relay.intervalMs, () => relay.pass(), log, config.relay.idleIntervalMs),
+    new Periodic("sweep", holds.sweepIntervalMs, () => sweepPass(engine), log, holds.sweepIdleIntervalMs),
+    new Periodic(
+      "payments-repair",
+      payments.repairIntervalMs,
+      async () => outcomeOf(await ingest.repairStale(payments.repairAfterMs, config.relay.batch), config.relay.batch),
+      log,
+    ),
+    new Periodic(
+      "checkout-close",
+      holds.sweepIntervalMs,
+      () => closeEndedCheckouts(pool, provider, payments.checkoutCloseGraceMs, log),
+      log,
+      holds.sweepIdleIntervalMs,
+    ),
+  ];
+  for (const loop of loops) loop.start();
+  return loops.map((loop) => () => loop.stop());
 }

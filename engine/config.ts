@@ -85,12 +85,16 @@ export interface HoldsConfig {
   unpaidRetentionMs: number;
   idempotencyTtlMs: number;
   sweepIntervalMs: number;
+  /** The sweep's (and checkout closing's) wait grows to this while passes find nothing to do. */
+  sweepIdleIntervalMs: number;
   /** Group commit: concurrent holds for one event share one script call. */
   batch: HoldBatch;
 }
 
 export interface RelayConfig {
   intervalMs: number;
+  /** The wait between passes grows to this while no event has new entries. */
+  idleIntervalMs: number;
   /** Log entries the relay writes in one transaction at most. */
   batch: number;
   /** Failed passes over an event's next entries before each is tried alone and a refused one set aside. */
@@ -358,6 +362,7 @@ function readHolds(env: Env): HoldsConfig {
     unpaidRetentionMs: int(env, "UNPAID_RETENTION_SECONDS", Math.min(3600, retentionS), 60, retentionS) * 1000,
     idempotencyTtlMs: int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 30 * 86_400) * 1000,
     sweepIntervalMs: int(env, "SWEEP_INTERVAL_MS", 1000, 50, 60_000),
+    sweepIdleIntervalMs: int(env, "SWEEP_IDLE_INTERVAL_MS", 1000, 50, 60_000),
     batch: {
       enabled: onOff(env, "HOLD_BATCH", false),
       max: int(env, "HOLD_BATCH_MAX", 64, 1, 1000),
@@ -369,6 +374,7 @@ function readHolds(env: Env): HoldsConfig {
 function readRelay(env: Env): RelayConfig {
   return {
     intervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
+    idleIntervalMs: int(env, "RELAY_IDLE_INTERVAL_MS", 1000, 10, 60_000),
     batch: int(env, "RELAY_BATCH", 500, 1, 10_000),
     maxAttempts: int(env, "RELAY_MAX_ATTEMPTS", 5, 1, 1000),
   };

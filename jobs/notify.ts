@@ -44,9 +44,10 @@ function jobId(job: NotifyJob, dueAtMs = 0): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** The emails a change calls for: only transitions, never a repeated state. */
+/** The emails a change calls for: only transitions, never a repeated state, none without an address. */
 function notificationsFor(change: StateChange): ("confirmation" | "your_turn" | "refund")[] {
-  if (change.from === change.to) return [];
+  // A booking's mails go only to the address given with it: with none, a job could only be skipped.
+  if (change.from === change.to || change.email === "") return [];
   if (change.to === STATE.paid) return ["confirmation"];
   if (change.to === STATE.refunded) return ["refund"];
   if (change.from === STATE.waiting && change.to === STATE.held) return ["your_turn"];

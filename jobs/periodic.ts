@@ -1,17 +1,35 @@
 import type { Logger } from "../engine/logger.js";
 
-/** Runs work again and again: at once while it reports more to do, else after intervalMs. */
+/** What one pass found: more waiting, some work done, or nothing to do. */
+export type PassOutcome = "more" | "done" | "idle";
+
+/** A pass that went through `count` items of at most `max`. */
+export function outcomeOf(count: number, max: number): PassOutcome {
+  return count >= max ? "more" : count > 0 ? "done" : "idle";
+}
+
+/**
+ * Runs work again and again: at once while it reports more to do, after intervalMs when it
+ * did some, and after twice its last wait (up to idleIntervalMs) while it finds nothing, so
+ * a quiet process polls rarely and a busy one promptly.
+ */
 export class Periodic {
   private stopped = true;
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<void> = Promise.resolve();
+  private readonly idleIntervalMs: number;
+  private delayMs: number;
 
   constructor(
     private readonly name: string,
     private readonly intervalMs: number,
-    private readonly work: () => Promise<boolean>,
+    private readonly work: () => Promise<PassOutcome>,
     private readonly log: Logger,
-  ) {}
+    idleIntervalMs = intervalMs,
+  ) {
+    this.idleIntervalMs = Math.max(intervalMs, idleIntervalMs);
+    this.delayMs = intervalMs;
+  }
 
   start(): void {
     this.stopped = false;
@@ -32,12 +50,14 @@ export class Periodic {
   }
 
   private async tick(): Promise<void> {
-    let more = false;
+    let outcome: PassOutcome = "done";
     try {
-      more = await this.work();
+      outcome = await this.work();
     } catch (error) {
       this.log.error({ err: error, job: this.name }, "periodic job failed; will retry");
     }
-    if (!this.stopped) this.schedule(more ? 0 : this.intervalMs);
+    if (outcome === "idle") this.delayMs = Math.min(this.idleIntervalMs, this.delayMs * 2);
+    else this.delayMs = this.intervalMs;
+    if (!this.stopped) this.schedule(outcome === "more" ? 0 : this.delayMs);
   }
 }

@@ -16,7 +16,12 @@ export class QueueStats {
     private readonly boss: PgBoss,
     log: Logger,
   ) {
-    this.loop = new Periodic("queue-stats", QUEUE_STATS_INTERVAL_MS, () => this.refresh().then(() => false), log);
+    this.loop = new Periodic(
+      "queue-stats",
+      QUEUE_STATS_INTERVAL_MS,
+      () => this.refresh().then(() => "done" as const),
+      log,
+    );
   }
 
   start(): void {

@@ -57,6 +57,9 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES]["name"];
 
+/** How often a dead-letter queue is polled: nothing waits on it, and each poll is a query. */
+const DEAD_LETTER_POLLING_SECONDS = 5;
+
 /** Any constant works; every process that starts pg-boss on one database takes it. */
 const BOSS_SETUP_LOCK = 7_301_002;
 
@@ -121,7 +124,7 @@ export function bossDb(client: PoolClient): PgBoss.Db {
  * Runs a queue's jobs a batch per fetch, all at once, each failing alone: one job that
  * throws is retried by itself while the rest complete (pg-boss completes only the jobs of a
  * batch still active). One job per fetch would cap a queue at one job per polling interval.
- * `queue` is the spec's own queue, or its dead-letter queue (same batch and interval).
+ * `queue` is the spec's own queue, or its dead-letter queue (same batch, polled less often).
  */
 export async function workEach<T extends object>(
   boss: PgBoss,
@@ -129,7 +132,8 @@ export async function workEach<T extends object>(
   handle: (data: T) => Promise<void>,
   queue = spec.name,
 ): Promise<void> {
-  const options = { batchSize: spec.batchSize, pollingIntervalSeconds: spec.pollingIntervalSeconds };
+  const pollingIntervalSeconds = queue === spec.deadLetter ? DEAD_LETTER_POLLING_SECONDS : spec.pollingIntervalSeconds;
+  const options = { batchSize: spec.batchSize, pollingIntervalSeconds };
   await boss.work<T>(queue, options, async (jobs) => {
     await Promise.all(
       jobs.map(async (job) => {

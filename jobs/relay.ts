@@ -5,8 +5,16 @@ import { logKey } from "../engine/keys.js";
 import type { BookingState } from "../engine/schema.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
+import type { PassOutcome } from "./periodic.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import { bookingLogId, bookingStatuses, upsertBookings, upsertUsers } from "../sql/bookings.js";
+import {
+  bookingLogId,
+  bookingStatuses,
+  insertBookings,
+  insertUsers,
+  updateBookings,
+  type BookingChangeColumns,
+} from "../sql/bookings.js";
 import {
   activeRelayOffsets,
   insertDeadLetter,
@@ -31,8 +39,9 @@ import {
 //
 // One event's trouble never holds up another's: a pass goes on to the next event, and the
 // failing one goes last in line. After RELAY_MAX_ATTEMPTS failed passes over the same entries,
-// each is written alone (a savepoint each); one PostgreSQL refuses is set aside in
-// relay_dead_letters with its error, and the offset moves past it. `replay` writes them again.
+// the batch is written in halves, each in a savepoint, halving again what is refused down to
+// single entries; one PostgreSQL refuses alone is set aside in relay_dead_letters with its
+// error, and the offset moves past it. `replay` writes them again.
 
 /** Dead letters one replay walks at most. */
 export const REPLAY_MAX = 1000;
@@ -64,6 +73,8 @@ export interface StateChange {
   bookingId: string;
   from: BookingState | null;
   to: BookingState;
+  /** The address given with the booking ("" for none). */
+  email: string;
 }
 
 /** Runs in the relay's transaction with each batch: queues the side effects its changes call for. */
@@ -78,18 +89,19 @@ export class Relay {
     private readonly onChanges: OnChanges | null = null,
   ) {}
 
-  /** One pass over every active event with new entries; true when a batch was full, so more is waiting. */
-  async pass(): Promise<boolean> {
+  /** One pass over every active event with new entries: "more" when a batch was full, so more is waiting. */
+  async pass(): Promise<PassOutcome> {
     const offsets = await activeRelayOffsets(this.pool);
     // Most events are idle: one auto-pipelined look at each log's newest id, and a transaction
     // only for the events that have something past their offset.
     const newest = await Promise.all(offsets.map(({ eventId }) => lastLogId(this.redis, eventId)));
-    let more = false;
+    let outcome: PassOutcome = "idle";
     for (const [index, { eventId, streamId }] of offsets.entries()) {
       const last = newest[index]!;
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
+      if (outcome === "idle") outcome = "done";
       try {
-        more = (await this.relayEvent(eventId)) === this.config.batch || more;
+        if ((await this.relayEvent(eventId)) === this.config.batch) outcome = "more";
       } catch (error) {
         this.log.error(
           { err: error, eventId },
@@ -97,7 +109,7 @@ export class Relay {
         );
       }
     }
-    return more;
+    return outcome;
   }
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
@@ -118,7 +130,7 @@ export class Relay {
             eventId,
             raw.map(([id, flat]) => decodeLogEntry(id, flat)),
           );
-        else setAside = await this.writeEachAlone(client, eventId, raw);
+        else setAside = await this.writeBisecting(client, eventId, raw);
         const last = raw[raw.length - 1]![0];
         await saveRelayOffset(client, eventId, last);
         return { lastId: last, count: raw.length };
@@ -145,28 +157,40 @@ export class Relay {
     return written.count;
   }
 
-  /** Each entry in a savepoint of its own; one PostgreSQL refuses is set aside, the others are written. */
-  private async writeEachAlone(client: PoolClient, eventId: string, raw: RawEntry[]): Promise<NewDeadLetter[]> {
-    const setAside: NewDeadLetter[] = [];
-    for (const [streamId, fields] of raw) {
-      await client.query("SAVEPOINT relay_entry");
-      try {
-        await this.write(client, eventId, [decodeLogEntry(streamId, fields)]);
-        await client.query("RELEASE SAVEPOINT relay_entry");
-      } catch (error) {
-        await client.query("ROLLBACK TO SAVEPOINT relay_entry");
-        const letter = {
-          eventId,
-          streamId,
-          bookingId: storable(logEntryBookingId(fields)),
-          fields,
-          error: errorText(error),
-        };
-        await insertDeadLetter(client, letter);
-        setAside.push(letter);
+  /**
+   * Writes the entries in a savepoint; if PostgreSQL refuses them, each half again, in log
+   * order, down to single entries: one refused alone is set aside, the others are written. A
+   * batch with one bad entry costs about twice its writes, not a savepoint per entry.
+   */
+  private async writeBisecting(client: PoolClient, eventId: string, raw: RawEntry[]): Promise<NewDeadLetter[]> {
+    await client.query("SAVEPOINT relay_part");
+    try {
+      await this.write(
+        client,
+        eventId,
+        raw.map(([streamId, fields]) => decodeLogEntry(streamId, fields)),
+      );
+      await client.query("RELEASE SAVEPOINT relay_part");
+      return [];
+    } catch (error) {
+      await client.query("ROLLBACK TO SAVEPOINT relay_part");
+      await client.query("RELEASE SAVEPOINT relay_part");
+      if (raw.length > 1) {
+        const half = Math.ceil(raw.length / 2);
+        const first = await this.writeBisecting(client, eventId, raw.slice(0, half));
+        return [...first, ...(await this.writeBisecting(client, eventId, raw.slice(half)))];
       }
+      const [streamId, fields] = raw[0]!;
+      const letter = {
+        eventId,
+        streamId,
+        bookingId: storable(logEntryBookingId(fields)),
+        fields,
+        error: errorText(error),
+      };
+      await insertDeadLetter(client, letter);
+      return [letter];
     }
-    return setAside;
   }
 
   /** Writes set-aside entries again (every open one, or those of these ids), each in its own transaction. */
@@ -202,47 +226,63 @@ export class Relay {
     return superseded ? "superseded" : "replayed";
   }
 
-  /** Every state transition in the batch, in log order, starting from the rows as committed. */
-  private async changes(client: PoolClient, entries: LogEntry[], bookingIds: string[]): Promise<StateChange[]> {
-    const state: Map<string, BookingState | null> = await bookingStatuses(client, bookingIds);
-    const changes: StateChange[] = [];
-    for (const entry of entries) {
-      const from = state.get(entry.bookingId) ?? null;
-      if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status });
-      state.set(entry.bookingId, entry.status);
-    }
-    return changes;
-  }
-
   private async write(client: PoolClient, eventId: string, entries: LogEntry[]): Promise<void> {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
-    if (this.onChanges !== null)
-      await this.onChanges(client, eventId, await this.changes(client, entries, [...latest.keys()]));
+    const committed = await bookingStatuses(client, [...latest.keys()]);
+    if (this.onChanges !== null) await this.onChanges(client, eventId, changesOf(entries, committed));
+    const created: LogEntry[] = [];
+    const changed: LogEntry[] = [];
+    for (const entry of latest.values()) (committed.has(entry.bookingId) ? changed : created).push(entry);
+    if (created.length > 0) await this.insert(client, eventId, created);
+    if (changed.length > 0) await updateBookings(client, eventId, changeColumns(changed));
+  }
+
+  /** Bookings first seen, with the people PostgreSQL does not know yet. */
+  private async insert(client: PoolClient, eventId: string, rows: LogEntry[]): Promise<void> {
     const emails = new Map<string, string>();
-    for (const entry of latest.values()) {
+    for (const entry of rows) {
       if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
     }
-    const userIds = await upsertUsers(client, emails);
-    const rows = [...latest.values()];
+    const userIds = await insertUsers(client, emails);
     const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
-    await upsertBookings(client, eventId, {
-      id: column((e) => e.bookingId),
+    await insertBookings(client, eventId, {
+      ...changeColumns(rows),
       userId: column((e) => userIds.get(e.userId)!),
       quantity: column((e) => e.quantity),
-      status: column((e) => e.status),
-      reason: column((e) => e.reason),
       arrivalSeq: column((e) => e.arrivalSeq),
-      holdSeq: column((e) => e.holdSeq),
       amount: column((e) => e.amount),
       currency: column((e) => e.currency),
-      expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
-      paymentRef: column((e) => e.paymentRef),
-      logId: column((e) => e.streamId),
       createdAt: column((e) => new Date(e.createdAtMs)),
-      updatedAt: column((e) => new Date(e.atMs)),
-      email: column((e) => e.email),
     });
   }
+}
+
+/** Every state transition in the batch, in log order, starting from the rows as committed. */
+function changesOf(entries: LogEntry[], committed: Map<string, BookingState>): StateChange[] {
+  const state = new Map<string, BookingState | null>(committed);
+  const changes: StateChange[] = [];
+  for (const entry of entries) {
+    const from = state.get(entry.bookingId) ?? null;
+    if (from !== entry.status) changes.push({ bookingId: entry.bookingId, from, to: entry.status, email: entry.email });
+    state.set(entry.bookingId, entry.status);
+  }
+  return changes;
+}
+
+/** What an entry can change in a booking's row, a column each. */
+function changeColumns(rows: LogEntry[]): BookingChangeColumns {
+  const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
+  return {
+    id: column((e) => e.bookingId),
+    status: column((e) => e.status),
+    reason: column((e) => e.reason),
+    holdSeq: column((e) => e.holdSeq),
+    expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+    paymentRef: column((e) => e.paymentRef),
+    logId: column((e) => e.streamId),
+    updatedAt: column((e) => new Date(e.atMs)),
+    email: column((e) => e.email),
+  };
 }

@@ -331,6 +331,38 @@ describe("notifications", () => {
     expect(mailsTo("line-first@example.com")).toHaveLength(0);
   });
 
+  it("a booking given no address gets no mail job at all; one given an address gets one confirmation", async () => {
+    const eventId = await ctx.client.eventId({ name: "Quiet Night" });
+    const withAddress = await book(eventId, "quiet-ann");
+    const answer = await ctx.client.request("POST", "/bookings", {
+      body: { eventId, userId: "quiet-bob", quantity: 1 },
+    });
+    expect(answer.status).toBe(201);
+    const withoutAddress = { id: answer.body.id as string, eventId };
+    for (const booking of [withAddress, withoutAddress])
+      expect((await ctx.client.webhook(completedEvent(booking, 5000))).status).toBe(200);
+    await waitFor(
+      async () =>
+        (await ctx.running.pool.query("SELECT id FROM bookings WHERE event_id = $1 AND status = 'paid'", [eventId]))
+          .rows,
+      (rows) => rows.length === 2,
+      20_000,
+    );
+    await settled(withAddress.id);
+    const schema = ctx.running.config.postgres.bossSchema;
+    const jobs = async (bookingId: string) =>
+      (
+        await ctx.running.pool.query<{ kind: string }>(
+          `SELECT data->>'kind' AS kind FROM ${schema}.job WHERE name = 'notify' AND data->>'bookingId' = $1 ORDER BY 1`,
+          [bookingId],
+        )
+      ).rows.map((row) => row.kind);
+    expect(await jobs(withAddress.id)).toEqual(["confirmation", "reminder_60m"]);
+    expect(await jobs(withoutAddress.id)).toEqual([]);
+    expect(await notifications(withoutAddress.id)).toEqual([]);
+    expect(mailsTo("quiet-ann@example.com")).toHaveLength(1);
+  });
+
   it("a late payment with no stock left is refunded and the person is told", async () => {
     const eventId = await ctx.client.eventId({ name: "Refund Fest", capacity: 1 });
     const late = await book(eventId, "late-erin");

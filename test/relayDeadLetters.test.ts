@@ -23,17 +23,20 @@ async function deadLetterCount(): Promise<number> {
   return metric?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
 }
 
-/** A copy of an entry the engine logged, for a booking nobody made, with a NUL in its email. */
-async function poisonLog(eventId: string): Promise<string> {
+/** A copy of the event's last log entry with some fields changed; its stream id. */
+async function forgeEntry(eventId: string, changes: Record<string, string>): Promise<string> {
   const redis = ctx.running.engine.redis;
   const [, flat] = (await redis.xrevrange(logKey(eventId), "+", "-", "COUNT", 1))[0]!;
   const fields = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
+  for (const [name, value] of Object.entries(changes)) fields.set(name, value);
+  return (await redis.xadd(logKey(eventId), "*", ...[...fields].flat()))!;
+}
+
+/** A copy of an entry the engine logged, for a booking nobody made, with a NUL in its email. */
+async function poisonLog(eventId: string): Promise<string> {
   const bookingId = randomUUID();
-  fields.set("id", bookingId);
-  fields.set("u", "poisoned-user");
-  fields.set("em", "a\u0000b@example.com");
-  await redis.xadd(logKey(eventId), "*", ...[...fields].flat());
+  await forgeEntry(eventId, { id: bookingId, u: "poisoned-user", em: "a\u0000b@example.com" });
   return bookingId;
 }
 
@@ -107,5 +110,27 @@ describe("relay dead letters", () => {
     // Replayed once: a second replay has nothing left of it to do.
     const again = await ctx.client.request("POST", "/admin/relay/replay", { headers: admin });
     expect(again.body.replayed).toBe(0);
+  });
+
+  it("sets aside an entry naming another event's booking, and leaves that booking's row as it was", async () => {
+    const owner = await ctx.client.eventId({ capacity: 10 });
+    const other = await ctx.client.eventId({ capacity: 10 });
+    const booking = await ctx.client.book(owner, "dl-owner");
+    await ctx.client.book(other, "dl-elsewhere");
+    for (let pass = 0; pass < 2; pass++) await ctx.running.relay.pass();
+    const logIdOf = async () =>
+      (await ctx.running.pool.query("SELECT log_id FROM bookings WHERE id = $1", [booking.body.id])).rows[0]?.log_id;
+    const written = await logIdOf();
+    expect(written).toBeDefined();
+
+    const forged = await forgeEntry(other, { id: booking.body.id });
+    for (let pass = 0; pass < MAX_ATTEMPTS + 2; pass++) await ctx.running.relay.pass();
+    expect(await logIdOf()).toBe(written);
+    const { rows } = await ctx.running.pool.query(
+      "SELECT booking_id, error FROM relay_dead_letters WHERE event_id = $1 AND stream_id = $2",
+      [other, forged],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].booking_id).toBe(booking.body.id);
   });
 });

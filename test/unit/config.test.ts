@@ -80,9 +80,10 @@ describe("settings", () => {
         unpaidRetentionMs: 3_600_000,
         idempotencyTtlMs: 86_400_000,
         sweepIntervalMs: 1000,
+        sweepIdleIntervalMs: 1000,
         batch: { enabled: false, max: 64, waitUs: 0 },
       },
-      relay: { intervalMs: 200, batch: 500, maxAttempts: 5 },
+      relay: { intervalMs: 200, idleIntervalMs: 1000, batch: 500, maxAttempts: 5 },
       payments: {
         provider: "mock",
         stripe: { secretKey: "sk_test_mock", webhookSecret: "whsec_mock_local_development_only" },
