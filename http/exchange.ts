@@ -143,6 +143,12 @@ export function route(
   });
 }
 
+/**
+ * The written reply of each refusal object, by the object: one thrown again (the engine's
+ * sold-out memo throws one object) is answered without building its problem again.
+ */
+const REPEATED_REFUSALS = new WeakMap<object, { instance: string; reply: Reply }>();
+
 /** One request's answer: written once, unless the client went away first. */
 class Exchange {
   aborted = false;
@@ -171,12 +177,23 @@ class Exchange {
   }
 
   fail(error: unknown, closeConnection = this.inFlight.draining): void {
-    let problem = toProblem(error);
+    const repeated = typeof error === "object" && error !== null ? REPEATED_REFUSALS.get(error) : undefined;
+    if (repeated !== undefined && repeated.instance === this.instance) {
+      this.finish(repeated.reply, closeConnection);
+      return;
+    }
+    const problem = toProblem(error);
     if (problem === null) {
       this.log.error({ err: error, route: this.spec.name }, "request failed");
-      problem = problems.internal();
+      this.finish(problemReply(problems.internal(), this.instance), closeConnection);
+      return;
     }
-    this.finish(problemReply(problem, this.instance), closeConnection);
+    const reply = problemReply(problem, this.instance);
+    if (typeof error === "object" && error !== null) {
+      const written = { ...reply, json: undefined, text: JSON.stringify(reply.json) };
+      REPEATED_REFUSALS.set(error, { instance: this.instance, reply: written });
+      this.finish(written, closeConnection);
+    } else this.finish(reply, closeConnection);
   }
 
   /** Authorization failed: a page answers its own refusal, an API route problem+json. */
