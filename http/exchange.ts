@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
-import { metrics } from "../engine/metrics.js";
+import { metrics, type Tally } from "../engine/metrics.js";
 import type { Booking } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { AUTHS, bearer, type Auth, type Authorizer } from "./auth.js";
@@ -108,8 +108,17 @@ export function route(
   if (!AUTHS.includes(spec.auth)) throw new Error(`route ${spec.name} declares no authorization`);
   if (spec.auth !== "none" && authorizer === null) throw new Error(`route ${spec.name} needs an authorizer`);
   const paramCount = (spec.pattern.match(/:/g) ?? []).length;
+  const tallies = new Map<number, Tally>();
+  const answered = (status: number): Tally => {
+    let tally = tallies.get(status);
+    if (tally === undefined) {
+      tally = metrics.httpRequests.tally({ route: spec.name, status });
+      tallies.set(status, tally);
+    }
+    return tally;
+  };
   app[spec.method](spec.pattern, (res: HttpResponse, req: HttpRequest) => {
-    const exchange = new Exchange(res, spec, log, inFlight, req.getUrl());
+    const exchange = new Exchange(res, spec, log, inFlight, answered, req.getUrl());
     const { input, malformed, authorization, contentLength } = readRequest(res, req, spec, paramCount);
     const hasBody = spec.bodyLimit !== undefined;
     if (malformed) {
@@ -159,6 +168,8 @@ class Exchange {
     private readonly spec: RouteSpec,
     private readonly log: Logger,
     private readonly inFlight: InFlight,
+    /** The route's count of answers with a status. */
+    private readonly answered: (status: number) => Tally,
     private readonly instance: string,
   ) {
     inFlight.enter();
@@ -172,7 +183,7 @@ class Exchange {
     if (this.aborted || this.done) return;
     this.done = true;
     this.inFlight.leave();
-    metrics.httpRequests.inc({ route: this.spec.name, status: reply.status });
+    this.answered(reply.status).inc();
     this.res.cork(() => writeReply(this.res, reply, closeConnection));
   }
 
@@ -276,8 +287,8 @@ function readBody(
       exchange.fail(problems.bodyTooLarge(limit), true);
       return;
     }
-    // uWS reuses the chunk's memory after this callback returns: copy it.
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    // uWS reuses the chunk's memory after this callback returns: copy it (once, into pooled memory).
+    chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
     if (isLast) then(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   });
 }
