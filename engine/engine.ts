@@ -38,7 +38,7 @@ import { bookingKey, eventKey, eventKeys, liveEventsKey, type EventKeys } from "
 import { metrics } from "./metrics.js";
 import { BOOKING, EVENT } from "./schema.js";
 import { SoldOutMemo } from "./soldOutMemo.js";
-import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
+import { defineScripts, directScript, type ScriptCommands, type ScriptReply } from "./scripts.js";
 
 export type { Booking, ConfirmOutcome, HoldKind, KnownInDb, RecoverResult, SweepResult } from "./commands.js";
 
@@ -101,12 +101,15 @@ export class Engine {
   /** What every script call of this process sends from the config. */
   private readonly settings: ScriptSettings;
   private readonly soldOut: SoldOutMemo;
+  /** lua/hold.lua, sent the cheapest way the connection allows: it runs once per booking request. */
+  private readonly holdScript: (...args: Arg[]) => Promise<ScriptReply>;
 
   constructor(
     redis: RedisClient,
     readonly config: Config,
   ) {
     this.redis = defineScripts(redis);
+    this.holdScript = directScript(redis, "hold");
     this.settings = scriptSettings(config);
     this.soldOut = new SoldOutMemo(config.limits.soldOutMemoMs);
     this.batcher = config.holds.batch.enabled
@@ -142,7 +145,7 @@ export class Engine {
     const reply =
       this.batcher !== null
         ? await this.batcher.hold(eventId, input)
-        : await this.timed("hold", () => this.redis.hold(...holdArgs(this.keys(eventId), nowMs, this.settings, input)));
+        : await this.timed("hold", () => this.holdScript(...holdArgs(this.keys(eventId), nowMs, this.settings, input)));
     let held: Booking & { kind: HoldKind };
     try {
       held = decodeHold(eventId, reply);

@@ -29,7 +29,7 @@ export class Tally {
 }
 
 /** A counter counted in Tallies. */
-export class TalliedCounter<L extends string> {
+class TalliedCounter<L extends string> {
   private readonly tallies = new Map<string, Tally>();
   readonly counter: Counter<L>;
 
@@ -60,7 +60,7 @@ export class TalliedCounter<L extends string> {
 }
 
 /** One label value's durations, bucketed as they come. */
-export class Timing {
+class Timing {
   readonly counts: number[];
   sum = 0;
   count = 0;
