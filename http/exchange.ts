@@ -201,7 +201,12 @@ class Exchange {
     }
     const reply = problemReply(problem, this.instance);
     if (typeof error === "object" && error !== null) {
-      const written = { ...reply, json: undefined, text: JSON.stringify(reply.json) };
+      const written: Reply = {
+        status: reply.status,
+        text: JSON.stringify(reply.json),
+        contentType: reply.contentType,
+        headers: reply.headers,
+      };
       REPEATED_REFUSALS.set(error, { instance: this.instance, reply: written });
       this.finish(written, closeConnection);
     } else this.finish(reply, closeConnection);
