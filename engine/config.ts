@@ -207,6 +207,8 @@ export interface Limits {
   powBitsMax: number;
   /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
   holdSecondsMax: number;
+  /** How long a process refuses an event sold-out by itself after Redis did (engine/soldOutMemo.ts); 0 = always ask Redis. */
+  soldOutMemoMs: number;
 }
 
 export interface Config {
@@ -474,6 +476,7 @@ function readLimits(env: Env): Limits {
     liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
     powBitsMax: 28,
     holdSecondsMax: HOLD_SECONDS_MAX,
+    soldOutMemoMs: int(env, "SOLD_OUT_MEMO_MS", 1000, 0, 60_000),
   };
 }
 

@@ -37,7 +37,8 @@ import { bookingToken, newBookingSecret, parseBookingToken, uuidv7 } from "./ids
 import { bookingKey, eventKey, eventKeys, liveEventsKey, type EventKeys } from "./keys.js";
 import { metrics } from "./metrics.js";
 import { BOOKING, EVENT } from "./schema.js";
-import { defineScripts, type ScriptCommands, type ScriptReply } from "./scripts.js";
+import { SoldOutMemo } from "./soldOutMemo.js";
+import { defineScripts, directScript, type ScriptCommands, type ScriptReply } from "./scripts.js";
 
 export type { Booking, ConfirmOutcome, HoldKind, KnownInDb, RecoverResult, SweepResult } from "./commands.js";
 
@@ -89,6 +90,8 @@ export interface LiveEvent {
 }
 
 const KEYS_CACHE_MAX = 10_000;
+/** The sold-out refusal the memo answers: one object, as cheap to throw as to answer (http/exchange.ts keeps its reply). */
+const SOLD_OUT = new EngineError("SOLD_OUT", "");
 
 /** The domain core: every change to live inventory is one Lua script call. */
 export class Engine {
@@ -97,13 +100,18 @@ export class Engine {
   private readonly batcher: HoldBatcher | null;
   /** What every script call of this process sends from the config. */
   private readonly settings: ScriptSettings;
+  private readonly soldOut: SoldOutMemo;
+  /** lua/hold.lua, sent the cheapest way the connection allows: it runs once per booking request. */
+  private readonly holdScript: (...args: Arg[]) => Promise<ScriptReply>;
 
   constructor(
     redis: RedisClient,
     readonly config: Config,
   ) {
     this.redis = defineScripts(redis);
+    this.holdScript = directScript(redis, "hold");
     this.settings = scriptSettings(config);
+    this.soldOut = new SoldOutMemo(config.limits.soldOutMemoMs);
     this.batcher = config.holds.batch.enabled
       ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holds.batch)
       : null;
@@ -120,42 +128,46 @@ export class Engine {
   }
 
   async hold(request: HoldRequest, nowMs = Date.now()): Promise<Booking & { kind: HoldKind }> {
+    const { eventId, quantity, idempotencyKey } = request;
+    // A replay must still find its booking, so a request with an Idempotency-Key always asks Redis.
+    if (idempotencyKey === "" && this.soldOut.refuses(eventId, quantity, nowMs)) throw SOLD_OUT;
     const input: HoldInput = {
       bookingId: uuidv7(nowMs),
       secret: newBookingSecret(),
       userId: request.userId,
-      quantity: request.quantity,
+      quantity,
       email: request.email,
-      idempotencyKey: request.idempotencyKey,
+      idempotencyKey,
       gate: request.gate,
       identityVerified: request.identityVerified === true,
     };
+    const mark = this.soldOut.mark();
     const reply =
       this.batcher !== null
-        ? await this.batcher.hold(request.eventId, input)
-        : await this.timed("hold", () =>
-            this.redis.hold(...holdArgs(this.keys(request.eventId), nowMs, this.settings, input)),
-          );
+        ? await this.batcher.hold(eventId, input)
+        : await this.timed("hold", () => this.holdScript(...holdArgs(this.keys(eventId), nowMs, this.settings, input)));
     let held: Booking & { kind: HoldKind };
     try {
-      held = decodeHold(request.eventId, reply);
+      held = decodeHold(eventId, reply);
     } catch (error) {
+      if (error instanceof EngineError && error.code === "SOLD_OUT")
+        this.soldOut.remember(eventId, quantity, nowMs, mark);
       throw gateRefusal(error, request.gate);
     }
-    metrics.bookingOutcomes.inc({ outcome: held.kind });
+    metrics.bookingOutcomes.tally({ outcome: held.kind }).inc();
     return held;
   }
 
   /** One lua/hold_batch.lua call for holds of one event, in the order given. */
   private async holdBatch(eventId: string, requests: HoldInput[]): Promise<ScriptReply[]> {
-    const end = metrics.scriptSeconds.startTimer({ script: "hold_batch" });
+    const startedMs = performance.now();
     try {
       const reply = await this.redis.hold_batch(
         ...holdBatchArgs(this.keys(eventId), Date.now(), this.settings, requests),
       );
       return decodeHoldBatch(reply, requests.length);
     } finally {
-      end();
+      metrics.scriptSeconds.timing("hold_batch").since(startedMs);
     }
   }
 
@@ -251,7 +263,14 @@ export class Engine {
       event.holdSeconds * 1000,
       ...(options.display ? displayFields(event) : []),
     ];
-    decodeLoad(await this.redis.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })));
+    // Forgotten once the change is made: an answer to a hold sent before then may predate it.
+    try {
+      decodeLoad(
+        await this.redis.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })),
+      );
+    } finally {
+      this.soldOut.forget(event.id);
+    }
     await this.redis.sadd(liveEventsKey, event.id);
     return this.liveEvent(event.id) as Promise<LiveEvent>;
   }
@@ -262,7 +281,11 @@ export class Engine {
    */
   async recover(eventId: string, known: KnownInDb, nowMs = Date.now()): Promise<RecoverResult> {
     const args = recoverArgs(this.keys(eventId), nowMs, this.settings, known);
-    return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
+    try {
+      return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
+    } finally {
+      this.soldOut.forget(eventId);
+    }
   }
 
   /** Caches display fields read from PostgreSQL (cache-aside) on a live event. */
@@ -299,11 +322,11 @@ export class Engine {
   }
 
   private async timed(script: string, call: () => Promise<ScriptReply>): Promise<ScriptReply> {
-    const end = metrics.scriptSeconds.startTimer({ script });
+    const startedMs = performance.now();
     try {
       return await call();
     } finally {
-      end();
+      metrics.scriptSeconds.timing(script).since(startedMs);
     }
   }
 }

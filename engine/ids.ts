@@ -6,24 +6,32 @@ const POOL_BYTES = 64 * 1024;
 let pool = randomBytes(POOL_BYTES);
 let poolOffset = 0;
 
-function take(count: number): Buffer {
+/** Where `count` fresh random bytes start in `pool`. */
+function take(count: number): number {
   if (poolOffset + count > POOL_BYTES) {
     pool = randomBytes(POOL_BYTES);
     poolOffset = 0;
   }
-  const slice = pool.subarray(poolOffset, poolOffset + count);
   poolOffset += count;
-  return slice;
+  return poolOffset - count;
 }
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+const UUIDV7_MS_MAX = 2 ** 48;
 
 /** A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by time. */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const bytes = Buffer.from(take(16));
-  bytes.writeUIntBE(nowMs, 0, 6);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  if (!(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs < UUIDV7_MS_MAX))
+    throw new RangeError(`uuidv7 takes whole milliseconds from 0 to 2^48, got ${nowMs}`);
+  // Built from hex pairs, not a Buffer: ids are made once per booking request.
+  const ms = nowMs.toString(16).padStart(12, "0");
+  const at = take(10);
+  const p = pool;
+  return (
+    `${ms.slice(0, 8)}-${ms.slice(8)}-${HEX[(p[at]! & 0x0f) | 0x70]}${HEX[p[at + 1]!]}-` +
+    `${HEX[(p[at + 2]! & 0x3f) | 0x80]}${HEX[p[at + 3]!]}-${HEX[p[at + 4]!]}${HEX[p[at + 5]!]}` +
+    `${HEX[p[at + 6]!]}${HEX[p[at + 7]!]}${HEX[p[at + 8]!]}${HEX[p[at + 9]!]}`
+  );
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -36,7 +44,8 @@ export const isUuid = (value: string): boolean => UUID_PATTERN.test(value);
  * stores compactly (listpack, 64-byte values), which more than halves its memory.
  */
 export function newBookingSecret(): string {
-  return take(32).toString("base64url");
+  const at = take(32);
+  return pool.toString("base64url", at, at + 32);
 }
 
 export function bookingToken(eventId: string, secret: string): string {

@@ -1,29 +1,150 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type Metric,
+  type MetricValueWithName,
+} from "prom-client";
 
 // One registry for the process; GET /metrics serves it.
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
+// prom-client's inc() and observe() hash and validate a labels object on every call:
+// microseconds, on every request. What is counted per request is kept in plain numbers
+// instead, one Tally or Timing per label value (callers keep theirs), and handed to
+// prom-client when the registry is read.
+
+/** One label combination's count since the registry last read it. */
+export class Tally {
+  pending = 0;
+  constructor(readonly labels: Record<string, string | number>) {}
+
+  inc(): void {
+    this.pending += 1;
+  }
+}
+
+/** A counter counted in Tallies. */
+class TalliedCounter<L extends string> {
+  private readonly tallies = new Map<string, Tally>();
+  readonly counter: Counter<L>;
+
+  constructor(config: CounterConfiguration<L>) {
+    const tallies = this.tallies;
+    this.counter = new Counter({
+      ...config,
+      collect() {
+        for (const tally of tallies.values())
+          if (tally.pending > 0) {
+            this.inc(tally.labels as Partial<Record<L, string | number>>, tally.pending);
+            tally.pending = 0;
+          }
+      },
+    });
+  }
+
+  /** The tally of these label values; keep it, and inc() it. */
+  tally(labels: Record<L, string | number>): Tally {
+    const key = Object.values(labels).join("\u0000");
+    let tally = this.tallies.get(key);
+    if (tally === undefined) {
+      tally = new Tally(labels);
+      this.tallies.set(key, tally);
+    }
+    return tally;
+  }
+}
+
+/** One label value's durations, bucketed as they come. */
+class Timing {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  /** Records the time since startedMs (a performance.now() reading). */
+  since(startedMs: number): void {
+    const seconds = (performance.now() - startedMs) / 1000;
+    this.sum += seconds;
+    this.count += 1;
+    const bucket = this.bounds.findIndex((bound) => seconds <= bound);
+    if (bucket >= 0) this.counts[bucket]! += 1;
+  }
+}
+
+/** A histogram of durations by one label, in the format prom-client's registry prints. */
+class TimingHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly timings = new Map<string, Timing>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelName: string,
+    private readonly bounds: readonly number[],
+  ) {
+    // The registry reads a metric through get() and reset() alone; this has both.
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The timing of this label value; keep it. */
+  timing(labelValue: string): Timing {
+    let timing = this.timings.get(labelValue);
+    if (timing === undefined) {
+      timing = new Timing(this.bounds);
+      this.timings.set(labelValue, timing);
+    }
+    return timing;
+  }
+
+  async get() {
+    const values: MetricValueWithName<string>[] = [];
+    for (const [labelValue, timing] of this.timings) {
+      const label = { [this.labelName]: labelValue };
+      let cumulative = 0;
+      for (const [i, bound] of this.bounds.entries()) {
+        cumulative += timing.counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound, ...label }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", ...label }, value: timing.count });
+      values.push({ metricName: `${this.name}_sum`, labels: label, value: timing.sum });
+      values.push({ metricName: `${this.name}_count`, labels: label, value: timing.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.timings.clear();
+  }
+}
+
 export const metrics = {
-  httpRequests: new Counter({
+  httpRequests: new TalliedCounter({
     name: "onsale_http_requests_total",
     help: "HTTP requests answered, by route and status code.",
     labelNames: ["route", "status"] as const,
     registers: [registry],
   }),
-  bookingOutcomes: new Counter({
+  bookingOutcomes: new TalliedCounter({
     name: "onsale_booking_outcomes_total",
     help: "Answers to POST /bookings: held, waiting, replay, or an error code.",
     labelNames: ["outcome"] as const,
     registers: [registry],
   }),
-  scriptSeconds: new Histogram({
-    name: "onsale_script_seconds",
-    help: "Round trip of one Redis script call, seen from Node.",
-    labelNames: ["script"] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
-    registers: [registry],
-  }),
+  scriptSeconds: new TimingHistogram(
+    "onsale_script_seconds",
+    "Round trip of one Redis script call, seen from Node.",
+    "script",
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+  ),
   payments: new Counter({
     name: "onsale_payments_total",
     help: "Payment webhooks by outcome: paid, late_paid, duplicate, refund, over_limit (a late payment past the per-person limit, refunded), mismatch, released, unchanged, unmatched (names no booking of ours), declined (one card refused; the hold stays), awaiting_payment, replayed, refund_confirmed, refund_external, ignored, signature_rejected.",

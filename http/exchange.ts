@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
-import { metrics } from "../engine/metrics.js";
+import { metrics, type Tally } from "../engine/metrics.js";
 import type { Booking } from "../engine/engine.js";
 import type { Logger } from "../engine/logger.js";
 import { AUTHS, bearer, type Auth, type Authorizer } from "./auth.js";
@@ -108,8 +108,17 @@ export function route(
   if (!AUTHS.includes(spec.auth)) throw new Error(`route ${spec.name} declares no authorization`);
   if (spec.auth !== "none" && authorizer === null) throw new Error(`route ${spec.name} needs an authorizer`);
   const paramCount = (spec.pattern.match(/:/g) ?? []).length;
+  const tallies = new Map<number, Tally>();
+  const answered = (status: number): Tally => {
+    let tally = tallies.get(status);
+    if (tally === undefined) {
+      tally = metrics.httpRequests.tally({ route: spec.name, status });
+      tallies.set(status, tally);
+    }
+    return tally;
+  };
   app[spec.method](spec.pattern, (res: HttpResponse, req: HttpRequest) => {
-    const exchange = new Exchange(res, spec, log, inFlight, req.getUrl());
+    const exchange = new Exchange(res, spec, log, inFlight, answered, req.getUrl());
     const { input, malformed, authorization, contentLength } = readRequest(res, req, spec, paramCount);
     const hasBody = spec.bodyLimit !== undefined;
     if (malformed) {
@@ -143,6 +152,12 @@ export function route(
   });
 }
 
+/**
+ * The written reply of each refusal object, by the object: one thrown again (the engine's
+ * sold-out memo throws one object) is answered without building its problem again.
+ */
+const REPEATED_REFUSALS = new WeakMap<object, { instance: string; reply: Reply }>();
+
 /** One request's answer: written once, unless the client went away first. */
 class Exchange {
   aborted = false;
@@ -153,6 +168,8 @@ class Exchange {
     private readonly spec: RouteSpec,
     private readonly log: Logger,
     private readonly inFlight: InFlight,
+    /** The route's count of answers with a status. */
+    private readonly answered: (status: number) => Tally,
     private readonly instance: string,
   ) {
     inFlight.enter();
@@ -166,17 +183,33 @@ class Exchange {
     if (this.aborted || this.done) return;
     this.done = true;
     this.inFlight.leave();
-    metrics.httpRequests.inc({ route: this.spec.name, status: reply.status });
+    this.answered(reply.status).inc();
     this.res.cork(() => writeReply(this.res, reply, closeConnection));
   }
 
   fail(error: unknown, closeConnection = this.inFlight.draining): void {
-    let problem = toProblem(error);
+    const repeated = typeof error === "object" && error !== null ? REPEATED_REFUSALS.get(error) : undefined;
+    if (repeated !== undefined && repeated.instance === this.instance) {
+      this.finish(repeated.reply, closeConnection);
+      return;
+    }
+    const problem = toProblem(error);
     if (problem === null) {
       this.log.error({ err: error, route: this.spec.name }, "request failed");
-      problem = problems.internal();
+      this.finish(problemReply(problems.internal(), this.instance), closeConnection);
+      return;
     }
-    this.finish(problemReply(problem, this.instance), closeConnection);
+    const reply = problemReply(problem, this.instance);
+    if (typeof error === "object" && error !== null) {
+      const written: Reply = {
+        status: reply.status,
+        text: JSON.stringify(reply.json),
+        contentType: reply.contentType,
+        headers: reply.headers,
+      };
+      REPEATED_REFUSALS.set(error, { instance: this.instance, reply: written });
+      this.finish(written, closeConnection);
+    } else this.finish(reply, closeConnection);
   }
 
   /** Authorization failed: a page answers its own refusal, an API route problem+json. */
@@ -259,8 +292,8 @@ function readBody(
       exchange.fail(problems.bodyTooLarge(limit), true);
       return;
     }
-    // uWS reuses the chunk's memory after this callback returns: copy it.
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    // uWS reuses the chunk's memory after this callback returns: copy it (once, into pooled memory).
+    chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
     if (isLast) then(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   });
 }

@@ -101,7 +101,13 @@ export class Fields {
   }
 
   email(name: string, opts: { required: boolean; maxChars: number }): string | undefined {
-    return this.string(name, { ...opts, pattern: EMAIL, patternHint: "must be an email address" });
+    // Named, not spread: a spread costs microseconds, and this runs on every booking.
+    return this.string(name, {
+      required: opts.required,
+      maxChars: opts.maxChars,
+      pattern: EMAIL,
+      patternHint: "must be an email address",
+    });
   }
 
   oneOf<T extends string>(name: string, values: readonly T[], opts: { required: boolean }): T | undefined {

@@ -60,9 +60,8 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
   const admission = new Admission(engine.redis, config.antiBot);
   const userTokens = new UserTokens(config.antiBot.userTokens, limits.userIdChars);
 
-  /** The person booking: the body's userId, or with signed identities on, the token's (a body userId must match). */
+  /** With signed identities on, the person booking is the token's (a body userId must match). */
   const personOf = async (authorization: string, eventId: string, given: string | undefined): Promise<string> => {
-    if (!userTokens.required) return given!;
     const identity = await userTokens.identify(authorization);
     if (identity.eventId !== null && identity.eventId !== eventId)
       throw problems.userTokenMismatch("The token is for another event.");
@@ -103,11 +102,12 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
         limits,
         userTokens.required,
       );
-      const userId = await personOf(headers.authorization!, eventId, givenUserId);
+      const userId = userTokens.required ? await personOf(headers.authorization!, eventId, givenUserId) : givenUserId!;
       const nowMs = Date.now();
       const gate = admission.gateOf({ eventId: eventId, clientIp, powChallenge, powSolution }, nowMs);
-      const booking = await engine
-        .hold(
+      let booking: Awaited<ReturnType<typeof engine.hold>>;
+      try {
+        booking = await engine.hold(
           // A verified token proves the person, so a 409 may name their open booking.
           {
             eventId: eventId,
@@ -119,9 +119,13 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
             identityVerified: userTokens.required,
           },
           nowMs,
-        )
-        .catch((error: unknown) => explainMissing(error, eventId));
-      const view = { ...bookingView(booking, config.http.publicUrl, nowMs), token: booking.token };
+        );
+      } catch (error) {
+        return explainMissing(error, eventId);
+      }
+      // Added last, as a spread would (a spread costs microseconds per booking).
+      const view = bookingView(booking, config.http.publicUrl, nowMs);
+      view.token = booking.token;
       const headersOut: Record<string, string> = { Location: `/bookings/${booking.id}` };
       if (booking.kind === "replay") headersOut["Idempotent-Replayed"] = "true";
       return { status: booking.status === STATE.waiting ? 202 : 201, json: view, headers: headersOut };

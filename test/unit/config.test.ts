@@ -141,6 +141,7 @@ describe("settings", () => {
         liveRefreshMs: 50,
         powBitsMax: 28,
         holdSecondsMax: 86_400,
+        soldOutMemoMs: 1000,
       },
       logLevel: "info",
     };
