@@ -62,7 +62,11 @@ interface Followed {
   /** Someone left the line since the last round (head) and since the last full pass (every waiting booking). */
   headMoved: boolean;
   lineMoved: boolean;
+  /** A followed booking's turn came: the next round is now, not LIVE_REFRESH_MS after the last. */
+  turnDue: boolean;
   timer: NodeJS.Timeout | null;
+  /** When the timer set fires (ms); infinite when none is set. */
+  timerDueMs: number;
   lastRoundAtMs: number;
   lastFullPassAtMs: number;
 }
@@ -115,7 +119,9 @@ export class Followers {
       head: new Set(),
       headMoved: false,
       lineMoved: false,
+      turnDue: false,
       timer: null,
+      timerDueMs: Number.POSITIVE_INFINITY,
       lastRoundAtMs: 0,
       lastFullPassAtMs: 0,
     };
@@ -233,22 +239,27 @@ export class Followers {
         updateBooking(watched, entry);
         watched.logged = true;
         followed.changed.add(watched);
+        if (entry.status === STATE.held) followed.turnDue = true;
       }
     }
     this.schedule(eventId, followed);
   }
 
-  /** Sets the event's next round, if it has anything to push, at the earliest time its limits allow. */
+  /** Sets the event's next round, if it has anything to push, at the earliest time its limits allow (sooner than one already set). */
   private schedule(eventId: string, followed: Followed): void {
-    if (followed.timer !== null || this.stopped) return;
+    if (this.stopped) return;
     const { liveRefreshMs, livePositionIntervalMs } = this.config.limits;
     let dueMs = Number.POSITIVE_INFINITY;
     if (followed.changed.size > 0 || followed.headMoved) dueMs = followed.lastRoundAtMs + liveRefreshMs;
+    if (followed.turnDue) dueMs = 0;
     if (followed.lineMoved) dueMs = Math.min(dueMs, followed.lastFullPassAtMs + livePositionIntervalMs);
-    if (dueMs === Number.POSITIVE_INFINITY) return;
+    if (dueMs >= followed.timerDueMs) return;
+    if (followed.timer !== null) clearTimeout(followed.timer);
+    followed.timerDueMs = dueMs;
     followed.timer = setTimeout(
       () => {
         followed.timer = null;
+        followed.timerDueMs = Number.POSITIVE_INFINITY;
         if (this.followed.get(eventId) === followed) this.round(eventId, followed);
       },
       Math.max(0, dueMs - Date.now()),
@@ -259,6 +270,7 @@ export class Followers {
   private round(eventId: string, followed: Followed): void {
     const nowMs = Date.now();
     followed.lastRoundAtMs = nowMs;
+    followed.turnDue = false;
     followed.servedPerSecond = servedPerSecond(followed, nowMs);
     const due = new Set(followed.changed);
     followed.changed.clear();
