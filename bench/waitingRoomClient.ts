@@ -16,10 +16,17 @@ export type ClientEvent =
   | { type: "progress"; open: number; failed: number }
   | { type: "opened"; open: number; failed: number }
   | { type: "turn"; bookingId: string; atMs: number }
-  | { type: "report"; lastPositions: (number | null)[]; turns: number; messages: number; closedEarly: number };
+  | {
+      type: "report";
+      lastPositions: (number | null)[];
+      turns: number;
+      messages: number;
+      closedEarly: number;
+      closeCodes: Record<number, number>;
+    };
 
 /** Upgrades in flight at once per child: more overflow the server's accept queue. */
-const CONNECTING_MAX = 100;
+const CONNECTING_MAX = 25;
 const PROGRESS_EVERY = 1000;
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes of the machine. */
@@ -29,12 +36,16 @@ function send(event: ClientEvent): void {
   process.send!(event);
 }
 
-/** Last position message per socket (null once its turn or end came). */
+/** A socket's last position when it failed or closed: it is not counted. */
+export const NOT_OPEN = -1;
+/** Last position message per socket (null once its turn or end came; NOT_OPEN). */
 const lastPositions: (number | null)[] = [];
 const sockets: WebSocket[] = [];
 let turns = 0;
 let messages = 0;
 let closedEarly = 0;
+/** Sockets closed before the end, by close code. */
+const closeCodes: Record<number, number> = {};
 let closing = false;
 
 async function open(command: Extract<ClientCommand, { type: "open" }>): Promise<void> {
@@ -47,17 +58,24 @@ async function open(command: Extract<ClientCommand, { type: "open" }>): Promise<
       const { id, token } = command.bookings[index]!;
       const ws = new WebSocket(`${command.url}/live?booking=${id}&token=${encodeURIComponent(token)}`, { dispatcher });
       lastPositions[index] = null;
+      let wasOpen = false;
       ws.addEventListener("open", () => {
+        wasOpen = true;
         opened += 1;
         sockets.push(ws);
         resolve();
       });
       ws.addEventListener("error", () => {
+        if (wasOpen) return;
+        lastPositions[index] = NOT_OPEN;
         failed += 1;
         resolve();
       });
-      ws.addEventListener("close", () => {
-        if (!closing) closedEarly += 1;
+      ws.addEventListener("close", (event) => {
+        if (closing || !wasOpen) return;
+        closedEarly += 1;
+        lastPositions[index] = NOT_OPEN;
+        closeCodes[event.code] = (closeCodes[event.code] ?? 0) + 1;
       });
       ws.addEventListener("message", (event) => {
         messages += 1;
@@ -82,7 +100,7 @@ async function open(command: Extract<ClientCommand, { type: "open" }>): Promise<
 
 process.on("message", (command: ClientCommand) => {
   if (command.type === "open") void open(command);
-  else if (command.type === "report") send({ type: "report", lastPositions, turns, messages, closedEarly });
+  else if (command.type === "report") send({ type: "report", lastPositions, turns, messages, closedEarly, closeCodes });
   else {
     closing = true;
     for (const ws of sockets) ws.close();
