@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { Agent, WebSocket } from "undici";
 
 // A child process of bench/waitingRoom.ts holding a share of the waiting room's WebSockets:
@@ -98,12 +99,15 @@ async function open(command: Extract<ClientCommand, { type: "open" }>): Promise<
   send({ type: "opened", open: opened, failed });
 }
 
-process.on("message", (command: ClientCommand) => {
-  if (command.type === "open") void open(command);
-  else if (command.type === "report") send({ type: "report", lastPositions, turns, messages, closedEarly, closeCodes });
-  else {
-    closing = true;
-    for (const ws of sockets) ws.close();
-    setTimeout(() => process.exit(0), 500);
-  }
-});
+// Only as the child process: the bench and its test import this file for its types.
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  process.on("message", (command: ClientCommand) => {
+    if (command.type === "open") void open(command);
+    else if (command.type === "report")
+      send({ type: "report", lastPositions, turns, messages, closedEarly, closeCodes });
+    else {
+      closing = true;
+      for (const ws of sockets) ws.close();
+      setTimeout(() => process.exit(0), 500);
+    }
+  });
