@@ -137,15 +137,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function runWaitingRoom(options: WaitingRoomOptions): Promise<WaitingRoomResult> {
-  const startedAt = new Date().toISOString();
-  const perProcess = Math.floor((openFilesLimit() - FD_RESERVE) * FD_SHARE);
-  if (perProcess < 1) throw new Error(`open-files limit ${openFilesLimit()} leaves no room for sockets`);
-  const processes = Math.ceil(options.sockets / perProcess);
-  log(
-    `${options.sockets} sockets: ${processes} serve and ${processes} client processes (open-files limit ${openFilesLimit()})`,
-  );
-
+/** The engine's serve processes on one port, each given at most `perProcess` sockets. */
+async function startServes(options: WaitingRoomOptions, perProcess: number, processes: number) {
   await ensureDatabase(options.databaseUrl);
   const pool = createPool(options.databaseUrl, 2);
   await migrate(pool);
@@ -166,51 +159,153 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
     LIVE_SOCKETS_MAX: String(perProcess * 2),
   };
   const serves: Proc[] = [];
+  for (let i = 0; i < processes; i++) serves.push(await startRole(`serve-${i}`, ["serve", "--workers", "1"], env));
+  return { port, env, serves };
+}
+
+/** The line: `tickets` people hold, then everyone with a socket waits, in arrival order. */
+async function buildLine(engine: Engine, eventId: string, options: WaitingRoomOptions) {
+  const people = options.tickets + options.sockets;
+  const bookings: Booking[] = new Array(people);
+  let made = 0;
+  const lane = async () => {
+    while (made < people) {
+      const n = made++;
+      bookings[n] = await engine.hold({ eventId, userId: `wr-${n}`, quantity: 1, email: "", idempotencyKey: "" });
+      if (made % 20_000 === 0) log(`line: ${made} of ${people} people arrived`);
+    }
+  };
+  await Promise.all(Array.from({ length: HOLDS_IN_FLIGHT }, lane));
+  const holders = bookings.slice(0, options.tickets);
+  const waiting = bookings.slice(options.tickets);
+  if (
+    !holders.every((b) => b.status === "held") ||
+    !waiting.every((b, i) => b.status === "waiting" && b.position === i + 1)
+  )
+    throw new Error("the line was not built in arrival order");
+  return { holders, waiting };
+}
+
+/** One socket per waiting booking, `share` per client process, each from its own loopback address. */
+async function connectClients(clients: Client[], waiting: Booking[], share: number, port: number) {
+  const progress = new Map<number, number>();
+  let loggedAtMs = 0;
+  const startMs = Date.now();
+  const opened = await Promise.all(
+    clients.map((client, i) => {
+      client.command({
+        type: "open",
+        url: `ws://127.0.0.1:${port}`,
+        localAddress: `127.0.0.${2 + i}`,
+        bookings: waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+      });
+      return client.next("opened", (event) => {
+        if (event.type !== "progress") return;
+        progress.set(i, event.open);
+        if (Date.now() - loggedAtMs < PROGRESS_MS) return;
+        loggedAtMs = Date.now();
+        const total = [...progress.values()].reduce((sum, open) => sum + open, 0);
+        log(`connecting: ${total} of ${waiting.length} sockets open`);
+      });
+    }),
+  );
+  const connectMs = Date.now() - startMs;
+  const failedSockets = opened.reduce((sum, o) => sum + o.failed, 0);
+  log(`${waiting.length - failedSockets} sockets open in ${(connectMs / 1000).toFixed(1)} s (${failedSockets} failed)`);
+  return { connectMs, failedSockets };
+}
+
+/** Cancels holds one at a time; each serves the head of the line, whose "your turn" is timed. */
+async function release(
+  engine: Engine,
+  holders: Booking[],
+  waiting: Booking[],
+  turnAtMs: Map<string, number>,
+  options: WaitingRoomOptions,
+) {
+  const lagMs: number[] = [];
+  let turnsMissed = 0;
+  for (let r = 0; r < options.releases; r++) {
+    const holder = holders[r % holders.length]!;
+    const served = waiting[r]!;
+    const releasedAtMs = nowMs();
+    await engine.cancel(holder.id, holder.token);
+    const deadlineMs = Date.now() + TURN_TIMEOUT_MS;
+    while (!turnAtMs.has(served.id) && Date.now() < deadlineMs) await sleep(1);
+    const atMs = turnAtMs.get(served.id);
+    if (atMs === undefined) turnsMissed += 1;
+    else lagMs.push(atMs - releasedAtMs);
+    // The one served is released in a later round, serving the next.
+    holders[r % holders.length] = served;
+    await sleep(options.releaseGapMs);
+  }
+  const sorted = [...lagMs].sort((a, b) => a - b);
+  const turnLagMs = {
+    samples: lagMs.map((ms) => Math.round(ms * 10) / 10),
+    p50: quantile(sorted, 0.5),
+    max: sorted.at(-1) ?? 0,
+  };
+  return { turnLagMs, turnsMissed };
+}
+
+/** Counts per move, by command name and in all. */
+function perMove(counts: Map<string, number>, moves: number) {
+  const byName: Record<string, number> = {};
+  let total = 0;
+  for (const [name, count] of counts) {
+    if (count === 0) continue;
+    byName[name] = count / moves;
+    total += count;
+  }
+  return { total: total / moves, byName };
+}
+
+/** What each client saw: messages, early closes, and each socket's last place against its place in line now. */
+async function collectReports(clients: Client[], share: number, releases: number) {
+  let wrongPositions = 0;
+  let messagesReceived = 0;
+  let closedEarly = 0;
+  const closeCodes: Record<string, number> = {};
+  for (const [i, client] of clients.entries()) {
+    client.command({ type: "report" });
+    const report = await client.next("report");
+    messagesReceived += report.messages;
+    closedEarly += report.closedEarly;
+    for (const [code, count] of Object.entries(report.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + count;
+    // The r-th waiting person (0-based) is now at r - releases + 1.
+    for (const [k, position] of report.lastPositions.entries()) {
+      const place = i * share + k - releases + 1;
+      if (place >= 1 && position !== NOT_OPEN && position !== place) wrongPositions += 1;
+    }
+  }
+  return { wrongPositions, messagesReceived, closedEarly, closeCodes };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+export async function runWaitingRoom(options: WaitingRoomOptions): Promise<WaitingRoomResult> {
+  const startedAt = new Date().toISOString();
+  const perProcess = Math.floor((openFilesLimit() - FD_RESERVE) * FD_SHARE);
+  if (perProcess < 1) throw new Error(`open-files limit ${openFilesLimit()} leaves no room for sockets`);
+  const processes = Math.ceil(options.sockets / perProcess);
+  log(
+    `${options.sockets} sockets: ${processes} serve and client processes each (open-files limit ${openFilesLimit()})`,
+  );
   const clients: Client[] = [];
   const redis = new Redis(options.redisUrl);
-  const benchConnections = [redis];
+  const engineRedis = new Redis(options.redisUrl, { enableAutoPipelining: true });
+  let serves: Proc[] = [];
   let eventId: string | null = null;
   try {
-    for (let i = 0; i < processes; i++) serves.push(await startRole(`serve-${i}`, ["serve", "--workers", "1"], env));
-    const url = `http://127.0.0.1:${port}`;
-    eventId = await createEvent(url, options.tickets);
-
-    // The line: `tickets` people hold, then everyone with a socket waits, in arrival order.
-    const engineRedis = new Redis(options.redisUrl, { enableAutoPipelining: true });
-    benchConnections.push(engineRedis);
-    const engine = new Engine(engineRedis, loadConfig({ ...env }));
-    const people = options.tickets + options.sockets;
-    const bookings: Booking[] = new Array(people);
-    let made = 0;
-    const lane = async () => {
-      while (made < people) {
-        const n = made++;
-        bookings[n] = await engine.hold({
-          eventId: eventId!,
-          userId: `wr-${n}`,
-          quantity: 1,
-          email: "",
-          idempotencyKey: "",
-        });
-        if (made % 20_000 === 0) log(`line: ${made} of ${people} people arrived`);
-      }
-    };
-    await Promise.all(Array.from({ length: HOLDS_IN_FLIGHT }, lane));
-    const holders = bookings.slice(0, options.tickets);
-    const waiting = bookings.slice(options.tickets);
-    if (
-      !holders.every((b) => b.status === "held") ||
-      !waiting.every((b, i) => b.status === "waiting" && b.position === i + 1)
-    )
-      throw new Error("the line was not built in arrival order");
-
+    const started = await startServes(options, perProcess, processes);
+    serves = started.serves;
+    eventId = await createEvent(`http://127.0.0.1:${started.port}`, options.tickets);
+    const engine = new Engine(engineRedis, loadConfig({ ...started.env }));
+    const { holders, waiting } = await buildLine(engine, eventId, options);
     await sleep(500);
     const rssBeforeBytes = serves.map(rssBytes);
 
-    // The sockets, split over client processes, each from its own loopback address.
     const turnAtMs = new Map<string, number>();
-    const share = Math.ceil(options.sockets / processes);
-    const connectStartMs = Date.now();
     for (let i = 0; i < processes; i++) {
       const child = fork(CLIENT_SCRIPT, [], {
         execArgv: ["--import", "tsx"],
@@ -218,108 +313,36 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
       });
       clients.push(new Client(child, (bookingId, atMs) => turnAtMs.set(bookingId, atMs)));
     }
-    const progress = new Map<number, number>();
-    let loggedAtMs = 0;
-    const opened = await Promise.all(
-      clients.map((client, i) => {
-        client.command({
-          type: "open",
-          url: `ws://127.0.0.1:${port}`,
-          localAddress: `127.0.0.${2 + i}`,
-          bookings: waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
-        });
-        return client.next("opened", (event) => {
-          if (event.type !== "progress") return;
-          progress.set(i, event.open);
-          if (Date.now() - loggedAtMs < PROGRESS_MS) return;
-          loggedAtMs = Date.now();
-          const total = [...progress.values()].reduce((sum, open) => sum + open, 0);
-          log(`connecting: ${total} of ${options.sockets} sockets open`);
-        });
-      }),
-    );
-    const connectMs = Date.now() - connectStartMs;
-    const failedSockets = opened.reduce((sum, o) => sum + o.failed, 0);
-    log(
-      `${options.sockets - failedSockets} sockets open in ${(connectMs / 1000).toFixed(1)} s (${failedSockets} failed)`,
-    );
+    const share = Math.ceil(options.sockets / processes);
+    const connected = await connectClients(clients, waiting, share, started.port);
     // Every socket has been sent its place; the serve processes' garbage settles.
     await sleep(2000);
     const rssAfterBytes = serves.map(rssBytes);
 
-    // The releases: each cancels one hold, which serves the head of the line at once.
-    const serveCalls = await watchServeCalls(redis, benchConnections);
+    const serveCalls = await watchServeCalls(redis, [redis, engineRedis]);
     const before = await commandCalls(redis);
-    const lagMs: number[] = [];
-    let turnsMissed = 0;
-    for (let r = 0; r < options.releases; r++) {
-      const holder = holders[r % holders.length]!;
-      const served = waiting[r]!;
-      const releasedAtMs = nowMs();
-      await engine.cancel(holder.id, holder.token);
-      const deadlineMs = Date.now() + TURN_TIMEOUT_MS;
-      while (!turnAtMs.has(served.id) && Date.now() < deadlineMs) await sleep(1);
-      const atMs = turnAtMs.get(served.id);
-      if (atMs === undefined) turnsMissed += 1;
-      else lagMs.push(atMs - releasedAtMs);
-      // The one served is released in a later round, serving the next.
-      holders[r % holders.length] = served;
-      await sleep(options.releaseGapMs);
-    }
+    const released = await release(engine, holders, waiting, turnAtMs, options);
     await sleep(SETTLE_MS);
     const after = await commandCalls(redis);
     serveCalls.stop();
-    const perMove = (counts: Map<string, number>) => {
-      const byName: Record<string, number> = {};
-      let total = 0;
-      for (const [name, count] of counts) {
-        if (count === 0) continue;
-        byName[name] = count / options.releases;
-        total += count;
-      }
-      return { total: total / options.releases, byName };
-    };
     // INFO and MONITOR are this bench asking.
-    const commands = perMove(
-      new Map(
-        [...after]
-          .filter(([name]) => name !== "info" && name !== "monitor")
-          .map(([name, count]) => [name, count - (before.get(name) ?? 0)]),
-      ),
-    );
-    const fromServes = perMove(serveCalls.counts);
+    const deltas = [...after]
+      .filter(([name]) => name !== "info" && name !== "monitor")
+      .map(([name, count]): [string, number] => [name, count - (before.get(name) ?? 0)]);
+    const commands = perMove(new Map(deltas), options.releases);
+    const fromServes = perMove(serveCalls.counts, options.releases);
 
-    // Each socket's last place: the r-th waiting person (0-based) is now at r - releases + 1.
-    let wrongPositions = 0;
-    let messagesReceived = 0;
-    let closedEarly = 0;
-    const closeCodes: Record<string, number> = {};
-    for (const [i, client] of clients.entries()) {
-      client.command({ type: "report" });
-      const report = await client.next("report");
-      messagesReceived += report.messages;
-      closedEarly += report.closedEarly;
-      for (const [code, count] of Object.entries(report.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + count;
-      for (const [k, position] of report.lastPositions.entries()) {
-        const place = i * share + k - options.releases + 1;
-        if (place >= 1 && position !== NOT_OPEN && position !== place) wrongPositions += 1;
-      }
-    }
-    const sorted = [...lagMs].sort((a, b) => a - b);
     const result: WaitingRoomResult = {
       sockets: options.sockets,
       serveProcesses: processes,
       clientProcesses: processes,
-      connectMs,
-      failedSockets,
-      closedEarly,
-      closeCodes,
+      ...connected,
+      ...(await collectReports(clients, share, options.releases)),
       memory: {
         rssBeforeBytes,
         rssAfterBytes,
         bytesPerSocket: Math.round(
-          (rssAfterBytes.reduce((a, b) => a + b, 0) - rssBeforeBytes.reduce((a, b) => a + b, 0)) /
-            Math.max(1, options.sockets - failedSockets),
+          (sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, options.sockets - connected.failedSockets),
         ),
       },
       redis: {
@@ -329,14 +352,7 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
         serveCallsPerMove: fromServes.total,
         serveCallsByName: fromServes.byName,
       },
-      turnLagMs: {
-        samples: lagMs.map((ms) => Math.round(ms * 10) / 10),
-        p50: quantile(sorted, 0.5),
-        max: sorted.at(-1) ?? 0,
-      },
-      turnsMissed,
-      wrongPositions,
-      messagesReceived,
+      ...released,
       startedAt,
     };
     mkdirSync(dirname(options.outFile), { recursive: true });
@@ -347,7 +363,8 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
     await Promise.all(clients.map((client) => new Promise((resolve) => client.child.once("exit", resolve))));
     await stopAll(serves);
     if (eventId !== null) await dropEvent(redis, eventId);
-    for (const connection of benchConnections) connection.disconnect();
+    redis.disconnect();
+    engineRedis.disconnect();
   }
 }
 

@@ -97,7 +97,8 @@ export class SeqRanks {
 const SEQ_MAX = 2 ** 31 - 1;
 
 function checkSeq(seq: number): void {
-  if (!Number.isInteger(seq) || seq < 1 || seq > SEQ_MAX) throw new Error(`invariant: arrival sequence ${seq} out of range`);
+  if (!Number.isInteger(seq) || seq < 1 || seq > SEQ_MAX)
+    throw new Error(`invariant: arrival sequence ${seq} out of range`);
 }
 
 /**

@@ -30,12 +30,21 @@ describe("the live channel's copy of the line", () => {
         const run = async (ops: Op[]) => {
           for (const next of ops) {
             if (next.kind === "join") {
-              const b = await engine.hold({ eventId, userId: `line-${people++}`, quantity: 1, email: "", idempotencyKey: "" });
+              const b = await engine.hold({
+                eventId,
+                userId: `line-${people++}`,
+                quantity: 1,
+                email: "",
+                idempotencyKey: "",
+              });
               open.push({ id: b.id, token: b.token, status: b.status });
               continue;
             }
-            const candidates = open.filter((b) => (next.kind === "leave" ? b.status === "waiting" : b.status === "held"));
-            const chosen = next.kind === "leave" ? candidates[next.pick % Math.max(1, candidates.length)] : candidates[0];
+            const candidates = open.filter((b) =>
+              next.kind === "leave" ? b.status === "waiting" : b.status === "held",
+            );
+            const chosen =
+              next.kind === "leave" ? candidates[next.pick % Math.max(1, candidates.length)] : candidates[0];
             if (chosen === undefined) continue;
             await engine.cancel(chosen.id, chosen.token);
             chosen.status = "cancelled";
