@@ -201,8 +201,12 @@ export interface Limits {
   /** WebSocket clients one process lets follow one booking (tabs of one person), and come from one client address. */
   liveSocketsPerBooking: number;
   liveSocketsPerIp: number;
-  /** Shortest time between two rounds of booking reads for one event's sockets: changes within it share one read per booking. */
+  /** Shortest time between two rounds of pushes to one event's sockets: changes within it share one message per socket. */
   liveRefreshMs: number;
+  /** Sockets whose place in line is within this many of the head are sent each move of the line (at most one per LIVE_REFRESH_MS). */
+  liveHeadPositions: number;
+  /** Sockets further back are sent their new place at most this often. */
+  livePositionIntervalMs: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
   powBitsMax: number;
   /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
@@ -474,6 +478,8 @@ function readLimits(env: Env): Limits {
     liveSocketsPerBooking: int(env, "LIVE_SOCKETS_PER_BOOKING", 10, 1, 10_000),
     liveSocketsPerIp: int(env, "LIVE_SOCKETS_PER_IP", 200, 1, 10_000_000),
     liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
+    liveHeadPositions: int(env, "LIVE_HEAD_POSITIONS", 100, 0, 10_000_000),
+    livePositionIntervalMs: int(env, "LIVE_POSITION_INTERVAL_MS", 1000, 0, 60_000),
     powBitsMax: 28,
     holdSecondsMax: HOLD_SECONDS_MAX,
     soldOutMemoMs: int(env, "SOLD_OUT_MEMO_MS", 1000, 0, 60_000),

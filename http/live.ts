@@ -3,9 +3,11 @@ import type { Config } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import { EngineError } from "../engine/errors.js";
 import { eventIdOfToken, isUuid } from "../engine/ids.js";
+import { bookingKey } from "../engine/keys.js";
 import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import { isRedisUnavailable } from "../engine/redis.js";
+import { BOOKING } from "../engine/schema.js";
 import { clientAddress, problemReply, writeReply } from "./exchange.js";
 import { Followers, type Follower } from "./liveFollowers.js";
 import { problems, toProblem, type Problem } from "./problems.js";
@@ -33,7 +35,7 @@ export class LiveStatus {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.followers = new Followers(engine, config, log);
+    this.followers = new Followers(engine.redis, config, log);
   }
 
   mount(app: TemplatedApp): void {
@@ -57,7 +59,7 @@ export class LiveStatus {
           (follower) => {
             if (state.aborted) {
               if (typeof follower !== "number") {
-                this.followers.release(follower.eventId, false);
+                this.followers.release(follower.eventId, false, follower.watched);
                 this.count(follower, -1);
               }
               return;
@@ -100,17 +102,31 @@ export class LiveStatus {
     if ((this.perBooking.get(bookingId) ?? 0) >= liveSocketsPerBooking || (this.perIp.get(ip) ?? 0) >= liveSocketsPerIp)
       return 429;
     // Counted before the read, so concurrent upgrades cannot all pass the caps at once.
-    const follower: Follower = { eventId, bookingId, token, ip, status: "", lastJson: "", closed: false };
+    const follower: Follower = { eventId, bookingId, ip, watched: null };
     this.count(follower, 1);
-    const booking = await this.engine
-      .status(bookingId, token)
-      .catch((error: unknown) => (isRedisUnavailable(error) ? 503 : null));
-    if (booking === null || booking === 503) {
+    const refusal = (error: unknown) => (isRedisUnavailable(error) ? 503 : null);
+    const checked = await this.engine.status(bookingId, token).catch(refusal);
+    if (checked === null || checked === 503) {
       this.count(follower, -1);
-      return booking ?? 404;
+      return checked ?? 404;
     }
-    follower.status = booking.status;
-    await this.followers.follow(eventId);
+    const followed = await this.followers.follow(eventId).then(() => true as const, refusal);
+    if (followed !== true) {
+      this.count(follower, -1);
+      return followed ?? 500;
+    }
+    // Watched before it is read again: every change after that read reaches the follower.
+    follower.watched = this.followers.watch(eventId, checked);
+    const read = await Promise.all([
+      this.engine.status(bookingId, token),
+      this.engine.redis.hget(bookingKey(eventId, bookingId), BOOKING.seq),
+    ]).catch(refusal);
+    if (read === null || read === 503) {
+      this.followers.release(eventId, false, follower.watched);
+      this.count(follower, -1);
+      return read ?? 404;
+    }
+    this.followers.settle(follower.watched, read[0], Number(read[1] ?? 0));
     return follower;
   }
 

@@ -135,4 +135,44 @@ describe("live channel limits", () => {
     const after = await commandCalls();
     expect(callsSince(before, after, STREAM_READS)).toBe(0);
   });
+
+  it("moving the line costs the same Redis calls with 1 or 40 sockets waiting: no read per socket", async () => {
+    /** Opens one socket on each of the last `followed` of 41 waiting people, then serves 5 of them one by one. */
+    async function movements(followed: number): Promise<{ scripts: number; other: number }> {
+      const eventId = await client.eventId({ capacity: 1 });
+      let holder = (await client.book(eventId, `move-${followed}-holder`)).body;
+      const waiting = [];
+      for (let n = 0; n < 41; n++) waiting.push((await client.book(eventId, `move-${followed}-${n}`)).body);
+      const open: Socket[] = [];
+      for (const b of waiting.slice(-followed)) open.push(await openSocket(b.id, b.token));
+      await waitFor(
+        async () => open.every((s) => s.messages.length > 0),
+        (done) => done,
+        10_000,
+      );
+      const before = await commandCalls();
+      for (let n = 0; n < 5; n++) {
+        expect((await client.cancel(holder.id, holder.token)).status).toBe(200);
+        holder = waiting[n];
+      }
+      // Every socket has been sent its place after the fifth move (41 - 5).
+      const last = open.at(-1)!;
+      await waitFor(
+        async () => last.messages.some((m) => (m as { position?: number }).position === 36),
+        (done) => done,
+        10_000,
+      );
+      const after = await commandCalls();
+      for (const s of open) s.ws.close();
+      const all = [...after.keys()].filter((name) => name !== "info");
+      const scripts = callsSince(before, after, SCRIPT_COMMANDS);
+      return { scripts, other: callsSince(before, after, all) - scripts };
+    }
+    const one = await movements(1);
+    const forty = await movements(40);
+    // The five cancels (and a sweep or two); no lookup, ZRANK or HGET per waiting socket.
+    expect(forty.scripts).toBeLessThanOrEqual(one.scripts + 2);
+    expect(forty.scripts).toBeLessThan(5 + 10);
+    expect(forty.other).toBeLessThanOrEqual(one.other + 10);
+  });
 });

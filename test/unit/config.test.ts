@@ -139,6 +139,8 @@ describe("settings", () => {
         liveSocketsPerBooking: 10,
         liveSocketsPerIp: 200,
         liveRefreshMs: 50,
+        liveHeadPositions: 100,
+        livePositionIntervalMs: 1000,
         powBitsMax: 28,
         holdSecondsMax: 86_400,
         soldOutMemoMs: 1000,

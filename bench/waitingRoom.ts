@@ -1,0 +1,443 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { freePort } from "../bin/app.js";
+import { loadConfig } from "../engine/config.js";
+import { Engine, type Booking } from "../engine/engine.js";
+import { createPool } from "../sql/db.js";
+import { ensureDatabase, migrate } from "../sql/migrate.js";
+import { dropEvent } from "../testkit/fixtures.js";
+import { ROOT, sleep, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { DEFAULTS, createEvent, engineEnv } from "./setup.js";
+import { NOT_OPEN, nowMs, type ClientCommand, type ClientEvent } from "./waitingRoomClient.js";
+
+// The waiting room at scale (npm run bench:waiting-room -- --sockets 100000): an event with a
+// small stock and a long line, one WebSocket per waiting person on /live, then holds released
+// one at a time. Measures what one open socket costs the serve processes (RSS delta / sockets),
+// the Redis calls one move of the line costs (INFO commandstats delta / moves), and the lag from
+// a release to the served person's "your turn". Sockets are split over serve processes on one
+// port and over client processes, so neither side passes its open-files limit; each client
+// process connects from its own loopback address (127.0.0.x) so ports do not run out.
+
+export interface WaitingRoomOptions {
+  sockets: number;
+  /** Tickets: that many people hold, everyone else waits. */
+  tickets: number;
+  /** Holds released (cancelled) one by one, each serving the head of the line. */
+  releases: number;
+  /** Pause between releases, so each is measured on its own. */
+  releaseGapMs: number;
+  redisUrl: string;
+  databaseUrl: string;
+  bossSchema: string;
+  outFile: string;
+}
+
+export interface WaitingRoomResult {
+  sockets: number;
+  serveProcesses: number;
+  clientProcesses: number;
+  connectMs: number;
+  failedSockets: number;
+  /** Sockets closed before the end, and their close codes. */
+  closedEarly: number;
+  closeCodes: Record<string, number>;
+  memory: { rssBeforeBytes: number[]; rssAfterBytes: number[]; bytesPerSocket: number };
+  redis: {
+    moves: number;
+    /** INFO commandstats delta per move: every command Redis ran, the release script and the commands inside it included. */
+    commandsPerMove: number;
+    commandsByName: Record<string, number>;
+    /** What the serve processes sent Redis per move (MONITOR, commands run inside scripts left out): the live channel's cost. */
+    serveCallsPerMove: number;
+    serveCallsByName: Record<string, number>;
+  };
+  /** Release to "your turn", for each release whose served person still had an open socket. */
+  turnLagMs: { samples: number[]; p50: number; max: number };
+  /** Releases whose served person got no "your turn" (their socket had failed or closed). */
+  turnsMissed: number;
+  /** Sockets whose last position after the moves is not their place in line. */
+  wrongPositions: number;
+  messagesReceived: number;
+  startedAt: string;
+}
+
+const OUT_FILE = join(ROOT, "bench", "results", "waiting-room.json");
+const CLIENT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "waitingRoomClient.ts");
+/** Sockets per process, as a share of its open-files limit (connections land unevenly on serve processes). */
+const FD_SHARE = 0.75;
+/** Files a process keeps open besides sockets (Redis, PostgreSQL, the runtime). */
+const FD_RESERVE = 1000;
+/** Holds made at once while building the line. */
+const HOLDS_IN_FLIGHT = 256;
+/** After the last release, the time every socket is given to receive its new place (LIVE_POSITION_INTERVAL_MS is 1 s). */
+const SETTLE_MS = 2500;
+const TURN_TIMEOUT_MS = 10_000;
+/** Least time between two progress lines while connecting. */
+const PROGRESS_MS = 2000;
+
+/** The open-files (soft) limit of this process; children inherit it. */
+function openFilesLimit(): number {
+  const match = /Max open files\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
+  return match ? Number(match[1]) : 1024;
+}
+
+function rssBytes(proc: Proc): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const match of (await redis.info("commandstats")).matchAll(/^cmdstat_([a-z|_-]+):calls=(\d+)/gm))
+    calls.set(match[1]!, Number(match[2]));
+  return calls;
+}
+
+const log = (line: string) => process.stderr.write(`[waiting-room] ${line}\n`);
+
+/** A client child: its events, and a way to wait for one. */
+class Client {
+  private readonly listeners = new Set<(event: ClientEvent) => void>();
+  constructor(
+    readonly child: ChildProcess,
+    readonly onTurn: (bookingId: string, atMs: number) => void,
+  ) {
+    child.on("message", (event: ClientEvent) => {
+      if (event.type === "turn") onTurn(event.bookingId, event.atMs);
+      for (const listener of this.listeners) listener(event);
+    });
+  }
+
+  command(command: ClientCommand): void {
+    this.child.send(command);
+  }
+
+  next<T extends ClientEvent["type"]>(
+    type: T,
+    onOther?: (event: ClientEvent) => void,
+  ): Promise<Extract<ClientEvent, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const listener = (event: ClientEvent) => {
+        if (event.type === type) {
+          this.listeners.delete(listener);
+          resolve(event as Extract<ClientEvent, { type: T }>);
+        } else onOther?.(event);
+      };
+      this.listeners.add(listener);
+      this.child.once("exit", (code) => reject(new Error(`waiting-room client exited (${code})`)));
+    });
+  }
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** The engine's serve processes on one port, each given at most `perProcess` sockets. */
+async function startServes(options: WaitingRoomOptions, perProcess: number, processes: number) {
+  await ensureDatabase(options.databaseUrl);
+  const pool = createPool(options.databaseUrl, 2);
+  await migrate(pool);
+  await pool.end();
+  const port = await freePort();
+  const benchOptions = {
+    ...DEFAULTS,
+    redisUrl: options.redisUrl,
+    databaseUrl: options.databaseUrl,
+    bossSchema: options.bossSchema,
+    people: options.sockets,
+    // Holds outlast the run: only the releases move the line.
+    holdSeconds: 3600,
+  };
+  const env = {
+    ...engineEnv(benchOptions, port, await freePort()),
+    LIVE_SOCKETS_PER_IP: String(options.sockets),
+    LIVE_SOCKETS_MAX: String(perProcess * 2),
+  };
+  const serves: Proc[] = [];
+  for (let i = 0; i < processes; i++) serves.push(await startRole(`serve-${i}`, ["serve", "--workers", "1"], env));
+  return { port, env, serves };
+}
+
+/** The line: `tickets` people hold, then everyone with a socket waits, in arrival order. */
+async function buildLine(engine: Engine, eventId: string, options: WaitingRoomOptions) {
+  const people = options.tickets + options.sockets;
+  const bookings: Booking[] = new Array(people);
+  let made = 0;
+  const lane = async () => {
+    while (made < people) {
+      const n = made++;
+      bookings[n] = await engine.hold({ eventId, userId: `wr-${n}`, quantity: 1, email: "", idempotencyKey: "" });
+      if (made % 20_000 === 0) log(`line: ${made} of ${people} people arrived`);
+    }
+  };
+  await Promise.all(Array.from({ length: HOLDS_IN_FLIGHT }, lane));
+  const holders = bookings.slice(0, options.tickets);
+  const waiting = bookings.slice(options.tickets);
+  if (
+    !holders.every((b) => b.status === "held") ||
+    !waiting.every((b, i) => b.status === "waiting" && b.position === i + 1)
+  )
+    throw new Error("the line was not built in arrival order");
+  return { holders, waiting };
+}
+
+/** One socket per waiting booking, `share` per client process, each from its own loopback address. */
+async function connectClients(clients: Client[], waiting: Booking[], share: number, port: number) {
+  const progress = new Map<number, number>();
+  let loggedAtMs = 0;
+  const startMs = Date.now();
+  const opened = await Promise.all(
+    clients.map((client, i) => {
+      client.command({
+        type: "open",
+        url: `ws://127.0.0.1:${port}`,
+        localAddress: `127.0.0.${2 + i}`,
+        bookings: waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+      });
+      return client.next("opened", (event) => {
+        if (event.type !== "progress") return;
+        progress.set(i, event.open);
+        if (Date.now() - loggedAtMs < PROGRESS_MS) return;
+        loggedAtMs = Date.now();
+        const total = [...progress.values()].reduce((sum, open) => sum + open, 0);
+        log(`connecting: ${total} of ${waiting.length} sockets open`);
+      });
+    }),
+  );
+  const connectMs = Date.now() - startMs;
+  const failedSockets = opened.reduce((sum, o) => sum + o.failed, 0);
+  log(`${waiting.length - failedSockets} sockets open in ${(connectMs / 1000).toFixed(1)} s (${failedSockets} failed)`);
+  return { connectMs, failedSockets };
+}
+
+/** Cancels holds one at a time; each serves the head of the line, whose "your turn" is timed. */
+async function release(
+  engine: Engine,
+  holders: Booking[],
+  waiting: Booking[],
+  turnAtMs: Map<string, number>,
+  options: WaitingRoomOptions,
+) {
+  const lagMs: number[] = [];
+  let turnsMissed = 0;
+  for (let r = 0; r < options.releases; r++) {
+    const holder = holders[r % holders.length]!;
+    const served = waiting[r]!;
+    const releasedAtMs = nowMs();
+    await engine.cancel(holder.id, holder.token);
+    const deadlineMs = Date.now() + TURN_TIMEOUT_MS;
+    while (!turnAtMs.has(served.id) && Date.now() < deadlineMs) await sleep(1);
+    const atMs = turnAtMs.get(served.id);
+    if (atMs === undefined) turnsMissed += 1;
+    else lagMs.push(atMs - releasedAtMs);
+    // The one served is released in a later round, serving the next.
+    holders[r % holders.length] = served;
+    await sleep(options.releaseGapMs);
+  }
+  const sorted = [...lagMs].sort((a, b) => a - b);
+  const turnLagMs = {
+    samples: lagMs.map((ms) => Math.round(ms * 10) / 10),
+    p50: quantile(sorted, 0.5),
+    max: sorted.at(-1) ?? 0,
+  };
+  return { turnLagMs, turnsMissed };
+}
+
+/** Counts per move, by command name and in all. */
+function perMove(counts: Map<string, number>, moves: number) {
+  const byName: Record<string, number> = {};
+  let total = 0;
+  for (const [name, count] of counts) {
+    if (count === 0) continue;
+    byName[name] = count / moves;
+    total += count;
+  }
+  return { total: total / moves, byName };
+}
+
+/** What each client saw: messages, early closes, and each socket's last place against its place in line now. */
+async function collectReports(clients: Client[], share: number, releases: number) {
+  let wrongPositions = 0;
+  let messagesReceived = 0;
+  let closedEarly = 0;
+  const closeCodes: Record<string, number> = {};
+  for (const [i, client] of clients.entries()) {
+    client.command({ type: "report" });
+    const report = await client.next("report");
+    messagesReceived += report.messages;
+    closedEarly += report.closedEarly;
+    for (const [code, count] of Object.entries(report.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + count;
+    // The r-th waiting person (0-based) is now at r - releases + 1.
+    for (const [k, position] of report.lastPositions.entries()) {
+      const place = i * share + k - releases + 1;
+      if (place >= 1 && position !== NOT_OPEN && position !== place) wrongPositions += 1;
+    }
+  }
+  return { wrongPositions, messagesReceived, closedEarly, closeCodes };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+export async function runWaitingRoom(options: WaitingRoomOptions): Promise<WaitingRoomResult> {
+  const startedAt = new Date().toISOString();
+  const perProcess = Math.floor((openFilesLimit() - FD_RESERVE) * FD_SHARE);
+  if (perProcess < 1) throw new Error(`open-files limit ${openFilesLimit()} leaves no room for sockets`);
+  const processes = Math.ceil(options.sockets / perProcess);
+  log(
+    `${options.sockets} sockets: ${processes} serve and client processes each (open-files limit ${openFilesLimit()})`,
+  );
+  const clients: Client[] = [];
+  const redis = new Redis(options.redisUrl);
+  const engineRedis = new Redis(options.redisUrl, { enableAutoPipelining: true });
+  let serves: Proc[] = [];
+  let eventId: string | null = null;
+  try {
+    const started = await startServes(options, perProcess, processes);
+    serves = started.serves;
+    eventId = await createEvent(`http://127.0.0.1:${started.port}`, options.tickets);
+    const engine = new Engine(engineRedis, loadConfig({ ...started.env }));
+    const { holders, waiting } = await buildLine(engine, eventId, options);
+    await sleep(500);
+    const rssBeforeBytes = serves.map(rssBytes);
+
+    const turnAtMs = new Map<string, number>();
+    for (let i = 0; i < processes; i++) {
+      const child = fork(CLIENT_SCRIPT, [], {
+        execArgv: ["--import", "tsx"],
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
+      clients.push(new Client(child, (bookingId, atMs) => turnAtMs.set(bookingId, atMs)));
+    }
+    const share = Math.ceil(options.sockets / processes);
+    const connected = await connectClients(clients, waiting, share, started.port);
+    // Every socket has been sent its place; the serve processes' garbage settles.
+    await sleep(2000);
+    const rssAfterBytes = serves.map(rssBytes);
+
+    const serveCalls = await watchServeCalls(redis, [redis, engineRedis]);
+    const before = await commandCalls(redis);
+    const released = await release(engine, holders, waiting, turnAtMs, options);
+    await sleep(SETTLE_MS);
+    const after = await commandCalls(redis);
+    serveCalls.stop();
+    // INFO and MONITOR are this bench asking.
+    const deltas = [...after]
+      .filter(([name]) => name !== "info" && name !== "monitor")
+      .map(([name, count]): [string, number] => [name, count - (before.get(name) ?? 0)]);
+    const commands = perMove(new Map(deltas), options.releases);
+    const fromServes = perMove(serveCalls.counts, options.releases);
+
+    const result: WaitingRoomResult = {
+      sockets: options.sockets,
+      serveProcesses: processes,
+      clientProcesses: processes,
+      ...connected,
+      ...(await collectReports(clients, share, options.releases)),
+      memory: {
+        rssBeforeBytes,
+        rssAfterBytes,
+        bytesPerSocket: Math.round(
+          (sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, options.sockets - connected.failedSockets),
+        ),
+      },
+      redis: {
+        moves: options.releases,
+        commandsPerMove: commands.total,
+        commandsByName: commands.byName,
+        serveCallsPerMove: fromServes.total,
+        serveCallsByName: fromServes.byName,
+      },
+      ...released,
+      startedAt,
+    };
+    mkdirSync(dirname(options.outFile), { recursive: true });
+    writeFileSync(options.outFile, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    for (const client of clients) if (client.child.exitCode === null) client.command({ type: "close" });
+    await Promise.all(clients.map((client) => new Promise((resolve) => client.child.once("exit", resolve))));
+    await stopAll(serves);
+    if (eventId !== null) await dropEvent(redis, eventId);
+    redis.disconnect();
+    engineRedis.disconnect();
+  }
+}
+
+/**
+ * Counts, by command name, what other clients than the bench's own connections send Redis
+ * (MONITOR names a command run inside a script "lua" and leaves it out here).
+ */
+async function watchServeCalls(redis: Redis, own: Redis[]): Promise<{ counts: Map<string, number>; stop: () => void }> {
+  const ownAddresses = new Set(
+    await Promise.all(
+      own.map(async (connection) => /addr=(\S+)/.exec(String(await connection.call("CLIENT", "INFO")))![1]!),
+    ),
+  );
+  const counts = new Map<string, number>();
+  const monitor = await redis.monitor();
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    if (source === "lua" || ownAddresses.has(source)) return;
+    const name = args[0]!.toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  });
+  return { counts, stop: () => monitor.disconnect() };
+}
+
+const HELP = `npm run bench:waiting-room -- [options]
+
+  --sockets N         WebSockets following a waiting booking each (default 100000)
+  --redis-url U       Redis of the engine and the bench (default $REDIS_URL or local)
+  --database-url U    PostgreSQL database of the engine (default $DATABASE_URL or onsale_bench)
+  --help              prints this
+
+Results: bench/results/waiting-room.json
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sockets: { type: "string", default: "100000" },
+      "redis-url": { type: "string", default: DEFAULTS.redisUrl },
+      "database-url": { type: "string", default: DEFAULTS.databaseUrl },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const sockets = Number(values.sockets);
+  if (!Number.isInteger(sockets) || sockets < 1 || sockets > 10_000_000)
+    throw new Error("--sockets: a whole number from 1");
+  const result = await runWaitingRoom({
+    sockets,
+    tickets: 10,
+    releases: 20,
+    releaseGapMs: 200,
+    redisUrl: values["redis-url"],
+    databaseUrl: values["database-url"],
+    bossSchema: "pgboss_bench",
+    outFile: OUT_FILE,
+  });
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  process.stdout.write(
+    [
+      `sockets                      ${result.sockets - result.failedSockets} open of ${result.sockets} (${result.serveProcesses} serve processes), connected in ${(result.connectMs / 1000).toFixed(1)} s`,
+      `memory per socket (serve)    ${result.memory.bytesPerSocket} bytes  (RSS ${mib(result.memory.rssBeforeBytes.reduce((a, b) => a + b, 0))} → ${mib(result.memory.rssAfterBytes.reduce((a, b) => a + b, 0))} MiB)`,
+      `Redis per line move          ${result.redis.commandsPerMove.toFixed(1)} commands run (INFO commandstats, the release and its script's commands included): ${JSON.stringify(result.redis.commandsByName)}`,
+      `  sent by serve processes    ${result.redis.serveCallsPerMove.toFixed(2)} (MONITOR): ${JSON.stringify(result.redis.serveCallsByName)}`,
+      `release → "your turn" (ms)   p50 ${result.turnLagMs.p50.toFixed(1)}  max ${result.turnLagMs.max.toFixed(1)}`,
+      `turns missed                 ${result.turnsMissed} (the served person's socket had failed or closed)`,
+      `wrong last positions         ${result.wrongPositions}; sockets closed early ${result.closedEarly} ${JSON.stringify(result.closeCodes)}; messages ${result.messagesReceived}`,
+      `written to ${OUT_FILE}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
