@@ -1,5 +1,4 @@
 import type { RunResult } from "./load.js";
-import type { BenchResult } from "./run.js";
 
 // What one request costs each process (CPU µs, from the run's cpuUsPerRequest), and the cost
 // targets as ratios of runs made side by side: on a shared machine throughput swings, the CPU
@@ -135,7 +134,14 @@ export interface Verdict {
   loadgenBound: boolean;
 }
 
-type VerdictInput = Pick<BenchResult, "people" | "runs" | "onSale" | "costTargets" | "invariants">;
+/** What the verdict reads of a run's results (BenchResult in bench/run.ts has these). */
+interface VerdictInput {
+  people: number;
+  runs: { engine: RunResult; engineSingleAt80: RunResult };
+  onSale: { arrivalMs: number; settleMs: number; relayMs: number };
+  costTargets: CostTarget[];
+  invariants: { ok: boolean };
+}
 
 export function verdict(result: VerdictInput): Verdict {
   const { engine, engineSingleAt80 } = result.runs;
