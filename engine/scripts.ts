@@ -81,7 +81,11 @@ export function defineScripts(redis: RedisClient): RedisClient & ScriptCommands 
  * EVAL, which loads it. One Redis only: on a Cluster the defined command routes by slot.
  */
 export function directScript(redis: RedisClient, name: keyof ScriptCommands): Script {
-  if (isCluster(redis)) return defineScripts(redis)[name];
+  if (isCluster(redis)) {
+    // A defined command is a method: it needs its client as `this`.
+    const scripts = defineScripts(redis);
+    return (...args) => scripts[name](...args);
+  }
   const connection: Redis = redis;
   const lua = loadLua(name);
   const sha = createHash("sha1").update(lua).digest("hex");
