@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SCRIPT_SETTINGS as settings } from "../testkit/fixtures.js";
+import { SCRIPT_EVENT_ID as eventId, SCRIPT_SETTINGS as settings, scriptHoldInput } from "../testkit/fixtures.js";
 import {
   cancelArgs,
   confirmArgs,
@@ -20,7 +20,6 @@ import {
   recoverArgs,
   sweepArgs,
   type Arg,
-  type HoldInput,
 } from "../engine/commands.js";
 import { EngineError } from "../engine/errors.js";
 import { bookingKey, EVENT_KEYS, eventKeys, lineKey } from "../engine/keys.js";
@@ -61,22 +60,12 @@ function contextKeys(): number {
   return highestIndex(readFileSync(join(LUA_DIR, "includes", "context.lua"), "utf8"), "KEYS");
 }
 
-const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
-const request: HoldInput = {
-  bookingId: "b",
-  secret: "s",
-  userId: "u",
-  quantity: 1,
-  email: "",
-  idempotencyKey: "",
-  identityVerified: true,
-  gate: {
-    clientIp: "127.0.0.1",
-    proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId },
-    proofSent: true,
-  },
-};
+const request = scriptHoldInput({
+  clientIp: "127.0.0.1",
+  proof: { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId },
+  proofSent: true,
+});
 
 /** Each script's builder with a sample input; `extra` adds n variable-tail pairs or batch requests. */
 const BUILDERS: Record<keyof ScriptCommands, (extra: number) => Arg[]> = {

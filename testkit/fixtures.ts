@@ -1,4 +1,5 @@
-import type { ScriptSettings } from "../engine/commands.js";
+import type { Gate } from "../engine/admission.js";
+import type { HoldInput, ScriptSettings } from "../engine/commands.js";
 import type { Engine, EventRecord } from "../engine/engine.js";
 import { uuidv7 } from "../engine/ids.js";
 import { eventKeys, liveEventsKey } from "../engine/keys.js";
@@ -107,3 +108,20 @@ export const SCRIPT_SETTINGS: ScriptSettings = {
   unpaidRetentionMs: 11,
   ipBookingsMax: 12,
 };
+
+/** The event the script-builder tests build arguments for. */
+export const SCRIPT_EVENT_ID = "0190d7a0-0000-7000-8000-000000000001";
+
+/** A hold request for the script-builder tests, with the gate given. */
+export function scriptHoldInput(gate: Gate | undefined): HoldInput {
+  return {
+    bookingId: "b",
+    secret: "s",
+    userId: "u",
+    quantity: 1,
+    email: "",
+    idempotencyKey: "",
+    identityVerified: true,
+    gate,
+  };
+}

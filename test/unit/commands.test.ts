@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { SCRIPT_SETTINGS as settings } from "../../testkit/fixtures.js";
+import {
+  SCRIPT_EVENT_ID as eventId,
+  SCRIPT_SETTINGS as settings,
+  scriptHoldInput as request,
+} from "../../testkit/fixtures.js";
 import type { Gate } from "../../engine/admission.js";
 import {
   confirmArgs,
@@ -9,7 +13,6 @@ import {
   decodeRecover,
   decodeSweep,
   HOLD_BATCH_REQUEST_ARGS,
-  type HoldInput,
   holdArgs,
   holdBatchArgs,
   recoverArgs,
@@ -21,19 +24,8 @@ import { eventKeys } from "../../engine/keys.js";
 // decoders refuse: test/scripts.test.ts holds the argument counts to the Lua headers, this file
 // the values in them.
 
-const eventId = "0190d7a0-0000-7000-8000-000000000001";
 const keys = eventKeys(eventId);
 const proof = { challenge: "c", nonce: "n", bits: 8, expiresAtMs: 9, eventId };
-const request = (gate: Gate | undefined): HoldInput => ({
-  bookingId: "b",
-  secret: "s",
-  userId: "u",
-  quantity: 1,
-  email: "",
-  idempotencyKey: "",
-  identityVerified: true,
-  gate,
-});
 
 describe("the gate's arguments", () => {
   // gate given, client IP, proof nonce, proof bits, proof expiry: the same five in hold and hold_batch.
