@@ -279,7 +279,7 @@ export interface Booking {
   reason: string;
 }
 
-const HOLD_KINDS = ["held", "waiting", "replay"] as const;
+export const HOLD_KINDS = ["held", "waiting", "replay"] as const;
 const CANCEL_KINDS = ["cancelled", "unchanged"] as const;
 const CONFIRM_OUTCOMES = ["paid", "late_paid", "duplicate", "refund", "over_limit", "mismatch"] as const;
 export type HoldKind = (typeof HOLD_KINDS)[number];

@@ -13,6 +13,7 @@ import {
   decodeLookup,
   decodeRecover,
   decodeSweep,
+  HOLD_KINDS,
   holdArgs,
   holdBatchArgs,
   loadArgs,
@@ -92,6 +93,8 @@ export interface LiveEvent {
 const KEYS_CACHE_MAX = 10_000;
 /** The sold-out refusal the memo answers: one object, as cheap to throw as to answer (http/exchange.ts keeps its reply). */
 const SOLD_OUT = new EngineError("SOLD_OUT", "");
+/** The count of each kind of hold answer, looked up once: counting one is then a plain increment. */
+const HOLD_OUTCOMES = new Map(HOLD_KINDS.map((kind) => [kind, metrics.bookingOutcomes.tally({ outcome: kind })]));
 
 /** The domain core: every change to live inventory is one Lua script call. */
 export class Engine {
@@ -154,7 +157,7 @@ export class Engine {
         this.soldOut.remember(eventId, quantity, nowMs, mark);
       throw gateRefusal(error, request.gate);
     }
-    metrics.bookingOutcomes.tally({ outcome: held.kind }).inc();
+    HOLD_OUTCOMES.get(held.kind)!.inc();
     return held;
   }
 
