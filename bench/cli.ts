@@ -1,5 +1,6 @@
 import { costTable, headline, serverCpuUs, targetLines, verdict, verdictLines } from "./costs.js";
-import { HELP, parseOptions, UsageError } from "./options.js";
+import { UsageError } from "../bin/commandLine.js";
+import { HELP, parseOptions } from "./options.js";
 import { mixLine } from "./rivals.js";
 import { writeResults } from "./report.js";
 import { runBench } from "./run.js";

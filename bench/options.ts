@@ -1,12 +1,11 @@
 import { parseArgs } from "node:util";
+import { UsageError } from "../bin/commandLine.js";
+import { wholeNumberIn } from "../engine/text.js";
 import { DEFAULTS, type BenchOptions } from "./setup.js";
 
 // The command line of `npm run bench`, read with node:util parseArgs (strict: an unknown option,
 // a missing value or a stray argument is refused). Every value is checked here, so a typo stops
 // the run before it starts processes, not minutes into it.
-
-/** A command line that cannot run: the message says which option and why. */
-export class UsageError extends Error {}
 
 type CountKey =
   | "people"
@@ -120,13 +119,10 @@ function parseStrict(config: Parameters<typeof parseArgs>[0]) {
   }
 }
 
-/** Digits, optionally grouped by underscores (500_000); not 1e3, 0x10 or 5.0. */
-const WHOLE_NUMBER = /^\d+(_\d+)*$/;
-
 function count(option: CountOption, raw: string | undefined): number {
   if (raw === undefined) return DEFAULTS[option.key];
-  const value = WHOLE_NUMBER.test(raw) ? Number(raw.replace(/_/g, "")) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < option.min || value > option.max) {
+  const value = wholeNumberIn(raw, option.min, option.max);
+  if (value === null) {
     throw new UsageError(`--${option.flag} must be a whole number from ${option.min} to ${option.max}, got "${raw}"`);
   }
   return value;

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { wholeNumberIn } from "../engine/text.js";
 
 // The command line of bin/onsale.ts: each command with the options it takes, checked before
 // anything starts, so a typo or `--help` never runs a command with its defaults.
@@ -77,8 +78,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine | "help" 
 export function wholeNumber(line: CommandLine, name: string, fallback: number, min: number, max: number): number {
   const raw = line.values[name];
   if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (typeof raw !== "string" || !/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  const value = typeof raw === "string" ? wholeNumberIn(raw, min, max) : null;
+  if (value === null) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }

@@ -1,3 +1,5 @@
+import { wholeNumberIn } from "./text.js";
+
 // Settings from the environment, each with a default that works on a developer machine.
 // This is the only module that reads them: one interface and one reader per group, and every
 // consumer receives its group. Every limit the engine enforces is named here.
@@ -238,10 +240,8 @@ function given(env: Env, name: string): boolean {
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
+  const value = wholeNumberIn(raw, min, max);
+  if (value === null) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 

@@ -7,3 +7,12 @@ export const UNSAFE_TEXT_REASON = "must not contain control characters or unpair
 export function hasUnsafeChars(text: string): boolean {
   return UNSAFE.test(text);
 }
+
+/** Digits, optionally grouped by underscores (500_000); not 1e3, 0x10, 5.0 or " 5". */
+const WHOLE_NUMBER = /^\d+(_\d+)*$/;
+
+/** A whole number written out in digits, within min..max; null for anything else. */
+export function wholeNumberIn(raw: string, min: number, max: number): number | null {
+  const value = WHOLE_NUMBER.test(raw) ? Number(raw.replaceAll("_", "")) : Number.NaN;
+  return Number.isSafeInteger(value) && value >= min && value <= max ? value : null;
+}

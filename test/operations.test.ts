@@ -285,5 +285,5 @@ describe("the command line", () => {
     }
     // `generate --bogus` used to insert 100,000 catalogue events with the defaults.
     expect(await countEvents(ctx.running.pool)).toBe(eventsBefore);
-  });
+  }, 180_000); // ten process starts, each a few seconds on a busy machine
 });

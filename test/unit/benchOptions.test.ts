@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseOptions, UsageError } from "../../bench/options.js";
+import { UsageError } from "../../bin/commandLine.js";
+import { parseOptions } from "../../bench/options.js";
 import { DEFAULTS } from "../../bench/setup.js";
 
 // The bench's command line: what it accepts, and that every mistake is refused with a message
