@@ -191,7 +191,7 @@ describe("settings", () => {
     for (const { name, min, max } of settings) {
       expect(() => loadConfig({ ...room, [name]: String(min) }), name).not.toThrow();
       expect(() => loadConfig({ ...room, [name]: String(max) }), name).not.toThrow();
-      for (const bad of [String(min - 1), String(max + 1), "1.5", "ten"]) {
+      for (const bad of [String(min - 1), String(max + 1), "1.5", "ten", `${min}e0`, "0x1", ` ${min}`]) {
         expect(() => loadConfig({ [name]: bad }), `${name}=${bad}`).toThrow(new RegExp(`^${name} must be`));
       }
     }
