@@ -7,14 +7,7 @@ import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import type { PassOutcome } from "./periodic.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import {
-  bookingLogId,
-  bookingStatuses,
-  insertBookings,
-  insertUsers,
-  updateBookings,
-  type BookingChangeColumns,
-} from "../sql/bookings.js";
+import { bookingLogId, writeBookings, type BookingColumns } from "../sql/bookings.js";
 import {
   activeRelayOffsets,
   insertDeadLetter,
@@ -230,32 +223,8 @@ export class Relay {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
-    const committed = await bookingStatuses(client, [...latest.keys()]);
+    const committed = await writeBookings(client, eventId, bookingColumns([...latest.values()]));
     if (this.onChanges !== null) await this.onChanges(client, eventId, changesOf(entries, committed));
-    const created: LogEntry[] = [];
-    const changed: LogEntry[] = [];
-    for (const entry of latest.values()) (committed.has(entry.bookingId) ? changed : created).push(entry);
-    if (created.length > 0) await this.insert(client, eventId, created);
-    if (changed.length > 0) await updateBookings(client, eventId, changeColumns(changed));
-  }
-
-  /** Bookings first seen, with the people PostgreSQL does not know yet. */
-  private async insert(client: PoolClient, eventId: string, rows: LogEntry[]): Promise<void> {
-    const emails = new Map<string, string>();
-    for (const entry of rows) {
-      if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
-    }
-    const userIds = await insertUsers(client, emails);
-    const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
-    await insertBookings(client, eventId, {
-      ...changeColumns(rows),
-      userId: column((e) => userIds.get(e.userId)!),
-      quantity: column((e) => e.quantity),
-      arrivalSeq: column((e) => e.arrivalSeq),
-      amount: column((e) => e.amount),
-      currency: column((e) => e.currency),
-      createdAt: column((e) => new Date(e.createdAtMs)),
-    });
   }
 }
 
@@ -271,18 +240,24 @@ function changesOf(entries: LogEntry[], committed: Map<string, BookingState>): S
   return changes;
 }
 
-/** What an entry can change in a booking's row, a column each. */
-function changeColumns(rows: LogEntry[]): BookingChangeColumns {
+/** The rows of these entries, a column each. */
+function bookingColumns(rows: LogEntry[]): BookingColumns {
   const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
   return {
     id: column((e) => e.bookingId),
+    userRef: column((e) => e.userId),
+    quantity: column((e) => e.quantity),
     status: column((e) => e.status),
     reason: column((e) => e.reason),
+    arrivalSeq: column((e) => e.arrivalSeq),
     holdSeq: column((e) => e.holdSeq),
-    expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+    amount: column((e) => e.amount),
+    currency: column((e) => e.currency),
+    expiresAtMs: column((e) => e.expiresAtMs),
     paymentRef: column((e) => e.paymentRef),
     logId: column((e) => e.streamId),
-    updatedAt: column((e) => new Date(e.atMs)),
+    createdAtMs: column((e) => e.createdAtMs),
+    updatedAtMs: column((e) => e.atMs),
     email: column((e) => e.email),
   };
 }
