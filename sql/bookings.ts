@@ -89,6 +89,15 @@ export interface PaidBooking {
 }
 
 /**
+ * A PostgreSQL array literal of numbers, joined at once: pg would quote and escape each element
+ * as if it were text. A number's text has nothing to escape (one that is not a whole number is
+ * refused by the column's cast).
+ */
+function numberArray(values: number[]): string {
+  return `{${values.join(",")}}`;
+}
+
+/**
  * Writes the latest state of bookings of one event (one entry per booking): inserts those
  * PostgreSQL does not have, updates the others. Returns the status each known one had before.
  */
@@ -101,18 +110,18 @@ export async function writeBookings(
     eventId,
     c.id,
     c.userRef,
-    c.quantity,
+    numberArray(c.quantity),
     c.status,
     c.reason,
-    c.arrivalSeq,
-    c.holdSeq,
-    c.amount,
+    numberArray(c.arrivalSeq),
+    numberArray(c.holdSeq),
+    numberArray(c.amount),
     c.currency,
-    c.expiresAtMs,
+    numberArray(c.expiresAtMs),
     c.paymentRef,
     c.logId,
-    c.createdAtMs,
-    c.updatedAtMs,
+    numberArray(c.createdAtMs),
+    numberArray(c.updatedAtMs),
     c.email,
   ]);
   const known = new Map<string, BookingState>();
