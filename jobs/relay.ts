@@ -74,6 +74,9 @@ export interface StateChange {
 export type OnChanges = (client: PoolClient, eventId: string, changes: StateChange[]) => Promise<unknown>;
 
 export class Relay {
+  /** Events whose last batch came back full (a backlog), with the size of their next batch. */
+  private readonly backlogBatch = new Map<string, number>();
+
   constructor(
     private readonly pool: Pool,
     private readonly redis: RedisClient,
@@ -94,7 +97,8 @@ export class Relay {
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
       if (outcome === "idle") outcome = "done";
       try {
-        if ((await this.relayEvent(eventId)) === this.config.batch) outcome = "more";
+        await this.relayEvent(eventId);
+        if (this.backlogBatch.has(eventId)) outcome = "more";
       } catch (error) {
         this.log.error(
           { err: error, eventId },
@@ -107,6 +111,10 @@ export class Relay {
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
+    // Each batch has a cost of its own (a transaction, its statements): a backlog is written in
+    // fewer, larger ones, bounded by RELAY_BATCH_MAX; once the relay keeps up, back to RELAY_BATCH.
+    const limit = this.backlogBatch.get(eventId) ?? this.config.batch;
+    this.backlogBatch.delete(eventId);
     const locked: { offset: LockedOffset | null } = { offset: null };
     let setAside: NewDeadLetter[] = [];
     let written: { lastId: string | null; count: number };
@@ -115,7 +123,7 @@ export class Relay {
         const from = await lockRelayOffset(client, eventId);
         locked.offset = from;
         if (from === null) return { lastId: null, count: 0 };
-        const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", this.config.batch);
+        const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", limit);
         if (raw.length === 0) return { lastId: null, count: 0 };
         if (from.failures < this.config.maxAttempts)
           await this.write(
@@ -142,6 +150,7 @@ export class Relay {
         "relay set a log entry aside in relay_dead_letters (replay with: onsale relay replay)",
       );
     }
+    if (written.count === limit) this.backlogBatch.set(eventId, Math.min(limit * 2, this.config.batchMax));
     if (written.lastId !== null) {
       metrics.relayEntries.inc(written.count - setAside.length);
       // Entries up to the committed id are in PostgreSQL; the log keeps only what follows.
