@@ -54,16 +54,17 @@ export const QUEUES = {
     retryDelaySeconds: 5,
     expireInSeconds: 60,
     deadLetter: "notify-dead",
-    // An on-sale's thousands of confirmations.
+    // An on-sale's thousands of confirmations. Polled more often than the others: a "your turn"
+    // mail is only worth sending while its hold lasts.
     batchSize: 50,
-    pollingIntervalSeconds: 2,
+    pollingIntervalSeconds: 0.5,
   },
 } as const satisfies Record<string, QueueSpec>;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES]["name"];
 
 /** How often a dead-letter queue is polled: nothing waits on it, and each poll is a query. */
-const DEAD_LETTER_POLLING_SECONDS = 30;
+const DEAD_LETTER_POLLING_SECONDS = 10;
 
 /** Any constant works; every process that starts pg-boss on one database takes it. */
 const BOSS_SETUP_LOCK = 7_301_002;
