@@ -12,8 +12,9 @@ const SQL = {
   // A batch of one event in one statement: the rows PostgreSQL has are read (their status
   // before the batch, returned), updated with what a change can move (no indexed column, so a
   // HOT update), and the others inserted. Every part sees the table as it was before the
-  // statement, so the update never touches a row the insert makes. The summary row comes back
-  // even when no booking was known. Times travel as epoch milliseconds.
+  // statement, so the update never touches a row the insert makes; it looks up only the rows
+  // found known (an on-sale's batches are mostly new bookings). The summary row comes back even
+  // when no booking was known. Times travel as epoch milliseconds.
   write: `
     WITH e AS (
       SELECT * FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
@@ -23,6 +24,8 @@ const SQL = {
              payment_ref, log_id, created_ms, updated_ms, email)
     ), known AS (
       SELECT id, status FROM bookings WHERE id = ANY($2::uuid[])
+    ), moved AS MATERIALIZED (
+      SELECT e.* FROM e JOIN known k ON k.id = e.id
     ), inserted AS (
       INSERT INTO bookings (id, event_id, user_ref, quantity, status, reason, arrival_seq, hold_seq, amount, currency,
                             expires_at, payment_ref, log_id, created_at, updated_at, email)
@@ -38,7 +41,8 @@ const SQL = {
         expires_at = CASE WHEN e.expires_ms > 0 THEN timestamptz 'epoch' + e.expires_ms * interval '1 ms' END,
         payment_ref = NULLIF(e.payment_ref, ''), log_id = e.log_id,
         updated_at = timestamptz 'epoch' + e.updated_ms * interval '1 ms', email = e.email
-      FROM e WHERE b.id = e.id AND b.event_id = $1
+      FROM moved e
+      WHERE b.id = e.id AND b.event_id = $1
       RETURNING 1
     )
     SELECT k.id, k.status, n.updated FROM (SELECT count(*)::int AS updated FROM updated) n LEFT JOIN known k ON true`,
