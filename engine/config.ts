@@ -97,8 +97,10 @@ export interface RelayConfig {
   intervalMs: number;
   /** The wait between passes grows to this while no event has new entries. */
   idleIntervalMs: number;
-  /** Log entries the relay writes in one transaction at most. */
+  /** Log entries the relay writes in one transaction, while it keeps up. */
   batch: number;
+  /** While an event's batches come back full (a backlog), each is twice the last, up to this many entries. */
+  batchMax: number;
   /** Failed passes over an event's next entries before each is tried alone and a refused one set aside. */
   maxAttempts: number;
 }
@@ -378,10 +380,12 @@ function readHolds(env: Env): HoldsConfig {
 }
 
 function readRelay(env: Env): RelayConfig {
+  const batch = int(env, "RELAY_BATCH", 500, 1, 10_000);
   return {
     intervalMs: int(env, "RELAY_INTERVAL_MS", 200, 10, 60_000),
     idleIntervalMs: int(env, "RELAY_IDLE_INTERVAL_MS", 1000, 10, 60_000),
-    batch: int(env, "RELAY_BATCH", 500, 1, 10_000),
+    batch,
+    batchMax: Math.max(batch, int(env, "RELAY_BATCH_MAX", 5000, 1, 50_000)),
     maxAttempts: int(env, "RELAY_MAX_ATTEMPTS", 5, 1, 1000),
   };
 }

@@ -5,9 +5,10 @@ import { Periodic } from "./periodic.js";
 import { QUEUES, type QueueSpec } from "./queues.js";
 
 // Queue gauges for Prometheus (queued and active jobs of every queue and its dead letters),
-// read through pg-boss's own API by the work role every few seconds rather than on each scrape.
+// read through pg-boss's own API by the work role every scrape interval or so rather than on each
+// scrape (each refresh is two counting queries per queue).
 
-const QUEUE_STATS_INTERVAL_MS = 5000;
+const QUEUE_STATS_INTERVAL_MS = 15_000;
 
 export class QueueStats {
   private readonly loop: Periodic;

@@ -16,8 +16,13 @@ export interface QueueSpec {
   expireInSeconds: number;
   /** Where a job goes when its retries are spent. */
   deadLetter: string;
-  /** Jobs one fetch takes and runs at once: pg-boss waits its polling interval between fetches. */
+  /** Jobs one fetch takes and runs at once. */
   batchSize: number;
+  /**
+   * The wait after a fetch that found less than a full batch: each poll is a query against the
+   * job table, so it is the longest a job queued into an idle queue waits. A full batch is
+   * followed by the next fetch at once.
+   */
   pollingIntervalSeconds: number;
 }
 
@@ -30,7 +35,7 @@ export const QUEUES = {
     deadLetter: "payments-refund-dead",
     // A sale that ends with many late payments owes many refunds at once.
     batchSize: 20,
-    pollingIntervalSeconds: 0.5,
+    pollingIntervalSeconds: 2,
   },
   // Search: keeps Typesense's copy of an event in step with PostgreSQL.
   searchSync: {
@@ -40,7 +45,7 @@ export const QUEUES = {
     expireInSeconds: 60,
     deadLetter: "search-sync-dead",
     batchSize: 20,
-    pollingIntervalSeconds: 1,
+    pollingIntervalSeconds: 2,
   },
   // Booking emails: an SMTP outage is ridden out with backed-off retries.
   notify: {
@@ -49,7 +54,8 @@ export const QUEUES = {
     retryDelaySeconds: 5,
     expireInSeconds: 60,
     deadLetter: "notify-dead",
-    // An on-sale's thousands of confirmations.
+    // An on-sale's thousands of confirmations. Polled more often than the others: a "your turn"
+    // mail is only worth sending while its hold lasts.
     batchSize: 50,
     pollingIntervalSeconds: 0.5,
   },
@@ -58,7 +64,7 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES]["name"];
 
 /** How often a dead-letter queue is polled: nothing waits on it, and each poll is a query. */
-const DEAD_LETTER_POLLING_SECONDS = 5;
+const DEAD_LETTER_POLLING_SECONDS = 10;
 
 /** Any constant works; every process that starts pg-boss on one database takes it. */
 const BOSS_SETUP_LOCK = 7_301_002;
@@ -123,7 +129,8 @@ export function bossDb(client: PoolClient): PgBoss.Db {
 /**
  * Runs a queue's jobs a batch per fetch, all at once, each failing alone: one job that
  * throws is retried by itself while the rest complete (pg-boss completes only the jobs of a
- * batch still active). One job per fetch would cap a queue at one job per polling interval.
+ * batch still active). After a full batch the worker fetches again at once (pg-boss would wait
+ * its polling interval), so a backlog drains at the speed of its jobs, not one batch per poll.
  * `queue` is the spec's own queue, or its dead-letter queue (same batch, polled less often).
  */
 export async function workEach<T extends object>(
@@ -134,7 +141,9 @@ export async function workEach<T extends object>(
 ): Promise<void> {
   const pollingIntervalSeconds = queue === spec.deadLetter ? DEAD_LETTER_POLLING_SECONDS : spec.pollingIntervalSeconds;
   const options = { batchSize: spec.batchSize, pollingIntervalSeconds };
-  await boss.work<T>(queue, options, async (jobs) => {
+  let workerId: string | null = null;
+  workerId = await boss.work<T>(queue, options, async (jobs) => {
+    if (jobs.length >= spec.batchSize && workerId !== null) boss.notifyWorker(workerId);
     await Promise.all(
       jobs.map(async (job) => {
         try {

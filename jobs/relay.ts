@@ -7,14 +7,7 @@ import type { Logger } from "../engine/logger.js";
 import { metrics } from "../engine/metrics.js";
 import type { PassOutcome } from "./periodic.js";
 import { inTransaction, type Pool, type PoolClient } from "../sql/db.js";
-import {
-  bookingLogId,
-  bookingStatuses,
-  insertBookings,
-  insertUsers,
-  updateBookings,
-  type BookingChangeColumns,
-} from "../sql/bookings.js";
+import { bookingLogId, writeBookings, type BookingColumns } from "../sql/bookings.js";
 import {
   activeRelayOffsets,
   insertDeadLetter,
@@ -81,6 +74,9 @@ export interface StateChange {
 export type OnChanges = (client: PoolClient, eventId: string, changes: StateChange[]) => Promise<unknown>;
 
 export class Relay {
+  /** Events whose last batch came back full (a backlog), with the size of their next batch. */
+  private readonly backlogBatch = new Map<string, number>();
+
   constructor(
     private readonly pool: Pool,
     private readonly redis: RedisClient,
@@ -101,7 +97,8 @@ export class Relay {
       if (last === null || compareStreamIds(last, streamId) <= 0) continue;
       if (outcome === "idle") outcome = "done";
       try {
-        if ((await this.relayEvent(eventId)) === this.config.batch) outcome = "more";
+        await this.relayEvent(eventId);
+        if (this.backlogBatch.has(eventId)) outcome = "more";
       } catch (error) {
         this.log.error(
           { err: error, eventId },
@@ -114,6 +111,10 @@ export class Relay {
 
   /** Writes the next batch of one event's log; 0 if there is none or another relay holds the event. */
   async relayEvent(eventId: string): Promise<number> {
+    // Each batch has a cost of its own (a transaction, its statements): a backlog is written in
+    // fewer, larger ones, bounded by RELAY_BATCH_MAX; once the relay keeps up, back to RELAY_BATCH.
+    const limit = this.backlogBatch.get(eventId) ?? this.config.batch;
+    this.backlogBatch.delete(eventId);
     const locked: { offset: LockedOffset | null } = { offset: null };
     let setAside: NewDeadLetter[] = [];
     let written: { lastId: string | null; count: number };
@@ -122,7 +123,7 @@ export class Relay {
         const from = await lockRelayOffset(client, eventId);
         locked.offset = from;
         if (from === null) return { lastId: null, count: 0 };
-        const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", this.config.batch);
+        const raw = await this.redis.xrange(logKey(eventId), `(${from.streamId}`, "+", "COUNT", limit);
         if (raw.length === 0) return { lastId: null, count: 0 };
         if (from.failures < this.config.maxAttempts)
           await this.write(
@@ -149,6 +150,7 @@ export class Relay {
         "relay set a log entry aside in relay_dead_letters (replay with: onsale relay replay)",
       );
     }
+    if (written.count === limit) this.backlogBatch.set(eventId, Math.min(limit * 2, this.config.batchMax));
     if (written.lastId !== null) {
       metrics.relayEntries.inc(written.count - setAside.length);
       // Entries up to the committed id are in PostgreSQL; the log keeps only what follows.
@@ -230,32 +232,8 @@ export class Relay {
     // A row per booking: its last entry in the batch is its state (the log is in order).
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) latest.set(entry.bookingId, entry);
-    const committed = await bookingStatuses(client, [...latest.keys()]);
+    const committed = await writeBookings(client, eventId, bookingColumns([...latest.values()]));
     if (this.onChanges !== null) await this.onChanges(client, eventId, changesOf(entries, committed));
-    const created: LogEntry[] = [];
-    const changed: LogEntry[] = [];
-    for (const entry of latest.values()) (committed.has(entry.bookingId) ? changed : created).push(entry);
-    if (created.length > 0) await this.insert(client, eventId, created);
-    if (changed.length > 0) await updateBookings(client, eventId, changeColumns(changed));
-  }
-
-  /** Bookings first seen, with the people PostgreSQL does not know yet. */
-  private async insert(client: PoolClient, eventId: string, rows: LogEntry[]): Promise<void> {
-    const emails = new Map<string, string>();
-    for (const entry of rows) {
-      if (entry.email !== "" || !emails.has(entry.userId)) emails.set(entry.userId, entry.email);
-    }
-    const userIds = await insertUsers(client, emails);
-    const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
-    await insertBookings(client, eventId, {
-      ...changeColumns(rows),
-      userId: column((e) => userIds.get(e.userId)!),
-      quantity: column((e) => e.quantity),
-      arrivalSeq: column((e) => e.arrivalSeq),
-      amount: column((e) => e.amount),
-      currency: column((e) => e.currency),
-      createdAt: column((e) => new Date(e.createdAtMs)),
-    });
   }
 }
 
@@ -271,18 +249,24 @@ function changesOf(entries: LogEntry[], committed: Map<string, BookingState>): S
   return changes;
 }
 
-/** What an entry can change in a booking's row, a column each. */
-function changeColumns(rows: LogEntry[]): BookingChangeColumns {
+/** The rows of these entries, a column each. */
+function bookingColumns(rows: LogEntry[]): BookingColumns {
   const column = <T>(pick: (entry: LogEntry) => T): T[] => rows.map(pick);
   return {
     id: column((e) => e.bookingId),
+    userRef: column((e) => e.userId),
+    quantity: column((e) => e.quantity),
     status: column((e) => e.status),
     reason: column((e) => e.reason),
+    arrivalSeq: column((e) => e.arrivalSeq),
     holdSeq: column((e) => e.holdSeq),
-    expiresAt: column((e) => (e.expiresAtMs > 0 ? new Date(e.expiresAtMs) : null)),
+    amount: column((e) => e.amount),
+    currency: column((e) => e.currency),
+    expiresAtMs: column((e) => e.expiresAtMs),
     paymentRef: column((e) => e.paymentRef),
     logId: column((e) => e.streamId),
-    updatedAt: column((e) => new Date(e.atMs)),
+    createdAtMs: column((e) => e.createdAtMs),
+    updatedAtMs: column((e) => e.atMs),
     email: column((e) => e.email),
   };
 }

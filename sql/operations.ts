@@ -19,10 +19,10 @@ const SQL = {
            COALESCE(max(b.hold_seq), 0)::bigint AS max_hold_seq,
            COALESCE((SELECT stream_id FROM relay_offsets WHERE event_id = $1), '0-0') AS relayed_up_to,
            COALESCE((SELECT json_agg(json_build_array(p.external_id, p.paid)) FROM (
-             SELECT u.external_id, sum(pb.quantity)::bigint AS paid
-             FROM bookings pb JOIN users u ON u.id = pb.user_id
+             SELECT pb.user_ref AS external_id, sum(pb.quantity)::bigint AS paid
+             FROM bookings pb
              WHERE pb.event_id = $1 AND pb.status = 'paid'
-             GROUP BY u.external_id) p), '[]'::json) AS paid_by_user
+             GROUP BY pb.user_ref) p), '[]'::json) AS paid_by_user
     FROM bookings b WHERE b.event_id = $1`,
 
   // Paid bookings whose paid state Redis may lack: one an applied payment fact names that the
@@ -32,20 +32,19 @@ const SQL = {
   // payers get stock first.
   paidToRestore: `
     SELECT * FROM (
-      SELECT b.id AS booking_id, b.payment_ref, b.amount, b.currency, true AS relayed, u.external_id AS user_id,
-             COALESCE(u.email, '') AS email, b.quantity, b.arrival_seq, COALESCE(b.hold_seq, 0) AS hold_seq,
+      SELECT b.id AS booking_id, b.payment_ref, b.amount, b.currency, true AS relayed, b.user_ref AS user_id,
+             b.email, b.quantity, b.arrival_seq, COALESCE(b.hold_seq, 0) AS hold_seq,
              (extract(epoch FROM b.created_at) * 1000)::bigint AS created_ms, b.updated_at AS at
-      FROM bookings b JOIN users u ON u.id = b.user_id
+      FROM bookings b
       WHERE b.event_id = $1 AND b.status = 'paid' AND $2::text IS NOT NULL
         AND (split_part(b.log_id, '-', 1)::bigint, split_part(b.log_id, '-', 2)::bigint)
           > (split_part($2, '-', 1)::bigint, split_part($2, '-', 2)::bigint)
       UNION ALL
-      SELECT p.booking_id, p.provider_ref, p.amount, p.currency, false, COALESCE(u.external_id, ''),
-             COALESCE(u.email, ''), COALESCE(b.quantity, 0), COALESCE(b.arrival_seq, 0), COALESCE(b.hold_seq, 0),
+      SELECT p.booking_id, p.provider_ref, p.amount, p.currency, false, COALESCE(b.user_ref, ''),
+             COALESCE(b.email, ''), COALESCE(b.quantity, 0), COALESCE(b.arrival_seq, 0), COALESCE(b.hold_seq, 0),
              COALESCE((extract(epoch FROM b.created_at) * 1000)::bigint, 0), p.created_at
       FROM payments p
       LEFT JOIN bookings b ON b.id = p.booking_id
-      LEFT JOIN users u ON u.id = b.user_id
       WHERE p.event_id = $1 AND p.status IN ('applied', 'late_applied') AND b.status IS DISTINCT FROM 'paid'
     ) restore
     ORDER BY at

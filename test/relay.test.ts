@@ -6,7 +6,7 @@ import { api, completedEvent, waitFor, startTestEngine, useTestEngine } from "./
 // Exactly-once persistence: however many relays run, each booking lands once and the
 // PostgreSQL rows agree with Redis.
 
-const ctx = useTestEngine({ RELAY_BATCH: "7" });
+const ctx = useTestEngine({ RELAY_BATCH: "7", RELAY_BATCH_MAX: "14" });
 
 describe("relay", () => {
   it("writes every booking exactly once while three relays compete, in small batches", async () => {
@@ -67,6 +67,25 @@ describe("relay", () => {
     for (let i = 1; i < granted.length; i++) expect(granted[i].arrival_seq).toBeGreaterThan(granted[i - 1].arrival_seq);
     // The log keeps only what is not yet in PostgreSQL (the last applied entry stays as the marker).
     expect(await ctx.running.engine.redis.xlen(logKey(eventId))).toBeLessThanOrEqual(1);
+  });
+
+  it("writes a backlog in batches that double while they come back full, up to RELAY_BATCH_MAX, then RELAY_BATCH again", async () => {
+    const eventId = await ctx.client.eventId({ capacity: 100 });
+    const relay = new Relay(ctx.running.pool, ctx.running.engine.redis, ctx.running.config.relay, ctx.running.log);
+    const drain = async () => {
+      const sizes: number[] = [];
+      for (let n = await relay.relayEvent(eventId); n > 0; n = await relay.relayEvent(eventId)) sizes.push(n);
+      return sizes;
+    };
+    // One log entry per held booking.
+    for (let i = 0; i < 30; i++) expect((await ctx.client.book(eventId, `backlog-${i}`)).status).toBe(201);
+    expect(await drain()).toEqual([7, 14, 9]);
+    for (let i = 0; i < 10; i++) expect((await ctx.client.book(eventId, `later-${i}`)).status).toBe(201);
+    expect(await drain()).toEqual([7, 3]);
+    const { rows } = await ctx.running.pool.query("SELECT count(*)::int AS n FROM bookings WHERE event_id = $1", [
+      eventId,
+    ]);
+    expect(rows[0].n).toBe(40);
   });
 
   it("runs by itself in the work role that npm start runs", async () => {

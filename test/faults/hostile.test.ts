@@ -415,7 +415,7 @@ describe("a hostile client during an on-sale", () => {
       );
       expect(poisoned.length).toBeGreaterThan(0);
       expect(poisoned.every((status) => status === 422)).toBe(true);
-      const stored = await pool.query("SELECT count(*)::int AS n FROM users WHERE external_id LIKE 'poison%'");
+      const stored = await pool.query("SELECT count(*)::int AS n FROM bookings WHERE user_ref LIKE 'poison%'");
       expect(stored.rows[0].n).toBe(0);
       const [, , , open, tally] = eventKeys(eventId);
       const poisonedPeople = [...(await stats.hkeys(open)), ...(await stats.hkeys(tally))].filter((user) =>

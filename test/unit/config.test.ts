@@ -83,7 +83,7 @@ describe("settings", () => {
         sweepIdleIntervalMs: 1000,
         batch: { enabled: false, max: 64, waitUs: 0 },
       },
-      relay: { intervalMs: 200, idleIntervalMs: 1000, batch: 500, maxAttempts: 5 },
+      relay: { intervalMs: 200, idleIntervalMs: 1000, batch: 500, batchMax: 5000, maxAttempts: 5 },
       payments: {
         provider: "mock",
         stripe: { secretKey: "sk_test_mock", webhookSecret: "whsec_mock_local_development_only" },
@@ -178,6 +178,12 @@ describe("settings", () => {
       { host: "a", port: 7000 },
       { host: "::1", port: 7001 },
     ]);
+    // A backlog's batches never shrink below the batch while the relay keeps up.
+    expect(loadConfig({ RELAY_BATCH: "800", RELAY_BATCH_MAX: "100" }).relay).toMatchObject({
+      batch: 800,
+      batchMax: 800,
+    });
+    expect(loadConfig({ RELAY_BATCH: "800", RELAY_BATCH_MAX: "9000" }).relay).toMatchObject({ batchMax: 9000 });
     expect(loadConfig({ REMINDER_OFFSETS: "90s,2d,1h,1h" }).mail.reminderOffsetsMs).toEqual([
       172_800_000, 3_600_000, 90_000,
     ]);
