@@ -11,6 +11,7 @@ import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { dropEvent } from "../testkit/fixtures.js";
 import { ROOT, sleep, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { processCpuUs } from "./cpu.js";
 import { DEFAULTS, createEvent, engineEnv } from "./setup.js";
 import { NOT_OPEN, nowMs, type ClientCommand, type ClientEvent } from "./waitingRoomClient.js";
 
@@ -61,6 +62,7 @@ export interface WaitingRoomResult {
   turns: number;
   /** Server pings the clients answered (a socket idle for the idle timeout is pinged). */
   pings: number;
+  /** Serve RSS after WARM_SOCKETS per client and after all; bytes per socket is the difference over the sockets opened between. */
   memory: { rssBeforeBytes: number[]; rssAfterBytes: number[]; bytesPerSocket: number };
   redis: {
     moves: number;
@@ -73,6 +75,11 @@ export interface WaitingRoomResult {
   };
   /** Release to "your turn", for each release whose served person still had an open socket. */
   turnLagMs: { samples: number[]; p50: number; p99: number; max: number };
+  /**
+   * CPU while the line moved (the releases and SETTLE_MS after): in all, per second of it (1 = one
+   * core busy), and per message the clients received then, of the serve and of the client processes.
+   */
+  cpu: { serveUs: number; serveCores: number; serveUsPerMessage: number; clientUs: number; clientUsPerMessage: number };
   /** Releases whose served person got no "your turn" (their socket had failed or closed). */
   turnsMissed: number;
   /** Sockets whose last position after the moves is not their place in line. */
@@ -97,6 +104,10 @@ const HOLDS_IN_FLIGHT = 256;
 /** After the last release, the time every socket is given to receive its new place (LIVE_POSITION_INTERVAL_MS is 1 s). */
 const SETTLE_MS = 2500;
 const TURN_TIMEOUT_MS = 10_000;
+/** Sockets each client opens before the memory baseline is taken. */
+const WARM_SOCKETS = 200;
+/** Pause before reading the serve processes' RSS. */
+const SETTLE_RSS_MS = 2000;
 /** Least time between two progress lines while connecting. */
 const PROGRESS_MS = 2000;
 
@@ -214,35 +225,45 @@ async function buildLine(engine: Engine, eventId: string, options: WaitingRoomOp
   return { holders, waiting };
 }
 
-/** One socket per waiting booking, `share` per client process, each from its own loopback addresses. */
-async function connectClients(clients: Client[], waiting: Booking[], share: number, addresses: number, port: number) {
+/** Where the sockets go: `share` bookings per client process, each client from its own loopback addresses. */
+interface Spread {
+  waiting: Booking[];
+  share: number;
+  addresses: number;
+  port: number;
+}
+
+/** Opens the sockets of bookings [from, to) of each client's share; resolves with the time it took. */
+async function connectClients(clients: Client[], spread: Spread, from: number, to: number): Promise<number> {
   const progress = new Map<number, number>();
   let loggedAtMs = 0;
   const startMs = Date.now();
+  const total = sum(clients.map((_, i) => Math.max(0, Math.min(to, spread.waiting.length - i * spread.share) - from)));
   const opened = await Promise.all(
     clients.map((client, i) => {
+      const { share, addresses } = spread;
       client.command({
         type: "open",
         host: "127.0.0.1",
-        port,
+        port: spread.port,
         localAddresses: Array.from({ length: addresses }, (_, a) => `127.0.0.${FIRST_ADDRESS + i * addresses + a}`),
-        bookings: waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+        bookings: spread.waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+        from,
+        to: Math.min(to, spread.waiting.length - i * share),
       });
       return client.next("opened", (event) => {
         if (event.type !== "progress") return;
         progress.set(i, event.open + event.failed);
         if (Date.now() - loggedAtMs < PROGRESS_MS) return;
         loggedAtMs = Date.now();
-        const total = sum([...progress.values()]);
-        log(
-          `connecting: ${total} of ${waiting.length} sockets tried in ${((Date.now() - startMs) / 1000).toFixed(0)} s`,
-        );
+        const seconds = ((Date.now() - startMs) / 1000).toFixed(0);
+        log(`connecting: ${sum([...progress.values()])} sockets open or failed in ${seconds} s`);
       });
     }),
   );
   const connectMs = Date.now() - startMs;
-  const failed = sum(opened.map((o) => o.failed));
-  log(`${waiting.length - failed} sockets open in ${(connectMs / 1000).toFixed(1)} s (${failed} failed)`);
+  const open = sum(opened.map((o) => o.open));
+  log(`${total} sockets tried in ${(connectMs / 1000).toFixed(1)} s; ${open} open in all`);
   return connectMs;
 }
 
@@ -365,11 +386,19 @@ async function measureMoves(
   own: Redis[],
   releases: () => Promise<Awaited<ReturnType<typeof release>>>,
   moves: number,
+  pids: { serves: number[]; clients: number[] },
 ) {
+  const cpuUs = (of: number[]) => sum(of.map((pid) => processCpuUs(pid) ?? 0));
   const serveCalls = await watchServeCalls(redis, own);
   const before = await commandCalls(redis);
+  const [serveStartUs, clientStartUs, startMs] = [cpuUs(pids.serves), cpuUs(pids.clients), Date.now()];
   const released = await releases();
   await sleep(SETTLE_MS);
+  const cpu = {
+    serveUs: cpuUs(pids.serves) - serveStartUs,
+    clientUs: cpuUs(pids.clients) - clientStartUs,
+    elapsedMs: Date.now() - startMs,
+  };
   const after = await commandCalls(redis);
   serveCalls.stop();
   // INFO and MONITOR are this bench asking.
@@ -385,7 +414,7 @@ async function measureMoves(
     serveCallsPerMove: fromServes.total,
     serveCallsByName: fromServes.byName,
   };
-  return { released, redis: redisPerMove };
+  return { released, redis: redisPerMove, cpu };
 }
 
 export async function runWaitingRoom(options: WaitingRoomOptions): Promise<WaitingRoomResult> {
@@ -402,31 +431,48 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
     eventId = await createEvent(`http://127.0.0.1:${started.port}`, options.tickets);
     const engine = new Engine(engineRedis, loadConfig({ ...started.env }));
     const { holders, waiting } = await buildLine(engine, eventId, options);
-    await sleep(500);
-    const rssBeforeBytes = serves.map(rssBytes);
 
     const turnAtMs = new Map<string, number>();
     clients = startClients(clientProcesses, (bookingId, atMs) => turnAtMs.set(bookingId, atMs));
-    const connectMs = await connectClients(clients, waiting, share, addressesPerClient, started.port);
+    const spread: Spread = { waiting, share, addresses: addressesPerClient, port: started.port };
+    // A few sockets first: the line loaded, the code warm, so the memory measured is the sockets'.
+    const warmMs = await connectClients(clients, spread, 0, WARM_SOCKETS);
+    await sleep(SETTLE_RSS_MS);
+    const rssBeforeBytes = serves.map(rssBytes);
+    const warm = await collectReports(clients, share, 0);
+    const connectMs = warmMs + (await connectClients(clients, spread, WARM_SOCKETS, share));
     // Every socket has been sent its place; the serve processes' garbage settles.
-    await sleep(2000);
+    await sleep(SETTLE_RSS_MS);
     const rssAfterBytes = serves.map(rssBytes);
-    const openAfterConnect = options.sockets - (await collectReports(clients, share, 0)).failedSockets;
+    const connected = await collectReports(clients, share, 0);
     if (options.idleMs > 0) log(`every socket idle for ${options.idleMs / 1000} s`);
     await sleep(options.idleMs);
 
     const moves = () => release(engine, holders, waiting, turnAtMs, options);
-    const measured = await measureMoves(redis, [redis, engineRedis], moves, options.releases);
-    const bytesPerSocket = Math.round((sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, openAfterConnect));
+    const pids = { serves: serves.map((serve) => serve.pid), clients: clients.map((client) => client.child.pid!) };
+    const measured = await measureMoves(redis, [redis, engineRedis], moves, options.releases, pids);
+    const reports = await collectReports(clients, share, options.releases);
+    const messages = Math.max(1, reports.messagesReceived - connected.messagesReceived);
+    const { serveUs, clientUs, elapsedMs } = measured.cpu;
+    const bytesPerSocket = Math.round(
+      (sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, connected.open - warm.open),
+    );
     const result: WaitingRoomResult = {
       sockets: options.sockets,
       serveProcesses,
       clientProcesses,
       addressesPerClient,
       connectMs,
-      ...(await collectReports(clients, share, options.releases)),
+      ...reports,
       memory: { rssBeforeBytes, rssAfterBytes, bytesPerSocket },
       redis: measured.redis,
+      cpu: {
+        serveUs,
+        serveCores: Math.round((serveUs / (elapsedMs * 1000)) * 100) / 100,
+        serveUsPerMessage: Math.round((serveUs / messages) * 10) / 10,
+        clientUs,
+        clientUsPerMessage: Math.round((clientUs / messages) * 10) / 10,
+      },
       ...measured.released,
       startedAt,
     };
@@ -495,6 +541,7 @@ function printResult(result: WaitingRoomResult): void {
       `memory per socket (serve)    ${result.memory.bytesPerSocket} bytes  (RSS ${mib(sum(result.memory.rssBeforeBytes))} → ${mib(sum(result.memory.rssAfterBytes))} MiB)`,
       `Redis per line move          ${result.redis.commandsPerMove.toFixed(1)} commands run (INFO commandstats, the release and its script's commands included): ${json(result.redis.commandsByName)}`,
       `  sent by serve processes    ${result.redis.serveCallsPerMove.toFixed(2)} (MONITOR): ${json(result.redis.serveCallsByName)}`,
+      `CPU while the line moved     serve ${result.cpu.serveCores} cores, ${result.cpu.serveUsPerMessage} µs per message sent; clients ${result.cpu.clientUsPerMessage} µs per message read`,
       `release → "your turn" (ms)   p50 ${lag.p50.toFixed(1)}  p99 ${lag.p99.toFixed(1)}  max ${lag.max.toFixed(1)} (${lag.samples.length} releases)`,
       `turns missed                 ${result.turnsMissed} (the served person's socket had failed or closed)`,
       `wrong last positions         ${result.wrongPositions}; messages ${result.messagesReceived}`,
