@@ -80,10 +80,14 @@ export interface WaitingRoomResult {
    * core busy), and per message the clients received then, of the serve and of the client processes.
    */
   cpu: { serveUs: number; serveCores: number; serveUsPerMessage: number; clientUs: number; clientUsPerMessage: number };
+  /** Serve processes that exited before the end: their exit code or signal and last log lines. */
+  serveExits: { name: string; exit: number | string; logTail: string }[];
   /** Releases whose served person got no "your turn" (their socket had failed or closed). */
   turnsMissed: number;
-  /** Sockets whose last position after the moves is not their place in line. */
+  /** Sockets whose last position after the moves is not their place in line (once settled, or SETTLE_MAX_MS after SETTLE_MS). */
   wrongPositions: number;
+  /** After SETTLE_MS, how long until every open socket showed its place in line. */
+  settleMs: number;
   messagesReceived: number;
   startedAt: string;
 }
@@ -103,6 +107,8 @@ const LAST_ADDRESS = 254;
 const HOLDS_IN_FLIGHT = 256;
 /** After the last release, the time every socket is given to receive its new place (LIVE_POSITION_INTERVAL_MS is 1 s). */
 const SETTLE_MS = 2500;
+/** After SETTLE_MS, the longest the bench waits for every open socket to show its place in line. */
+const SETTLE_MAX_MS = 20_000;
 const TURN_TIMEOUT_MS = 10_000;
 /** Sockets each client opens before the memory baseline is taken. */
 const WARM_SOCKETS = 200;
@@ -351,6 +357,17 @@ async function collectReports(clients: Client[], share: number, releases: number
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
+/** The clients' reports once every open socket shows its place in line, or SETTLE_MAX_MS on. */
+async function settledReports(clients: Client[], share: number, releases: number) {
+  const startMs = Date.now();
+  for (;;) {
+    const reports = await collectReports(clients, share, releases);
+    const settleMs = Date.now() - startMs;
+    if (reports.wrongPositions === 0 || settleMs >= SETTLE_MAX_MS) return { ...reports, settleMs };
+    await sleep(500);
+  }
+}
+
 /** How the sockets are split: serve processes, client processes, sockets and source addresses per client. */
 function layout(sockets: number) {
   const limit = openFilesLimit();
@@ -451,7 +468,7 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
     const moves = () => release(engine, holders, waiting, turnAtMs, options);
     const pids = { serves: serves.map((serve) => serve.pid), clients: clients.map((client) => client.child.pid!) };
     const measured = await measureMoves(redis, [redis, engineRedis], moves, options.releases, pids);
-    const reports = await collectReports(clients, share, options.releases);
+    const reports = await settledReports(clients, share, options.releases);
     const messages = Math.max(1, reports.messagesReceived - connected.messagesReceived);
     const { serveUs, clientUs, elapsedMs } = measured.cpu;
     const bytesPerSocket = Math.round(
@@ -474,6 +491,13 @@ export async function runWaitingRoom(options: WaitingRoomOptions): Promise<Waiti
         clientUsPerMessage: Math.round((clientUs / messages) * 10) / 10,
       },
       ...measured.released,
+      serveExits: serves
+        .filter((serve) => serve.child.exitCode !== null || serve.child.signalCode !== null)
+        .map((serve) => ({
+          name: serve.name,
+          exit: serve.child.exitCode ?? serve.child.signalCode!,
+          logTail: serve.tail(40),
+        })),
       startedAt,
     };
     mkdirSync(dirname(options.outFile), { recursive: true });
@@ -544,7 +568,8 @@ function printResult(result: WaitingRoomResult): void {
       `CPU while the line moved     serve ${result.cpu.serveCores} cores, ${result.cpu.serveUsPerMessage} µs per message sent; clients ${result.cpu.clientUsPerMessage} µs per message read`,
       `release → "your turn" (ms)   p50 ${lag.p50.toFixed(1)}  p99 ${lag.p99.toFixed(1)}  max ${lag.max.toFixed(1)} (${lag.samples.length} releases)`,
       `turns missed                 ${result.turnsMissed} (the served person's socket had failed or closed)`,
-      `wrong last positions         ${result.wrongPositions}; messages ${result.messagesReceived}`,
+      `wrong last positions         ${result.wrongPositions} (${((SETTLE_MS + result.settleMs) / 1000).toFixed(1)} s after the last release); messages ${result.messagesReceived}`,
+      `serve processes exited       ${result.serveExits.length === 0 ? "none" : json(result.serveExits)}`,
       `written to ${OUT_FILE}`,
       "",
     ].join("\n"),
