@@ -11,6 +11,7 @@ import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { dropEvent } from "../testkit/fixtures.js";
 import { ROOT, sleep, startRole, stopAll, type Proc } from "../testkit/processes.js";
+import { processCpuUs } from "./cpu.js";
 import { DEFAULTS, createEvent, engineEnv } from "./setup.js";
 import { NOT_OPEN, nowMs, type ClientCommand, type ClientEvent } from "./waitingRoomClient.js";
 
@@ -20,7 +21,9 @@ import { NOT_OPEN, nowMs, type ClientCommand, type ClientEvent } from "./waiting
 // the Redis calls one move of the line costs (INFO commandstats delta / moves), and the lag from
 // a release to the served person's "your turn". Sockets are split over serve processes on one
 // port and over client processes, so neither side passes its open-files limit; each client
-// process connects from its own loopback address (127.0.0.x) so ports do not run out.
+// process connects from its own loopback addresses (127.0.0.x), enough of them that its sockets
+// use at most half of each address's ephemeral ports. Every socket is accounted for: open at
+// the end, failed to upgrade (and why), or closed early (and why).
 
 export interface WaitingRoomOptions {
   sockets: number;
@@ -30,6 +33,8 @@ export interface WaitingRoomOptions {
   releases: number;
   /** Pause between releases, so each is measured on its own. */
   releaseGapMs: number;
+  /** Every socket left idle this long after connecting, before the releases. */
+  idleMs: number;
   redisUrl: string;
   databaseUrl: string;
   bossSchema: string;
@@ -40,11 +45,24 @@ export interface WaitingRoomResult {
   sockets: number;
   serveProcesses: number;
   clientProcesses: number;
+  /** Source addresses each client process connects from. */
+  addressesPerClient: number;
   connectMs: number;
+  /** Every socket once: open at the end, failed to upgrade, or closed early. */
+  open: number;
   failedSockets: number;
-  /** Sockets closed before the end, and their close codes. */
+  failures: Record<string, number>;
   closedEarly: number;
-  closeCodes: Record<string, number>;
+  /** Close code of each early close (1006: no close frame, with the socket error or EOF). */
+  closes: Record<string, number>;
+  /** How long the early-closed sockets had been open (s), shortest and longest. */
+  closedAfterS: { min: number; max: number } | null;
+  /** Sockets that got a message after their first, and sockets that got their turn. */
+  updated: number;
+  turns: number;
+  /** Server pings the clients answered (a socket idle for the idle timeout is pinged). */
+  pings: number;
+  /** Serve RSS after WARM_SOCKETS per client and after all; bytes per socket is the difference over the sockets opened between. */
   memory: { rssBeforeBytes: number[]; rssAfterBytes: number[]; bytesPerSocket: number };
   redis: {
     moves: number;
@@ -56,26 +74,46 @@ export interface WaitingRoomResult {
     serveCallsByName: Record<string, number>;
   };
   /** Release to "your turn", for each release whose served person still had an open socket. */
-  turnLagMs: { samples: number[]; p50: number; max: number };
+  turnLagMs: { samples: number[]; p50: number; p99: number; max: number };
+  /**
+   * CPU while the line moved (the releases and SETTLE_MS after): in all, per second of it (1 = one
+   * core busy), and per message the clients received then, of the serve and of the client processes.
+   */
+  cpu: { serveUs: number; serveCores: number; serveUsPerMessage: number; clientUs: number; clientUsPerMessage: number };
+  /** Serve processes that exited before the end: their exit code or signal and last log lines. */
+  serveExits: { name: string; exit: number | string; logTail: string }[];
   /** Releases whose served person got no "your turn" (their socket had failed or closed). */
   turnsMissed: number;
-  /** Sockets whose last position after the moves is not their place in line. */
+  /** Sockets whose last position after the moves is not their place in line (once settled, or SETTLE_MAX_MS after SETTLE_MS). */
   wrongPositions: number;
+  /** After SETTLE_MS, how long until every open socket showed its place in line. */
+  settleMs: number;
   messagesReceived: number;
   startedAt: string;
 }
 
 const OUT_FILE = join(ROOT, "bench", "results", "waiting-room.json");
 const CLIENT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "waitingRoomClient.ts");
-/** Sockets per process, as a share of its open-files limit (connections land unevenly on serve processes). */
+/** Sockets per serve process, as a share of its open-files limit (connections land unevenly on serve processes). */
 const FD_SHARE = 0.75;
 /** Files a process keeps open besides sockets (Redis, PostgreSQL, the runtime). */
 const FD_RESERVE = 1000;
+/** Share of a source address's ephemeral ports a client uses (the rest stay free for TIME_WAIT and others). */
+const PORTS_SHARE = 0.5;
+/** The first loopback source address is 127.0.0.2; the last usable one 127.0.0.254. */
+const FIRST_ADDRESS = 2;
+const LAST_ADDRESS = 254;
 /** Holds made at once while building the line. */
 const HOLDS_IN_FLIGHT = 256;
 /** After the last release, the time every socket is given to receive its new place (LIVE_POSITION_INTERVAL_MS is 1 s). */
 const SETTLE_MS = 2500;
+/** After SETTLE_MS, the longest the bench waits for every open socket to show its place in line. */
+const SETTLE_MAX_MS = 20_000;
 const TURN_TIMEOUT_MS = 10_000;
+/** Sockets each client opens before the memory baseline is taken. */
+const WARM_SOCKETS = 200;
+/** Pause before reading the serve processes' RSS. */
+const SETTLE_RSS_MS = 2000;
 /** Least time between two progress lines while connecting. */
 const PROGRESS_MS = 2000;
 
@@ -83,6 +121,12 @@ const PROGRESS_MS = 2000;
 function openFilesLimit(): number {
   const match = /Max open files\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
   return match ? Number(match[1]) : 1024;
+}
+
+/** Ephemeral ports per source address (net.ipv4.ip_local_port_range). */
+function portsPerAddress(): number {
+  const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  return high! - low! + 1;
 }
 
 function rssBytes(proc: Proc): number {
@@ -137,8 +181,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** The engine's serve processes on one port, each given at most `perProcess` sockets. */
-async function startServes(options: WaitingRoomOptions, perProcess: number, processes: number) {
+/** The engine's serve processes on one port. */
+async function startServes(options: WaitingRoomOptions, processes: number) {
   await ensureDatabase(options.databaseUrl);
   const pool = createPool(options.databaseUrl, 2);
   await migrate(pool);
@@ -156,7 +200,8 @@ async function startServes(options: WaitingRoomOptions, perProcess: number, proc
   const env = {
     ...engineEnv(benchOptions, port, await freePort()),
     LIVE_SOCKETS_PER_IP: String(options.sockets),
-    LIVE_SOCKETS_MAX: String(perProcess * 2),
+    // Past this a serve process refuses upgrades (503) instead of running out of files.
+    LIVE_SOCKETS_MAX: String(openFilesLimit() - FD_RESERVE),
   };
   const serves: Proc[] = [];
   for (let i = 0; i < processes; i++) serves.push(await startRole(`serve-${i}`, ["serve", "--workers", "1"], env));
@@ -186,33 +231,46 @@ async function buildLine(engine: Engine, eventId: string, options: WaitingRoomOp
   return { holders, waiting };
 }
 
-/** One socket per waiting booking, `share` per client process, each from its own loopback address. */
-async function connectClients(clients: Client[], waiting: Booking[], share: number, port: number) {
+/** Where the sockets go: `share` bookings per client process, each client from its own loopback addresses. */
+interface Spread {
+  waiting: Booking[];
+  share: number;
+  addresses: number;
+  port: number;
+}
+
+/** Opens the sockets of bookings [from, to) of each client's share; resolves with the time it took. */
+async function connectClients(clients: Client[], spread: Spread, from: number, to: number): Promise<number> {
   const progress = new Map<number, number>();
   let loggedAtMs = 0;
   const startMs = Date.now();
+  const total = sum(clients.map((_, i) => Math.max(0, Math.min(to, spread.waiting.length - i * spread.share) - from)));
   const opened = await Promise.all(
     clients.map((client, i) => {
+      const { share, addresses } = spread;
       client.command({
         type: "open",
-        url: `ws://127.0.0.1:${port}`,
-        localAddress: `127.0.0.${2 + i}`,
-        bookings: waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+        host: "127.0.0.1",
+        port: spread.port,
+        localAddresses: Array.from({ length: addresses }, (_, a) => `127.0.0.${FIRST_ADDRESS + i * addresses + a}`),
+        bookings: spread.waiting.slice(i * share, (i + 1) * share).map((b) => ({ id: b.id, token: b.token })),
+        from,
+        to: Math.min(to, spread.waiting.length - i * share),
       });
       return client.next("opened", (event) => {
         if (event.type !== "progress") return;
-        progress.set(i, event.open);
+        progress.set(i, event.open + event.failed);
         if (Date.now() - loggedAtMs < PROGRESS_MS) return;
         loggedAtMs = Date.now();
-        const total = [...progress.values()].reduce((sum, open) => sum + open, 0);
-        log(`connecting: ${total} of ${waiting.length} sockets open`);
+        const seconds = ((Date.now() - startMs) / 1000).toFixed(0);
+        log(`connecting: ${sum([...progress.values()])} sockets open or failed in ${seconds} s`);
       });
     }),
   );
   const connectMs = Date.now() - startMs;
-  const failedSockets = opened.reduce((sum, o) => sum + o.failed, 0);
-  log(`${waiting.length - failedSockets} sockets open in ${(connectMs / 1000).toFixed(1)} s (${failedSockets} failed)`);
-  return { connectMs, failedSockets };
+  const open = sum(opened.map((o) => o.open));
+  log(`${total} sockets tried in ${(connectMs / 1000).toFixed(1)} s; ${open} open in all`);
+  return connectMs;
 }
 
 /** Cancels holds one at a time; each serves the head of the line, whose "your turn" is timed. */
@@ -243,6 +301,7 @@ async function release(
   const turnLagMs = {
     samples: lagMs.map((ms) => Math.round(ms * 10) / 10),
     p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
     max: sorted.at(-1) ?? 0,
   };
   return { turnLagMs, turnsMissed };
@@ -260,99 +319,185 @@ function perMove(counts: Map<string, number>, moves: number) {
   return { total: total / moves, byName };
 }
 
-/** What each client saw: messages, early closes, and each socket's last place against its place in line now. */
+/** Adds each count of `from` into `into`. */
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+}
+
+/** What each client saw: every socket's fate, messages, and each socket's last place against its place in line now. */
 async function collectReports(clients: Client[], share: number, releases: number) {
+  const totals = { open: 0, failedSockets: 0, closedEarly: 0, updated: 0, turns: 0, pings: 0, messagesReceived: 0 };
+  const failures: Record<string, number> = {};
+  const closes: Record<string, number> = {};
+  const closedAfterS: number[] = [];
   let wrongPositions = 0;
-  let messagesReceived = 0;
-  let closedEarly = 0;
-  const closeCodes: Record<string, number> = {};
   for (const [i, client] of clients.entries()) {
     client.command({ type: "report" });
     const report = await client.next("report");
-    messagesReceived += report.messages;
-    closedEarly += report.closedEarly;
-    for (const [code, count] of Object.entries(report.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + count;
+    totals.open += report.open;
+    totals.failedSockets += report.failed;
+    totals.closedEarly += report.closedEarly;
+    totals.updated += report.updated;
+    totals.turns += report.turns;
+    totals.pings += report.pings;
+    totals.messagesReceived += report.messages;
+    addCounts(failures, report.failures);
+    addCounts(closes, report.closes);
+    closedAfterS.push(...report.closedAfterS);
     // The r-th waiting person (0-based) is now at r - releases + 1.
     for (const [k, position] of report.lastPositions.entries()) {
       const place = i * share + k - releases + 1;
       if (place >= 1 && position !== NOT_OPEN && position !== place) wrongPositions += 1;
     }
   }
-  return { wrongPositions, messagesReceived, closedEarly, closeCodes };
+  const closedAfter =
+    closedAfterS.length === 0 ? null : { min: Math.min(...closedAfterS), max: Math.max(...closedAfterS) };
+  return { ...totals, failures, closes, closedAfterS: closedAfter, wrongPositions };
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
+/** The clients' reports once every open socket shows its place in line, or SETTLE_MAX_MS on. */
+async function settledReports(clients: Client[], share: number, releases: number) {
+  const startMs = Date.now();
+  for (;;) {
+    const reports = await collectReports(clients, share, releases);
+    const settleMs = Date.now() - startMs;
+    if (reports.wrongPositions === 0 || settleMs >= SETTLE_MAX_MS) return { ...reports, settleMs };
+    await sleep(500);
+  }
+}
+
+/** How the sockets are split: serve processes, client processes, sockets and source addresses per client. */
+function layout(sockets: number) {
+  const limit = openFilesLimit();
+  const perServe = Math.floor((limit - FD_RESERVE) * FD_SHARE);
+  const perClient = limit - FD_RESERVE;
+  if (perServe < 1) throw new Error(`open-files limit ${limit} leaves no room for sockets`);
+  const clientProcesses = Math.ceil(sockets / perClient);
+  const share = Math.ceil(sockets / clientProcesses);
+  const addressesPerClient = Math.ceil(share / Math.floor(portsPerAddress() * PORTS_SHARE));
+  if (FIRST_ADDRESS + clientProcesses * addressesPerClient - 1 > LAST_ADDRESS)
+    throw new Error(`${sockets} sockets need more than 127.0.0.${FIRST_ADDRESS}-${LAST_ADDRESS}`);
+  const serveProcesses = Math.ceil(sockets / perServe);
+  log(
+    `${sockets} sockets: ${serveProcesses} serve and ${clientProcesses} client processes, ${addressesPerClient} ` +
+      `source addresses per client (open-files limit ${limit})`,
+  );
+  return { serveProcesses, clientProcesses, share, addressesPerClient };
+}
+
+function startClients(count: number, onTurn: (bookingId: string, atMs: number) => void): Client[] {
+  return Array.from({ length: count }, () => {
+    const child = fork(CLIENT_SCRIPT, [], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    return new Client(child, onTurn);
+  });
+}
+
+/** The releases, with the Redis commands they cost: all Redis ran (INFO commandstats) and what the serve processes sent (MONITOR). */
+async function measureMoves(
+  redis: Redis,
+  own: Redis[],
+  releases: () => Promise<Awaited<ReturnType<typeof release>>>,
+  moves: number,
+  pids: { serves: number[]; clients: number[] },
+) {
+  const cpuUs = (of: number[]) => sum(of.map((pid) => processCpuUs(pid) ?? 0));
+  const serveCalls = await watchServeCalls(redis, own);
+  const before = await commandCalls(redis);
+  const [serveStartUs, clientStartUs, startMs] = [cpuUs(pids.serves), cpuUs(pids.clients), Date.now()];
+  const released = await releases();
+  await sleep(SETTLE_MS);
+  const cpu = {
+    serveUs: cpuUs(pids.serves) - serveStartUs,
+    clientUs: cpuUs(pids.clients) - clientStartUs,
+    elapsedMs: Date.now() - startMs,
+  };
+  const after = await commandCalls(redis);
+  serveCalls.stop();
+  // INFO and MONITOR are this bench asking.
+  const deltas = [...after]
+    .filter(([name]) => name !== "info" && name !== "monitor")
+    .map(([name, count]): [string, number] => [name, count - (before.get(name) ?? 0)]);
+  const commands = perMove(new Map(deltas), moves);
+  const fromServes = perMove(serveCalls.counts, moves);
+  const redisPerMove = {
+    moves,
+    commandsPerMove: commands.total,
+    commandsByName: commands.byName,
+    serveCallsPerMove: fromServes.total,
+    serveCallsByName: fromServes.byName,
+  };
+  return { released, redis: redisPerMove, cpu };
+}
+
 export async function runWaitingRoom(options: WaitingRoomOptions): Promise<WaitingRoomResult> {
   const startedAt = new Date().toISOString();
-  const perProcess = Math.floor((openFilesLimit() - FD_RESERVE) * FD_SHARE);
-  if (perProcess < 1) throw new Error(`open-files limit ${openFilesLimit()} leaves no room for sockets`);
-  const processes = Math.ceil(options.sockets / perProcess);
-  log(
-    `${options.sockets} sockets: ${processes} serve and client processes each (open-files limit ${openFilesLimit()})`,
-  );
-  const clients: Client[] = [];
+  const { serveProcesses, clientProcesses, share, addressesPerClient } = layout(options.sockets);
+  let clients: Client[] = [];
   const redis = new Redis(options.redisUrl);
   const engineRedis = new Redis(options.redisUrl, { enableAutoPipelining: true });
   let serves: Proc[] = [];
   let eventId: string | null = null;
   try {
-    const started = await startServes(options, perProcess, processes);
+    const started = await startServes(options, serveProcesses);
     serves = started.serves;
     eventId = await createEvent(`http://127.0.0.1:${started.port}`, options.tickets);
     const engine = new Engine(engineRedis, loadConfig({ ...started.env }));
     const { holders, waiting } = await buildLine(engine, eventId, options);
-    await sleep(500);
-    const rssBeforeBytes = serves.map(rssBytes);
 
     const turnAtMs = new Map<string, number>();
-    for (let i = 0; i < processes; i++) {
-      const child = fork(CLIENT_SCRIPT, [], {
-        execArgv: ["--import", "tsx"],
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-      });
-      clients.push(new Client(child, (bookingId, atMs) => turnAtMs.set(bookingId, atMs)));
-    }
-    const share = Math.ceil(options.sockets / processes);
-    const connected = await connectClients(clients, waiting, share, started.port);
+    clients = startClients(clientProcesses, (bookingId, atMs) => turnAtMs.set(bookingId, atMs));
+    const spread: Spread = { waiting, share, addresses: addressesPerClient, port: started.port };
+    // A few sockets first: the line loaded, the code warm, so the memory measured is the sockets'.
+    const warmMs = await connectClients(clients, spread, 0, WARM_SOCKETS);
+    await sleep(SETTLE_RSS_MS);
+    const rssBeforeBytes = serves.map(rssBytes);
+    const warm = await collectReports(clients, share, 0);
+    const connectMs = warmMs + (await connectClients(clients, spread, WARM_SOCKETS, share));
     // Every socket has been sent its place; the serve processes' garbage settles.
-    await sleep(2000);
+    await sleep(SETTLE_RSS_MS);
     const rssAfterBytes = serves.map(rssBytes);
+    const connected = await collectReports(clients, share, 0);
+    if (options.idleMs > 0) log(`every socket idle for ${options.idleMs / 1000} s`);
+    await sleep(options.idleMs);
 
-    const serveCalls = await watchServeCalls(redis, [redis, engineRedis]);
-    const before = await commandCalls(redis);
-    const released = await release(engine, holders, waiting, turnAtMs, options);
-    await sleep(SETTLE_MS);
-    const after = await commandCalls(redis);
-    serveCalls.stop();
-    // INFO and MONITOR are this bench asking.
-    const deltas = [...after]
-      .filter(([name]) => name !== "info" && name !== "monitor")
-      .map(([name, count]): [string, number] => [name, count - (before.get(name) ?? 0)]);
-    const commands = perMove(new Map(deltas), options.releases);
-    const fromServes = perMove(serveCalls.counts, options.releases);
-
+    const moves = () => release(engine, holders, waiting, turnAtMs, options);
+    const pids = { serves: serves.map((serve) => serve.pid), clients: clients.map((client) => client.child.pid!) };
+    const measured = await measureMoves(redis, [redis, engineRedis], moves, options.releases, pids);
+    const reports = await settledReports(clients, share, options.releases);
+    const messages = Math.max(1, reports.messagesReceived - connected.messagesReceived);
+    const { serveUs, clientUs, elapsedMs } = measured.cpu;
+    const bytesPerSocket = Math.round(
+      (sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, connected.open - warm.open),
+    );
     const result: WaitingRoomResult = {
       sockets: options.sockets,
-      serveProcesses: processes,
-      clientProcesses: processes,
-      ...connected,
-      ...(await collectReports(clients, share, options.releases)),
-      memory: {
-        rssBeforeBytes,
-        rssAfterBytes,
-        bytesPerSocket: Math.round(
-          (sum(rssAfterBytes) - sum(rssBeforeBytes)) / Math.max(1, options.sockets - connected.failedSockets),
-        ),
+      serveProcesses,
+      clientProcesses,
+      addressesPerClient,
+      connectMs,
+      ...reports,
+      memory: { rssBeforeBytes, rssAfterBytes, bytesPerSocket },
+      redis: measured.redis,
+      cpu: {
+        serveUs,
+        serveCores: Math.round((serveUs / (elapsedMs * 1000)) * 100) / 100,
+        serveUsPerMessage: Math.round((serveUs / messages) * 10) / 10,
+        clientUs,
+        clientUsPerMessage: Math.round((clientUs / messages) * 10) / 10,
       },
-      redis: {
-        moves: options.releases,
-        commandsPerMove: commands.total,
-        commandsByName: commands.byName,
-        serveCallsPerMove: fromServes.total,
-        serveCallsByName: fromServes.byName,
-      },
-      ...released,
+      ...measured.released,
+      serveExits: serves
+        .filter((serve) => serve.child.exitCode !== null || serve.child.signalCode !== null)
+        .map((serve) => ({
+          name: serve.name,
+          exit: serve.child.exitCode ?? serve.child.signalCode!,
+          logTail: serve.tail(40),
+        })),
       startedAt,
     };
     mkdirSync(dirname(options.outFile), { recursive: true });
@@ -391,6 +536,9 @@ async function watchServeCalls(redis: Redis, own: Redis[]): Promise<{ counts: Ma
 const HELP = `npm run bench:waiting-room -- [options]
 
   --sockets N         WebSockets following a waiting booking each (default 100000)
+  --releases N        holds cancelled one at a time, each timed to the served person's turn (default 100)
+  --idle-seconds S    every socket left idle this long before the releases; the server pings
+                      sockets idle for its idle timeout, and none may be dropped (default 60)
   --redis-url U       Redis of the engine and the bench (default $REDIS_URL or local)
   --database-url U    PostgreSQL database of the engine (default $DATABASE_URL or onsale_bench)
   --help              prints this
@@ -398,10 +546,42 @@ const HELP = `npm run bench:waiting-room -- [options]
 Results: bench/results/waiting-room.json
 `;
 
+function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`--${name}: a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function printResult(result: WaitingRoomResult): void {
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  const json = JSON.stringify;
+  const lag = result.turnLagMs;
+  process.stdout.write(
+    [
+      `sockets                      ${result.sockets}: ${result.open} open at the end, ${result.failedSockets} failed ${json(result.failures)}, ${result.closedEarly} closed early ${json(result.closes)}`,
+      `  connecting                 ${(result.connectMs / 1000).toFixed(1)} s (${result.serveProcesses} serve, ${result.clientProcesses} client processes)`,
+      `  updated / turns / pings    ${result.updated} got a later message, ${result.turns} their turn, ${result.pings} pings answered`,
+      `memory per socket (serve)    ${result.memory.bytesPerSocket} bytes  (RSS ${mib(sum(result.memory.rssBeforeBytes))} → ${mib(sum(result.memory.rssAfterBytes))} MiB)`,
+      `Redis per line move          ${result.redis.commandsPerMove.toFixed(1)} commands run (INFO commandstats, the release and its script's commands included): ${json(result.redis.commandsByName)}`,
+      `  sent by serve processes    ${result.redis.serveCallsPerMove.toFixed(2)} (MONITOR): ${json(result.redis.serveCallsByName)}`,
+      `CPU while the line moved     serve ${result.cpu.serveCores} cores, ${result.cpu.serveUsPerMessage} µs per message sent; clients ${result.cpu.clientUsPerMessage} µs per message read`,
+      `release → "your turn" (ms)   p50 ${lag.p50.toFixed(1)}  p99 ${lag.p99.toFixed(1)}  max ${lag.max.toFixed(1)} (${lag.samples.length} releases)`,
+      `turns missed                 ${result.turnsMissed} (the served person's socket had failed or closed)`,
+      `wrong last positions         ${result.wrongPositions} (${((SETTLE_MS + result.settleMs) / 1000).toFixed(1)} s after the last release); messages ${result.messagesReceived}`,
+      `serve processes exited       ${result.serveExits.length === 0 ? "none" : json(result.serveExits)}`,
+      `written to ${OUT_FILE}`,
+      "",
+    ].join("\n"),
+  );
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       sockets: { type: "string", default: "100000" },
+      releases: { type: "string", default: "100" },
+      "idle-seconds": { type: "string", default: "60" },
       "redis-url": { type: "string", default: DEFAULTS.redisUrl },
       "database-url": { type: "string", default: DEFAULTS.databaseUrl },
       help: { type: "boolean", default: false },
@@ -411,33 +591,19 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const sockets = Number(values.sockets);
-  if (!Number.isInteger(sockets) || sockets < 1 || sockets > 10_000_000)
-    throw new Error("--sockets: a whole number from 1");
+  const sockets = wholeNumber("sockets", values.sockets, 1, 10_000_000);
   const result = await runWaitingRoom({
     sockets,
     tickets: 10,
-    releases: 20,
+    releases: wholeNumber("releases", values.releases, 1, sockets),
     releaseGapMs: 200,
+    idleMs: wholeNumber("idle-seconds", values["idle-seconds"], 0, 3600) * 1000,
     redisUrl: values["redis-url"],
     databaseUrl: values["database-url"],
     bossSchema: "pgboss_bench",
     outFile: OUT_FILE,
   });
-  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-  process.stdout.write(
-    [
-      `sockets                      ${result.sockets - result.failedSockets} open of ${result.sockets} (${result.serveProcesses} serve processes), connected in ${(result.connectMs / 1000).toFixed(1)} s`,
-      `memory per socket (serve)    ${result.memory.bytesPerSocket} bytes  (RSS ${mib(result.memory.rssBeforeBytes.reduce((a, b) => a + b, 0))} → ${mib(result.memory.rssAfterBytes.reduce((a, b) => a + b, 0))} MiB)`,
-      `Redis per line move          ${result.redis.commandsPerMove.toFixed(1)} commands run (INFO commandstats, the release and its script's commands included): ${JSON.stringify(result.redis.commandsByName)}`,
-      `  sent by serve processes    ${result.redis.serveCallsPerMove.toFixed(2)} (MONITOR): ${JSON.stringify(result.redis.serveCallsByName)}`,
-      `release → "your turn" (ms)   p50 ${result.turnLagMs.p50.toFixed(1)}  max ${result.turnLagMs.max.toFixed(1)}`,
-      `turns missed                 ${result.turnsMissed} (the served person's socket had failed or closed)`,
-      `wrong last positions         ${result.wrongPositions}; sockets closed early ${result.closedEarly} ${JSON.stringify(result.closeCodes)}; messages ${result.messagesReceived}`,
-      `written to ${OUT_FILE}`,
-      "",
-    ].join("\n"),
-  );
+  printResult(result);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -211,6 +211,8 @@ export interface Limits {
   liveHeadPositions: number;
   /** Sockets further back are sent their new place at most this often. */
   livePositionIntervalMs: number;
+  /** A socket that sends nothing this long is pinged; one that does not answer the ping (4-16 s) is closed. */
+  liveIdleSeconds: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
   powBitsMax: number;
   /** Longest hold an event may ask for, in seconds (also HOLD_SECONDS's bound). */
@@ -484,6 +486,7 @@ function readLimits(env: Env): Limits {
     liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
     liveHeadPositions: int(env, "LIVE_HEAD_POSITIONS", 100, 0, 10_000_000),
     livePositionIntervalMs: int(env, "LIVE_POSITION_INTERVAL_MS", 1000, 0, 60_000),
+    liveIdleSeconds: int(env, "LIVE_IDLE_SECONDS", 60, 8, 960),
     powBitsMax: 28,
     holdSecondsMax: HOLD_SECONDS_MAX,
     soldOutMemoMs: int(env, "SOLD_OUT_MEMO_MS", 1000, 0, 60_000),

@@ -40,7 +40,8 @@ export class LiveStatus {
 
   mount(app: TemplatedApp): void {
     app.ws<Follower>("/live", {
-      idleTimeout: 60,
+      // A person waits without sending anything: pinged when idle, closed only if the ping goes unanswered.
+      idleTimeout: this.config.limits.liveIdleSeconds,
       sendPingsAutomatically: true,
       maxPayloadLength: 512,
       maxBackpressure: SOCKET_BACKPRESSURE_BYTES,

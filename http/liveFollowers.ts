@@ -17,7 +17,8 @@ import { applyToLine, loadLine, type SeqRanks } from "./waitingLine.js";
 // this process and moving the line costs no Redis call, however many sockets wait. Pushes are
 // coalesced per event: a booking whose state changed (its turn, its end) at the next round,
 // at most LIVE_REFRESH_MS apart; places near the head (LIVE_HEAD_POSITIONS) at each round the
-// line moved; places further back at most once per LIVE_POSITION_INTERVAL_MS.
+// line moved; places further back by a full pass, in slices between which other work runs (a
+// turn does not wait for 100,000 places), LIVE_POSITION_INTERVAL_MS after the last pass ended.
 
 /** One socket's state: the booking it follows. */
 export interface Follower {
@@ -69,11 +70,15 @@ interface Followed {
   timerDueMs: number;
   lastRoundAtMs: number;
   lastFullPassAtMs: number;
+  /** A full pass is sending every place, slice by slice. */
+  passing: boolean;
 }
 
 /** The service rate is measured over this window. */
 const RATE_WINDOW_MS = 60_000;
 const SERVED_SAMPLES_MAX = 1000;
+/** Bookings sent their place per slice of a full pass. */
+const PASS_SLICE = 1000;
 
 /** States only move forward (waiting, held, then an end; a late payment turns one end into another). */
 const STATE_ORDER: Record<BookingState, number> = {
@@ -124,6 +129,7 @@ export class Followers {
       timerDueMs: Number.POSITIVE_INFINITY,
       lastRoundAtMs: 0,
       lastFullPassAtMs: 0,
+      passing: false,
     };
     followed.ready = this.start(eventId, followed).catch((error: unknown) => {
       if (this.followed.get(eventId) === followed) this.followed.delete(eventId);
@@ -252,7 +258,9 @@ export class Followers {
     let dueMs = Number.POSITIVE_INFINITY;
     if (followed.changed.size > 0 || followed.headMoved) dueMs = followed.lastRoundAtMs + liveRefreshMs;
     if (followed.turnDue) dueMs = 0;
-    if (followed.lineMoved) dueMs = Math.min(dueMs, followed.lastFullPassAtMs + livePositionIntervalMs);
+    // A full pass in progress schedules the next when it ends.
+    if (followed.lineMoved && !followed.passing)
+      dueMs = Math.min(dueMs, followed.lastFullPassAtMs + livePositionIntervalMs);
     if (dueMs >= followed.timerDueMs) return;
     if (followed.timer !== null) clearTimeout(followed.timer);
     followed.timerDueMs = dueMs;
@@ -266,7 +274,7 @@ export class Followers {
     );
   }
 
-  /** Pushes what changed: bookings whose state changed, places near the head, and every place when a full pass is due. */
+  /** Pushes what changed: bookings whose state changed, places near the head, and starts a full pass over every place when one is due. */
   private round(eventId: string, followed: Followed): void {
     const nowMs = Date.now();
     followed.lastRoundAtMs = nowMs;
@@ -276,16 +284,47 @@ export class Followers {
     followed.changed.clear();
     if (followed.headMoved) for (const watched of followed.head) due.add(watched);
     followed.headMoved = false;
-    if (followed.lineMoved && nowMs >= followed.lastFullPassAtMs + this.config.limits.livePositionIntervalMs) {
-      for (const watched of followed.bookings.values()) if (watched.booking.status === STATE.waiting) due.add(watched);
+    for (const watched of due) this.push(followed, watched);
+    if (
+      followed.lineMoved &&
+      !followed.passing &&
+      nowMs >= followed.lastFullPassAtMs + this.config.limits.livePositionIntervalMs
+    ) {
       followed.lineMoved = false;
-      followed.lastFullPassAtMs = nowMs;
-    }
-    for (const watched of due) {
-      const json = this.messageJson(followed, watched);
-      if (json !== watched.lastJson) this.send(watched, json);
+      followed.passing = true;
+      const waiting = [...followed.bookings.values()].filter((watched) => watched.booking.status === STATE.waiting);
+      this.pass(eventId, followed, waiting, 0);
     }
     this.schedule(eventId, followed);
+  }
+
+  /**
+   * A full pass, PASS_SLICE bookings at a time with the event loop free between slices, so a
+   * turn or a change near the head is pushed while a long line's places are still being sent.
+   */
+  private pass(eventId: string, followed: Followed, waiting: Watched[], from: number): void {
+    if (this.stopped || this.followed.get(eventId) !== followed) return;
+    const end = Math.min(waiting.length, from + PASS_SLICE);
+    for (let i = from; i < end; i++) {
+      const watched = waiting[i]!;
+      // One whose sockets all closed since the pass began is not sent to (nor put back in the head set).
+      if (followed.bookings.get(watched.booking.id) === watched) this.push(followed, watched);
+    }
+    if (end < waiting.length) {
+      setImmediate(() => this.pass(eventId, followed, waiting, end));
+      return;
+    }
+    // The next pass is an interval after this one ended: a pass that takes longer than the
+    // interval (a long line, a busy process) leaves the process at least as long for the rest.
+    followed.passing = false;
+    followed.lastFullPassAtMs = Date.now();
+    this.schedule(eventId, followed);
+  }
+
+  /** Sends the booking's message now, unless its sockets were last sent the same. */
+  private push(followed: Followed, watched: Watched): void {
+    const json = this.messageJson(followed, watched);
+    if (json !== watched.lastJson) this.send(watched, json);
   }
 
   /** The booking's message now; a waiting one's place is its rank in the line, and it joins or leaves the head set. */

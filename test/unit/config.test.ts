@@ -141,6 +141,7 @@ describe("settings", () => {
         liveRefreshMs: 50,
         liveHeadPositions: 100,
         livePositionIntervalMs: 1000,
+        liveIdleSeconds: 60,
         powBitsMax: 28,
         holdSecondsMax: 86_400,
         soldOutMemoMs: 1000,
