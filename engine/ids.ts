@@ -18,17 +18,25 @@ function take(count: number): number {
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 const UUIDV7_MS_MAX = 2 ** 48;
+/** The last millisecond an id was made in, and its first 14 characters. */
+let prefixMs = -1;
+let prefix = "";
 
 /** A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by time. */
 export function uuidv7(nowMs: number = Date.now()): string {
   if (!(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs < UUIDV7_MS_MAX))
     throw new RangeError(`uuidv7 takes whole milliseconds from 0 to 2^48, got ${nowMs}`);
-  // Built from hex pairs, not a Buffer: ids are made once per booking request.
-  const ms = nowMs.toString(16).padStart(12, "0");
+  // Built from hex pairs, not a Buffer: ids are made once per booking request. The time part
+  // is the same for every id of one millisecond, so it is written out once per millisecond.
+  if (nowMs !== prefixMs) {
+    const ms = nowMs.toString(16).padStart(12, "0");
+    prefix = `${ms.slice(0, 8)}-${ms.slice(8)}-`;
+    prefixMs = nowMs;
+  }
   const at = take(10);
   const p = pool;
   return (
-    `${ms.slice(0, 8)}-${ms.slice(8)}-${HEX[(p[at]! & 0x0f) | 0x70]}${HEX[p[at + 1]!]}-` +
+    `${prefix}${HEX[(p[at]! & 0x0f) | 0x70]}${HEX[p[at + 1]!]}-` +
     `${HEX[(p[at + 2]! & 0x3f) | 0x80]}${HEX[p[at + 3]!]}-${HEX[p[at + 4]!]}${HEX[p[at + 5]!]}` +
     `${HEX[p[at + 6]!]}${HEX[p[at + 7]!]}${HEX[p[at + 8]!]}${HEX[p[at + 9]!]}`
   );

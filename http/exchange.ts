@@ -14,13 +14,33 @@ import { type Problem, problems, toProblem } from "./problems.js";
 
 interface RouteInput {
   params: string[];
-  query: URLSearchParams;
+  /** The query string, parsed when first read (most routes never read it). */
+  readonly query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
   /** The client's address; empty unless the route asks for it (RouteSpec.clientIp). */
   clientIp: string;
   /** The booking the request's token opens; set on routes whose auth is "booking". */
   booking: Booking | null;
+}
+
+/** What the handler gets, read from the request while uWS still holds it. */
+class Input implements RouteInput {
+  body = EMPTY;
+  booking: Booking | null = null;
+  private parsedQuery: URLSearchParams | null = null;
+
+  constructor(
+    readonly params: string[],
+    readonly headers: Record<string, string>,
+    readonly clientIp: string,
+    private readonly rawQuery: string,
+  ) {}
+
+  get query(): URLSearchParams {
+    this.parsedQuery ??= new URLSearchParams(this.rawQuery);
+    return this.parsedQuery;
+  }
 }
 
 export interface Reply {
@@ -98,6 +118,17 @@ export class InFlight {
   }
 }
 
+/** What every request of one route shares, built once when the route is registered. */
+interface RouteContext {
+  spec: RouteSpec;
+  log: Logger;
+  inFlight: InFlight;
+  authorizer: Authorizer | null;
+  paramCount: number;
+  /** The route's count of answers with a status. */
+  answered: (status: number) => Tally;
+}
+
 export function route(
   app: TemplatedApp,
   spec: RouteSpec,
@@ -107,7 +138,6 @@ export function route(
 ): void {
   if (!AUTHS.includes(spec.auth)) throw new Error(`route ${spec.name} declares no authorization`);
   if (spec.auth !== "none" && authorizer === null) throw new Error(`route ${spec.name} needs an authorizer`);
-  const paramCount = (spec.pattern.match(/:/g) ?? []).length;
   const tallies = new Map<number, Tally>();
   const answered = (status: number): Tally => {
     let tally = tallies.get(status);
@@ -117,38 +147,10 @@ export function route(
     }
     return tally;
   };
+  const paramCount = (spec.pattern.match(/:/g) ?? []).length;
+  const context: RouteContext = { spec, log, inFlight, authorizer, paramCount, answered };
   app[spec.method](spec.pattern, (res: HttpResponse, req: HttpRequest) => {
-    const exchange = new Exchange(res, spec, log, inFlight, answered, req.getUrl());
-    const { input, malformed, authorization, contentLength } = readRequest(res, req, spec, paramCount);
-    const hasBody = spec.bodyLimit !== undefined;
-    if (malformed) {
-      // A body we will not read: close the connection rather than leave it unread.
-      exchange.fail(problems.badRequest("The path holds malformed percent-encoding."), hasBody);
-      return;
-    }
-    if (spec.auth === "admin") {
-      try {
-        authorizer!.admin(authorization);
-      } catch (error) {
-        exchange.refuse(error, hasBody);
-        return;
-      }
-    }
-    const run = (): void => {
-      const authorized = spec.auth === "booking" ? openBooking(authorizer!, spec, input, authorization) : null;
-      if (authorized === null) exchange.run(input);
-      else
-        authorized.then(
-          () => exchange.run(input),
-          (error: unknown) => exchange.refuse(error),
-        );
-    };
-    if (!hasBody) run();
-    else
-      readBody(res, exchange, spec.bodyLimit!, contentLength, (body) => {
-        input.body = body;
-        run();
-      });
+    new Exchange(res, context, req.getUrl()).begin(req);
   });
 }
 
@@ -162,32 +164,119 @@ const REPEATED_REFUSALS = new WeakMap<object, { instance: string; reply: Reply }
 class Exchange {
   aborted = false;
   done = false;
+  private input: Input | null = null;
+  private authorization = "";
 
   constructor(
     private readonly res: HttpResponse,
-    private readonly spec: RouteSpec,
-    private readonly log: Logger,
-    private readonly inFlight: InFlight,
-    /** The route's count of answers with a status. */
-    private readonly answered: (status: number) => Tally,
+    private readonly route: RouteContext,
     private readonly instance: string,
   ) {
-    inFlight.enter();
+    route.inFlight.enter();
     res.onAborted(() => {
       this.aborted = true;
-      if (!this.done) inFlight.leave();
+      if (!this.done) this.route.inFlight.leave();
     });
   }
 
-  finish(reply: Reply, closeConnection = this.inFlight.draining): void {
-    if (this.aborted || this.done) return;
-    this.done = true;
-    this.inFlight.leave();
-    this.answered(reply.status).inc();
-    this.res.cork(() => writeReply(this.res, reply, closeConnection));
+  /** Reads what the handler needs now (uWS frees the request when its callback returns), then the body. */
+  begin(req: HttpRequest): void {
+    const { spec, paramCount } = this.route;
+    const hasBody = spec.bodyLimit !== undefined;
+    const params: string[] = [];
+    let malformed = false;
+    for (let i = 0; i < paramCount; i++) {
+      const raw = req.getParameter(i) ?? "";
+      try {
+        params.push(decodeURIComponent(raw));
+      } catch {
+        // "%" or "%zz" in the path: a client error, and it must not escape as an exception.
+        malformed = true;
+        params.push(raw);
+      }
+    }
+    if (malformed) {
+      // A body we will not read: close the connection rather than leave it unread.
+      this.fail(problems.badRequest("The path holds malformed percent-encoding."), hasBody);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of spec.headers ?? []) headers[name] = req.getHeader(name);
+    const clientIp = spec.clientIp ? clientAddress(this.res, req, spec.clientIp.trustProxy) : "";
+    this.input = new Input(params, headers, clientIp, req.getQuery() ?? "");
+    if (spec.auth !== "none") this.authorization = req.getHeader("authorization");
+    if (spec.auth === "admin") {
+      try {
+        this.route.authorizer!.admin(this.authorization);
+      } catch (error) {
+        this.refuse(error, hasBody);
+        return;
+      }
+    }
+    if (hasBody) this.readBody(spec.bodyLimit!, req.getHeader("content-length"));
+    else this.authorize();
   }
 
-  fail(error: unknown, closeConnection = this.inFlight.draining): void {
+  /** Reads the body under the route's limit; an oversized one is refused and its connection closed. */
+  private readBody(limit: number, contentLength: string): void {
+    if (Number(contentLength) > limit) {
+      this.fail(problems.bodyTooLarge(limit), true);
+      return;
+    }
+    let chunks: Buffer[] | null = null;
+    let received = 0;
+    this.res.onData((chunk, isLast) => {
+      if (this.done) return;
+      received += chunk.byteLength;
+      if (received > limit) {
+        this.fail(problems.bodyTooLarge(limit), true);
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it (once, into pooled memory).
+      const copy = Buffer.copyBytesFrom(new Uint8Array(chunk));
+      if (isLast && chunks === null) this.input!.body = copy;
+      else {
+        chunks ??= [];
+        chunks.push(copy);
+        if (isLast) this.input!.body = Buffer.concat(chunks);
+      }
+      if (isLast) this.authorize();
+    });
+  }
+
+  /** A booking route opens the booking its token names first; then the handler runs. */
+  private authorize(): void {
+    if (this.route.spec.auth === "booking")
+      openBooking(this.route.authorizer!, this.route.spec, this.input!, this.authorization).then(
+        () => void this.run(),
+        (error: unknown) => this.refuse(error),
+      );
+    else void this.run();
+  }
+
+  private async run(): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await this.route.spec.handler(this.input!);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.finish(reply);
+  }
+
+  finish(reply: Reply, closeConnection = this.route.inFlight.draining): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.route.inFlight.leave();
+    this.route.answered(reply.status).inc();
+    corked.res = this.res;
+    corked.reply = reply;
+    corked.closeConnection = closeConnection;
+    this.res.cork(writeCorked);
+  }
+
+  fail(error: unknown, closeConnection = this.route.inFlight.draining): void {
     const repeated = typeof error === "object" && error !== null ? REPEATED_REFUSALS.get(error) : undefined;
     if (repeated !== undefined && repeated.instance === this.instance) {
       this.finish(repeated.reply, closeConnection);
@@ -195,7 +284,7 @@ class Exchange {
     }
     const problem = toProblem(error);
     if (problem === null) {
-      this.log.error({ err: error, route: this.spec.name }, "request failed");
+      this.route.log.error({ err: error, route: this.route.spec.name }, "request failed");
       this.finish(problemReply(problems.internal(), this.instance), closeConnection);
       return;
     }
@@ -213,51 +302,29 @@ class Exchange {
   }
 
   /** Authorization failed: a page answers its own refusal, an API route problem+json. */
-  refuse(error: unknown, closeConnection = this.inFlight.draining): void {
+  refuse(error: unknown, closeConnection = this.route.inFlight.draining): void {
     const problem = toProblem(error);
-    if (this.spec.refusal !== undefined && problem !== null && problem.status < 500)
-      this.finish(this.spec.refusal, closeConnection);
+    if (this.route.spec.refusal !== undefined && problem !== null && problem.status < 500)
+      this.finish(this.route.spec.refusal, closeConnection);
     else this.fail(error, closeConnection);
-  }
-
-  run(input: RouteInput): void {
-    try {
-      Promise.resolve(this.spec.handler(input)).then(
-        (reply) => this.finish(reply),
-        (error: unknown) => this.fail(error),
-      );
-    } catch (error) {
-      this.fail(error);
-    }
   }
 }
 
-/** What the handler needs from the request, read now: uWS frees it when this callback returns. */
-function readRequest(res: HttpResponse, req: HttpRequest, spec: RouteSpec, paramCount: number) {
-  const params: string[] = [];
-  let malformed = false;
-  for (let i = 0; i < paramCount; i++) {
-    const raw = req.getParameter(i) ?? "";
-    try {
-      params.push(decodeURIComponent(raw));
-    } catch {
-      // "%" or "%zz" in the path: a client error, and it must not escape as an exception.
-      malformed = true;
-      params.push(raw);
-    }
-  }
-  const headers: Record<string, string> = {};
-  for (const name of spec.headers ?? []) headers[name] = req.getHeader(name);
-  const input: RouteInput = {
-    params,
-    query: new URLSearchParams(req.getQuery() ?? ""),
-    headers,
-    body: EMPTY,
-    clientIp: spec.clientIp ? clientAddress(res, req, spec.clientIp.trustProxy) : "",
-    booking: null,
-  };
-  const authorization = spec.auth === "none" ? "" : req.getHeader("authorization");
-  return { input, malformed, authorization, contentLength: req.getHeader("content-length") };
+/**
+ * The reply res.cork is about to write. Handed over here, not in a closure, so that a reply
+ * allocates no function: cork runs its callback at once, and it is cleared after.
+ */
+const corked: { res: HttpResponse | null; reply: Reply | null; closeConnection: boolean } = {
+  res: null,
+  reply: null,
+  closeConnection: false,
+};
+
+function writeCorked(): void {
+  const { res, reply, closeConnection } = corked;
+  corked.res = null;
+  corked.reply = null;
+  writeReply(res!, reply!, closeConnection);
 }
 
 /** Checks a booking route's token against the booking its path names, and hands the booking on. */
@@ -269,33 +336,6 @@ async function openBooking(
 ): Promise<void> {
   const token = spec.bookingTokenIn === "query" ? (input.query.get("token") ?? "") : bearer(authorization);
   input.booking = await authorizer.booking(bookingIdParam(input.params[0]), token);
-}
-
-/** Reads the body under the route's limit; an oversized one is refused and its connection closed. */
-function readBody(
-  res: HttpResponse,
-  exchange: Exchange,
-  limit: number,
-  contentLength: string,
-  then: (body: Buffer) => void,
-): void {
-  if (Number(contentLength) > limit) {
-    exchange.fail(problems.bodyTooLarge(limit), true);
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let received = 0;
-  res.onData((chunk, isLast) => {
-    if (exchange.done) return;
-    received += chunk.byteLength;
-    if (received > limit) {
-      exchange.fail(problems.bodyTooLarge(limit), true);
-      return;
-    }
-    // uWS reuses the chunk's memory after this callback returns: copy it (once, into pooled memory).
-    chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
-    if (isLast) then(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-  });
 }
 
 /** Longest client address kept; an X-Forwarded-For entry past it falls back to the socket's. */
@@ -313,13 +353,40 @@ export function clientAddress(res: HttpResponse, req: HttpRequest, proxyHops: nu
     const entry = entries[entries.length - proxyHops]?.trim() ?? "";
     if (entry.length > 0 && entry.length <= CLIENT_IP_CHARS && ADDRESS.test(entry)) return entry;
   }
-  return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
+  return addressText(new Uint8Array(res.getRemoteAddress()));
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+/** IPv4 addresses already written out, by their 32 bits: a request's address costs a lookup. */
+const IPV4_TEXTS = new Map<number, string>();
+const IPV4_TEXTS_MAX = 4096;
+
+/**
+ * uWS's getRemoteAddressAsText, written here from the binary address (which costs uWS less to
+ * hand over): IPv4 as dotted decimal, IPv6 as eight groups of four lower-case hex digits.
+ */
+function addressText(bytes: Uint8Array): string {
+  if (bytes.length === 4) {
+    const bits = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+    let text = IPV4_TEXTS.get(bits);
+    if (text === undefined) {
+      if (IPV4_TEXTS.size >= IPV4_TEXTS_MAX) IPV4_TEXTS.clear();
+      text = `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+      IPV4_TEXTS.set(bits, text);
+    }
+    return text;
+  }
+  if (bytes.length !== 16) return "";
+  let text = "";
+  for (let i = 0; i < 16; i += 2) text += (i === 0 ? "" : ":") + HEX[bytes[i]!]! + HEX[bytes[i + 1]!]!;
+  return text;
 }
 
 /** Writes a whole reply; the caller corks (a route's answer, or a refused WebSocket upgrade). */
 export function writeReply(res: HttpResponse, reply: Reply, closeConnection = false): void {
   res.writeStatus(statusLine(reply.status));
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+  const headers = reply.headers;
+  if (headers !== undefined) for (const name in headers) res.writeHeader(name, headers[name]!);
   if (reply.json !== undefined) {
     res.writeHeader("Content-Type", reply.contentType ?? "application/json");
     res.end(JSON.stringify(reply.json), closeConnection);

@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../engine/config.js";
 import { Engine } from "../engine/engine.js";
+import { bookingKey } from "../engine/keys.js";
 import { connectRedis } from "../engine/redis.js";
+import { BOOKING } from "../engine/schema.js";
 import { dropEvent, scratchEvent } from "../testkit/fixtures.js";
 
 // Holds go to Redis as EVALSHA straight on the connection (engine/scripts.ts directScript):
@@ -27,6 +29,19 @@ describe("holds sent straight on the connection", () => {
       await redis.script("FLUSH");
       expect((await hold("d")).kind).toBe("held");
       expect((await engine.liveEvent(event.id))?.held).toBe(4);
+    } finally {
+      await dropEvent(redis, event.id);
+    }
+  });
+
+  it("counts the bytes, not the characters, of an argument that is not ASCII", async () => {
+    const event = scratchEvent(10);
+    await engine.loadEvent(event, 0);
+    try {
+      const email = "zoë@exämple.org";
+      const held = await engine.hold({ eventId: event.id, userId: "zoe", quantity: 1, email, idempotencyKey: "" });
+      expect(held.kind).toBe("held");
+      expect(await redis.hget(bookingKey(event.id, held.id), BOOKING.email)).toBe(email);
     } finally {
       await dropEvent(redis, event.id);
     }

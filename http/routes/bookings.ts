@@ -16,30 +16,47 @@ import { Fields, parseJsonObject } from "../validate.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
+const EVENT_ID = /^[0-9a-f-]{36}$/;
+
+/** How each field of a POST /bookings body is read; built once per route, not per request. */
+function bookingFieldRules(limits: Limits, tokenNamesUser: boolean) {
+  return {
+    userId: {
+      // With signed identities the token names the person, so the body may leave userId out.
+      required: !tokenNamesUser,
+      maxChars: limits.userIdChars,
+      pattern: USER_ID,
+      patternHint: "may hold letters, digits and . _ @ + | -",
+    },
+    eventId: {
+      required: true,
+      maxChars: 36,
+      pattern: EVENT_ID,
+      patternHint: "must be an event id (a lower-case UUID)",
+    },
+    quantity: { required: true, min: 1, max: limits.quantityMax },
+    email: { required: false, maxChars: limits.emailChars },
+    powChallenge: { required: false, maxChars: 256 },
+    powSolution: { required: false, maxChars: POW_SOLUTION_CHARS },
+    idempotencyKeyReason: `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`,
+  };
+}
+type BookingFieldRules = ReturnType<typeof bookingFieldRules>;
+
 /** A POST /bookings body and its Idempotency-Key, checked; 422 listing every problem. */
-function readBookingRequest(body: Buffer, idempotencyKey: string, limits: Limits, tokenNamesUser: boolean) {
+function readBookingRequest(body: Buffer, idempotencyKey: string, limits: Limits, rules: BookingFieldRules) {
   const fields = new Fields(parseJsonObject(body));
-  const givenUserId = fields.string("userId", {
-    required: !tokenNamesUser,
-    maxChars: limits.userIdChars,
-    pattern: USER_ID,
-    patternHint: "may hold letters, digits and . _ @ + | -",
-  });
-  const eventId = fields.string("eventId", {
-    required: true,
-    maxChars: 36,
-    pattern: /^[0-9a-f-]{36}$/,
-    patternHint: "must be an event id (a lower-case UUID)",
-  });
-  const quantity = fields.integer("quantity", { required: true, min: 1, max: limits.quantityMax });
-  const email = fields.email("email", { required: false, maxChars: limits.emailChars });
-  const powChallenge = fields.string("powChallenge", { required: false, maxChars: 256 });
-  const powSolution = fields.string("powSolution", { required: false, maxChars: POW_SOLUTION_CHARS });
+  const givenUserId = fields.string("userId", rules.userId);
+  const eventId = fields.string("eventId", rules.eventId);
+  const quantity = fields.integer("quantity", rules.quantity);
+  const email = fields.email("email", rules.email);
+  const powChallenge = fields.string("powChallenge", rules.powChallenge);
+  const powSolution = fields.string("powSolution", rules.powSolution);
   fields.check(
     idempotencyKey.length <= limits.idempotencyKeyChars &&
       (idempotencyKey === "" || IDEMPOTENCY_KEY.test(idempotencyKey)),
     "Idempotency-Key",
-    `must be 1 to ${limits.idempotencyKeyChars} printable ASCII characters`,
+    rules.idempotencyKeyReason,
   );
   fields.done();
   return {
@@ -59,6 +76,7 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
   const { limits } = config;
   const admission = new Admission(engine.redis, config.antiBot);
   const userTokens = new UserTokens(config.antiBot.userTokens, limits.userIdChars);
+  const rules = bookingFieldRules(limits, userTokens.required);
 
   /** With signed identities on, the person booking is the token's (a body userId must match). */
   const personOf = async (authorization: string, eventId: string, given: string | undefined): Promise<string> => {
@@ -100,7 +118,7 @@ function createBookingRoute(deps: HttpDeps): RouteSpec {
         body,
         headers["idempotency-key"]!,
         limits,
-        userTokens.required,
+        rules,
       );
       const userId = userTokens.required ? await personOf(headers.authorization!, eventId, givenUserId) : givenUserId!;
       const nowMs = Date.now();
