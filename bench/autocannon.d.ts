@@ -16,7 +16,6 @@ declare module "autocannon" {
     pipelining?: number;
     amount?: number;
     duration?: number;
-    overallRate?: number;
     timeout?: number;
     headers?: Record<string, string>;
     requests?: Request[];
