@@ -90,7 +90,7 @@ export async function runPaced(job: PacedJob, parent: MessagePort): Promise<void
   let settled = 0;
   let errors = 0;
   let timeouts = 0;
-  let finish = () => undefined as void;
+  let finish: () => void = () => undefined;
   const settle = () => {
     settled += 1;
     if (settled === total) finish();
