@@ -6,7 +6,7 @@
   it), inventory starts from PostgreSQL's count of paid tickets.
 
   Input:
-    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
+    KEYS[1] event:{E}       the event's key; its other keys are built from its hash tag (includes/context.lua)
     ARGV[1] capacity
     ARGV[2] paidInDb        tickets paid according to PostgreSQL
     ARGV[3..] field, value pairs: settings and display fields (no inventory fields)
@@ -15,7 +15,7 @@
 ]]
 --- @include "includes/context"
 
-local ctx = eventContext(KEYS)
+local ctx = eventContext(KEYS[1])
 local capacity, paidInDb = tonumber(ARGV[1]), tonumber(ARGV[2])
 local fields = {}
 for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
