@@ -36,7 +36,8 @@
 --- @include "includes/admission"
 --- @include "includes/gate"
 
-local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
+-- The sold-out refusal needs the event's head fields only; the rest is read once it is passed.
+local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV, true)
 if not ctx then return { 'EVENT_NOT_FOUND', '' } end
 local gated = ARGV[8] == '1'
 local req = { id = ARGV[2], token = ARGV[3], user = ARGV[4], qty = tonumber(ARGV[5]), email = ARGV[6],
@@ -44,6 +45,7 @@ local req = { id = ARGV[2], token = ARGV[3], user = ARGV[4], qty = tonumber(ARGV
   powNonce = ARGV[10], powBits = tonumber(ARGV[11]), powExpiresAtMs = tonumber(ARGV[12]) }
 local soldOut = refuseSoldOut(ctx, ev, nowMs, req)
 if soldOut then return soldOut end
+readEventRest(ctx.event, ev)
 
 if gated then
   local refused = gate(ctx, ev, nowMs, req)

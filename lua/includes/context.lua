@@ -43,10 +43,12 @@ end
 
 -- The opening of every script that changes an event's bookings: its keys, the clock
 -- (ARGV[1] nowMs) and the hold length (the event's own, else SETTINGS.holdMs).
--- Returns nil when the event is not live.
-local function openEvent(keys, argv)
+-- Returns nil when the event is not live. With headOnly, ev holds the event's head fields
+-- only (readEventHead: what refuses a sold-out hold); readEventRest(ctx.event, ev) adds the rest.
+local function openEvent(keys, argv, headOnly)
   local ctx = eventContext(keys[1])
-  local ev = loadEvent(ctx)
+  local ev
+  if headOnly then ev = readEventHead(ctx.event) else ev = loadEvent(ctx) end
   if not ev then return nil end
   return ctx, ev, tonumber(argv[1]), holdMsOf(ev)
 end
