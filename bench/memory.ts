@@ -10,7 +10,7 @@ import { dropEvent, loadScratchEvent } from "../testkit/fixtures.js";
 export interface WaitingMemory {
   waiting: number;
   bytesPerWaiting: number;
-  /** Where those bytes are: booking hash, line entry, open-booking entry, log entry. */
+  /** Where those bytes are: booking hash, line entry, open-booking entry (the person's in people:{E}), log entry. */
   perKeyBytes: { bookingHash: number; line: number; open: number; log: number };
   infoDeltaBytesPerWaiting: number;
 }
@@ -34,12 +34,12 @@ export async function measureWaitingMemory(
 ): Promise<WaitingMemory> {
   const redis = engine.redis;
   const event = await loadScratchEvent(engine, 1);
-  const [, line, , open, , log] = eventKeys(event.id);
+  const [, line, , people, log] = eventKeys(event.id);
   try {
     await engine.hold({ eventId: event.id, userId: "mem-holder", quantity: 1, email: "", idempotencyKey: "" });
     const before = {
       line: await usage(redis, line),
-      open: await usage(redis, open),
+      open: await usage(redis, people),
       log: await usage(redis, log),
       info: await usedMemory(redis),
     };
@@ -53,7 +53,7 @@ export async function measureWaitingMemory(
     }
     const after = {
       line: await usage(redis, line),
-      open: await usage(redis, open),
+      open: await usage(redis, people),
       log: await usage(redis, log),
       info: await usedMemory(redis),
     };

@@ -24,8 +24,8 @@ const LOG_REPLAY_MAX = 200_000;
  * Recounts an event from its booking hashes, not from its counters, and checks:
  * instock + Σ held + Σ paid == capacity, every term ≥ 0, and the counters agree with the recount;
  * the hold index names exactly the held bookings, each scored by its expiry, and the line exactly
- * the waiting ones, each scored by its arrival; tally:{E} is each person's held + paid tickets and
- * open:{E} each person's one waiting or held booking; holds were granted in arrival order, and never
+ * the waiting ones, each scored by its arrival; people:{E} has each person's held + paid tickets and
+ * their one waiting or held booking; holds were granted in arrival order, and never
  * to a later arrival while an earlier one waited (in the line now, or until it was served, dropped or
  * cancelled: seen by replaying the log when it is complete).
  * The recount takes several reads, so it is a snapshot only if no script changed the event
@@ -79,8 +79,9 @@ interface Recount {
   /** id -> score */
   holds: Map<string, number>;
   line: Map<string, number>;
-  /** userId -> value */
-  tally: Map<string, string>;
+  /** userId -> tickets held + paid, as people:{E} has them */
+  tally: Map<string, number>;
+  /** userId -> the open booking people:{E} names */
   open: Map<string, string>;
   /** The whole log, or null when it was trimmed or is too long to replay. */
   log: LogEntry[] | null;
@@ -90,7 +91,7 @@ const FACTS = [BOOKING.state, BOOKING.qty, BOOKING.user, BOOKING.seq, BOOKING.hs
 
 async function recountEvent(engine: Engine, eventId: string): Promise<Recount> {
   const redis = engine.redis;
-  const [event, line, holds, open, tally, log] = eventKeys(eventId);
+  const [event, line, holds, people, log] = eventKeys(eventId);
   const prefix = bookingKey(eventId, "");
   const keys = await bookingKeysOf(engine, eventId);
   const pipeline = redis.pipeline();
@@ -116,16 +117,28 @@ async function recountEvent(engine: Engine, eventId: string): Promise<Recount> {
     for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!, Number(flat[i + 1]));
     return map;
   };
-  const hash = async (key: string) => new Map(Object.entries(await redis.hgetall(key)));
+  const { tally, open } = peopleOf(await redis.hgetall(people));
   return {
     event: await redis.hgetall(event),
     bookings,
     holds: await scored(holds),
     line: await scored(line),
-    tally: await hash(tally),
-    open: await hash(open),
+    tally,
+    open,
     log: await completeLog(engine, log),
   };
+}
+
+/** people:{E}'s entries, '<tickets>' then ':<open booking id>' while there is one (lua/includes/booking.lua readPerson). */
+function peopleOf(entries: Record<string, string>): Pick<Recount, "tally" | "open"> {
+  const tally = new Map<string, number>();
+  const open = new Map<string, string>();
+  for (const [user, value] of Object.entries(entries)) {
+    const sep = value.indexOf(":");
+    tally.set(user, Number(sep < 0 ? value : value.slice(0, sep)));
+    if (sep >= 0) open.set(user, value.slice(sep + 1));
+  }
+  return { tally, open };
 }
 
 /** The event's log from its first booking on; null when the relay trimmed its start or it is too long. */
@@ -189,7 +202,7 @@ function indexProblems({ bookings, holds, line }: Recount): string[] {
   return problems;
 }
 
-/** tally:{E} is each person's held + paid tickets; open:{E} names each person's one waiting or held booking. */
+/** people:{E} has each person's held + paid tickets and names their one waiting or held booking. */
 function personProblems({ bookings, tally, open }: Recount): string[] {
   const problems: string[] = [];
   const tickets = new Map<string, number>();
@@ -203,7 +216,7 @@ function personProblems({ bookings, tally, open }: Recount): string[] {
     }
   }
   for (const user of new Set([...tickets.keys(), ...tally.keys()])) {
-    const kept = Number(tally.get(user) ?? 0);
+    const kept = tally.get(user) ?? 0;
     if (kept !== (tickets.get(user) ?? 0))
       problems.push(`tally of ${user} is ${kept}, bookings hold or paid ${tickets.get(user) ?? 0}`);
   }

@@ -12,7 +12,7 @@ import { BOOKING_REPLY, isBookingState, type BookingState } from "./schema.js";
 
 export type Arg = string | number;
 
-/** The settings every script call of this process sends, from the config; built once. */
+/** The settings of this process's scripts, from the config: written into each script when it loads (engine/scripts.ts). */
 export interface ScriptSettings {
   holdMs: number;
   idempotencyTtlMs: number;
@@ -62,27 +62,19 @@ export interface HoldInput {
 }
 
 // ---- Builders: named inputs in, KEYS then ARGV out (hold.lua's order, header line by line).
+// An event's scripts take its key event:{E} alone (keys[0]) and build the others from its hash tag.
 
-/** The settings both hold scripts read as one run of ARGV, in their order. */
-function pushHoldSettings(args: Arg[], s: ScriptSettings): void {
-  args.push(
-    s.idempotencyTtlMs,
-    s.reclaimMax,
-    s.serveMax,
-    s.lineMax,
-    s.retentionMs,
-    s.rateIpPerS,
-    s.rateIpBurst,
-    s.rateUserPerS,
-    s.rateUserBurst,
-  );
-}
-
-/** A request's anti-bot gate and identity entries, in the order both hold scripts read them. */
-function pushGate(args: Arg[], r: HoldInput): void {
+/** A request's own entries, in the order both hold scripts read them. */
+function pushRequest(args: Arg[], r: HoldInput): void {
   const gate = r.gate;
   const proof = gate?.proof ?? null;
   args.push(
+    r.bookingId,
+    r.secret,
+    r.userId,
+    r.quantity,
+    r.email,
+    r.idempotencyKey,
     gate === undefined ? 0 : 1,
     gate?.clientIp ?? "",
     proof?.nonce ?? "",
@@ -92,40 +84,18 @@ function pushGate(args: Arg[], r: HoldInput): void {
   );
 }
 
-export function holdArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: HoldInput): Arg[] {
-  const args: Arg[] = [
-    ...keys,
-    nowMs,
-    s.holdMs,
-    r.bookingId,
-    r.secret,
-    r.userId,
-    r.quantity,
-    r.email,
-    r.idempotencyKey,
-  ];
-  pushHoldSettings(args, s);
-  pushGate(args, r);
-  args.push(s.unpaidRetentionMs, s.ipBookingsMax);
+export function holdArgs(keys: EventKeys, nowMs: number, r: HoldInput): Arg[] {
+  const args: Arg[] = [keys[0], nowMs];
+  pushRequest(args, r);
   return args;
 }
 
 /** hold_batch.lua's entries per request. */
 export const HOLD_BATCH_REQUEST_ARGS = 12;
 
-export function holdBatchArgs(
-  keys: EventKeys,
-  nowMs: number,
-  s: ScriptSettings,
-  requests: readonly HoldInput[],
-): Arg[] {
-  const args: Arg[] = [...keys, nowMs, s.holdMs];
-  pushHoldSettings(args, s);
-  args.push(s.unpaidRetentionMs, s.ipBookingsMax, requests.length);
-  for (const r of requests) {
-    args.push(r.bookingId, r.secret, r.userId, r.quantity, r.email, r.idempotencyKey);
-    pushGate(args, r);
-  }
+export function holdBatchArgs(keys: EventKeys, nowMs: number, requests: readonly HoldInput[]): Arg[] {
+  const args: Arg[] = [keys[0], nowMs, requests.length];
+  for (const r of requests) pushRequest(args, r);
   return args;
 }
 
@@ -136,19 +106,8 @@ export interface CancelInput {
   reason: "user" | "payment_failed" | "checkout_expired";
 }
 
-export function cancelArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: CancelInput): Arg[] {
-  return [
-    ...keys,
-    nowMs,
-    s.holdMs,
-    r.bookingId,
-    r.secret,
-    r.reason,
-    s.reclaimMax,
-    s.serveMax,
-    s.retentionMs,
-    s.unpaidRetentionMs,
-  ];
+export function cancelArgs(keys: EventKeys, nowMs: number, r: CancelInput): Arg[] {
+  return [keys[0], nowMs, r.bookingId, r.secret, r.reason];
 }
 
 export interface ConfirmInput {
@@ -159,24 +118,12 @@ export interface ConfirmInput {
   currency: string;
 }
 
-export function confirmArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, r: ConfirmInput): Arg[] {
-  return [
-    ...keys,
-    nowMs,
-    s.holdMs,
-    r.bookingId,
-    r.paymentRef,
-    r.amount,
-    r.currency.toLowerCase(),
-    s.reclaimMax,
-    s.serveMax,
-    s.retentionMs,
-    s.unpaidRetentionMs,
-  ];
+export function confirmArgs(keys: EventKeys, nowMs: number, r: ConfirmInput): Arg[] {
+  return [keys[0], nowMs, r.bookingId, r.paymentRef, r.amount, r.currency.toLowerCase()];
 }
 
-export function sweepArgs(keys: EventKeys, nowMs: number, s: ScriptSettings): Arg[] {
-  return [...keys, nowMs, s.holdMs, s.reclaimMax, s.serveMax, s.retentionMs, s.unpaidRetentionMs];
+export function sweepArgs(keys: EventKeys, nowMs: number): Arg[] {
+  return [keys[0], nowMs];
 }
 
 export interface LookupInput {
@@ -198,7 +145,7 @@ export interface LoadInput {
 }
 
 export function loadArgs(keys: EventKeys, r: LoadInput): Arg[] {
-  return [...keys, r.capacity, r.paidInDb, ...r.fields];
+  return [keys[0], r.capacity, r.paidInDb, ...r.fields];
 }
 
 /** A booking an applied payment fact says is paid, as PostgreSQL has it, for restoring it in Redis. */
@@ -232,7 +179,7 @@ export interface KnownInDb {
   restore: PaidToRestore[];
 }
 
-export function recoverArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, known: KnownInDb): Arg[] {
+export function recoverArgs(keys: EventKeys, nowMs: number, known: KnownInDb): Arg[] {
   const restore = known.restore.map((r) => [
     r.bookingId,
     r.relayed ? 1 : 0,
@@ -247,13 +194,12 @@ export function recoverArgs(keys: EventKeys, nowMs: number, s: ScriptSettings, k
     r.createdMs,
   ]);
   const args: Arg[] = [
-    ...keys,
+    keys[0],
     known.paid,
     known.maxArrivalSeq,
     known.maxHoldSeq,
     known.relayedUpTo,
     nowMs,
-    s.retentionMs,
     JSON.stringify(restore),
   ];
   for (const [user, paid] of known.paidByUser) args.push(user, paid);

@@ -99,7 +99,9 @@ const HOLD_TIMING = metrics.scriptSeconds.timing("hold");
 
 /** The domain core: every change to live inventory is one Lua script call. */
 export class Engine {
-  readonly redis: RedisClient & ScriptCommands;
+  readonly redis: RedisClient;
+  /** The scripts, with this process's settings written in. */
+  private readonly scripts: ScriptCommands;
   private readonly keysCache = new Map<string, EventKeys>();
   private readonly batcher: HoldBatcher | null;
   /** What every script call of this process sends from the config. */
@@ -112,9 +114,10 @@ export class Engine {
     redis: RedisClient,
     readonly config: Config,
   ) {
-    this.redis = defineScripts(redis);
-    this.holdScript = directScript(redis, "hold");
+    this.redis = redis;
     this.settings = scriptSettings(config);
+    this.scripts = defineScripts(redis, this.settings);
+    this.holdScript = directScript(redis, "hold", this.settings);
     this.soldOut = new SoldOutMemo(config.limits.soldOutMemoMs);
     this.batcher = config.holds.batch.enabled
       ? new HoldBatcher((eventId, requests) => this.holdBatch(eventId, requests), config.holds.batch)
@@ -152,7 +155,7 @@ export class Engine {
       // Timed here, not through timed(): no closure on the path every booking takes.
       const startedMs = performance.now();
       try {
-        reply = await this.holdScript(...holdArgs(this.keys(eventId), nowMs, this.settings, input));
+        reply = await this.holdScript(...holdArgs(this.keys(eventId), nowMs, input));
       } finally {
         HOLD_TIMING.since(startedMs);
       }
@@ -173,9 +176,7 @@ export class Engine {
   private async holdBatch(eventId: string, requests: HoldInput[]): Promise<ScriptReply[]> {
     const startedMs = performance.now();
     try {
-      const reply = await this.redis.hold_batch(
-        ...holdBatchArgs(this.keys(eventId), Date.now(), this.settings, requests),
-      );
+      const reply = await this.scripts.hold_batch(...holdBatchArgs(this.keys(eventId), Date.now(), requests));
       return decodeHoldBatch(reply, requests.length);
     } finally {
       metrics.scriptSeconds.timing("hold_batch").since(startedMs);
@@ -187,7 +188,7 @@ export class Engine {
     const parsed = parseBookingToken(token);
     if (parsed === null) throw new EngineError("BOOKING_NOT_FOUND", "");
     const { eventId, secret } = parsed;
-    const reply = await this.timed("lookup", () => this.redis.lookup(...lookupArgs({ eventId, bookingId, secret })));
+    const reply = await this.timed("lookup", () => this.scripts.lookup(...lookupArgs({ eventId, bookingId, secret })));
     return decodeLookup(eventId, reply);
   }
 
@@ -215,8 +216,8 @@ export class Engine {
   }
 
   private async end(eventId: string, bookingId: string, secret: string, reason: CancelInput["reason"], nowMs: number) {
-    const args = cancelArgs(this.keys(eventId), nowMs, this.settings, { bookingId, secret, reason });
-    return decodeCancel(eventId, await this.timed("cancel", () => this.redis.cancel(...args)));
+    const args = cancelArgs(this.keys(eventId), nowMs, { bookingId, secret, reason });
+    return decodeCancel(eventId, await this.timed("cancel", () => this.scripts.cancel(...args)));
   }
 
   async confirm(
@@ -227,8 +228,8 @@ export class Engine {
     currency: string,
     nowMs = Date.now(),
   ): Promise<Booking & { kind: ConfirmOutcome }> {
-    const args = confirmArgs(this.keys(eventId), nowMs, this.settings, { bookingId, paymentRef, amount, currency });
-    const booking = decodeConfirm(eventId, await this.timed("confirm", () => this.redis.confirm(...args)));
+    const args = confirmArgs(this.keys(eventId), nowMs, { bookingId, paymentRef, amount, currency });
+    const booking = decodeConfirm(eventId, await this.timed("confirm", () => this.scripts.confirm(...args)));
     await this.waitForReplicas();
     return booking;
   }
@@ -247,8 +248,8 @@ export class Engine {
 
   /** Reclaims expired holds and serves the line of one event; null if the event is not live. */
   async sweep(eventId: string, nowMs = Date.now()): Promise<SweepResult | null> {
-    const args = sweepArgs(this.keys(eventId), nowMs, this.settings);
-    return decodeSweep(await this.timed("sweep", () => this.redis.sweep(...args)));
+    const args = sweepArgs(this.keys(eventId), nowMs);
+    return decodeSweep(await this.timed("sweep", () => this.scripts.sweep(...args)));
   }
 
   /** Makes an event live, or refreshes its settings without touching live inventory. */
@@ -277,7 +278,7 @@ export class Engine {
     // Forgotten once the change is made: an answer to a hold sent before then may predate it.
     try {
       decodeLoad(
-        await this.redis.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })),
+        await this.scripts.load(...loadArgs(this.keys(event.id), { capacity: event.capacity, paidInDb, fields })),
       );
     } finally {
       this.soldOut.forget(event.id);
@@ -291,9 +292,9 @@ export class Engine {
    * paid again the bookings applied payment facts say are paid (after a Redis loss).
    */
   async recover(eventId: string, known: KnownInDb, nowMs = Date.now()): Promise<RecoverResult> {
-    const args = recoverArgs(this.keys(eventId), nowMs, this.settings, known);
+    const args = recoverArgs(this.keys(eventId), nowMs, known);
     try {
-      return decodeRecover(await this.timed("recover", () => this.redis.recover(...args)));
+      return decodeRecover(await this.timed("recover", () => this.scripts.recover(...args)));
     } finally {
       this.soldOut.forget(eventId);
     }

@@ -1,13 +1,12 @@
 // Every Redis key the engine uses is built here. All keys of one event carry the hash tag
 // {eventId}, so an event lives in one Redis Cluster slot and its scripts run unchanged there.
 
-/** The ten keys every event script receives, in the order lua/includes/context.lua reads them. */
+/** The nine keys of an event, in the order of EVENT_KEY_LAYOUT: the scripts build them from event:{E} alone. */
 export type EventKeys = readonly [
   event: string,
   line: string,
   holds: string,
-  open: string,
-  tally: string,
+  people: string,
   log: string,
   bookingPrefix: string,
   idemPrefix: string,
@@ -15,22 +14,47 @@ export type EventKeys = readonly [
   powPrefix: string,
 ];
 
-export const EVENT_KEYS = 10;
+/**
+ * Each key of event E by the name scripts give it (lua/includes/context.lua's ctx): `<head>{E}<tail>`;
+ * a tail ":" makes it a prefix (booking:{E}:<id>).
+ */
+const EVENT_KEY_LAYOUT = [
+  ["event", "event:", ""],
+  ["line", "line:", ""],
+  ["holds", "holds:", ""],
+  ["people", "people:", ""],
+  ["log", "log:", ""],
+  ["bookingPrefix", "booking:", ":"],
+  ["idemPrefix", "idem:", ":"],
+  ["ratePrefix", "rate:", ":"],
+  ["powPrefix", "pow:", ":"],
+] as const;
+
+export const EVENT_KEYS = EVENT_KEY_LAYOUT.length;
 
 export function eventKeys(eventId: string): EventKeys {
   const tag = `{${eventId}}`;
+  return EVENT_KEY_LAYOUT.map(([, head, tail]) => `${head}${tag}${tail}`) as unknown as EventKeys;
+}
+
+/**
+ * The include "generated/keys": eventContext(eventKey) gives every key of the event from its
+ * event:{E} key, as eventKeys does, so a script is sent that one key (KEYS[1]). Every key
+ * built carries the same hash tag, so on a Cluster they all live in KEYS[1]'s slot.
+ */
+export function eventKeysLua(): string {
+  const head = EVENT_KEY_LAYOUT[0][1];
+  const fields = EVENT_KEY_LAYOUT.slice(1).map(
+    ([name, keyHead, tail]) => `${name} = '${keyHead}' .. tag${tail === "" ? "" : ` .. '${tail}'`}`,
+  );
   return [
-    `event:${tag}`,
-    `line:${tag}`,
-    `holds:${tag}`,
-    `open:${tag}`,
-    `tally:${tag}`,
-    `log:${tag}`,
-    `booking:${tag}:`,
-    `idem:${tag}:`,
-    `rate:${tag}:`,
-    `pow:${tag}:`,
-  ] as const;
+    "-- Generated from engine/keys.ts when the scripts load; change it there.",
+    "local function eventContext(eventKey)",
+    `  local tag = string.sub(eventKey, ${head.length + 1})`,
+    `  return { event = eventKey, ${fields.join(", ")} }`,
+    "end",
+    "",
+  ].join("\n");
 }
 
 export const eventKey = (eventId: string): string => `event:{${eventId}}`;

@@ -68,37 +68,43 @@ export const BOOKING = names([...(Object.keys(BOOKING_HASH) as BookingField[]), 
 interface EventFieldSpec {
   field: string;
   type: "string" | "number";
-  /** Read into `ev` by every script; absent reads as nil, or 0 when `orZero`. */
-  read?: true;
+  /**
+   * Read into `ev` by every script (absent reads as nil, or 0 when `orZero`): "head" fields by
+   * the first read of a hold (enough to open the event and refuse a sold-out request), "rest"
+   * after it.
+   */
+  read?: "head" | "rest";
   orZero?: true;
 }
 
 /** event:{E}, one hash per live event, by the name scripts and TypeScript give each field. */
 export const EVENT_HASH = {
-  status: { field: "status", type: "string", read: true },
-  instock: { field: "instock", type: "number", read: true },
-  held: { field: "held", type: "number", read: true },
-  paid: { field: "paid", type: "number", read: true },
-  capacity: { field: "capacity", type: "number", read: true },
-  maxPerUser: { field: "max_per_user", type: "number", read: true },
-  saleStartsAtMs: { field: "sale_starts_at", type: "number", read: true, orZero: true },
-  saleEndsAtMs: { field: "sale_ends_at", type: "number", read: true, orZero: true },
-  price: { field: "price", type: "number", read: true },
-  currency: { field: "currency", type: "string", read: true },
-  powBits: { field: "pow_bits", type: "number", read: true, orZero: true },
-  holdMs: { field: "hold_ms", type: "number", read: true, orZero: true },
+  status: { field: "status", type: "string", read: "head" },
+  instock: { field: "instock", type: "number", read: "head" },
+  held: { field: "held", type: "number", read: "head" },
+  paid: { field: "paid", type: "number", read: "rest" },
+  capacity: { field: "capacity", type: "number", read: "rest" },
+  maxPerUser: { field: "max_per_user", type: "number", read: "head" },
+  saleStartsAtMs: { field: "sale_starts_at", type: "number", read: "rest", orZero: true },
+  saleEndsAtMs: { field: "sale_ends_at", type: "number", read: "head", orZero: true },
+  price: { field: "price", type: "number", read: "rest" },
+  currency: { field: "currency", type: "string", read: "rest" },
+  powBits: { field: "pow_bits", type: "number", read: "rest", orZero: true },
+  holdMs: { field: "hold_ms", type: "number", read: "head", orZero: true },
   /** Bumped by every settings change. */
   version: { field: "version", type: "number" },
   /** The last arrival and hold sequence handed out; read so a booking's writes to the event are one HSET. */
-  nextSeq: { field: "next_seq", type: "number", read: true, orZero: true },
-  nextHold: { field: "next_hold", type: "number", read: true, orZero: true },
+  nextSeq: { field: "next_seq", type: "number", read: "rest", orZero: true },
+  nextHold: { field: "next_hold", type: "number", read: "rest", orZero: true },
   /**
    * No hold ends before this (ms), so reclaiming expired holds is skipped until then: at most
    * the earliest score of holds:{E}, HOLDS_NONE_DUE when none is held, absent (0) when unknown.
    */
-  holdsDueAtMs: { field: "holds_due_at", type: "number", read: true, orZero: true },
+  holdsDueAtMs: { field: "holds_due_at", type: "number", read: "rest", orZero: true },
   /** 1 once serving the line found it empty, 0 (or absent) once anyone has queued since: an empty line is not read. */
-  lineEmpty: { field: "line_empty", type: "number", read: true, orZero: true },
+  lineEmpty: { field: "line_empty", type: "number", read: "rest", orZero: true },
+  /** Never read: a value too long for a listpack, so the hash stays a hash table (lua/load.lua). */
+  hashtablePad: { field: "hashtable_pad", type: "string" },
   /** Display fields cached from PostgreSQL; `cache flush` drops only these. */
   name: { field: "name", type: "string" },
   venue: { field: "venue", type: "string" },
@@ -162,19 +168,45 @@ export function resolveSchemaNames(lua: string, script: string): string {
   });
 }
 
+/** The HMGET of the event fields `names` into v, and each one's value as `name = <Lua expression>`. */
+function eventReadLua(names: readonly EventName[]): { hmget: string; values: string[] } {
+  return {
+    hmget: `  local v = redis.call('HMGET', key, ${list(names.map((name) => q(EVENT_HASH[name].field)))})`,
+    values: names.map((name, i) => {
+      const spec: EventFieldSpec = EVENT_HASH[name];
+      const raw = `v[${i + 1}]`;
+      return `${name} = ${spec.type === "string" ? raw : spec.orZero ? `tonumber(${raw}) or 0` : `tonumber(${raw})`}`;
+    }),
+  };
+}
+
 function eventLua(): string[] {
-  const read = (Object.keys(EVENT_HASH) as EventName[]).filter((name) => "read" in EVENT_HASH[name]);
-  const values = read.map((name, i) => {
-    const spec: EventFieldSpec = EVENT_HASH[name];
-    const raw = `v[${i + 1}]`;
-    return `${name} = ${spec.type === "string" ? raw : spec.orZero ? `tonumber(${raw}) or 0` : `tonumber(${raw})`}`;
-  });
+  const all = Object.keys(EVENT_HASH) as EventName[];
+  const readBy = (read: EventFieldSpec["read"]) =>
+    all.filter((name) => (EVENT_HASH[name] as EventFieldSpec).read === read);
+  // status first: its absence (v[1] nil) means the event is not live.
+  const headNames = readBy("head");
+  const restNames = readBy("rest");
+  const head = eventReadLua(headNames);
+  const rest = eventReadLua(restNames);
+  const both = eventReadLua([...headNames, ...restNames]);
   return [
+    "-- The event's head fields (what opens it and refuses a sold-out hold); nil when the event is not live.",
+    "local function readEventHead(key)",
+    head.hmget,
+    "  if not v[1] then return nil end",
+    `  return { ${list(head.values)} }`,
+    "end",
+    "-- Adds the event's other read fields to ev, as readEventHead returned it.",
+    "local function readEventRest(key, ev)",
+    rest.hmget,
+    ...rest.values.map((value) => `  ev.${value}`),
+    "end",
     "-- The event's fields every script reads, by their schema names; nil when the event is not live.",
     "local function readEvent(key)",
-    `  local v = redis.call('HMGET', key, ${list(read.map((name) => q(EVENT_HASH[name].field)))})`,
-    `  if not v[${read.indexOf("status") + 1}] then return nil end`,
-    `  return { ${list(values)} }`,
+    both.hmget,
+    "  if not v[1] then return nil end",
+    `  return { ${list(both.values)} }`,
     "end",
   ];
 }

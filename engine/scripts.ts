@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Arg } from "./commands.js";
-import { EVENT_KEYS } from "./keys.js";
+import type { Arg, ScriptSettings } from "./commands.js";
+import { eventKeysLua } from "./keys.js";
 import { Command, type Redis } from "ioredis";
 import { isCluster, type RedisClient } from "./redis.js";
 import { resolveSchemaNames, schemaLua } from "./schema.js";
@@ -11,16 +11,32 @@ import { resolveSchemaNames, schemaLua } from "./schema.js";
 // Lua scripts live in lua/, one file per atomic operation. A line `--- @include "x"`
 // is replaced by lua/x.lua when the script is loaded; each include is inserted once.
 // "generated/x" is Lua built from TypeScript instead of read from a file, and the names a
-// script takes from the schema (STATE.held, EVENT.instock) become literals.
+// script takes from the schema (STATE.held, EVENT.instock) become literals. The process's
+// settings are written in as constants ("generated/settings"): they are the same on every call,
+// so they are not sent with each, and the script's SHA names them (processes with other
+// settings run their own copy).
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "lua");
 const INCLUDE = /^--- @include "([\w/]+)"$/gm;
-const GENERATED: Record<string, () => string> = { "generated/schema": schemaLua };
+const GENERATED: Record<string, (settings: ScriptSettings) => string> = {
+  "generated/schema": schemaLua,
+  "generated/keys": eventKeysLua,
+  "generated/settings": settingsLua,
+};
 
-export function loadLua(name: string): string {
+/** The include "generated/settings": SETTINGS, each setting by its name in ScriptSettings. */
+function settingsLua(settings: ScriptSettings): string {
+  const entries = Object.entries(settings).map(([name, value]) => {
+    if (!Number.isSafeInteger(value)) throw new Error(`script setting ${name} is not an integer: ${value}`);
+    return `${name} = ${value}`;
+  });
+  return `-- The settings of the process that loaded this script.\nlocal SETTINGS = { ${entries.join(", ")} }\n`;
+}
+
+export function loadLua(name: string, settings: ScriptSettings): string {
   const seen = new Set<string>();
   const expand = (file: string): string =>
-    (GENERATED[file]?.() ?? readFileSync(join(LUA_DIR, `${file}.lua`), "utf8")).replace(
+    (GENERATED[file]?.(settings) ?? readFileSync(join(LUA_DIR, `${file}.lua`), "utf8")).replace(
       INCLUDE,
       (_line, include: string) => {
         if (seen.has(include)) return "";
@@ -35,7 +51,7 @@ export function loadLua(name: string): string {
 export type ScriptReply = unknown;
 type Script = (...keysAndArgs: Arg[]) => Promise<ScriptReply>;
 
-/** The commands the engine defines on its Redis client, one per file in lua/; their KEYS and ARGV come from engine/commands.ts. */
+/** The scripts an engine calls, one per file in lua/; their KEYS and ARGV come from engine/commands.ts. */
 export interface ScriptCommands {
   hold: Script;
   hold_batch: Script;
@@ -47,30 +63,34 @@ export interface ScriptCommands {
   recover: Script;
 }
 
-/** Each script and the number of KEYS it takes. */
+/** Each script and the number of KEYS it takes: an event's scripts take event:{E} alone. */
 export const SCRIPTS: Record<keyof ScriptCommands, number> = {
-  hold: EVENT_KEYS,
-  hold_batch: EVENT_KEYS,
-  cancel: EVENT_KEYS,
-  confirm: EVENT_KEYS,
-  sweep: EVENT_KEYS,
-  load: EVENT_KEYS,
-  recover: EVENT_KEYS,
+  hold: 1,
+  hold_batch: 1,
+  cancel: 1,
+  confirm: 1,
+  sweep: 1,
+  load: 1,
+  recover: 1,
   lookup: 2,
 };
 
-const defined = new WeakSet<RedisClient>();
-
-/** Registers every script once per client; ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT. */
-export function defineScripts(redis: RedisClient): RedisClient & ScriptCommands {
-  if (!defined.has(redis)) {
-    for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
-      if (name in redis) throw new Error(`script name ${name} would shadow an ioredis property`);
-      redis.defineCommand(name, { numberOfKeys, lua: loadLua(name) });
-    }
-    defined.add(redis);
+/**
+ * Registers every script on the client, under its name and the first characters of its SHA (a
+ * client may serve engines of different settings), once per client and settings; ioredis sends
+ * EVALSHA and falls back to EVAL on NOSCRIPT.
+ */
+export function defineScripts(redis: RedisClient, settings: ScriptSettings): ScriptCommands {
+  const scripts: Record<string, Script> = {};
+  const commands = redis as unknown as Record<string, Script>;
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+    const lua = loadLua(name, settings);
+    const command = `${name}_${createHash("sha1").update(lua).digest("hex").slice(0, 12)}`;
+    if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
+    // A defined command is a method: it needs its client as `this`.
+    scripts[name] = (...args) => commands[command]!.call(redis, ...args);
   }
-  return redis as RedisClient & ScriptCommands;
+  return scripts as unknown as ScriptCommands;
 }
 
 /**
@@ -80,14 +100,10 @@ export function defineScripts(redis: RedisClient): RedisClient & ScriptCommands 
  * Redis without the script (new, or restarted) answers NOSCRIPT, and the call is sent again as
  * EVAL, which loads it. One Redis only: on a Cluster the defined command routes by slot.
  */
-export function directScript(redis: RedisClient, name: keyof ScriptCommands): Script {
-  if (isCluster(redis)) {
-    // A defined command is a method: it needs its client as `this`.
-    const scripts = defineScripts(redis);
-    return (...args) => scripts[name](...args);
-  }
+export function directScript(redis: RedisClient, name: keyof ScriptCommands, settings: ScriptSettings): Script {
+  if (isCluster(redis)) return defineScripts(redis, settings)[name];
   const connection: Redis = redis;
-  const lua = loadLua(name);
+  const lua = loadLua(name, settings);
   const sha = createHash("sha1").update(lua).digest("hex");
   const numberOfKeys = SCRIPTS[name];
   const evalshaHead = scriptCallHead("evalsha", sha, numberOfKeys);

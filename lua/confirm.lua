@@ -8,17 +8,13 @@
   the tickets: their booking stays cancelled and the payment is refunded.
 
   Input:
-    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
+    KEYS[1] event:{E}       the event's key; its other keys are built from its hash tag (includes/context.lua)
     ARGV[1] nowMs
-    ARGV[2] holdMs          for holds served from the line, unless the event sets its own (hold_ms)
-    ARGV[3] bookingId
-    ARGV[4] paymentRef    the provider's payment id (checkout session)
-    ARGV[5] amount        minor units actually paid
-    ARGV[6] currency      lower-case ISO code actually paid
-    ARGV[7] reclaimMax
-    ARGV[8] serveMax
-    ARGV[9] retentionMs
-    ARGV[10] unpaidRetentionMs  how long a booking that ended unpaid stays readable
+    ARGV[2] bookingId
+    ARGV[3] paymentRef    the provider's payment id (checkout session)
+    ARGV[4] amount        minor units actually paid
+    ARGV[5] currency      lower-case ISO code actually paid
+  The settings are the process's, written into the script when it loads (SETTINGS, includes/context.lua).
 
   Output: { 'ok', outcome, id, state, ... } (see bookingReply), outcome one of
       paid        the hold became paid
@@ -38,10 +34,8 @@
 
 local ctx, ev, nowMs, holdMs = openEvent(KEYS, ARGV)
 if not ctx then return { 'BOOKING_NOT_FOUND', '' } end
-ctx.unpaidRetentionMs = tonumber(ARGV[10])
-local bookingId, paymentRef, amount, currency = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local reclaimMax, serveMax, retentionMs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-reclaimExpired(ctx, ev, nowMs, reclaimMax, retentionMs)
+local bookingId, paymentRef, amount, currency = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+reclaimExpired(ctx, ev, nowMs)
 
 local b = loadBooking(ctx, bookingId)
 if not b then return { 'BOOKING_NOT_FOUND', '' } end
@@ -59,31 +53,31 @@ elseif b.state == STATE.held then
   b.pay = paymentRef
   redis.call('ZREM', ctx.holds, b.id)
   moveStock(ctx, ev, 0, -b.qty, b.qty)
-  closeOpen(ctx, b)
-  setState(ctx, b, STATE.paid, 'payment', nowMs, retentionMs)
+  updatePerson(ctx, b, 0, true)
+  setState(ctx, b, STATE.paid, 'payment', nowMs)
   outcome = STATE.paid
 elseif b.state == STATE.cancelled and b.reason == 'user' then
   outcome = 'refund'
 elseif (b.state == STATE.expired or b.state == STATE.cancelled)
-    and (tonumber(redis.call('HGET', ctx.tally, b.user)) or 0) + b.qty > ev.maxPerUser then
+    and readPerson(ctx, b.user) + b.qty > ev.maxPerUser then
   -- The person holds or bought others since this hold ended: taking stock again would put
   -- them past the per-person limit.
   b.pay = paymentRef
-  setState(ctx, b, STATE.refunded, 'late_payment_over_limit', nowMs, retentionMs)
+  setState(ctx, b, STATE.refunded, 'late_payment_over_limit', nowMs)
   outcome = 'over_limit'
 elseif (b.state == STATE.expired or b.state == STATE.cancelled) and ev.instock >= b.qty then
   b.pay = paymentRef
   moveStock(ctx, ev, -b.qty, 0, b.qty)
-  addTally(ctx, b.user, b.qty)
-  setState(ctx, b, STATE.paid, 'late_payment', nowMs, retentionMs)
+  updatePerson(ctx, b, b.qty, false)
+  setState(ctx, b, STATE.paid, 'late_payment', nowMs)
   outcome = 'late_paid'
 elseif b.state == STATE.waiting or b.state == STATE.paid or b.state == STATE.refunded then
   -- Paid twice, or paid without ever holding: this payment goes back, the booking stays.
   outcome = 'refund'
 else
   b.pay = paymentRef
-  setState(ctx, b, STATE.refunded, 'late_payment_no_stock', nowMs, retentionMs)
+  setState(ctx, b, STATE.refunded, 'late_payment_no_stock', nowMs)
   outcome = 'refund'
 end
-serveLine(ctx, ev, nowMs, holdMs, serveMax, retentionMs)
+serveLine(ctx, ev, nowMs, holdMs)
 return bookingReply(ctx, outcome, b)

@@ -6,7 +6,7 @@
   it), inventory starts from PostgreSQL's count of paid tickets.
 
   Input:
-    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
+    KEYS[1] event:{E}       the event's key; its other keys are built from its hash tag (includes/context.lua)
     ARGV[1] capacity
     ARGV[2] paidInDb        tickets paid according to PostgreSQL
     ARGV[3..] field, value pairs: settings and display fields (no inventory fields)
@@ -15,7 +15,12 @@
 ]]
 --- @include "includes/context"
 
-local ctx = eventContext(KEYS)
+-- Keeps event:{E} a hash table, not a listpack: one value longer than Redis's hash-max-listpack-value
+-- (64 bytes by default) does, for good. Every hold reads and writes many of its ~22 fields, and in a
+-- listpack each is a scan from its start (a 16-field HMGET measured 2x dearer). One per event.
+local HASHTABLE_PAD = string.rep('.', 128)
+
+local ctx = eventContext(KEYS[1])
 local capacity, paidInDb = tonumber(ARGV[1]), tonumber(ARGV[2])
 local fields = {}
 for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -31,5 +36,5 @@ else
   ev = { instock = capacity - paidInDb, held = 0, paid = paidInDb, capacity = capacity }
 end
 redis.call('HSET', ctx.event, EVENT.instock, ev.instock, EVENT.held, ev.held, EVENT.paid, ev.paid,
-  EVENT.capacity, ev.capacity, unpack(fields))
+  EVENT.capacity, ev.capacity, EVENT.hashtablePad, HASHTABLE_PAD, unpack(fields))
 return { 'ok', ev.instock, ev.held, ev.paid, ev.capacity }

@@ -16,17 +16,16 @@
     not reuse the numbers of bookings it already holds.
 
   Input:
-    KEYS[1..EVENT_KEYS]  the event's keys, as includes/context.lua lists them
+    KEYS[1] event:{E}       the event's key; its other keys are built from its hash tag (includes/context.lua)
     ARGV[1] paidInDb        tickets paid according to PostgreSQL
     ARGV[2] maxArrivalSeq   highest arrival_seq PostgreSQL has for the event
     ARGV[3] maxHoldSeq      highest hold_seq PostgreSQL has for the event
     ARGV[4] relayedUpTo     the relay's offset read in the same snapshot as ARGV[1..3]
     ARGV[5] nowMs
-    ARGV[6] retentionMs
-    ARGV[7] restore         JSON list of paid bookings to restore, each [bookingId, relayed (1 when
+    ARGV[6] restore         JSON list of paid bookings to restore, each [bookingId, relayed (1 when
                             PostgreSQL's row is paid), userId ('' when unknown), qty, amount,
                             currency, paymentRef, seq, hseq, email, createdMs]
-    ARGV[8..] userId, paid tickets pairs from PostgreSQL
+    ARGV[7..] userId, paid tickets pairs from PostgreSQL
 
   Output: { 'ok', paidAdded, countersRaised, talliesRaised, restored, { unrestored bookingId... } }
         | { 'RELAY_BEHIND', lastLogId } | { 'EVENT_NOT_FOUND', '' } | { 'CAPACITY_BELOW_SOLD', paidInDb }
@@ -34,9 +33,9 @@
 --- @include "includes/context"
 --- @include "includes/booking"
 
-local ctx = eventContext(KEYS)
+local ctx = eventContext(KEYS[1])
 local paidInDb, maxSeq, maxHold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nowMs, retentionMs = tonumber(ARGV[5]), tonumber(ARGV[6])
+local nowMs = tonumber(ARGV[5])
 
 local ev = loadEvent(ctx)
 if not ev or not ev.instock then return { 'EVENT_NOT_FOUND', '' } end
@@ -78,6 +77,8 @@ end
 local function restorePaid(r)
   local b = loadBooking(ctx, r[1])
   if b and b.state == STATE.paid then return 'kept', b.qty end
+  -- Tickets the person did not count yet: a held booking's are counted already.
+  local tickets = 0
   if b and b.state == STATE.held then
     redis.call('ZREM', ctx.holds, b.id)
     moveStock(ctx, ev, 0, -b.qty, b.qty)
@@ -94,16 +95,16 @@ local function restorePaid(r)
       redis.call('ZREM', ctx.line, b.id)
     end
     moveStock(ctx, ev, -b.qty, 0, b.qty)
-    addTally(ctx, b.user, b.qty)
+    tickets = b.qty
   end
-  closeOpen(ctx, b)
+  updatePerson(ctx, b, tickets, true)
   b.pay = r[7]
-  setState(ctx, b, STATE.paid, 'payment_restored', nowMs, retentionMs)
+  setState(ctx, b, STATE.paid, 'payment_restored', nowMs)
   return 'restored', b.qty
 end
 
 local restored, unrestored = 0, {}
-for _, r in ipairs(cjson.decode(ARGV[7])) do
+for _, r in ipairs(cjson.decode(ARGV[6])) do
   local result, qty = restorePaid(r)
   if result == 'restored' then restored = restored + 1 end
   if result == 'refused' then unrestored[#unrestored + 1] = r[1] end
@@ -113,10 +114,11 @@ end
 -- Raised after the restores, which count their own tickets: a booking restored here that
 -- PostgreSQL also counts as paid is then counted once.
 local talliesRaised = 0
-for i = 8, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local user, paid = ARGV[i], tonumber(ARGV[i + 1])
-  if (tonumber(redis.call('HGET', ctx.tally, user)) or 0) < paid then
-    redis.call('HSET', ctx.tally, user, paid)
+  local tickets, openId = readPerson(ctx, user)
+  if tickets < paid then
+    writePerson(ctx, user, paid, openId)
     talliesRaised = talliesRaised + 1
   end
 end

@@ -41,7 +41,7 @@ describe("what a hold skips", () => {
     const gate = { clientIp: "198.51.100.7", proof: null, proofSent: false };
     const held = await engine.hold({ eventId, userId: "first", quantity: 1, email: "", idempotencyKey: "k1" });
     await redis.del(rateIpKey(eventId, gate.clientIp));
-    const [, , , , , log] = eventKeys(eventId);
+    const [, , , , log] = eventKeys(eventId);
     const logLength = await redis.xlen(log);
 
     // The ticket is held, so a request for two can never be served.

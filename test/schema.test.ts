@@ -5,7 +5,7 @@ import { loadConfig } from "../engine/config.js";
 import { Engine, type EventRecord } from "../engine/engine.js";
 import { decodeLogEntry } from "../engine/eventLog.js";
 import { scratchEvent } from "../testkit/fixtures.js";
-import { bookingKey, eventKeys, logKey } from "../engine/keys.js";
+import { bookingKey, eventKeys, eventKeysLua, logKey } from "../engine/keys.js";
 import { connectRedis } from "../engine/redis.js";
 import {
   BOOKING,
@@ -63,8 +63,8 @@ function redisCalls(code: string): string[][] {
   return calls;
 }
 
-/** Hashes that are not a booking or an event: the per-person tallies, open bookings and the gate's buckets. */
-const OTHER_HASHES = new Set(["ctx.tally", "ctx.open", "bucketKey"]);
+/** Hashes that are not a booking or an event: the people (tickets and open booking per person) and the gate's buckets. */
+const OTHER_HASHES = new Set(["ctx.people", "bucketKey"]);
 
 const isLiteral = (arg: string) => /^'[^']*'$/.test(arg);
 const usesOf = (code: string, table: string) =>
@@ -122,13 +122,20 @@ describe("the schema and what the scripts store", () => {
   const redis = connectRedis(config.redis);
   afterAll(() => redis.quit());
 
+  it("a script builds from event:{E} the keys engine/keys.ts builds for the event, in its slot", async () => {
+    const keys = eventKeys(scratchEvent(1).id);
+    const names = "event, line, holds, people, log, bookingPrefix, idemPrefix, ratePrefix, powPrefix";
+    const lua = `${eventKeysLua()}\nlocal c = eventContext(KEYS[1])\nreturn { ${names.replace(/\w+/g, "c.$&")} }`;
+    expect(await redis.eval(lua, 1, keys[0])).toEqual([...keys]);
+  });
+
   it("a booking's hash and its log entries hold only the schema's fields, empty ones left out", async () => {
     const engine = new Engine(redis, config);
     const event: EventRecord = { ...scratchEvent(1), name: "Schema", venue: "Hall", price: 1000, maxPerUser: 1 };
     const eventId = event.id;
     // Gone however the test ends, so no other file's sweep meets a half-written event.
     onTestFinished(async () => {
-      await redis.del(...eventKeys(eventId).slice(0, 6));
+      await redis.del(...eventKeys(eventId).slice(0, 5));
       await engine.forgetLiveEvents([eventId]);
     });
     const loaded = await engine.loadEvent(event, 0);

@@ -133,7 +133,7 @@ describe("webhooks", () => {
     expect(onTime.body.outcome).toBe("paid");
     expect(await paymentRows(first.body.id)).toMatchObject([{ status: "refund_due" }]);
     expect(await checkInvariant(ctx.running.engine, eventId)).toMatchObject({ paid: 2, held: 0, instock: 8 });
-    expect(await ctx.running.engine.redis.hget(eventKeys(eventId)[4], "two-holds")).toBe("2");
+    expect(await ctx.running.engine.redis.hget(eventKeys(eventId)[3], "two-holds")).toBe("2");
   });
 
   it("applies a payment whose session names our booking but not its event (client_reference_id or metadata.bookingId only)", async () => {

@@ -4,7 +4,7 @@
   Shared by hold.lua (one request) and hold_batch.lua (many, in arrival order).
   req = { id, token, user, qty, email, idemKey, verified, ip, made }; ip '' for internal
   callers; made = the client IP's bookings in the window, as the gate read them.
-  limits = { lineMax, ipBookingsMax }; returns the reply hold.lua documents.
+  Limits from SETTINGS: lineMax, ipBookingsMax; returns the reply hold.lua documents.
   The open booking's id is told only to a request that proved it is that person (verified):
   anyone can type a userId, and the id is half of what reads the booking's state.
 ]]
@@ -25,7 +25,7 @@ local function refuseSoldOut(ctx, ev, nowMs, req)
   return { 'SOLD_OUT', '' }
 end
 
-local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
+local function admit(ctx, ev, nowMs, holdMs, req)
   local bookingId, token, userId, quantity, email, idemKey = req.id, req.token, req.user, req.qty, req.email, req.idemKey
   local idemFull = ''
   if idemKey ~= '' then
@@ -41,9 +41,8 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
   end
 
   if saleOver(ev, nowMs) then return { 'SALE_CLOSED', '' } end
-  local tally = tonumber(redis.call('HGET', ctx.tally, userId) or '0')
+  local tally, openId = readPerson(ctx, userId)
   if tally + quantity > ev.maxPerUser then return { 'PER_PERSON_LIMIT', ev.maxPerUser - tally } end
-  local openId = redis.call('HGET', ctx.open, userId)
   if openId then return { 'OPEN_BOOKING_EXISTS', req.verified and openId or '' } end
 
   local lineLength = ctx.lineLength or redis.call('ZCARD', ctx.line)
@@ -51,13 +50,13 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
   if not canHoldNow then
     -- Tickets can still come back only from holds; paid ones rarely do.
     if ev.instock + ev.held < quantity then return { 'SOLD_OUT', '' } end
-    if lineLength >= limits.lineMax then return { 'LINE_FULL', limits.lineMax } end
+    if lineLength >= SETTINGS.lineMax then return { 'LINE_FULL', SETTINGS.lineMax } end
   end
   -- One address makes at most ipBookingsMax bookings per event per window, cancelled or
   -- not; the window is the unpaid retention, so the memory a hold-then-cancel loop takes
   -- stays bounded. The counter expires one window after the window's first booking.
   local madeKey = req.ip ~= '' and (ctx.ratePrefix .. 'made:' .. req.ip) or nil
-  if madeKey and req.made >= limits.ipBookingsMax then
+  if madeKey and req.made >= SETTINGS.ipBookingsMax then
     return { 'IP_BOOKING_LIMIT', redis.call('PTTL', madeKey) }
   end
 
@@ -70,6 +69,7 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
   }
   if canHoldNow then
     takeHold(ctx, ev, b, nowMs, holdMs, { EVENT.nextSeq, b.seq })
+    tally = tally + quantity
     b.state = STATE.held
   else
     redis.call('HSET', ctx.event, EVENT.nextSeq, b.seq, EVENT.lineEmpty, 0)
@@ -78,17 +78,17 @@ local function admit(ctx, ev, nowMs, holdMs, req, idemTtlMs, limits)
     b.state = STATE.waiting
   end
   saveBooking(b)
-  redis.call('HSET', ctx.open, userId, b.id)
-  if idemFull ~= '' then redis.call('SET', idemFull, b.id, 'PX', idemTtlMs) end
+  writePerson(ctx, userId, tally, b.id)
+  if idemFull ~= '' then redis.call('SET', idemFull, b.id, 'PX', SETTINGS.idempotencyTtlMs) end
   if madeKey then
     if req.made == 0 then
-      redis.call('SET', madeKey, 1, 'PX', ctx.unpaidRetentionMs)
+      redis.call('SET', madeKey, 1, 'PX', SETTINGS.unpaidRetentionMs)
     else
       redis.call('SET', madeKey, req.made + 1, 'KEEPTTL')
     end
   end
   appendLog(ctx, b.state, b, nowMs)
 
-  -- The reply's kind is the new booking's state: held or waiting.
-  return bookingReply(ctx, b.state, b)
+  -- The reply's kind is the new booking's state: held, or waiting at the end of the line.
+  return bookingReplyOf(b.state, b, b.state == STATE.waiting and ctx.lineLength or 0)
 end

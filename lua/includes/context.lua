@@ -1,40 +1,35 @@
 --[[
-  Shared by every script that changes an event. All scripts receive the same KEYS (EVENT_KEYS in engine/keys.ts),
-  all carrying the event's hash tag {E}, so one slot holds the whole event:
-    KEYS[1] event:{E}        hash: instock, held, paid, capacity, limits, sale window, display
-    KEYS[2] line:{E}         zset: waiting bookings, score = arrival sequence
-    KEYS[3] holds:{E}        zset: held bookings, score = expiresAtMs
-    KEYS[4] open:{E}         hash: userId -> id of that person's waiting or held booking
-    KEYS[5] tally:{E}        hash: userId -> tickets held + paid (per-person limit)
-    KEYS[6] log:{E}          stream: every change, replayed into PostgreSQL by the relay
-    KEYS[7] booking:{E}:     prefix of one hash per booking
-    KEYS[8] idem:{E}:        prefix of idempotency keys
-    KEYS[9]  rate:{E}:       prefix of the token buckets per IP and per userId (the hold scripts' gate)
-    KEYS[10] pow:{E}:        prefix of used proof-of-work nonces (the hold scripts' gate)
+  Shared by every script that changes an event. Each receives one key, KEYS[1] = event:{E}, and
+  builds the event's others from its hash tag {E} (eventContext, generated from engine/keys.ts), so
+  one slot holds the whole event:
+    event:{E}        hash: instock, held, paid, capacity, limits, sale window, display
+    line:{E}         zset: waiting bookings, score = arrival sequence
+    holds:{E}        zset: held bookings, score = expiresAtMs
+    people:{E}       hash: userId -> '<tickets held + paid>' (per-person limit), then ':<id>' of
+                     that person's waiting or held booking while there is one (includes/booking.lua)
+    log:{E}          stream: every change, replayed into PostgreSQL by the relay
+    booking:{E}:     prefix of one hash per booking
+    idem:{E}:        prefix of idempotency keys
+    rate:{E}:        prefix of the token buckets per IP and per userId (the hold scripts' gate)
+    pow:{E}:         prefix of used proof-of-work nonces (the hold scripts' gate)
+  The process's settings (SETTINGS: holdMs, reclaimMax, ...) are constants written into each
+  script when it loads (generated/settings), so they are not sent with every call.
 ]]
 --- @include "generated/schema"
+--- @include "generated/keys"
+--- @include "generated/settings"
 
 -- event.holds_due_at when nothing is held: later than any hold can end.
 local HOLDS_NONE_DUE = 9007199254740991
-
--- unpaidRetentionMs is set by each script that changes bookings, from its ARGV; lineLength
--- is set (to 0) only once serving the line found it empty, else the line is counted.
-local function eventContext(keys)
-  return {
-    event = keys[1], line = keys[2], holds = keys[3], open = keys[4],
-    tally = keys[5], log = keys[6], bookingPrefix = keys[7], idemPrefix = keys[8],
-    ratePrefix = keys[9], powPrefix = keys[10], unpaidRetentionMs = nil, lineLength = nil,
-  }
-end
 
 local function loadEvent(ctx)
   return readEvent(ctx.event)
 end
 
--- How long a new or served hold lasts: the event's own length, else the caller's (HOLD_SECONDS).
-local function holdMsOf(ev, defaultMs)
+-- How long a new or served hold lasts: the event's own length, else the process's (HOLD_SECONDS).
+local function holdMsOf(ev)
   if ev.holdMs > 0 then return ev.holdMs end
-  return defaultMs
+  return SETTINGS.holdMs
 end
 
 local function saleOpen(ev, nowMs)
@@ -47,13 +42,15 @@ local function saleOver(ev, nowMs)
 end
 
 -- The opening of every script that changes an event's bookings: its keys, the clock
--- (ARGV[1] nowMs) and the hold length (ARGV[2] holdMs, unless the event sets its own).
--- Returns nil when the event is not live.
-local function openEvent(keys, argv)
-  local ctx = eventContext(keys)
-  local ev = loadEvent(ctx)
+-- (ARGV[1] nowMs) and the hold length (the event's own, else SETTINGS.holdMs).
+-- Returns nil when the event is not live. With headOnly, ev holds the event's head fields
+-- only (readEventHead: what refuses a sold-out hold); readEventRest(ctx.event, ev) adds the rest.
+local function openEvent(keys, argv, headOnly)
+  local ctx = eventContext(keys[1])
+  local ev
+  if headOnly then ev = readEventHead(ctx.event) else ev = loadEvent(ctx) end
   if not ev then return nil end
-  return ctx, ev, tonumber(argv[1]), holdMsOf(ev, tonumber(argv[2]))
+  return ctx, ev, tonumber(argv[1]), holdMsOf(ev)
 end
 
 -- Moves tickets between instock, held and paid. The invariant is checked before anything

@@ -12,8 +12,8 @@
   Shared by hold.lua and hold_batch.lua, so a booking is one script call, and a request for
   an unknown event leaves no bucket behind.
 
-  rates = { ipPerS, ipBurst, userPerS, userBurst }
-  g     = { ip, user, powNonce, powBits, powExpiresAtMs }  powBits 0 when no valid proof was given
+  g = { ip, user, powNonce, powBits, powExpiresAtMs }  powBits 0 when no valid proof was given; the
+  buckets' rates are SETTINGS.rateIpPerS, rateIpBurst, rateUserPerS, rateUserBurst.
   Keys built here, in the event's slot: ctx.ratePrefix .. 'ip:' .. ip, ctx.ratePrefix ..
   'user:' .. user (string: tokens:atMs), ctx.powPrefix .. nonce (string while used).
   Returns nil when the request may go on, else the refusal reply:
@@ -39,23 +39,25 @@ end
 
 -- g.made is set to the client IP's bookings in the window (admit's per-IP limit), read
 -- with both buckets in one MGET.
-local function gate(ctx, ev, nowMs, rates, g)
+local function gate(ctx, ev, nowMs, g)
   local ipKey, userKey = ctx.ratePrefix .. 'ip:' .. g.ip, ctx.ratePrefix .. 'user:' .. g.user
   local read = redis.call('MGET', ipKey, userKey, ctx.ratePrefix .. 'made:' .. g.ip)
   g.made = tonumber(read[3]) or 0
-  local ipTokens = bucketTokens(read[1], rates.ipPerS, rates.ipBurst, nowMs)
-  if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. waitMs(ipTokens, rates.ipPerS) } end
-  takeToken(ipKey, ipTokens, rates.ipPerS, rates.ipBurst, nowMs)
+  local ipPerS, ipBurst = SETTINGS.rateIpPerS, SETTINGS.rateIpBurst
+  local ipTokens = bucketTokens(read[1], ipPerS, ipBurst, nowMs)
+  if ipTokens < 1 then return { 'RATE_LIMITED', 'ip:' .. waitMs(ipTokens, ipPerS) } end
+  takeToken(ipKey, ipTokens, ipPerS, ipBurst, nowMs)
 
   if ev.powBits > 0 and g.powBits < ev.powBits then return { 'POW_REQUIRED', ev.powBits } end
-  local userTokens = bucketTokens(read[2], rates.userPerS, rates.userBurst, nowMs)
-  if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. waitMs(userTokens, rates.userPerS) } end
+  local userPerS, userBurst = SETTINGS.rateUserPerS, SETTINGS.rateUserBurst
+  local userTokens = bucketTokens(read[2], userPerS, userBurst, nowMs)
+  if userTokens < 1 then return { 'RATE_LIMITED', 'user:' .. waitMs(userTokens, userPerS) } end
   if ev.powBits > 0 then
     local ttlMs = g.powExpiresAtMs - nowMs
     if ttlMs < 1 or not redis.call('SET', ctx.powPrefix .. g.powNonce, 1, 'NX', 'PX', ttlMs) then
       return { 'POW_REUSED', '' }
     end
   end
-  takeToken(userKey, userTokens, rates.userPerS, rates.userBurst, nowMs)
+  takeToken(userKey, userTokens, userPerS, userBurst, nowMs)
   return nil
 end
