@@ -211,6 +211,12 @@ export interface Limits {
   liveHeadPositions: number;
   /** Sockets further back are sent their new place at most this often. */
   livePositionIntervalMs: number;
+  /**
+   * ...and only once it moved by this percentage of the place last sent (0: at every pass): at
+   * place 80,000 a step of one place tells nobody anything, and a full pass over a 100,000 line
+   * sending every place cost a core at ~30 µs per message.
+   */
+  livePositionStepPercent: number;
   /** A socket that sends nothing this long is pinged; one that does not answer the ping (4-16 s) is closed. */
   liveIdleSeconds: number;
   /** Hardest proof-of-work an event may ask for, in leading zero bits. */
@@ -486,6 +492,7 @@ function readLimits(env: Env): Limits {
     liveRefreshMs: int(env, "LIVE_REFRESH_MS", 50, 0, 10_000),
     liveHeadPositions: int(env, "LIVE_HEAD_POSITIONS", 100, 0, 10_000_000),
     livePositionIntervalMs: int(env, "LIVE_POSITION_INTERVAL_MS", 1000, 0, 60_000),
+    livePositionStepPercent: int(env, "LIVE_POSITION_STEP_PERCENT", 1, 0, 100),
     liveIdleSeconds: int(env, "LIVE_IDLE_SECONDS", 60, 8, 960),
     powBitsMax: 28,
     holdSecondsMax: HOLD_SECONDS_MAX,

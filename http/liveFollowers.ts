@@ -18,7 +18,8 @@ import { applyToLine, loadLine, type SeqRanks } from "./waitingLine.js";
 // coalesced per event: a booking whose state changed (its turn, its end) at the next round,
 // at most LIVE_REFRESH_MS apart; places near the head (LIVE_HEAD_POSITIONS) at each round the
 // line moved; places further back by a full pass, in slices between which other work runs (a
-// turn does not wait for 100,000 places), LIVE_POSITION_INTERVAL_MS after the last pass ended.
+// turn does not wait for 100,000 places), LIVE_POSITION_INTERVAL_MS after the last pass ended,
+// each only once it moved by LIVE_POSITION_STEP_PERCENT of the place last sent.
 
 /** One socket's state: the booking it follows. */
 export interface Follower {
@@ -41,6 +42,8 @@ export interface Watched {
   /** A log entry updated it since it was first watched. */
   logged: boolean;
   lastJson: string;
+  /** The place in line its sockets were last sent; 0 when none was. */
+  sentPosition: number;
   /** In the event's head set: its place was within LIVE_HEAD_POSITIONS when last computed. */
   nearHead: boolean;
 }
@@ -164,7 +167,16 @@ export class Followers {
     const followed = this.followed.get(eventId)!;
     let watched = followed.bookings.get(booking.id);
     if (watched === undefined) {
-      watched = { booking, seq: 0, sockets: [], pending: 0, logged: false, lastJson: "", nearHead: false };
+      watched = {
+        booking,
+        seq: 0,
+        sockets: [],
+        pending: 0,
+        logged: false,
+        lastJson: "",
+        sentPosition: 0,
+        nearHead: false,
+      };
       followed.bookings.set(booking.id, watched);
     }
     watched.pending += 1;
@@ -308,7 +320,8 @@ export class Followers {
     for (let i = from; i < end; i++) {
       const watched = waiting[i]!;
       // One whose sockets all closed since the pass began is not sent to (nor put back in the head set).
-      if (followed.bookings.get(watched.booking.id) === watched) this.push(followed, watched);
+      if (followed.bookings.get(watched.booking.id) === watched && this.movedEnough(followed, watched))
+        this.push(followed, watched);
     }
     if (end < waiting.length) {
       setImmediate(() => this.pass(eventId, followed, waiting, end));
@@ -325,6 +338,14 @@ export class Followers {
   private push(followed: Followed, watched: Watched): void {
     const json = this.messageJson(followed, watched);
     if (json !== watched.lastJson) this.send(watched, json);
+  }
+
+  /** Whether a full pass sends this place: near the head always, further back once it moved LIVE_POSITION_STEP_PERCENT. */
+  private movedEnough(followed: Followed, watched: Watched): boolean {
+    const { sentPosition, seq } = watched;
+    if (sentPosition === 0 || seq === 0 || sentPosition <= this.config.limits.liveHeadPositions) return true;
+    const stepPlaces = Math.max(1, Math.floor((sentPosition * this.config.limits.livePositionStepPercent) / 100));
+    return Math.abs(sentPosition - followed.line!.rankOf(seq)) >= stepPlaces;
   }
 
   /** The booking's message now; a waiting one's place is its rank in the line, and it joins or leaves the head set. */
@@ -350,6 +371,7 @@ export class Followers {
 
   private send(watched: Watched, json: string): void {
     watched.lastJson = json;
+    watched.sentPosition = watched.booking.status === STATE.waiting ? watched.booking.position : 0;
     for (const ws of watched.sockets) sendOne(ws, json);
   }
 }

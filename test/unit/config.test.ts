@@ -141,6 +141,7 @@ describe("settings", () => {
         liveRefreshMs: 50,
         liveHeadPositions: 100,
         livePositionIntervalMs: 1000,
+        livePositionStepPercent: 1,
         liveIdleSeconds: 60,
         powBitsMax: 28,
         holdSecondsMax: 86_400,
