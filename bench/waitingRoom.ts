@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import { freePort } from "../bin/app.js";
 import { loadConfig, type Limits } from "../engine/config.js";
 import { Engine, type Booking } from "../engine/engine.js";
+import { placeStillTrue } from "../http/liveFollowers.js";
 import { createPool } from "../sql/db.js";
 import { ensureDatabase, migrate } from "../sql/migrate.js";
 import { dropEvent } from "../testkit/fixtures.js";
@@ -324,17 +325,6 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
   for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
 }
 
-/**
- * Whether a socket's last place is right for the place it now has: exactly near the head; further
- * back, the live channel sends a place once it moved by LIVE_POSITION_STEP_PERCENT of the place
- * last sent, so one that moved less is not yet sent, by design.
- */
-function shownRight(shown: number, place: number, limits: Limits): boolean {
-  if (shown === place) return true;
-  if (shown <= limits.liveHeadPositions) return false;
-  return Math.abs(shown - place) < Math.max(1, Math.floor((shown * limits.livePositionStepPercent) / 100));
-}
-
 /** What each client saw: every socket's fate, messages, and each socket's last place against its place in line now. */
 async function collectReports(clients: Client[], share: number, releases: number, limits: Limits) {
   const totals = { open: 0, failedSockets: 0, closedEarly: 0, updated: 0, turns: 0, pings: 0, messagesReceived: 0 };
@@ -358,7 +348,7 @@ async function collectReports(clients: Client[], share: number, releases: number
     // The r-th waiting person (0-based) is now at r - releases + 1.
     for (const [k, position] of report.lastPositions.entries()) {
       const place = i * share + k - releases + 1;
-      if (place >= 1 && position !== NOT_OPEN && !shownRight(position, place, limits)) wrongPositions += 1;
+      if (place >= 1 && position !== NOT_OPEN && !placeStillTrue(position, place, limits)) wrongPositions += 1;
     }
   }
   const closedAfter =

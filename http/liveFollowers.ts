@@ -1,5 +1,5 @@
 import type { WebSocket } from "uWebSockets.js";
-import type { Config } from "../engine/config.js";
+import type { Config, Limits } from "../engine/config.js";
 import type { Booking } from "../engine/engine.js";
 import { decodeLogEntry, lastLogId, type LogEntry } from "../engine/eventLog.js";
 import { logKey } from "../engine/keys.js";
@@ -344,8 +344,7 @@ export class Followers {
   private movedEnough(followed: Followed, watched: Watched): boolean {
     const { sentPosition, seq } = watched;
     if (sentPosition === 0 || seq === 0 || sentPosition <= this.config.limits.liveHeadPositions) return true;
-    const stepPlaces = Math.max(1, Math.floor((sentPosition * this.config.limits.livePositionStepPercent) / 100));
-    return Math.abs(sentPosition - followed.line!.rankOf(seq)) >= stepPlaces;
+    return !placeStillTrue(sentPosition, followed.line!.rankOf(seq), this.config.limits);
   }
 
   /** The booking's message now; a waiting one's place is its rank in the line, and it joins or leaves the head set. */
@@ -374,6 +373,16 @@ export class Followers {
     watched.sentPosition = watched.booking.status === STATE.waiting ? watched.booking.position : 0;
     for (const ws of watched.sockets) sendOne(ws, json);
   }
+}
+
+/**
+ * Whether a place sent to a socket still stands for the place it now has: exactly near the head
+ * (LIVE_HEAD_POSITIONS); further back, until it moved by LIVE_POSITION_STEP_PERCENT of it.
+ */
+export function placeStillTrue(sent: number, now: number, limits: Limits): boolean {
+  if (sent === now) return true;
+  if (sent <= limits.liveHeadPositions) return false;
+  return Math.abs(sent - now) < Math.max(1, Math.floor((sent * limits.livePositionStepPercent) / 100));
 }
 
 function sendOne(ws: WebSocket<Follower>, json: string): void {
