@@ -1,11 +1,11 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { headline, verdict } from "../bench/costs.js";
 import { renderReport } from "../bench/report.js";
 import type { BenchResult } from "../bench/run.js";
-import { launchChromium, PHONE } from "./chromium.js";
+import { PHONE, useChromium } from "./chromium.js";
 
 // The benchmark's HTML report in Debian's chromium, from a real run's latest.json (a 5,000-person
 // run on a loaded 2-core machine, test/fixtures/benchResult.json), at a desktop and a phone
@@ -24,18 +24,11 @@ const DESKTOP = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 }
 /** Smallest chart text, in CSS pixels, that stays readable on a phone. */
 const MIN_CHART_FONT_PX = 10;
 
-let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useChromium(ARTIFACTS);
 
 /** The report opened with every network request refused and counted: it must need none. */
 async function openReport(options: typeof DESKTOP | typeof PHONE, name: string): Promise<Page> {
-  const page = await (await browser.newContext(options)).newPage();
+  const page = await (await chromium.browser.newContext(options)).newPage();
   const requested: string[] = [];
   await page.route("**/*", (route) => {
     requested.push(route.request().url());

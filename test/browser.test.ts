@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, PHONE } from "./chromium.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { PHONE, useChromium } from "./chromium.js";
 import { checkInvariant, useTestEngine } from "./helpers.js";
 
 // The whole flow in a real browser (Debian's chromium): two people compete for the last
@@ -12,14 +11,7 @@ import { checkInvariant, useTestEngine } from "./helpers.js";
 
 const ARTIFACTS = join(process.cwd(), "test-artifacts", "browser");
 const ctx = useTestEngine();
-let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useChromium(ARTIFACTS);
 
 let step = 0;
 const shot = (page: Page, name: string) =>
@@ -29,8 +21,8 @@ describe("booking page in chromium", () => {
   it("two people compete for the last ticket: hold, line, live turn, checkout, confirmation", async () => {
     const base = `http://127.0.0.1:${ctx.running.http!.port}`;
     const eventId = await ctx.client.eventId({ name: "Last Ticket Live", capacity: 1, maxPerUser: 2, powBits: 14 });
-    const ana = await (await browser.newContext(PHONE)).newPage();
-    const ben = await (await browser.newContext(PHONE)).newPage();
+    const ana = await (await chromium.browser.newContext(PHONE)).newPage();
+    const ben = await (await chromium.browser.newContext(PHONE)).newPage();
 
     await ana.goto(`${base}/e/${eventId}`);
     await expect(ana.title()).resolves.toBe("Last Ticket Live");
@@ -93,7 +85,7 @@ describe("booking page in chromium", () => {
   it("a second tab resumes the open booking; another browser is told plainly that one is open", async () => {
     const base = `http://127.0.0.1:${ctx.running.http!.port}`;
     const eventId = await ctx.client.eventId({ name: "Two Tabs", capacity: 5, maxPerUser: 2 });
-    const context = await browser.newContext(PHONE);
+    const context = await chromium.browser.newContext(PHONE);
     const first = await context.newPage();
     await first.goto(`${base}/e/${eventId}`);
     await first.getByLabel("Email").fill("cleo@example.com");
@@ -107,7 +99,7 @@ describe("booking page in chromium", () => {
     await second.locator("#held").waitFor({ state: "visible" });
 
     // Another browser typing the same email learns that a booking is open, not its id.
-    const other = await (await browser.newContext(PHONE)).newPage();
+    const other = await (await chromium.browser.newContext(PHONE)).newPage();
     await other.goto(`${base}/e/${eventId}`);
     await other.getByLabel("Email").fill("cleo@example.com");
     await other.getByRole("button", { name: "Get tickets" }).click();
