@@ -33,45 +33,52 @@ function figure(caption: string, chart: string, note = ""): string {
   return `<figure><figcaption>${escapeHtml(caption)}</figcaption>${chart}${note ? `<p class="note">${escapeHtml(note)}</p>` : ""}</figure>`;
 }
 
-/** Where the on-sale's CPU went, process by process. */
-function onSaleCostChart(engine: RunResult): string {
-  const cost = Object.entries(engine.cpuUsPerRequest ?? {});
+/** One bar per row under a title that is also the figure's caption: the engine's bars blue, the rest grey. */
+function engineBarsFigure(
+  title: string,
+  axis: string,
+  seriesName: string,
+  rows: [name: string, value: number, engine: boolean][],
+  note: string,
+): string {
   return figure(
-    "CPU µs per person in the on-sale, by process",
+    title,
     barChart({
-      title: "CPU µs per person in the on-sale, by process",
-      axis: "CPU µs per person",
-      groups: cost.map(([name]) => name),
+      title,
+      axis,
+      groups: rows.map(([name]) => name),
       series: [
         {
-          name: "µs per person",
+          name: seriesName,
           color: ENGINE_BLUE,
-          colors: cost.map(([name]) => (SERVER_PROCESSES.includes(name) ? ENGINE_BLUE : OTHER_GREY)),
-          values: cost.map(([, us]) => us),
+          colors: rows.map(([, , engine]) => (engine ? ENGINE_BLUE : OTHER_GREY)),
+          values: rows.map(([, value]) => value),
         },
       ],
     }),
+    note,
+  );
+}
+
+/** Where the on-sale's CPU went, process by process. */
+function onSaleCostChart(engine: RunResult): string {
+  const cost = Object.entries(engine.cpuUsPerRequest ?? {});
+  return engineBarsFigure(
+    "CPU µs per person in the on-sale, by process",
+    "CPU µs per person",
+    "µs per person",
+    cost.map(([name, us]) => [name, us, SERVER_PROCESSES.includes(name)]),
     `Blue: the engine (${SERVER_PROCESSES.filter((name) => engine.cpuUsPerRequest?.[name] !== undefined).join(", ")}); grey: the bench itself (load generator, mix).`,
   );
 }
 
 function throughputChart(runs: Record<string, RunResult>): string {
   const shown = Object.entries(runs).filter(([name]) => !RATE_CAPPED.has(name));
-  return figure(
+  return engineBarsFigure(
     "Requests per second at peak, by run",
-    barChart({
-      title: "Requests per second at peak, by run",
-      axis: "requests per second",
-      groups: shown.map(([name]) => name),
-      series: [
-        {
-          name: "req/s",
-          color: ENGINE_BLUE,
-          colors: shown.map(([name]) => (ENGINE_RUNS.has(name) ? ENGINE_BLUE : OTHER_GREY)),
-          values: shown.map(([, r]) => r.rps),
-        },
-      ],
-    }),
+    "requests per second",
+    "req/s",
+    shown.map(([name, r]) => [name, r.rps, ENGINE_RUNS.has(name)]),
     "Blue: the engine's full path; grey: the uWS ceiling, the Redis ceilings (no HTTP) and the PostgreSQL design. Each ran alone on this machine.",
   );
 }
